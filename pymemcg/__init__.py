@@ -1,0 +1,52 @@
+"""pymemcg: Linux memory-cgroup (memcg) accounting in user space.
+
+The C core (``csrc/``) reproduces the kernel's lock-free hierarchical page
+counters; this package binds it through CFFI.  :mod:`pymemcg.model` is a
+pure-Python implementation of the same API, used as the oracle.
+
+>>> import pymemcg as mc
+>>> root = mc.PageCounter()
+>>> a = mc.PageCounter(parent=root, max=100)
+>>> a.try_charge(60) is None
+True
+>>> a.try_charge(50) is a      # refused by a, nothing charged
+True
+>>> (a.usage, root.usage, a.failcnt)
+(60, 60, 1)
+"""
+
+from __future__ import annotations
+
+from ._common import PAGE_COUNTER_MAX, PAGE_SHIFT, PAGE_SIZE, PageCounterState
+from .errors import (
+    BusyError,
+    ChargeError,
+    InvalidError,
+    InvalidTypeError,
+    MemcgError,
+    NoSpaceError,
+    StaleHandleError,
+    UnderflowError,
+)
+from .memparse import memparse, page_counter_memparse
+from .page_counter import PageCounter
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PAGE_SIZE",
+    "PAGE_SHIFT",
+    "PAGE_COUNTER_MAX",
+    "PageCounter",
+    "PageCounterState",
+    "memparse",
+    "page_counter_memparse",
+    "MemcgError",
+    "InvalidError",
+    "InvalidTypeError",
+    "BusyError",
+    "ChargeError",
+    "NoSpaceError",
+    "StaleHandleError",
+    "UnderflowError",
+]

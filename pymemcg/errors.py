@@ -1,0 +1,130 @@
+"""The pymemcg error hierarchy.
+
+Every error is a :class:`MemcgError` and also the builtin exception a Python
+programmer would expect, so callers may catch either::
+
+    try:
+        counter.set_max(10)
+    except OSError as e:          # or pymemcg.BusyError, or pymemcg.MemcgError
+        assert e.errno == errno.EBUSY
+
+Errors that the kernel reports with an errno (``EBUSY``, ``EINVAL``,
+``ENOMEM`` ...) carry it in ``errno`` whatever their builtin base.
+C return codes become exceptions in exactly one place: :func:`raise_errno`.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from typing import Any, NoReturn, Sequence
+
+__all__ = [
+    "MemcgError",
+    "InvalidError",
+    "InvalidTypeError",
+    "BusyError",
+    "ChargeError",
+    "StaleHandleError",
+    "UnderflowError",
+    "NoSpaceError",
+    "raise_errno",
+]
+
+
+class MemcgError(Exception):
+    """Base class of every error pymemcg raises.
+
+    (No ``errno`` class attribute here: it would hide the one that
+    :class:`OSError` stores for the subclasses that are also OSErrors.)
+    """
+
+
+class InvalidError(MemcgError, ValueError):
+    """Bad argument or unparsable text (the kernel's ``EINVAL``)."""
+
+    errno = _errno.EINVAL
+
+
+class InvalidTypeError(MemcgError, TypeError):
+    """An argument of the wrong type: a float or bool where a count goes, a
+    counter of the other backend as a parent, ..."""
+
+    errno = _errno.EINVAL
+
+
+class BusyError(MemcgError, OSError):
+    """The kernel's ``EBUSY``: a limit below the usage, a busy cgroup."""
+
+    def __init__(self, *args: Any) -> None:
+        if args and isinstance(args[0], str):
+            super().__init__(_errno.EBUSY, args[0])
+        else:
+            super().__init__(*args or (_errno.EBUSY, _errno.errorcode[_errno.EBUSY]))
+
+
+class ChargeError(MemcgError, OSError):
+    """A charge was refused (the kernel's ``ENOMEM``)."""
+
+    def __init__(self, *args: Any) -> None:
+        if args and isinstance(args[0], str):
+            super().__init__(_errno.ENOMEM, args[0])
+        else:
+            super().__init__(*args or (_errno.ENOMEM, _errno.errorcode[_errno.ENOMEM]))
+
+
+class NoSpaceError(MemcgError, OSError):
+    """Out of ids or table space (the kernel's ``ENOSPC``)."""
+
+    def __init__(self, *args: Any) -> None:
+        if args and isinstance(args[0], str):
+            super().__init__(_errno.ENOSPC, args[0])
+        else:
+            super().__init__(*args or (_errno.ENOSPC, _errno.errorcode[_errno.ENOSPC]))
+
+
+class StaleHandleError(MemcgError, RuntimeError):
+    """A handle to an object that no longer exists (``ESTALE``)."""
+
+    errno = _errno.ESTALE
+
+
+class UnderflowError(MemcgError, ValueError):
+    """More was uncharged than was charged.
+
+    Not bad input: like the kernel, pymemcg has already clamped each
+    underflowing level to zero (independently, level by level) when this is
+    raised.  ``counters`` names the clamped levels, leaf first; ``nr_pages``
+    is the amount that was uncharged.
+    """
+
+    errno = _errno.EINVAL
+
+    def __init__(self, message: str, counters: Sequence[Any] = (), nr_pages: int = 0) -> None:
+        super().__init__(message)
+        self.counters = tuple(counters)
+        self.nr_pages = nr_pages
+
+
+_BY_ERRNO: dict[int, type[MemcgError]] = {
+    _errno.EINVAL: InvalidError,
+    _errno.EBUSY: BusyError,
+    _errno.ENOMEM: ChargeError,
+    _errno.ENOSPC: NoSpaceError,
+    _errno.ESTALE: StaleHandleError,
+}
+
+
+def raise_errno(code: int, what: str = "") -> NoReturn:
+    """Turn a negative C return code (``-errno``) into the matching exception.
+
+    This is the one place where C error codes become Python exceptions.
+    """
+    err = -code if code < 0 else code
+    cls = _BY_ERRNO.get(err)
+    text = _errno.errorcode.get(err, str(err))
+    msg = f"{what}: {text}" if what else text
+    if cls is None:
+        raise OSError(err, msg)
+    if issubclass(cls, OSError):
+        raise cls(err, msg)
+    raise cls(msg)

@@ -1,0 +1,35 @@
+"""One test suite, two backends (the python-zstandard pattern).
+
+A test that takes the ``backend`` fixture runs once against the C-backed
+API (``pymemcg``) and once against the pure-Python oracle
+(``pymemcg.model``).  Both modules export the same names: PageCounter,
+memparse, page_counter_memparse, PAGE_SIZE, PAGE_COUNTER_MAX and the error
+classes (shared, so ``pytest.raises(pymemcg.BusyError)`` works for both).
+"""
+
+from __future__ import annotations
+
+import os
+import types
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import pymemcg
+import pymemcg.model
+
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(params=["c", "model"])
+def backend(request: pytest.FixtureRequest) -> types.ModuleType:
+    """The module under test: ``pymemcg`` (C core) or ``pymemcg.model``."""
+    return pymemcg if request.param == "c" else pymemcg.model
