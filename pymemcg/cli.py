@@ -1,0 +1,186 @@
+"""Command line: ``python -m pymemcg demo``.
+
+The demo walks through the page counter's behaviour on the C core and
+replays every step on the pure-Python model, printing both; every number
+shown is computed by the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from types import ModuleType
+from typing import Callable, List, Optional, Sequence
+
+import pymemcg
+import pymemcg.model
+
+__all__ = ["main", "demo"]
+
+MiB = 1 << 20
+
+
+def _pages(nbytes: int) -> int:
+    return nbytes // pymemcg.PAGE_SIZE
+
+
+class _Demo:
+    """Runs one scenario on both backends and checks that they agree."""
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+        self.disagreements = 0
+
+    def section(self, title: str) -> None:
+        self.out("")
+        self.out(f"== {title}")
+
+    def both(self, label: str, fn: Callable[[ModuleType], object]) -> object:
+        got_c = _outcome(fn, pymemcg)
+        got_m = _outcome(fn, pymemcg.model)
+        agree = got_c == got_m
+        if not agree:
+            self.disagreements += 1
+        mark = "" if agree else f"   <-- the model says {got_m}"
+        self.out(f"  {label:<58} {got_c}{mark}")
+        return got_c
+
+
+def _outcome(fn: Callable[[ModuleType], object], mod: ModuleType) -> object:
+    try:
+        return fn(mod)
+    except pymemcg.MemcgError as e:
+        return f"{type(e).__name__}({e.errno and __import__('errno').errorcode[e.errno]})"
+
+
+def _tree(mod: ModuleType, limits: Sequence[int]) -> List[object]:
+    """A chain root -> ... with the given limits, root first."""
+    chain: List[object] = []
+    parent = None
+    for limit in limits:
+        parent = mod.PageCounter(parent=parent, max=limit)
+        chain.append(parent)
+    return chain
+
+
+def demo(out: Callable[[str], None] = print) -> int:
+    """Walk through the page counter; returns the number of disagreements
+    between the C core and the model (0 when all is well)."""
+    d = _Demo(out)
+    out("pymemcg demo: hierarchical page counters (mm/page_counter.c), C core vs model")
+    out(f"PAGE_SIZE = {pymemcg.PAGE_SIZE}, PAGE_COUNTER_MAX = {pymemcg.PAGE_COUNTER_MAX} pages "
+        f"= {pymemcg.PAGE_COUNTER_MAX * pymemcg.PAGE_SIZE} bytes (v1 'unlimited')")
+
+    top, mid = _pages(8 * MiB), _pages(4 * MiB)
+    d.section(f"A chain root -> a (max {top} pages, 8M) -> b (max {mid} pages, 4M)")
+
+    def fill_to_limit(mod: ModuleType) -> object:
+        root, a, b = _tree(mod, [pymemcg.PAGE_COUNTER_MAX, top, mid])
+        res = b.try_charge(mid)
+        return (res is None, b.usage, a.usage, root.usage)
+
+    d.both(f"b.try_charge({mid}): exactly at b's max is allowed (new > max fails)",
+           fill_to_limit)
+
+    def fail_at_ancestor(mod: ModuleType) -> object:
+        root, a, b = _tree(mod, [pymemcg.PAGE_COUNTER_MAX, top, mid])
+        a.charge(top - 100)               # a is nearly full through a direct charge
+        res = b.try_charge(200)           # b has room, a does not
+        return ("refused by a" if res is a else res, b.usage, a.usage, root.usage,
+                b.failcnt, a.failcnt, b.watermark)
+
+    d.section("A charge refused by an ancestor")
+    out(f"  a.charge({top - 100}); b.try_charge(200) -> (result, b.usage, a.usage, root.usage, "
+        "b.failcnt, a.failcnt, b.watermark)")
+    d.both("  b was charged first, then rolled back; its peak stays", fail_at_ancestor)
+
+    def forced(mod: ModuleType) -> object:
+        root, a, b = _tree(mod, [pymemcg.PAGE_COUNTER_MAX, top, mid])
+        b.charge(mid + 10)                # __GFP_NOFAIL: no limit check
+        return (b.usage, b.max, b.watermark, b.try_charge(1) is b)
+
+    d.section("A forced charge (page_counter_charge) ignores max")
+    d.both(f"b.charge({mid + 10}) -> (b.usage, b.max, b.watermark, next try_charge refused)",
+           forced)
+
+    def underflow(mod: ModuleType) -> object:
+        root, a, b = _tree(mod, [pymemcg.PAGE_COUNTER_MAX, top, mid])
+        a.charge(30)
+        b.charge(10)
+        try:
+            b.uncharge(25)
+        except pymemcg.UnderflowError as e:
+            return (len(e.counters), b.usage, a.usage, root.usage)
+        return "no underflow"
+
+    d.section("Uncharging more than was charged clamps each level on its own")
+    d.both("a.charge(30); b.charge(10); b.uncharge(25) -> (clamped, b, a, root)", underflow)
+
+    def resize(mod: ModuleType) -> object:
+        root, a, b = _tree(mod, [pymemcg.PAGE_COUNTER_MAX, top, mid])
+        b.charge(100)
+        try:
+            b.set_max(99)
+        except pymemcg.BusyError:
+            busy = "EBUSY"
+        else:
+            busy = "set"
+        b.set_max(100)                    # equal to usage: allowed
+        return (busy, b.max, a.max)
+
+    d.section("set_max below usage is refused; equal is fine")
+    d.both("b.charge(100); b.set_max(99); b.set_max(100) -> (first, b.max, a.max)", resize)
+
+    def protection(mod: ModuleType, recursive: bool) -> object:
+        # The memcg_protection selftest shape, in MiB-sized pages:
+        # target A; B (min 50M) has C (min 75M, 50M used), D (min 25M, 50M),
+        # E (min 0, 50M) and F (min 500M, nothing used).
+        m = _pages(MiB)
+        A = mod.PageCounter()
+        B = mod.PageCounter(parent=A)
+        B.set_min(50 * m)
+        kids = []
+        for setting, used in ((75, 50), (25, 50), (0, 50), (500, 0)):
+            k = mod.PageCounter(parent=B)
+            k.set_min(setting * m)
+            k.charge(used * m)
+            kids.append(k)
+        for c in [B] + kids:              # top-down, as reclaim walks
+            c.calculate_protection(A, recursive=recursive)
+        return tuple(round(k.emin / m, 2) for k in kids)
+
+    d.section("Effective protection (memory.min), selftest shape, target A, in MiB")
+    out("  B.min=50M over C(min 75M, 50M used) D(25M, 50M) E(0, 50M) F(500M, 0)")
+    d.both("emin of C, D, E, F (children claim 75M > 50M: overcommitted)",
+           lambda mod: protection(mod, False))
+    d.both("same with memory_recursiveprot", lambda mod: protection(mod, True))
+
+    d.section("memparse: the kernel's size syntax (bytes), limits round down to pages")
+    for text in ("64M", "1g", "0x1000", "010M", "1e", "4097", "99999999999999999999"):
+        d.both(f"memparse({text!r})", lambda mod, t=text: mod.memparse(t))
+    for text in ("4097", "1k", "-1"):
+        d.both(f"page_counter_memparse({text!r}, '-1')",
+               lambda mod, t=text: mod.page_counter_memparse(t, "-1"))
+    for text in ("1.5G", "12 M", "-2"):
+        d.both(f"memparse({text!r})", lambda mod, t=text: mod.memparse(t))
+
+    out("")
+    if d.disagreements:
+        out(f"{d.disagreements} step(s) where the C core and the model disagree")
+    else:
+        out("The C core and the pure-Python model agree on every step.")
+    return d.disagreements
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="pymemcg", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="walk through the accounting, C core vs model")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return 1 if demo() else 0
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
