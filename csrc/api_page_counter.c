@@ -19,6 +19,7 @@ struct pmc_pc_obj {
 	struct pmc_pc_obj *parent;
 	int64_t handle;
 	_Atomic int32_t refs;           /* changed under pc_table.lock */
+	_Atomic int32_t owned;          /* the owner's reference is still held */
 	int32_t depth;
 };
 
@@ -57,6 +58,7 @@ int64_t pmc_page_counter_new(int64_t parent, int64_t max, int track_failcnt, int
 	obj->parent = pobj;
 	obj->handle = handle;
 	atomic_init(&obj->refs, 1);
+	atomic_init(&obj->owned, 1);
 	obj->depth = pobj ? pobj->depth + 1 : 0;
 	if (pobj)
 		atomic_fetch_add_explicit(&pobj->refs, 1, memory_order_relaxed);
@@ -73,10 +75,15 @@ int64_t pmc_page_counter_put(int64_t counter)
 
 	pthread_mutex_lock(&pc_table.lock);
 	obj = lookup(counter);
-	if (!obj) {
+	/*
+	 * The owner's reference can be dropped once: a second put while
+	 * children keep the counter alive must not take one of theirs.
+	 */
+	if (!obj || !atomic_load_explicit(&obj->owned, memory_order_relaxed)) {
 		ret = -ESTALE;
 		goto out;
 	}
+	atomic_store_explicit(&obj->owned, 0, memory_order_relaxed);
 	/* Drop a reference; a freed child drops its parent's in turn. */
 	while (obj && atomic_fetch_sub_explicit(&obj->refs, 1, memory_order_relaxed) == 1) {
 		struct pmc_pc_obj *parent = obj->parent;
@@ -224,7 +231,8 @@ int64_t pmc_page_counter_read(int64_t counter, struct pmc_page_counter_info *inf
 	info->protection = pc->protection_support;
 	info->depth = obj->depth;
 	/* Atomic so that this unlocked peek is defined; a statistic only. */
-	info->nr_children = atomic_load_explicit(&obj->refs, memory_order_relaxed) - 1;
+	info->nr_children = atomic_load_explicit(&obj->refs, memory_order_relaxed) -
+			    atomic_load_explicit(&obj->owned, memory_order_relaxed);
 	return 0;
 }
 

@@ -65,7 +65,7 @@ struct pmc_page_counter_info {
 
 /* Returns a handle, or -EINVAL / -ESTALE (bad parent) / -ENOMEM. parent 0: a root. */
 int64_t pmc_page_counter_new(int64_t parent, int64_t max, int track_failcnt, int protection);
-/* Drops the owner's reference; the counter is freed once its children are. */
+/* Drops the owner's reference (once: -ESTALE after); freed once its children are. */
 int64_t pmc_page_counter_put(int64_t counter);
 
 /* Forced charge of the whole ancestry: 0, or -errno. */
