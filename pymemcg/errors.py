@@ -27,6 +27,8 @@ __all__ = [
     "StaleHandleError",
     "UnderflowError",
     "NoSpaceError",
+    "NotFoundError",
+    "ExistsError",
     "raise_errno",
 ]
 
@@ -37,6 +39,20 @@ class MemcgError(Exception):
     (No ``errno`` class attribute here: it would hide the one that
     :class:`OSError` stores for the subclasses that are also OSErrors.)
     """
+
+
+class _OSErrorWithDefault(MemcgError, OSError):
+    """An OSError that knows its errno: ``BusyError("message")`` reads
+    ``errno == EBUSY`` like ``OSError(EBUSY, "message")`` would."""
+
+    default_errno = 0
+
+    def __init__(self, *args: Any) -> None:
+        if not args or isinstance(args[0], str):
+            msg = args[0] if args else _errno.errorcode[self.default_errno]
+            super().__init__(self.default_errno, msg)
+        else:
+            super().__init__(*args)
 
 
 class InvalidError(MemcgError, ValueError):
@@ -52,34 +68,34 @@ class InvalidTypeError(MemcgError, TypeError):
     errno = _errno.EINVAL
 
 
-class BusyError(MemcgError, OSError):
+class BusyError(_OSErrorWithDefault, OSError):
     """The kernel's ``EBUSY``: a limit below the usage, a busy cgroup."""
 
-    def __init__(self, *args: Any) -> None:
-        if args and isinstance(args[0], str):
-            super().__init__(_errno.EBUSY, args[0])
-        else:
-            super().__init__(*args or (_errno.EBUSY, _errno.errorcode[_errno.EBUSY]))
+    default_errno = _errno.EBUSY
 
 
-class ChargeError(MemcgError, OSError):
+class ChargeError(_OSErrorWithDefault, OSError):
     """A charge was refused (the kernel's ``ENOMEM``)."""
 
-    def __init__(self, *args: Any) -> None:
-        if args and isinstance(args[0], str):
-            super().__init__(_errno.ENOMEM, args[0])
-        else:
-            super().__init__(*args or (_errno.ENOMEM, _errno.errorcode[_errno.ENOMEM]))
+    default_errno = _errno.ENOMEM
 
 
-class NoSpaceError(MemcgError, OSError):
+class NoSpaceError(_OSErrorWithDefault, OSError):
     """Out of ids or table space (the kernel's ``ENOSPC``)."""
 
-    def __init__(self, *args: Any) -> None:
-        if args and isinstance(args[0], str):
-            super().__init__(_errno.ENOSPC, args[0])
-        else:
-            super().__init__(*args or (_errno.ENOSPC, _errno.errorcode[_errno.ENOSPC]))
+    default_errno = _errno.ENOSPC
+
+
+class NotFoundError(_OSErrorWithDefault, FileNotFoundError):
+    """No such cgroup or file (the kernel's ``ENOENT``)."""
+
+    default_errno = _errno.ENOENT
+
+
+class ExistsError(_OSErrorWithDefault, FileExistsError):
+    """The cgroup already exists (the kernel's ``EEXIST``)."""
+
+    default_errno = _errno.EEXIST
 
 
 class StaleHandleError(MemcgError, RuntimeError):
@@ -111,6 +127,8 @@ _BY_ERRNO: dict[int, type[MemcgError]] = {
     _errno.ENOMEM: ChargeError,
     _errno.ENOSPC: NoSpaceError,
     _errno.ESTALE: StaleHandleError,
+    _errno.ENOENT: NotFoundError,
+    _errno.EEXIST: ExistsError,
 }
 
 

@@ -1,0 +1,152 @@
+"""Kernel behaviour as configuration: one frozen :class:`Config`, presets
+named after real kernels.
+
+Behaviour that changed across kernel releases is a field here, not a fork
+of the code; users may mix fields to ask "what if" (what if the batch were
+128, what if kmem were charged before memory).  The C core mirrors this
+dataclass in ``struct pmc_config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import InvalidError, InvalidTypeError
+
+__all__ = ["Config"]
+
+KmemActivation = Literal["always", "on_limit"]
+KmemLimit = Literal["enforced", "ignored", "absent"]
+Failcnt = Literal["all", "memory", "none"]
+Rounding = Literal["up", "down"]
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "kmem_activation": ("always", "on_limit"),
+    "kmem_limit": ("enforced", "ignored", "absent"),
+    "failcnt": ("all", "memory", "none"),
+    "limit_rounding": ("up", "down"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """How the simulated kernel behaves.  Use a preset and ``replace()``::
+
+        cfg = Config.current(ncpus=4).replace(charge_batch=128)
+    """
+
+    #: Interface and counters: 1 (memory, memsw, kmem, tcpmem; v1 files) or
+    #: 2 (memory, swap; v2 files).
+    version: int = 2
+    #: Number of simulated CPUs, each with its own charge stock.
+    ncpus: int = 1
+    #: MEMCG_CHARGE_BATCH: pages pre-charged per counter walk (32 before
+    #: Linux 6.1, 64 since).
+    charge_batch: int = 64
+    #: MAX_RECLAIM_RETRIES: unproductive reclaim rounds before OOM (5 before
+    #: Linux 5.9, 16 since).
+    reclaim_retries: int = 16
+    #: Cgroups cached per CPU stock (1 before Linux 6.16, NR_MEMCG_STOCK = 7
+    #: since; a full stock evicts a random slot).
+    stock_slots: int = 7
+    #: Linux 3.8: the stock serves only single-page charges, a page at a time.
+    stock_single_page: bool = False
+    #: Refill drains a slot that grows above charge_batch (Linux 4.14+).
+    stock_refill_cap: bool = True
+    #: cgroup v1 memory+swap counter (memsw) charged alongside memory.
+    memsw: bool = False
+    #: "always" (Linux 4.6+) or "on_limit": kmem accounting starts with the
+    #: first write of a kmem limit (Linux 3.8-4.5).
+    kmem_activation: KmemActivation = "always"
+    #: memory.kmem.limit_in_bytes: "enforced" (fails kmem charges, no
+    #: reclaim), "ignored" (accepted, no effect: Linux 6.6+ on v1) or
+    #: "absent" (no such file: cgroup v2).
+    kmem_limit: KmemLimit = "absent"
+    #: Linux 3.8 charged the kmem counter before memory; 4.x+ after.
+    kmem_first: bool = False
+    #: Kernel memory uncharges go through the per-CPU stock (Linux 4.14+).
+    kmem_uncharge_via_stock: bool = True
+    #: Which counters count failures: "all" (res_counter, also on forced
+    #: charges over the limit), "memory" (v1 since 6.15) or "none" (v2).
+    failcnt: Failcnt = "none"
+    #: Linux 6.16: a charge that may not even spin charges exactly nr_pages.
+    allow_spinning_batch: bool = True
+    #: Limits written to files round "up" to a page (res_counter) or "down"
+    #: (page_counter, Linux 3.19+).
+    limit_rounding: Rounding = "down"
+    #: Kernel stack pages per task (8 KiB before ~3.15, 16 KiB since).
+    kernel_stack_pages: int = 4
+    #: Hierarchical accounting (always 1 since 5.11; the 3.8 preset uses 1).
+    use_hierarchy: bool = True
+    #: cgroup2 mount option: memory.events counts only local events.
+    memory_localevents: bool = False
+    #: cgroup2 mount option: unclaimed protection floats down.
+    memory_recursiveprot: bool = False
+    #: Seed of the per-CPU stock eviction generators (splitmix64, seed + cpu).
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in _CHOICES:
+                if value not in _CHOICES[f.name]:
+                    raise InvalidError(f"{f.name} must be one of {_CHOICES[f.name]}, not {value!r}")
+            elif f.type in ("bool",):
+                if not isinstance(value, bool):
+                    raise InvalidTypeError(f"{f.name} must be a bool, not {type(value).__name__}")
+            elif f.type in ("int",):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise InvalidTypeError(f"{f.name} must be an int, not {type(value).__name__}")
+        _check_range("version", self.version, 1, 2)
+        _check_range("ncpus", self.ncpus, 1, 1024)
+        _check_range("charge_batch", self.charge_batch, 1, 1 << 20)
+        _check_range("reclaim_retries", self.reclaim_retries, 0, 1 << 20)
+        _check_range("stock_slots", self.stock_slots, 1, 16)
+        _check_range("kernel_stack_pages", self.kernel_stack_pages, 1, 1 << 10)
+        _check_range("seed", self.seed, 0, 2**64 - 1)
+        if self.version == 2 and (self.memsw or self.kmem_limit != "absent"):
+            raise InvalidError("cgroup v2 has no memsw counter and no kmem limit file")
+        if self.version == 1 and self.kmem_limit == "absent":
+            raise InvalidError("cgroup v1 always has memory.kmem.limit_in_bytes")
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with some fields changed (validated like a new Config)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def linux_3_8(cls, ncpus: int = 1, **changes: Any) -> "Config":
+        """Linux 3.8, the kernel of the kmem controller's design (cgroup v1,
+        res_counter era; two deliberate differences, see DESIGN.md)."""
+        return cls(
+            version=1, ncpus=ncpus, charge_batch=32, reclaim_retries=5, stock_slots=1,
+            stock_single_page=True, stock_refill_cap=False, memsw=True,
+            kmem_activation="on_limit", kmem_limit="enforced", kmem_first=True,
+            kmem_uncharge_via_stock=False, failcnt="all", allow_spinning_batch=False,
+            limit_rounding="up", kernel_stack_pages=2, **changes,
+        )
+
+    @classmethod
+    def current(cls, ncpus: int = 1, **changes: Any) -> "Config":
+        """A current kernel (Linux 6.16+) on the cgroup v2 hierarchy."""
+        return cls(version=2, ncpus=ncpus, **changes)
+
+    @classmethod
+    def current_v1(cls, ncpus: int = 1, **changes: Any) -> "Config":
+        """A current kernel with the cgroup v1 memory controller (what many
+        container hosts run)."""
+        return cls(
+            version=1, ncpus=ncpus, memsw=True, kmem_limit="ignored", failcnt="memory",
+            **changes,
+        )
+
+    @property
+    def counters(self) -> tuple[str, ...]:
+        """The page counters each cgroup has, in this order."""
+        return ("memory", "memsw", "kmem", "tcpmem") if self.version == 1 else ("memory", "swap")
+
+
+def _check_range(name: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise InvalidError(f"{name} must be in {lo}..{hi}, not {value}")

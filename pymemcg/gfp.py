@@ -1,0 +1,49 @@
+"""GFP flags: how an allocation may behave when its charge hits a limit.
+
+The bits are pymemcg's own (the kernel's values change between releases);
+the names and their meaning in the charge path are the kernel's.
+"""
+
+from __future__ import annotations
+
+from .errors import InvalidError, InvalidTypeError
+
+__all__ = [
+    "GFP_DIRECT_RECLAIM", "GFP_KSWAPD_RECLAIM", "GFP_NORETRY", "GFP_RETRY_MAYFAIL",
+    "GFP_NOFAIL", "GFP_HIGH", "GFP_ACCOUNT", "GFP_KERNEL", "GFP_NOWAIT", "GFP_ATOMIC",
+    "GFP_KERNEL_ACCOUNT", "check_gfp",
+]
+
+#: May reclaim and wait (``__GFP_DIRECT_RECLAIM``): the charge path runs reclaim.
+GFP_DIRECT_RECLAIM = 0x1
+#: May wake kswapd (``__GFP_KSWAPD_RECLAIM``); with DIRECT, "may spin".
+GFP_KSWAPD_RECLAIM = 0x2
+#: Give up after the first round of reclaim (``__GFP_NORETRY``).
+GFP_NORETRY = 0x4
+#: Retry, but fail instead of invoking the OOM killer (``__GFP_RETRY_MAYFAIL``).
+GFP_RETRY_MAYFAIL = 0x8
+#: Never fail: charge over the limit if need be (``__GFP_NOFAIL``).
+GFP_NOFAIL = 0x10
+#: High priority: atomic allocations get through over the limit (``__GFP_HIGH``).
+GFP_HIGH = 0x20
+#: Account to the memcg (``__GFP_ACCOUNT``), for kernel allocations.
+GFP_ACCOUNT = 0x40
+
+GFP_KERNEL = GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM
+GFP_NOWAIT = GFP_KSWAPD_RECLAIM
+GFP_ATOMIC = GFP_HIGH | GFP_KSWAPD_RECLAIM
+GFP_KERNEL_ACCOUNT = GFP_KERNEL | GFP_ACCOUNT
+
+_ALL = 0x7F
+
+
+def check_gfp(flags: object) -> int:
+    """Return ``flags`` as an int, refusing unknown bits."""
+    if flags.__class__ is not int:
+        if isinstance(flags, bool) or not hasattr(flags, "__index__"):
+            raise InvalidTypeError(f"flags must be an int of GFP_* bits, not {type(flags).__name__}")
+        flags = flags.__index__()  # type: ignore[union-attr]
+    assert isinstance(flags, int)
+    if flags < 0 or flags & ~_ALL:
+        raise InvalidError(f"unknown GFP bits in {flags:#x}")
+    return flags
