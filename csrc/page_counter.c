@@ -52,7 +52,8 @@ void page_counter_init(struct page_counter *counter, struct page_counter *parent
  * The exchange makes concurrent propagations of one counter hand each other
  * the old value, so every delta is applied exactly once.
  */
-static void propagate_one(_Atomic unsigned long *claimed, _Atomic unsigned long *children_sum,
+static inline __attribute__((always_inline))
+void propagate_one(_Atomic unsigned long *claimed, _Atomic unsigned long *children_sum,
 			  unsigned long setting, unsigned long usage)
 {
 	unsigned long protected = usage < setting ? usage : setting;
@@ -66,7 +67,9 @@ static void propagate_one(_Atomic unsigned long *claimed, _Atomic unsigned long 
 		atomic_fetch_add_explicit(children_sum, protected - old, RELAXED);
 }
 
-static void propagate_protected_usage(struct page_counter *c, unsigned long usage)
+/* Inlined: it runs at every level of every charge, usually to do nothing. */
+static inline __attribute__((always_inline))
+void propagate_protected_usage(struct page_counter *c, unsigned long usage)
 {
 	struct page_counter *parent = c->parent;
 
@@ -85,7 +88,8 @@ static void propagate_protected_usage(struct page_counter *c, unsigned long usag
  * paying for a CAS loop.  local_watermark is tested first so that a
  * global reset (which sets both) keeps local <= global.
  */
-static inline void raise_watermarks(struct page_counter *c, unsigned long new)
+static inline __attribute__((always_inline))
+void raise_watermarks(struct page_counter *c, unsigned long new)
 {
 	if (new > atomic_load_explicit(&c->local_watermark, RELAXED)) {
 		atomic_store_explicit(&c->local_watermark, new, RELAXED);
@@ -94,7 +98,7 @@ static inline void raise_watermarks(struct page_counter *c, unsigned long new)
 	}
 }
 
-/**
+/*
  * page_counter_cancel - take pages off one level only
  *
  * More uncharges than charges is a caller bug; the kernel warns once and
@@ -104,7 +108,8 @@ static inline void raise_watermarks(struct page_counter *c, unsigned long new)
  * which is acceptable only because the state was already corrupt.
  * Returns true when this level was clamped.
  */
-bool page_counter_cancel(struct page_counter *counter, unsigned long nr_pages)
+static inline __attribute__((always_inline))
+bool cancel_one(struct page_counter *counter, unsigned long nr_pages)
 {
 	unsigned long new;
 	bool clamped = false;
@@ -120,6 +125,11 @@ bool page_counter_cancel(struct page_counter *counter, unsigned long nr_pages)
 	if (counter->protection_support)
 		propagate_protected_usage(counter, new);
 	return clamped;
+}
+
+bool page_counter_cancel(struct page_counter *counter, unsigned long nr_pages)
+{
+	return cancel_one(counter, nr_pages);
 }
 
 /**
@@ -205,7 +215,7 @@ uint64_t page_counter_uncharge(struct page_counter *counter, unsigned long nr_pa
 	unsigned int level = 0;
 
 	for (c = counter; c; c = c->parent, level++) {
-		if (page_counter_cancel(c, nr_pages))
+		if (cancel_one(c, nr_pages))
 			clamped |= (uint64_t)1 << (level < 62 ? level : 62);
 	}
 	return clamped;

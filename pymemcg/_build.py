@@ -54,8 +54,8 @@ ffibuilder.set_source(
     '#include "pymemcg.h"\n',
     sources=_sources(),
     include_dirs=[os.path.relpath(CSRC, os.path.dirname(HERE))],
-    extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra", "-pthread", "-D_GNU_SOURCE"],
-    extra_link_args=["-pthread"],
+    extra_compile_args=["-std=c11", "-O2", "-flto", "-fvisibility=hidden", "-Wall", "-Wextra", "-pthread", "-D_GNU_SOURCE"],
+    extra_link_args=["-pthread", "-flto", "-O2"],
 )
 
 if __name__ == "__main__":  # pragma: no cover - manual build
