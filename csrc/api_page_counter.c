@@ -203,32 +203,13 @@ int64_t pmc_page_counter_calculate_protection(int64_t root, int64_t counter, int
 	return 0;
 }
 
-#define LOAD(field) atomic_load_explicit(&pc->field, memory_order_relaxed)
-
 int64_t pmc_page_counter_read(int64_t counter, struct pmc_page_counter_info *info)
 {
 	struct pmc_pc_obj *obj = lookup(counter);
-	struct page_counter *pc;
 
 	if (!obj)
 		return -ESTALE;
-	pc = &obj->pc;
-	info->usage = LOAD(usage);
-	info->max = LOAD(max);
-	info->min = LOAD(min);
-	info->low = LOAD(low);
-	info->high = LOAD(high);
-	info->watermark = LOAD(watermark);
-	info->local_watermark = LOAD(local_watermark);
-	info->failcnt = LOAD(failcnt);
-	info->emin = LOAD(emin);
-	info->elow = LOAD(elow);
-	info->min_usage = LOAD(min_usage);
-	info->low_usage = LOAD(low_usage);
-	info->children_min_usage = LOAD(children_min_usage);
-	info->children_low_usage = LOAD(children_low_usage);
-	info->track_failcnt = pc->track_failcnt;
-	info->protection = pc->protection_support;
+	page_counter_snapshot(&obj->pc, info);
 	info->depth = obj->depth;
 	/* Atomic so that this unlocked peek is defined; a statistic only. */
 	info->nr_children = atomic_load_explicit(&obj->refs, memory_order_relaxed) -

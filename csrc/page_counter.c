@@ -368,3 +368,28 @@ void page_counter_calculate_protection(struct page_counter *root,
 				     atomic_load_explicit(&parent->children_low_usage, RELAXED),
 				     recursive_protection), RELAXED);
 }
+
+#define LOAD(field) atomic_load_explicit(&counter->field, RELAXED)
+
+/* Every field, one relaxed load each: what a reader of the /sys files sees. */
+void page_counter_snapshot(struct page_counter *counter, struct pmc_page_counter_info *info)
+{
+	info->usage = LOAD(usage);
+	info->max = LOAD(max);
+	info->min = LOAD(min);
+	info->low = LOAD(low);
+	info->high = LOAD(high);
+	info->watermark = LOAD(watermark);
+	info->local_watermark = LOAD(local_watermark);
+	info->failcnt = LOAD(failcnt);
+	info->emin = LOAD(emin);
+	info->elow = LOAD(elow);
+	info->min_usage = LOAD(min_usage);
+	info->low_usage = LOAD(low_usage);
+	info->children_min_usage = LOAD(children_min_usage);
+	info->children_low_usage = LOAD(children_low_usage);
+	info->track_failcnt = counter->track_failcnt;
+	info->protection = counter->protection_support;
+	info->depth = 0;
+	info->nr_children = 0;
+}

@@ -80,6 +80,8 @@ void page_counter_calculate_protection(struct page_counter *root,
 				       struct page_counter *counter,
 				       bool recursive_protection);
 
+void page_counter_snapshot(struct page_counter *counter, struct pmc_page_counter_info *info);
+
 /* lib/cmdline.c: parse "<number>[KMGTPE]" with base-0 digits, wrapping mod 2^64. */
 unsigned long long memparse(const char *ptr, char **retptr);
 /* mm/page_counter.c: 0 or -EINVAL; max_token means PAGE_COUNTER_MAX. */

@@ -98,6 +98,127 @@ int64_t pmc_memparse(const char *buf, uint64_t *bytes);
 /* max_token ("max", "-1", "") means PMC_PAGE_COUNTER_MAX; bytes round down to pages. */
 int64_t pmc_page_counter_memparse(const char *buf, const char *max_token, uint64_t *nr_pages);
 
+/* --- the cgroup tree and the charge path (mm/memcontrol.c) ------------- */
+
+#define PMC_COUNTER_MEMORY 0
+#define PMC_COUNTER_MEMSW 1
+#define PMC_COUNTER_KMEM 2
+#define PMC_COUNTER_TCPMEM 3
+
+#define PMC_EVENT_LOW 0
+#define PMC_EVENT_HIGH 1
+#define PMC_EVENT_MAX 2
+#define PMC_EVENT_OOM 3
+#define PMC_EVENT_OOM_KILL 4
+#define PMC_EVENT_OOM_GROUP_KILL 5
+#define PMC_NR_EVENTS 6
+
+#define PMC_STAT_ANON 0
+#define PMC_STAT_KERNEL 1
+#define PMC_NR_STATS 2
+
+/* GFP bits: the same values as pymemcg/gfp.py. */
+#define PMC_GFP_DIRECT_RECLAIM 1
+#define PMC_GFP_KSWAPD_RECLAIM 2
+#define PMC_GFP_NORETRY 4
+#define PMC_GFP_RETRY_MAYFAIL 8
+#define PMC_GFP_NOFAIL 16
+#define PMC_GFP_HIGH 32
+#define PMC_GFP_ACCOUNT 64
+
+#define PMC_KMEM_LIMIT_ENFORCED 0
+#define PMC_KMEM_LIMIT_IGNORED 1
+#define PMC_KMEM_LIMIT_ABSENT 2
+#define PMC_FAILCNT_NONE 0
+#define PMC_FAILCNT_MEMORY 1
+#define PMC_FAILCNT_ALL 2
+
+#define PMC_RESET_WATERMARK 0
+#define PMC_RESET_LOCAL_WATERMARK 1
+#define PMC_RESET_FAILCNT 2
+
+/* Mirror of pymemcg.Config (see pymemcg/config.py for each field). */
+struct pmc_config {
+	int32_t version;
+	int32_t ncpus;
+	int64_t charge_batch;
+	int32_t reclaim_retries;
+	int32_t stock_slots;
+	int32_t stock_single_page;
+	int32_t stock_refill_cap;
+	int32_t memsw;
+	int32_t kmem_on_limit;
+	int32_t kmem_limit;
+	int32_t kmem_first;
+	int32_t kmem_uncharge_via_stock;
+	int32_t failcnt;
+	int32_t allow_spinning_batch;
+	int32_t memory_localevents;
+	uint64_t seed;
+};
+
+struct pmc_cgroup_info {
+	int64_t handle;
+	int64_t parent;                 /* 0 for the root */
+	uint32_t id;
+	int32_t state;                  /* 1 online, 2 dying */
+	int32_t kmem_active;
+	int32_t depth;
+	int64_t nr_children;            /* online and dying */
+	int64_t nr_descendants;         /* online */
+	int64_t nr_dying_descendants;
+	int64_t events[6];
+	int64_t events_local[6];
+	int64_t stat[2];                /* pages */
+	char name[256];
+};
+
+/* Returns a hierarchy handle, or -EINVAL / -ENOMEM. */
+int64_t pmc_hierarchy_new(const struct pmc_config *cfg);
+/* Frees the hierarchy and every cgroup in it. */
+int64_t pmc_hierarchy_put(int64_t hierarchy);
+int64_t pmc_cgroup_root(int64_t hierarchy);
+/* A cgroup handle (id in the low 16 bits), or -EINVAL/-EEXIST/-ENOENT/-ENOSPC/-ESTALE. */
+int64_t pmc_cgroup_create(int64_t hierarchy, int64_t parent, const char *name);
+int64_t pmc_cgroup_remove(int64_t hierarchy, int64_t cgroup);
+int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_info *info);
+int64_t pmc_cgroup_counter(int64_t hierarchy, int64_t cgroup, int32_t counter,
+                           struct pmc_page_counter_info *info);
+/* Online children (creation order) into out[0..n); returns how many there are. */
+int64_t pmc_cgroup_children(int64_t hierarchy, int64_t cgroup, int64_t *out, int64_t n);
+/* Every existing cgroup, online and dying, in creation order. */
+int64_t pmc_hierarchy_cgroups(int64_t hierarchy, int64_t *out, int64_t n);
+/*
+ * 0: charged; > 0: the handle of the cgroup over its limit; < 0: -errno
+ * (-ECANCELED: the reclaim callback failed; -ESTALE: the cgroup is gone).
+ */
+int64_t pmc_cgroup_try_charge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
+                              int32_t cpu, uint32_t gfp, int32_t kmem);
+/*
+ * 0, or a mask of clamped levels: bit 16*c + i for counter c at the i-th
+ * ancestor (i = 15 stands for every level from 15 up).
+ */
+int64_t pmc_cgroup_uncharge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
+                            int32_t cpu, int32_t kmem);
+int64_t pmc_hierarchy_drain(int64_t hierarchy, int32_t cpu);
+/* cgroup 0: the whole hierarchy. */
+int64_t pmc_hierarchy_drain_all(int64_t hierarchy, int64_t cgroup);
+/* Slots of one CPU's stock: cached cgroup handles (0: empty) and pages; returns the slot count. */
+int64_t pmc_hierarchy_stock(int64_t hierarchy, int32_t cpu, int64_t *cached, uint64_t *nr_pages,
+                            int32_t n);
+int64_t pmc_hierarchy_set_reclaim(int64_t hierarchy, int32_t enabled);
+/* The binding's reclaim entry: (hierarchy, cgroup, nr_pages) -> pages claimed, or -errno. */
+void pmc_set_reclaim_callback(int64_t (*callback)(int64_t, int64_t, int64_t));
+/* Reclaim through the callback; returns the progress seen on the counter. */
+int64_t pmc_cgroup_reclaim(int64_t hierarchy, int64_t cgroup, int64_t nr_pages);
+int64_t pmc_cgroup_set_max(int64_t hierarchy, int64_t cgroup, int32_t counter, int64_t nr_pages);
+int64_t pmc_cgroup_set_min(int64_t hierarchy, int64_t cgroup, int64_t nr_pages);
+int64_t pmc_cgroup_set_low(int64_t hierarchy, int64_t cgroup, int64_t nr_pages);
+int64_t pmc_cgroup_set_high(int64_t hierarchy, int64_t cgroup, int32_t counter, int64_t nr_pages);
+int64_t pmc_cgroup_reset(int64_t hierarchy, int64_t cgroup, int32_t counter, int32_t what);
+int64_t pmc_cgroup_event(int64_t hierarchy, int64_t cgroup, int32_t event);
+int64_t pmc_cgroup_activate_kmem(int64_t hierarchy, int64_t cgroup);
+
 /* --- microbenchmarks (csrc/bench.c) ----------------------------------- */
 
 /* Empty functions with the signatures of try_charge and uncharge: the CFFI floor. */

@@ -18,16 +18,34 @@ True
 from __future__ import annotations
 
 from ._common import PAGE_COUNTER_MAX, PAGE_SHIFT, PAGE_SIZE, PageCounterState
+from ._views import CounterView
+from .config import Config
 from .errors import (
     BusyError,
     ChargeError,
+    ExistsError,
     InvalidError,
     InvalidTypeError,
     MemcgError,
     NoSpaceError,
+    NotFoundError,
     StaleHandleError,
     UnderflowError,
 )
+from .gfp import (
+    GFP_ACCOUNT,
+    GFP_ATOMIC,
+    GFP_DIRECT_RECLAIM,
+    GFP_HIGH,
+    GFP_KERNEL,
+    GFP_KERNEL_ACCOUNT,
+    GFP_KSWAPD_RECLAIM,
+    GFP_NOFAIL,
+    GFP_NORETRY,
+    GFP_NOWAIT,
+    GFP_RETRY_MAYFAIL,
+)
+from .hierarchy import Cgroup, Hierarchy
 from .memparse import memparse, page_counter_memparse
 from .page_counter import PageCounter
 
@@ -39,6 +57,21 @@ __all__ = [
     "PAGE_COUNTER_MAX",
     "PageCounter",
     "PageCounterState",
+    "Config",
+    "Hierarchy",
+    "Cgroup",
+    "CounterView",
+    "GFP_ACCOUNT",
+    "GFP_ATOMIC",
+    "GFP_DIRECT_RECLAIM",
+    "GFP_HIGH",
+    "GFP_KERNEL",
+    "GFP_KERNEL_ACCOUNT",
+    "GFP_KSWAPD_RECLAIM",
+    "GFP_NOFAIL",
+    "GFP_NORETRY",
+    "GFP_NOWAIT",
+    "GFP_RETRY_MAYFAIL",
     "memparse",
     "page_counter_memparse",
     "MemcgError",
@@ -47,6 +80,8 @@ __all__ = [
     "BusyError",
     "ChargeError",
     "NoSpaceError",
+    "NotFoundError",
+    "ExistsError",
     "StaleHandleError",
     "UnderflowError",
 ]

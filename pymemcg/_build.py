@@ -47,8 +47,13 @@ def _sources() -> list[str]:
     return sorted(os.path.relpath(p, root) for p in glob.glob(os.path.join(CSRC, "*.c")))
 
 
+#: Declarations of the binding itself, not of the C core: the reclaim hook is
+#: the one function C calls back in Python.
+BINDING_CDEF = 'extern "Python" int64_t pmc_py_reclaim(int64_t, int64_t, int64_t);'
+
 ffibuilder = FFI()
 ffibuilder.cdef(cdef_from_header())
+ffibuilder.cdef(BINDING_CDEF)
 ffibuilder.set_source(
     "pymemcg._core",
     '#include "pymemcg.h"\n',

@@ -1,0 +1,817 @@
+/*
+ * memcg.c - the cgroup tree and the charge path.
+ *
+ * Follows mm/memcontrol.c: try_charge_memcg() with its stock, batch,
+ * exact-size retry, reclaim, drain and retry loop, memory events and the
+ * memory.high bookkeeping, for the kernel era that struct pmc_config
+ * describes.  See memcg.h for how threads and CPUs are kept apart.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memcg.h"
+
+#define RELAXED memory_order_relaxed
+#define ACQUIRE memory_order_acquire
+#define RELEASE memory_order_release
+
+static int64_t (*reclaim_callback)(int64_t, int64_t, int64_t);
+
+void pmc_set_reclaim_callback(int64_t (*callback)(int64_t, int64_t, int64_t))
+{
+	reclaim_callback = callback;
+}
+
+/* --- ids and handles ------------------------------------------------------ */
+
+int64_t memcg_handle(struct mem_cgroup *memcg)
+{
+	return (int64_t)(((uint64_t)memcg->gen << 16) | memcg->id);
+}
+
+static struct memcg_id_entry *id_entry(struct pmc_hierarchy *h, uint32_t id)
+{
+	struct memcg_id_entry *chunk =
+		atomic_load_explicit(&h->ids[id >> MEMCG_ID_CHUNK_SHIFT], ACQUIRE);
+
+	return chunk ? &chunk[id & (MEMCG_ID_CHUNK - 1)] : NULL;
+}
+
+/*
+ * Callers hold a CPU lock or h->lock, which keeps what they find alive
+ * until they let go (see memcg_free_dying).
+ */
+struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup)
+{
+	uint32_t id = (uint32_t)cgroup & 0xffff, gen = (uint32_t)((uint64_t)cgroup >> 16);
+	struct memcg_id_entry *e;
+
+	if (cgroup <= 0 || !id || !(gen & 1) || (uint64_t)cgroup >> 47)
+		return NULL;
+	e = id_entry(h, id);
+	if (!e || atomic_load_explicit(&e->gen, ACQUIRE) != gen)
+		return NULL;
+	return atomic_load_explicit(&e->memcg, RELAXED);
+}
+
+/* The lowest free id, as the kernel's xa_alloc of memcg ids hands out. */
+static int alloc_id(struct pmc_hierarchy *h, uint32_t *idp)
+{
+	for (uint32_t id = 1; id <= MEMCG_ID_MAX; id++) {
+		struct memcg_id_entry *e = id_entry(h, id);
+
+		if (!e) {
+			struct memcg_id_entry *chunk = calloc(MEMCG_ID_CHUNK, sizeof(*chunk));
+
+			if (!chunk)
+				return -ENOMEM;
+			atomic_store_explicit(&h->ids[id >> MEMCG_ID_CHUNK_SHIFT], chunk, RELEASE);
+			e = id_entry(h, id);
+		}
+		if (!atomic_load_explicit(&e->memcg, RELAXED)) {
+			*idp = id;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* Publish under h->lock: from here on the handle finds the cgroup. */
+static void publish_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	struct memcg_id_entry *e = id_entry(h, memcg->id);
+	uint32_t gen = atomic_load_explicit(&e->gen, RELAXED) + 1;     /* even -> odd */
+
+	if (gen >= 0x7fffffffu)        /* keep handles positive: restart the cycle */
+		gen = 1;
+	memcg->gen = gen;
+	atomic_store_explicit(&e->memcg, memcg, RELAXED);
+	atomic_store_explicit(&e->gen, gen, RELEASE);
+}
+
+static void unpublish_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	struct memcg_id_entry *e = id_entry(h, memcg->id);
+
+	atomic_store_explicit(&e->gen, memcg->gen + 1, RELEASE);       /* odd -> even */
+	atomic_store_explicit(&e->memcg, NULL, RELAXED);
+}
+
+/* --- the tree ---------------------------------------------------------------- */
+
+bool memcg_is_descendant(struct mem_cgroup *memcg, struct mem_cgroup *root)
+{
+	for (; memcg; memcg = memcg->parent)
+		if (memcg == root)
+			return true;
+	return false;
+}
+
+static bool counter_tracks_failcnt(const struct pmc_config *cfg, int idx)
+{
+	if (cfg->failcnt == PMC_FAILCNT_ALL)
+		return true;
+	return cfg->failcnt == PMC_FAILCNT_MEMORY && idx == MEMCG_MEMORY;
+}
+
+static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup *parent)
+{
+	struct mem_cgroup *memcg = aligned_alloc(PMC_CACHELINE, sizeof(*memcg));
+
+	if (!memcg)
+		return NULL;
+	memset(memcg, 0, sizeof(*memcg));
+	memcg->vmstats = aligned_alloc(PMC_CACHELINE,
+				       sizeof(*memcg->vmstats) * (size_t)h->cfg.ncpus);
+	if (!memcg->vmstats) {
+		free(memcg);
+		return NULL;
+	}
+	memset(memcg->vmstats, 0, sizeof(*memcg->vmstats) * (size_t)h->cfg.ncpus);
+	for (int i = 0; i < MEMCG_NR_COUNTERS; i++) {
+		/* Only the v2 memory counter tracks protection (protection_support). */
+		bool protection = h->cfg.version == 2 && i == MEMCG_MEMORY;
+
+		page_counter_init(&memcg->counter[i], parent ? &parent->counter[i] : NULL, protection);
+		memcg->counter[i].track_failcnt = h->cfg.version == 1 && counter_tracks_failcnt(&h->cfg, i);
+	}
+	memcg->h = h;
+	memcg->parent = parent;
+	memcg->depth = parent ? parent->depth + 1 : 0;
+	atomic_init(&memcg->state, MEMCG_ONLINE);
+	/* Kernels since 4.6 account kmem everywhere; 3.8 inherited activation. */
+	atomic_init(&memcg->kmem_active, !h->cfg.kmem_on_limit ||
+		    (parent && atomic_load_explicit(&parent->kmem_active, RELAXED)));
+	memcg->serial = h->next_serial++;
+	return memcg;
+}
+
+static void memcg_free(struct mem_cgroup *memcg)
+{
+	free(memcg->vmstats);
+	free(memcg);
+}
+
+static void link_child(struct mem_cgroup *parent, struct mem_cgroup *memcg)
+{
+	memcg->prev_sibling = parent->last_child;
+	if (parent->last_child)
+		parent->last_child->next_sibling = memcg;
+	else
+		parent->first_child = memcg;
+	parent->last_child = memcg;
+	parent->nr_children++;
+}
+
+static void unlink_child(struct mem_cgroup *parent, struct mem_cgroup *memcg)
+{
+	if (memcg->prev_sibling)
+		memcg->prev_sibling->next_sibling = memcg->next_sibling;
+	else
+		parent->first_child = memcg->next_sibling;
+	if (memcg->next_sibling)
+		memcg->next_sibling->prev_sibling = memcg->prev_sibling;
+	else
+		parent->last_child = memcg->prev_sibling;
+	parent->nr_children--;
+}
+
+static bool valid_name(const char *name)
+{
+	const char *end = memchr(name, '\0', MEMCG_NAME_MAX + 1);
+
+	if (!end || end == name || strchr(name, '/'))
+		return false;
+	return strcmp(name, ".") && strcmp(name, "..");
+}
+
+/* Called with h->lock held. */
+int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name)
+{
+	struct mem_cgroup *memcg, *c;
+	uint32_t id;
+	int ret;
+
+	if (!valid_name(name))
+		return -EINVAL;
+	if (!memcg_online(parent))
+		return -ENOENT;
+	for (c = parent->first_child; c; c = c->next_sibling)
+		if (memcg_online(c) && !strcmp(c->name, name))
+			return -EEXIST;
+	ret = alloc_id(h, &id);
+	if (ret)
+		return ret;
+	memcg = memcg_alloc(h, parent);
+	if (!memcg)
+		return -ENOMEM;
+	memcg->id = id;
+	strcpy(memcg->name, name);
+	link_child(parent, memcg);
+	for (c = parent; c; c = c->parent)
+		c->nr_descendants++;
+	publish_id(h, memcg);
+	return memcg_handle(memcg);
+}
+
+/*
+ * Called with h->lock held and no CPU lock: rmdir.  The cgroup goes
+ * offline, as mem_cgroup_css_offline() has it: protection off, its stocks
+ * drained; it stays around, dying, while anything is charged to it.
+ */
+int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	struct mem_cgroup *c;
+
+	if (memcg_is_root(memcg))
+		return -EBUSY;
+	if (!memcg_online(memcg))
+		return -ESTALE;
+	for (c = memcg->first_child; c; c = c->next_sibling)
+		if (memcg_online(c))
+			return -EBUSY;
+
+	atomic_store_explicit(&memcg->state, MEMCG_DYING, RELAXED);
+	for (c = memcg->parent; c; c = c->parent) {
+		c->nr_descendants--;
+		c->nr_dying_descendants++;
+	}
+	memcg->next_dying = h->dying;
+	h->dying = memcg;
+
+	page_counter_set_min(&memcg->counter[MEMCG_MEMORY], 0);
+	page_counter_set_low(&memcg->counter[MEMCG_MEMORY], 0);
+	drain_all_stock(h, memcg);
+	atomic_store_explicit(&h->free_pending, 1, RELAXED);
+	return 0;
+}
+
+/* Drop a reference; a dying cgroup may be freeable afterwards. */
+void memcg_put(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	atomic_fetch_sub_explicit(&memcg->refs, 1, RELAXED);
+	if (!memcg_online(memcg))
+		atomic_store_explicit(&h->free_pending, 1, RELAXED);
+}
+
+static bool memcg_freeable(struct mem_cgroup *memcg)
+{
+	if (memcg->nr_children || atomic_load_explicit(&memcg->refs, RELAXED))
+		return false;
+	for (int i = 0; i < MEMCG_NR_COUNTERS; i++)
+		if (page_counter_read(&memcg->counter[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Free the dying cgroups that nothing holds any more.  Called with h->lock
+ * held and no CPU lock.  A freed cgroup first disappears from the id table,
+ * then every CPU lock is taken once, so that an operation that found it
+ * before is over, and only then is its memory released.
+ */
+void memcg_free_dying(struct pmc_hierarchy *h)
+{
+	struct mem_cgroup *doomed = NULL, **pp;
+	bool progress = true;
+
+	if (!atomic_exchange_explicit(&h->free_pending, 0, RELAXED))
+		return;
+	while (progress) {
+		progress = false;
+		for (pp = &h->dying; *pp;) {
+			struct mem_cgroup *memcg = *pp, *c;
+
+			if (!memcg_freeable(memcg)) {
+				pp = &memcg->next_dying;
+				continue;
+			}
+			*pp = memcg->next_dying;
+			unpublish_id(h, memcg);
+			unlink_child(memcg->parent, memcg);
+			for (c = memcg->parent; c; c = c->parent)
+				c->nr_dying_descendants--;
+			memcg->next_dying = doomed;
+			doomed = memcg;
+			progress = true;        /* its parent may be next */
+		}
+	}
+	if (!doomed)
+		return;
+	synchronize_cpus(h);
+	while (doomed) {
+		struct mem_cgroup *next = doomed->next_dying;
+
+		memcg_free(doomed);
+		doomed = next;
+	}
+}
+
+/* --- hierarchy ----------------------------------------------------------------- */
+
+int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg)
+{
+	struct mem_cgroup *root;
+
+	memset(h, 0, sizeof(*h));
+	h->cfg = *cfg;
+	pthread_mutex_init(&h->lock, NULL);
+	h->stock = aligned_alloc(PMC_CACHELINE, sizeof(*h->stock) * (size_t)cfg->ncpus);
+	if (!h->stock)
+		return -ENOMEM;
+	memset(h->stock, 0, sizeof(*h->stock) * (size_t)cfg->ncpus);
+	stock_init(h);
+	if (alloc_id(h, &(uint32_t){0}))
+		return -ENOMEM;
+	root = memcg_alloc(h, NULL);
+	if (!root)
+		return -ENOMEM;
+	root->id = 1;
+	h->root = root;
+	publish_id(h, root);
+	return 0;
+}
+
+void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
+{
+	for (uint32_t id = 1; id <= MEMCG_ID_MAX; id++) {
+		struct memcg_id_entry *e = id_entry(h, id);
+		struct mem_cgroup *memcg = e ? atomic_load_explicit(&e->memcg, RELAXED) : NULL;
+
+		if (memcg)
+			memcg_free(memcg);
+	}
+	for (unsigned int i = 0; i < MEMCG_ID_CHUNKS; i++)
+		free(atomic_load_explicit(&h->ids[i], RELAXED));
+	free(h->stock);
+	pthread_mutex_destroy(&h->lock);
+}
+
+/* --- events and statistics ----------------------------------------------------- */
+
+/*
+ * memcg_memory_event: the local count, then the hierarchical one up to (not
+ * including) the root -- on cgroup v2 without memory_localevents; cgroup v1
+ * counts only locally.
+ */
+void memcg_memory_event(struct mem_cgroup *memcg, enum memcg_event_idx event)
+{
+	struct pmc_hierarchy *h = memcg->h;
+	bool local_only = h->cfg.version == 1 || h->cfg.memory_localevents;
+
+	atomic_fetch_add_explicit(&memcg->events_local[event], 1, RELAXED);
+	do {
+		atomic_fetch_add_explicit(&memcg->events[event], 1, RELAXED);
+		if (local_only)
+			break;
+		memcg = memcg->parent;
+	} while (memcg && !memcg_is_root(memcg));
+}
+
+/* Per-CPU statistics: only the holder of the CPU lock writes its slot. */
+static void mod_memcg_state(struct mem_cgroup *memcg, int cpu, enum memcg_stat_idx idx, long val)
+{
+	_Atomic long *p = &memcg->vmstats[cpu].state[idx];
+
+	atomic_store_explicit(p, atomic_load_explicit(p, RELAXED) + val, RELAXED);
+}
+
+/* --- the charge path ------------------------------------------------------------ */
+
+/* A page counter's clamp mask in the 16 bits per counter of pymemcg.h. */
+uint64_t fold_levels(uint64_t mask)
+{
+	return (mask & 0x7fff) | (mask >> 15 ? 0x8000 : 0);
+}
+
+static unsigned long mem_cgroup_margin(struct mem_cgroup *memcg)
+{
+	unsigned long margin = 0, count, limit;
+
+	count = page_counter_read(&memcg->counter[MEMCG_MEMORY]);
+	limit = atomic_load_explicit(&memcg->counter[MEMCG_MEMORY].max, RELAXED);
+	if (count < limit)
+		margin = limit - count;
+	if (memcg->h->cfg.memsw) {
+		count = page_counter_read(&memcg->counter[MEMCG_MEMSW]);
+		limit = atomic_load_explicit(&memcg->counter[MEMCG_MEMSW].max, RELAXED);
+		if (count < limit)
+			margin = margin < limit - count ? margin : limit - count;
+		else
+			margin = 0;
+	}
+	return margin;
+}
+
+static struct mem_cgroup *memcg_of(struct page_counter *counter, int idx)
+{
+	/* The counters are the first member of the cgroup: step back to it. */
+	return (struct mem_cgroup *)((char *)(counter - idx) - offsetof(struct mem_cgroup, counter));
+}
+
+static int get_order(unsigned long nr_pages)
+{
+	int order = 0;
+
+	while (order < 63 && (1ul << order) < nr_pages)
+		order++;
+	return order;
+}
+
+/*
+ * res_counter's nofail charge (3.8): usage goes up at every level, and
+ * every level that ends up above its limit counts a failure.
+ */
+static void charge_nofail(struct page_counter *counter, unsigned long nr_pages)
+{
+	struct page_counter *c;
+
+	page_counter_charge(counter, nr_pages);
+	if (!counter->track_failcnt)
+		return;
+	for (c = counter; c; c = c->parent) {
+		if (page_counter_read(c) > atomic_load_explicit(&c->max, RELAXED))
+			atomic_store_explicit(&c->failcnt,
+				atomic_load_explicit(&c->failcnt, RELAXED) + 1, RELAXED);
+	}
+}
+
+/* State of one charging call, kept across the points where the CPU lock is dropped. */
+struct charge_ctx {
+	struct pmc_hierarchy *h;
+	int64_t handle;
+	struct mem_cgroup *memcg;
+	int cpu;
+	unsigned long pending_high;     /* current->memcg_nr_pages_over_high */
+};
+
+/*
+ * Reclaim through the binding's callback, CPU lock dropped (the kernel may
+ * sleep here).  The progress that counts is what the counter shows, never
+ * more than the callback claims, so a callback that claims work it did not
+ * do cannot keep a charge looping.  Returns progress, or -errno.
+ */
+static long reclaim_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			     unsigned long nr_pages)
+{
+	unsigned long before, after;
+	int64_t claimed;
+
+	if (!atomic_load_explicit(&h->reclaim_hook, RELAXED) || !reclaim_callback)
+		return 0;
+	before = page_counter_read(&memcg->counter[MEMCG_MEMORY]);
+	claimed = reclaim_callback(h->handle, memcg_handle(memcg), (int64_t)nr_pages);
+	if (claimed < 0)
+		return (long)claimed;
+	after = page_counter_read(&memcg->counter[MEMCG_MEMORY]);
+	if (after >= before)
+		return 0;
+	return (long)((unsigned long)claimed < before - after ? (unsigned long)claimed : before - after);
+}
+
+/*
+ * Reclaim a cgroup known by its handle, holding a reference (the kernel's
+ * css_get) so that the callback may remove it without freeing it under us.
+ * Called without any lock.
+ */
+static long reclaim_pinned(struct pmc_hierarchy *h, int64_t handle, unsigned long nr_pages)
+{
+	struct mem_cgroup *memcg;
+	long ret;
+
+	pthread_mutex_lock(&h->lock);
+	memcg = memcg_lookup(h, handle);
+	if (memcg)
+		atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
+	pthread_mutex_unlock(&h->lock);
+	if (!memcg)
+		return -ESTALE;
+	ret = reclaim_unlocked(h, memcg, nr_pages);
+	memcg_put(h, memcg);
+	return ret;
+}
+
+/*
+ * Drop the CPU lock around reclaim, then find the cgroups again: they may
+ * have been freed meanwhile (then -ESTALE).  `over` is an ancestor-or-self
+ * of the charging cgroup, so it lives as long as that one does.
+ */
+static long unlocked_reclaim(struct charge_ctx *ctx, struct mem_cgroup **over, unsigned long nr)
+{
+	int64_t over_handle = memcg_handle(*over);
+	long ret;
+
+	cpu_unlock(ctx->h, ctx->cpu);
+	ret = reclaim_pinned(ctx->h, over_handle, nr);
+	cpu_lock(ctx->h, ctx->cpu);
+	ctx->memcg = memcg_lookup(ctx->h, ctx->handle);
+	*over = memcg_lookup(ctx->h, over_handle);
+	if (!ctx->memcg || !*over)
+		return -ESTALE;
+	return ret;
+}
+
+static int unlocked_drain(struct charge_ctx *ctx, struct mem_cgroup **over)
+{
+	int64_t over_handle = memcg_handle(*over);
+
+	cpu_unlock(ctx->h, ctx->cpu);
+	drain_all_stock(ctx->h, *over);
+	cpu_lock(ctx->h, ctx->cpu);
+	ctx->memcg = memcg_lookup(ctx->h, ctx->handle);
+	*over = memcg_lookup(ctx->h, over_handle);
+	return ctx->memcg && *over ? 0 : -ESTALE;
+}
+
+static bool over_high(struct mem_cgroup *m)
+{
+	struct page_counter *mem = &m->counter[MEMCG_MEMORY];
+
+	if (page_counter_read(mem) > atomic_load_explicit(&mem->high, RELAXED))
+		return true;
+	if (m->h->cfg.version == 2) {
+		struct page_counter *swap = &m->counter[MEMCG_MEMSW];
+
+		return page_counter_read(swap) > atomic_load_explicit(&swap->high, RELAXED);
+	}
+	return false;
+}
+
+/**
+ * try_charge_memcg - charge nr_pages, reclaiming and retrying as the kernel does
+ *
+ * Called with the CPU lock held; returns with it held.  0 on success, 1 on
+ * failure with *fail_out set to the cgroup over its limit, or -errno.
+ */
+static int try_charge_memcg(struct charge_ctx *ctx, unsigned int gfp, unsigned long nr_pages,
+			    struct mem_cgroup **fail_out)
+{
+	struct pmc_hierarchy *h = ctx->h;
+	const struct pmc_config *cfg = &h->cfg;
+	unsigned long batch = nr_pages > (unsigned long)cfg->charge_batch ?
+			      nr_pages : (unsigned long)cfg->charge_batch;
+	int nr_retries = cfg->reclaim_retries;
+	bool drained = false, raised_max_event = false;
+	struct mem_cgroup *over = NULL;
+	struct page_counter *fail;
+	long nr_reclaimed;
+
+	if (cfg->allow_spinning_batch && !(gfp & (PMC_GFP_DIRECT_RECLAIM | PMC_GFP_KSWAPD_RECLAIM)))
+		batch = nr_pages;
+retry:
+	if (consume_stock(h, ctx->memcg, nr_pages, ctx->cpu))
+		return 0;
+	if (cfg->memsw && !page_counter_try_charge(&ctx->memcg->counter[MEMCG_MEMSW], batch, &fail)) {
+		/* memsw at its limit: swapping cannot help, only reclaim. */
+		over = memcg_of(fail, MEMCG_MEMSW);
+	} else if (page_counter_try_charge(&ctx->memcg->counter[MEMCG_MEMORY], batch, &fail)) {
+		goto done_restock;
+	} else {
+		if (cfg->memsw)
+			page_counter_uncharge(&ctx->memcg->counter[MEMCG_MEMSW], batch);
+		over = memcg_of(fail, MEMCG_MEMORY);
+	}
+
+	/* Try the exact size before doing anything drastic. */
+	if (batch > nr_pages) {
+		batch = nr_pages;
+		goto retry;
+	}
+	if (!(gfp & PMC_GFP_DIRECT_RECLAIM))
+		goto nomem;
+
+	memcg_memory_event(over, MEMCG_MAX);
+	raised_max_event = true;
+
+	nr_reclaimed = unlocked_reclaim(ctx, &over, nr_pages);
+	if (nr_reclaimed < 0)
+		return (int)nr_reclaimed;
+	if (mem_cgroup_margin(over) >= nr_pages)
+		goto retry;
+	if (!drained) {
+		int ret = unlocked_drain(ctx, &over);
+
+		if (ret)
+			return ret;
+		drained = true;
+		goto retry;
+	}
+	if (gfp & PMC_GFP_NORETRY)
+		goto nomem;
+	/* Small allocations keep trying while reclaim makes progress. */
+	if (nr_reclaimed && nr_pages <= (1ul << PAGE_ALLOC_COSTLY_ORDER))
+		goto retry;
+	if (nr_retries-- > 0)
+		goto retry;
+	if (gfp & PMC_GFP_RETRY_MAYFAIL)
+		goto nomem;
+	/* mem_cgroup_oom(): no OOM killer victims exist yet, so it kills nothing. */
+	if (get_order(nr_pages) <= PAGE_ALLOC_COSTLY_ORDER)
+		memcg_memory_event(over, MEMCG_OOM);
+nomem:
+	if (!(gfp & (PMC_GFP_NOFAIL | PMC_GFP_HIGH))) {
+		*fail_out = over;
+		return 1;
+	}
+	/* Atomic and no-fail allocations go through, over the limit. */
+	if (!raised_max_event)
+		memcg_memory_event(over, MEMCG_MAX);
+	charge_nofail(&ctx->memcg->counter[MEMCG_MEMORY], nr_pages);
+	if (cfg->memsw)
+		charge_nofail(&ctx->memcg->counter[MEMCG_MEMSW], nr_pages);
+	return 0;
+
+done_restock:
+	if (batch > nr_pages)
+		refill_stock(h, ctx->memcg, batch - nr_pages, ctx->cpu);
+	/* Note who went over memory.high; it is reclaimed on the way out. */
+	for (struct mem_cgroup *m = ctx->memcg; m; m = m->parent) {
+		if (over_high(m)) {
+			ctx->pending_high += batch;
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * reclaim_high on the way back to user space (mem_cgroup_handle_over_high
+ * without its throttling): every over-high cgroup below the root gets a
+ * high event and is reclaimed.  Called without any lock.
+ */
+static int handle_over_high(struct charge_ctx *ctx)
+{
+	struct pmc_hierarchy *h = ctx->h;
+	unsigned long nr_pages = ctx->pending_high;
+	int64_t handle = ctx->handle;
+	int ret = 0;
+
+	if (!nr_pages)
+		return 0;
+	ctx->pending_high = 0;
+	for (;;) {
+		struct mem_cgroup *m;
+		int64_t parent;
+		bool high;
+
+		pthread_mutex_lock(&h->lock);
+		m = memcg_lookup(h, handle);
+		if (!m || memcg_is_root(m)) {
+			pthread_mutex_unlock(&h->lock);
+			break;
+		}
+		high = page_counter_read(&m->counter[MEMCG_MEMORY]) >
+		       atomic_load_explicit(&m->counter[MEMCG_MEMORY].high, RELAXED);
+		if (high)
+			memcg_memory_event(m, MEMCG_HIGH);
+		parent = memcg_handle(m->parent);
+		pthread_mutex_unlock(&h->lock);
+		if (high) {
+			long r = reclaim_pinned(h, handle, nr_pages);
+
+			if (r < 0 && r != -ESTALE) {
+				ret = (int)r;
+				break;
+			}
+		}
+		handle = parent;
+	}
+	return ret;
+}
+
+static void finish_call(struct pmc_hierarchy *h)
+{
+	if (atomic_load_explicit(&h->free_pending, RELAXED)) {
+		pthread_mutex_lock(&h->lock);
+		memcg_free_dying(h);
+		pthread_mutex_unlock(&h->lock);
+	}
+}
+
+/**
+ * memcg_try_charge - the public charging call
+ *
+ * Returns 0, the handle of the cgroup over its limit, or -errno.
+ */
+int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
+			 int cpu, unsigned int gfp, bool kmem)
+{
+	struct charge_ctx ctx = { .h = h, .handle = cgroup, .cpu = cpu };
+	struct mem_cgroup *fail = NULL;
+	int64_t ret = 0;
+	int r;
+
+	cpu_lock(h, cpu);
+	ctx.memcg = memcg_lookup(h, cgroup);
+	if (!ctx.memcg || !memcg_online(ctx.memcg)) {
+		ret = -ESTALE;
+		goto out_unlock;
+	}
+	/* The root is never charged (try_charge returns early for it). */
+	if (memcg_is_root(ctx.memcg))
+		goto out_unlock;
+	if (kmem && !atomic_load_explicit(&ctx.memcg->kmem_active, RELAXED))
+		goto out_unlock;        /* 3.8: kmem not accounted in this cgroup yet */
+
+	if (kmem && h->cfg.kmem_first) {
+		/* 3.8 memcg_charge_kmem: the kmem counter first, with its own limit. */
+		struct page_counter *kfail;
+
+		if (!page_counter_try_charge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages, &kfail)) {
+			ret = memcg_handle(memcg_of(kfail, MEMCG_KMEM));
+			goto out_unlock;
+		}
+	}
+	r = try_charge_memcg(&ctx, gfp, nr_pages, &fail);
+	if (r) {
+		if (ctx.memcg && kmem && h->cfg.kmem_first)
+			page_counter_uncharge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages);
+		ret = r < 0 ? r : memcg_handle(fail);
+		if (r < 0)
+			ctx.pending_high = 0;
+		goto out_unlock;
+	}
+	if (kmem) {
+		mod_memcg_state(ctx.memcg, cpu, MEMCG_STAT_KERNEL, (long)nr_pages);
+		/* v1 since 5.16: the kmem counter is charged, never limited. */
+		if (h->cfg.version == 1 && !h->cfg.kmem_first)
+			page_counter_charge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages);
+	} else {
+		mod_memcg_state(ctx.memcg, cpu, MEMCG_STAT_ANON, (long)nr_pages);
+	}
+out_unlock:
+	cpu_unlock(h, cpu);
+	r = handle_over_high(&ctx);
+	if (r < 0 && ret >= 0)
+		ret = r;
+	finish_call(h);
+	return ret;
+}
+
+/**
+ * memcg_uncharge - the public uncharging call
+ *
+ * User pages go straight back to the counters; kernel memory goes through
+ * the stock where the era does so.  Returns the clamped-level mask
+ * (pymemcg.h) or -errno.
+ */
+int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
+		       int cpu, bool kmem)
+{
+	struct mem_cgroup *memcg;
+	uint64_t clamped = 0;
+	int64_t ret;
+
+	cpu_lock(h, cpu);
+	memcg = memcg_lookup(h, cgroup);
+	if (!memcg) {
+		cpu_unlock(h, cpu);
+		finish_call(h);
+		return -ESTALE;
+	}
+	if (memcg_is_root(memcg) ||
+	    (kmem && !atomic_load_explicit(&memcg->kmem_active, RELAXED)))
+		goto out;
+	if (!kmem) {
+		mod_memcg_state(memcg, cpu, MEMCG_STAT_ANON, -(long)nr_pages);
+		clamped = memcg_uncharge_counters(memcg, nr_pages);
+		goto out;
+	}
+	mod_memcg_state(memcg, cpu, MEMCG_STAT_KERNEL, -(long)nr_pages);
+	if (h->cfg.version == 1)
+		clamped |= fold_levels(page_counter_uncharge(&memcg->counter[MEMCG_KMEM], nr_pages))
+			   << (16 * MEMCG_KMEM);
+	if (h->cfg.kmem_uncharge_via_stock)
+		refill_stock(h, memcg, nr_pages, cpu);
+	else
+		clamped |= memcg_uncharge_counters(memcg, nr_pages);
+out:
+	if (!memcg_online(memcg))
+		atomic_store_explicit(&h->free_pending, 1, RELAXED);
+	cpu_unlock(h, cpu);
+	finish_call(h);
+	ret = (int64_t)clamped;
+	return ret;
+}
+
+/* Reclaim on behalf of the interface files (memory.max, memory.high ...). */
+long memcg_reclaim(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages)
+{
+	long ret = reclaim_pinned(h, cgroup, nr_pages);
+
+	finish_call(h);
+	return ret;
+}
+
+/* 3.8: the first kmem limit switches kmem accounting on, if nothing is in the way. */
+int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	if (atomic_load_explicit(&memcg->kmem_active, RELAXED))
+		return 0;
+	if (memcg->nr_children)
+		return -EBUSY;
+	atomic_store_explicit(&memcg->kmem_active, true, RELAXED);
+	(void)h;
+	return 0;
+}

@@ -1,0 +1,165 @@
+/*
+ * memcg.h - the cgroup tree, per-CPU charge stocks and the charge path.
+ *
+ * The user-space twin of the parts of mm/memcontrol.c that account pages:
+ * a tree of struct mem_cgroup, each with the page counters of its cgroup
+ * version, per-CPU stocks of pre-charged pages, try_charge_memcg() with its
+ * reclaim/retry loop, memory events and statistics.
+ *
+ * Concurrency.  Every operation runs "on a CPU": it holds that CPU's stock
+ * lock while it touches cgroups, as kernel code runs on one CPU at a time.
+ * Two threads naming the same CPU therefore take turns; threads on
+ * different CPUs share nothing but the page counters, which are lock-free.
+ * The lock is dropped where the kernel may sleep (reclaim, draining other
+ * CPUs' stocks) and the cgroup is looked up again afterwards.  A removed
+ * cgroup is freed only after every CPU lock has been taken once since it
+ * was unpublished: nobody can still be using it then.
+ */
+#ifndef PMC_MEMCG_H
+#define PMC_MEMCG_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "page_counter.h"
+#include "pymemcg.h"
+
+#define MEMCG_ID_MAX 65535u
+#define MEMCG_ID_CHUNK_SHIFT 10
+#define MEMCG_ID_CHUNK (1u << MEMCG_ID_CHUNK_SHIFT)
+#define MEMCG_ID_CHUNKS ((MEMCG_ID_MAX + MEMCG_ID_CHUNK) / MEMCG_ID_CHUNK)
+#define MEMCG_STOCK_MAX_SLOTS 16
+#define MEMCG_NAME_MAX 255
+#define PAGE_ALLOC_COSTLY_ORDER 3
+
+enum memcg_counter_idx {
+	MEMCG_MEMORY = PMC_COUNTER_MEMORY,
+	MEMCG_MEMSW = PMC_COUNTER_MEMSW,        /* v1 memsw; v2 swap */
+	MEMCG_KMEM = PMC_COUNTER_KMEM,
+	MEMCG_TCPMEM = PMC_COUNTER_TCPMEM,
+	MEMCG_NR_COUNTERS = 4,
+};
+
+enum memcg_event_idx {
+	MEMCG_LOW = PMC_EVENT_LOW,
+	MEMCG_HIGH = PMC_EVENT_HIGH,
+	MEMCG_MAX = PMC_EVENT_MAX,
+	MEMCG_OOM = PMC_EVENT_OOM,
+	MEMCG_OOM_KILL = PMC_EVENT_OOM_KILL,
+	MEMCG_OOM_GROUP_KILL = PMC_EVENT_OOM_GROUP_KILL,
+	MEMCG_NR_EVENTS = PMC_NR_EVENTS,
+};
+
+enum memcg_stat_idx {
+	MEMCG_STAT_ANON = PMC_STAT_ANON,
+	MEMCG_STAT_KERNEL = PMC_STAT_KERNEL,
+	MEMCG_NR_STATS = PMC_NR_STATS,
+};
+
+enum memcg_state { MEMCG_ONLINE = 1, MEMCG_DYING = 2 };
+
+/* Statistics are per CPU, written only under that CPU's lock. */
+struct memcg_vmstats_percpu {
+	_Alignas(PMC_CACHELINE) _Atomic long state[MEMCG_NR_STATS];
+};
+
+struct mem_cgroup {
+	struct page_counter counter[MEMCG_NR_COUNTERS];
+
+	/* Read on the charge path. */
+	_Alignas(PMC_CACHELINE) struct pmc_hierarchy *h;
+	struct mem_cgroup *parent;
+	struct memcg_vmstats_percpu *vmstats;   /* [ncpus] */
+	_Atomic int state;
+	_Atomic bool kmem_active;
+	uint32_t id;
+	uint32_t gen;
+	int depth;
+
+	/* Events: rare, atomic. */
+	_Alignas(PMC_CACHELINE) _Atomic long events[MEMCG_NR_EVENTS];
+	_Atomic long events_local[MEMCG_NR_EVENTS];
+	/* References: stock slots caching it, reclaim in progress (css refs). */
+	_Atomic long refs;
+
+	/* The tree, under h->lock. */
+	struct mem_cgroup *first_child, *last_child, *next_sibling, *prev_sibling;
+	struct mem_cgroup *next_dying;
+	long nr_children;               /* online and dying */
+	long nr_descendants;            /* online, all depths */
+	long nr_dying_descendants;
+	uint64_t serial;                /* creation order */
+	char name[MEMCG_NAME_MAX + 1];
+};
+
+/* One CPU's stock: its lock is also "running on this CPU". */
+struct memcg_stock_pcp {
+	_Alignas(PMC_CACHELINE) _Atomic int lock;
+	unsigned int nr_slots;
+	struct mem_cgroup *cached[MEMCG_STOCK_MAX_SLOTS];
+	unsigned long nr_pages[MEMCG_STOCK_MAX_SLOTS];
+	uint64_t rng;                   /* splitmix64 state: random eviction */
+};
+
+struct memcg_id_entry {
+	_Atomic uint32_t gen;           /* odd while a cgroup holds the id */
+	_Atomic(struct mem_cgroup *) memcg;
+};
+
+struct pmc_hierarchy {
+	struct pmc_config cfg;
+	struct memcg_stock_pcp *stock;  /* [ncpus] */
+	struct mem_cgroup *root;
+	pthread_mutex_t lock;           /* tree shape, ids, frees; never under a CPU lock */
+	_Atomic(struct memcg_id_entry *) ids[MEMCG_ID_CHUNKS];
+	_Atomic int free_pending;       /* a dying cgroup may have become freeable */
+	_Atomic int reclaim_hook;       /* call the registered reclaim callback */
+	struct mem_cgroup *dying;       /* list, under lock */
+	uint64_t next_serial;
+	int64_t handle;
+};
+
+/* memcg.c */
+int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg);
+void memcg_hierarchy_destroy(struct pmc_hierarchy *h);
+struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup);
+int64_t memcg_handle(struct mem_cgroup *memcg);
+int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name);
+int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
+void memcg_free_dying(struct pmc_hierarchy *h);
+void memcg_put(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
+uint64_t fold_levels(uint64_t mask);
+bool memcg_is_descendant(struct mem_cgroup *memcg, struct mem_cgroup *root);
+void memcg_memory_event(struct mem_cgroup *memcg, enum memcg_event_idx event);
+int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
+			 int cpu, unsigned int gfp, bool kmem);
+int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
+		       int cpu, bool kmem);
+long memcg_reclaim(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages);
+int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
+
+static inline bool memcg_is_root(struct mem_cgroup *memcg)
+{
+	return memcg->parent == NULL;
+}
+
+static inline bool memcg_online(struct mem_cgroup *memcg)
+{
+	return atomic_load_explicit(&memcg->state, memory_order_relaxed) == MEMCG_ONLINE;
+}
+
+/* stock.c */
+void stock_init(struct pmc_hierarchy *h);
+void cpu_lock(struct pmc_hierarchy *h, int cpu);
+void cpu_unlock(struct pmc_hierarchy *h, int cpu);
+bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages, int cpu);
+void refill_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages, int cpu);
+void drain_stock_fully(struct pmc_hierarchy *h, int cpu);
+void drain_all_stock(struct pmc_hierarchy *h, struct mem_cgroup *root);
+/* Take every CPU lock once: afterwards nobody still uses what was unpublished. */
+void synchronize_cpus(struct pmc_hierarchy *h);
+uint64_t memcg_uncharge_counters(struct mem_cgroup *memcg, unsigned long nr_pages);
+
+#endif /* PMC_MEMCG_H */

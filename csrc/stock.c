@@ -1,0 +1,230 @@
+/*
+ * stock.c - per-CPU charge stocks.
+ *
+ * A stock holds pages already charged to the page counters of a cgroup
+ * but not yet owned by anything, so that the next small charge on that CPU
+ * is a subtraction instead of a walk of atomic adds up the tree.  Each era
+ * has its rules (see struct pmc_config):
+ *
+ *  - Linux 3.8: one slot; only single-page charges consume, one page at a
+ *    time; the leftover of a batch refills it without any cap.
+ *  - Linux 4.14-6.15: one slot; any charge up to the batch consumes; a
+ *    refill that takes the slot above the batch drains it.
+ *  - Linux 6.16+: NR_MEMCG_STOCK (7) slots, each caching one cgroup; a
+ *    full stock evicts a slot chosen at random.
+ *
+ * The stock's lock doubles as "running on this CPU" (see memcg.h), so the
+ * slots themselves are plain fields: only the lock holder touches them.
+ */
+#include <sched.h>
+
+#include "memcg.h"
+
+#define ACQUIRE memory_order_acquire
+#define RELEASE memory_order_release
+#define RELAXED memory_order_relaxed
+
+void stock_init(struct pmc_hierarchy *h)
+{
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
+		struct memcg_stock_pcp *stock = &h->stock[cpu];
+
+		atomic_init(&stock->lock, 0);
+		stock->nr_slots = (unsigned int)h->cfg.stock_slots;
+		/* Each CPU has its own generator: seed + cpu, as DESIGN.md fixes. */
+		stock->rng = h->cfg.seed + (uint64_t)cpu;
+	}
+}
+
+/*
+ * A test-and-test-and-set spinlock.  The exchange is the one atomic
+ * read-modify-write of a stock hit; waiters spin on a plain load so that
+ * they do not bounce the line while the holder works, and yield when the
+ * holder is slow (it may be a Python thread that lost the GIL race).
+ */
+void cpu_lock(struct pmc_hierarchy *h, int cpu)
+{
+	_Atomic int *lock = &h->stock[cpu].lock;
+	unsigned int spins = 0;
+
+	while (atomic_exchange_explicit(lock, 1, ACQUIRE)) {
+		while (atomic_load_explicit(lock, RELAXED)) {
+			if (++spins > 256)
+				sched_yield();
+		}
+	}
+}
+
+void cpu_unlock(struct pmc_hierarchy *h, int cpu)
+{
+	atomic_store_explicit(&h->stock[cpu].lock, 0, RELEASE);
+}
+
+/* splitmix64: the eviction victims are reproducible from the seed. */
+static uint64_t stock_random(struct memcg_stock_pcp *stock)
+{
+	uint64_t z = (stock->rng += 0x9E3779B97F4A7C15ull);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+/* Give pages back to the counters they were charged to (memcg_uncharge). */
+uint64_t memcg_uncharge_counters(struct mem_cgroup *memcg, unsigned long nr_pages)
+{
+	uint64_t clamped = fold_levels(page_counter_uncharge(&memcg->counter[MEMCG_MEMORY], nr_pages));
+
+	if (memcg->h->cfg.memsw)
+		clamped |= fold_levels(page_counter_uncharge(&memcg->counter[MEMCG_MEMSW], nr_pages))
+			   << (16 * MEMCG_MEMSW);
+	return clamped;
+}
+
+static void stock_set_cached(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock, int i,
+			     struct mem_cgroup *memcg)
+{
+	struct mem_cgroup *old = stock->cached[i];
+
+	/* A cached cgroup is referenced, as the kernel's css_get does. */
+	if (old)
+		memcg_put(h, old);
+	if (memcg)
+		atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
+	stock->cached[i] = memcg;
+}
+
+/* drain_stock: return one slot's pages and forget its cgroup. */
+static void drain_stock(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock, int i)
+{
+	struct mem_cgroup *old = stock->cached[i];
+
+	if (!old)
+		return;
+	if (stock->nr_pages[i]) {
+		memcg_uncharge_counters(old, stock->nr_pages[i]);
+		stock->nr_pages[i] = 0;
+	}
+	stock_set_cached(h, stock, i, NULL);
+}
+
+void drain_stock_fully(struct pmc_hierarchy *h, int cpu)
+{
+	struct memcg_stock_pcp *stock = &h->stock[cpu];
+
+	for (unsigned int i = 0; i < stock->nr_slots; i++)
+		drain_stock(h, stock, (int)i);
+}
+
+/**
+ * consume_stock - take nr_pages from this CPU's stock, if it has them
+ *
+ * Called with the CPU lock held.  Only the first slot caching the cgroup is
+ * looked at, as in the kernel.
+ */
+bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages,
+		   int cpu)
+{
+	struct memcg_stock_pcp *stock = &h->stock[cpu];
+
+	if (h->cfg.stock_single_page) {
+		/* 3.8: only order-0 charges use the stock, one page each. */
+		if (nr_pages != 1 || stock->cached[0] != memcg || !stock->nr_pages[0])
+			return false;
+		stock->nr_pages[0]--;
+		return true;
+	}
+	if (nr_pages > (unsigned long)h->cfg.charge_batch)
+		return false;
+	for (unsigned int i = 0; i < stock->nr_slots; i++) {
+		if (stock->cached[i] != memcg)
+			continue;
+		if (stock->nr_pages[i] < nr_pages)
+			return false;
+		stock->nr_pages[i] -= nr_pages;
+		return true;
+	}
+	return false;
+}
+
+/**
+ * refill_stock - put pre-charged pages into this CPU's stock
+ *
+ * Called with the CPU lock held.  Where the era caps the stock, a refill
+ * larger than the batch, or one that takes a slot above it, goes back to
+ * the counters instead.
+ */
+void refill_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages,
+		  int cpu)
+{
+	struct memcg_stock_pcp *stock = &h->stock[cpu];
+	unsigned long batch = (unsigned long)h->cfg.charge_batch;
+	int empty = -1, i;
+
+	if (!h->cfg.stock_refill_cap) {
+		/* Before 4.14: one slot, replaced if it caches another cgroup. */
+		if (stock->cached[0] != memcg) {
+			drain_stock(h, stock, 0);
+			stock_set_cached(h, stock, 0, memcg);
+		}
+		stock->nr_pages[0] += nr_pages;
+		return;
+	}
+	if (nr_pages > batch) {
+		memcg_uncharge_counters(memcg, nr_pages);
+		return;
+	}
+	for (i = 0; i < (int)stock->nr_slots; i++) {
+		if (!stock->cached[i] && empty < 0)
+			empty = i;
+		if (stock->cached[i] == memcg) {
+			stock->nr_pages[i] += nr_pages;
+			if (stock->nr_pages[i] > batch)
+				drain_stock(h, stock, i);
+			return;
+		}
+	}
+	i = empty;
+	if (i < 0) {
+		i = (int)(stock_random(stock) % stock->nr_slots);
+		drain_stock(h, stock, i);
+	}
+	stock_set_cached(h, stock, i, memcg);
+	stock->nr_pages[i] = nr_pages;
+}
+
+static bool drain_needed(struct memcg_stock_pcp *stock, struct mem_cgroup *root)
+{
+	for (unsigned int i = 0; i < stock->nr_slots; i++) {
+		if (stock->cached[i] && stock->nr_pages[i] &&
+		    memcg_is_descendant(stock->cached[i], root))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * drain_all_stock - drain every CPU whose stock holds pages of root's subtree
+ *
+ * The kernel drains the remote CPUs from work items, so its drain returns
+ * before they are done; here the caller holds no CPU lock and each CPU is
+ * drained in turn under its own lock, so the drain is complete on return.
+ * A CPU that needs draining is drained whole, as the kernel's work does.
+ */
+void drain_all_stock(struct pmc_hierarchy *h, struct mem_cgroup *root)
+{
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
+		cpu_lock(h, cpu);
+		if (drain_needed(&h->stock[cpu], root))
+			drain_stock_fully(h, cpu);
+		cpu_unlock(h, cpu);
+	}
+}
+
+void synchronize_cpus(struct pmc_hierarchy *h)
+{
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
+		cpu_lock(h, cpu);
+		cpu_unlock(h, cpu);
+	}
+}

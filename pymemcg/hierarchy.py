@@ -1,0 +1,532 @@
+"""The cgroup tree and the memcg charge path, backed by the C core.
+
+:class:`Hierarchy` owns a tree of :class:`Cgroup` objects that live in the C
+core (``csrc/memcg.c``, ``csrc/stock.c``); the Python objects hold handles
+(id and generation), never pointers.  Return codes become exceptions in
+:func:`pymemcg.errors.raise_errno`; the reclaim hook is the one place where
+C calls back into Python, and it is never on a charge's fast path.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import threading
+import weakref
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from ._common import PAGE_SIZE, PageCounterState, check_count
+from ._core import ffi, lib
+from ._views import CounterView
+from .config import Config
+from .errors import (
+    InvalidError,
+    InvalidTypeError,
+    NotFoundError,
+    StaleHandleError,
+    UnderflowError,
+    raise_errno,
+)
+from .gfp import GFP_KERNEL, check_gfp
+
+__all__ = ["Hierarchy", "Cgroup", "EVENTS", "STATS", "ReclaimHook"]
+
+#: memory.events keys, in the kernel's order.
+EVENTS = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
+#: memory.stat keys that pymemcg keeps (bytes).
+STATS = ("anon", "kernel")
+
+ReclaimHook = Callable[["Cgroup", int], int]
+
+_COUNTER_INDEX = {"memory": 0, "memsw": 1, "swap": 1, "kmem": 2, "tcpmem": 3}
+_try_charge = lib.pmc_cgroup_try_charge
+_uncharge = lib.pmc_cgroup_uncharge
+
+# Live hierarchies by C handle, for the reclaim callback.
+_HIERARCHIES: "weakref.WeakValueDictionary[int, Hierarchy]" = weakref.WeakValueDictionary()
+# An exception raised by a reclaim hook, waiting for its C call to return.
+_pending = threading.local()
+
+
+def _config_struct(cfg: Config) -> Any:
+    return ffi.new("struct pmc_config *", {
+        "version": cfg.version,
+        "ncpus": cfg.ncpus,
+        "charge_batch": cfg.charge_batch,
+        "reclaim_retries": cfg.reclaim_retries,
+        "stock_slots": cfg.stock_slots,
+        "stock_single_page": cfg.stock_single_page,
+        "stock_refill_cap": cfg.stock_refill_cap,
+        "memsw": cfg.memsw,
+        "kmem_on_limit": cfg.kmem_activation == "on_limit",
+        "kmem_limit": ("enforced", "ignored", "absent").index(cfg.kmem_limit),
+        "kmem_first": cfg.kmem_first,
+        "kmem_uncharge_via_stock": cfg.kmem_uncharge_via_stock,
+        "failcnt": ("none", "memory", "all").index(cfg.failcnt),
+        "allow_spinning_batch": cfg.allow_spinning_batch,
+        "memory_localevents": cfg.memory_localevents,
+        "seed": cfg.seed,
+    })
+
+
+def _reclaim_error(exc_type: Any, exc: BaseException, tb: Any) -> int:
+    _pending.exc = exc.with_traceback(tb)
+    return -_errno.ECANCELED
+
+
+@ffi.def_extern(onerror=_reclaim_error)
+def pmc_py_reclaim(hierarchy: int, cgroup: int, nr_pages: int) -> int:
+    """The C core's reclaim callback: dispatch to the hierarchy's hook."""
+    h = _HIERARCHIES.get(hierarchy)
+    hook = h._reclaim if h is not None else None
+    if hook is None:
+        return 0
+    freed = hook(h._cgroup(cgroup), nr_pages)  # type: ignore[union-attr]
+    if freed.__class__ is not int:
+        if isinstance(freed, bool) or not hasattr(freed, "__index__"):
+            raise InvalidTypeError(
+                f"a reclaim hook returns the pages it freed (int), not {type(freed).__name__}")
+        freed = freed.__index__()
+    if freed < 0:
+        raise InvalidError(f"a reclaim hook returned {freed} pages")
+    return min(freed, 2**62)
+
+
+lib.pmc_set_reclaim_callback(lib.pmc_py_reclaim)
+
+
+def _check(r: int, what: str) -> int:
+    """Raise for a negative return code; the pending hook exception first."""
+    if r >= 0:
+        return r
+    if r == -_errno.ECANCELED:
+        exc = getattr(_pending, "exc", None)
+        if exc is not None:
+            _pending.exc = None
+            raise exc
+    raise_errno(r, what)
+
+
+def _check_cpu(cpu: object, ncpus: int) -> int:
+    if cpu.__class__ is not int:
+        if isinstance(cpu, bool) or not hasattr(cpu, "__index__"):
+            raise InvalidTypeError(f"cpu must be an int, not {type(cpu).__name__}")
+        cpu = cpu.__index__()  # type: ignore[union-attr]
+    assert isinstance(cpu, int)
+    if not 0 <= cpu < ncpus:
+        raise InvalidError(f"cpu must be in 0..{ncpus - 1}, not {cpu}")
+    return cpu
+
+
+class Hierarchy:
+    """A cgroup tree with its per-CPU charge stocks, run by the C core.
+
+    Args:
+        config: the kernel to reproduce (default :meth:`Config.current`).
+        reclaim: a hook ``(cgroup, nr_pages) -> pages_freed`` standing in for
+            page reclaim.  It runs while the core holds no lock and may
+            uncharge anything; the core believes only the progress it sees on
+            the counter.  Without a hook, reclaim frees nothing.
+
+    Thread-safe: any cgroup and any CPU may be used from any thread.
+    """
+
+    __slots__ = ("_h", "config", "root", "_by_path", "_cgroups", "_reclaim", "__weakref__")
+
+    def __init__(self, config: Optional[Config] = None,
+                 reclaim: Optional[ReclaimHook] = None) -> None:
+        self._h = 0
+        if config is None:
+            config = Config.current()
+        if not isinstance(config, Config):
+            raise InvalidTypeError(f"config must be a pymemcg.Config, not {type(config).__name__}")
+        h = lib.pmc_hierarchy_new(_config_struct(config))
+        _check(h, "Hierarchy")
+        self._h = h
+        self.config = config
+        self._cgroups: "weakref.WeakValueDictionary[int, Cgroup]" = weakref.WeakValueDictionary()
+        self._by_path: Dict[str, Cgroup] = {}
+        self._reclaim: Optional[ReclaimHook] = None
+        _HIERARCHIES[h] = self
+        self.root = Cgroup(self, lib.pmc_cgroup_root(h), None, "")
+        self._by_path[""] = self.root
+        self.reclaim = reclaim
+
+    def __del__(self) -> None:
+        h = self._h
+        if h > 0:
+            self._h = 0
+            lib.pmc_hierarchy_put(h)
+
+    # -- the tree --------------------------------------------------------------
+
+    def _cgroup(self, handle: int) -> "Cgroup":
+        """The Python object of a C handle (the same one while it lives)."""
+        cg = self._cgroups.get(handle)
+        if cg is None:
+            info = ffi.new("struct pmc_cgroup_info *")
+            _check(lib.pmc_cgroup_info(self._h, handle, info), "cgroup")
+            parent = self._cgroup(info.parent) if info.parent else None
+            cg = Cgroup(self, handle, parent, ffi.string(info.name).decode())
+        return cg
+
+    def create(self, path: str) -> "Cgroup":
+        """Create the cgroup at ``path`` ("a/b/c"); its parent must exist."""
+        parent_path, _, name = _split(path).rpartition("/")
+        return self[parent_path].create(name)
+
+    def __getitem__(self, path: str) -> "Cgroup":
+        cg = self._by_path.get(_split(path))
+        if cg is None or not cg.online:
+            raise NotFoundError(f"no cgroup {path!r}")
+        return cg
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """``h[path]``, or ``default`` if there is no such cgroup."""
+        try:
+            return self[path]
+        except NotFoundError:
+            return default
+
+    def cgroups(self) -> List["Cgroup"]:
+        """Every cgroup that exists, online and dying, in creation order."""
+        return [self._cgroup(x) for x in _handles(lib.pmc_hierarchy_cgroups, self._h)]
+
+    def __iter__(self) -> Iterator["Cgroup"]:
+        return iter(self.cgroups())
+
+    # -- stocks ----------------------------------------------------------------
+
+    def drain(self, cpu: int) -> None:
+        """Drain one CPU's stock: its pages go back to their counters."""
+        _check(lib.pmc_hierarchy_drain(self._h, _check_cpu(cpu, self.config.ncpus)), "drain")
+
+    def drain_all(self, root: Optional["Cgroup"] = None) -> None:
+        """drain_all_stock: drain every CPU whose stock holds pages of
+        ``root``'s subtree (the whole tree by default).  Synchronous."""
+        if root is not None and not isinstance(root, Cgroup):
+            raise InvalidTypeError(f"root must be a Cgroup, not {type(root).__name__}")
+        _check(lib.pmc_hierarchy_drain_all(self._h, root._cg if root is not None else 0),
+               "drain_all")
+
+    def stock(self, cpu: int) -> Tuple[Tuple[Optional["Cgroup"], int], ...]:
+        """The slots of one CPU's stock: (cached cgroup or None, pages)."""
+        cpu = _check_cpu(cpu, self.config.ncpus)
+        n = self.config.stock_slots
+        cached = ffi.new("int64_t[]", n)
+        pages = ffi.new("uint64_t[]", n)
+        _check(lib.pmc_hierarchy_stock(self._h, cpu, cached, pages, n), "stock")
+        return tuple((self._cgroup(cached[i]) if cached[i] else None, int(pages[i]))
+                     for i in range(n))
+
+    # -- reclaim ---------------------------------------------------------------
+
+    @property
+    def reclaim(self) -> Optional[ReclaimHook]:
+        """The reclaim hook, or None (reclaim frees nothing)."""
+        return self._reclaim
+
+    @reclaim.setter
+    def reclaim(self, hook: Optional[ReclaimHook]) -> None:
+        if hook is not None and not callable(hook):
+            raise InvalidTypeError("reclaim must be a callable (cgroup, nr_pages) -> int or None")
+        self._reclaim = hook
+        lib.pmc_hierarchy_set_reclaim(self._h, hook is not None)
+
+    def __repr__(self) -> str:
+        return f"<pymemcg.Hierarchy v{self.config.version} ncpus={self.config.ncpus}>"
+
+
+def _split(path: str) -> str:
+    if not isinstance(path, str):
+        raise InvalidTypeError(f"path must be a str, not {type(path).__name__}")
+    return path.strip("/")
+
+
+def _handles(fn: Any, *args: Any) -> List[int]:
+    n = 64
+    while True:
+        out = ffi.new("int64_t[]", n)
+        count = _check(fn(*args, out, n), "list")
+        if count <= n:
+            return [out[i] for i in range(count)]
+        n = count
+
+
+class Cgroup:
+    """One memory cgroup of a :class:`Hierarchy`.
+
+    Counters count pages: ``g.memory`` (and on v1 ``g.memsw``, ``g.kmem``,
+    ``g.tcpmem``; on v2 ``g.swap``) are read-only views.  A removed cgroup
+    stays *dying* while anything is charged to it: it can be uncharged but
+    not charged.  Once freed, every use raises :class:`StaleHandleError`.
+    """
+
+    __slots__ = ("hierarchy", "_h", "_cg", "parent", "name", "path", "id", "__weakref__")
+
+    def __init__(self, hierarchy: Hierarchy, handle: int, parent: Optional["Cgroup"],
+                 name: str) -> None:
+        self.hierarchy = hierarchy
+        self._h = hierarchy._h
+        self._cg = handle
+        self.parent = parent
+        self.name = name
+        if parent is None:
+            self.path = ""
+        else:
+            self.path = f"{parent.path}/{name}" if parent.path else name
+        self.id = handle & 0xFFFF
+        hierarchy._cgroups[handle] = self
+
+    # -- the tree --------------------------------------------------------------
+
+    def _info(self) -> Any:
+        info = ffi.new("struct pmc_cgroup_info *")
+        r = lib.pmc_cgroup_info(self._h, self._cg, info)
+        if r < 0:
+            raise StaleHandleError(f"cgroup {self.path!r} (id {self.id}) no longer exists")
+        return info
+
+    def create(self, name: str) -> "Cgroup":
+        """mkdir: a child cgroup named ``name``."""
+        if not isinstance(name, str):
+            raise InvalidTypeError(f"name must be a str, not {type(name).__name__}")
+        try:
+            raw = name.encode()
+        except UnicodeEncodeError:
+            raise InvalidError(f"invalid cgroup name {name!r}") from None
+        if b"\0" in raw:
+            raise InvalidError(f"invalid cgroup name {name!r}")
+        h = _check(lib.pmc_cgroup_create(self._h, self._cg, raw), f"create {name!r}")
+        child = Cgroup(self.hierarchy, h, self, name)
+        self.hierarchy._by_path[child.path] = child
+        return child
+
+    def remove(self) -> None:
+        """rmdir: take the cgroup offline.  It stays dying while anything is
+        charged to it or cached in a stock; BusyError while it has online
+        children."""
+        _check(lib.pmc_cgroup_remove(self._h, self._cg), f"remove {self.path!r}")
+        if self.hierarchy._by_path.get(self.path) is self:
+            del self.hierarchy._by_path[self.path]
+
+    @property
+    def online(self) -> bool:
+        """Not removed."""
+        info = ffi.new("struct pmc_cgroup_info *")
+        return lib.pmc_cgroup_info(self._h, self._cg, info) == 0 and info.state == 1
+
+    @property
+    def dying(self) -> bool:
+        """Removed but not yet freed."""
+        info = ffi.new("struct pmc_cgroup_info *")
+        return lib.pmc_cgroup_info(self._h, self._cg, info) == 0 and info.state == 2
+
+    @property
+    def children(self) -> Tuple["Cgroup", ...]:
+        """Online children, in creation order."""
+        self._info()
+        return tuple(self.hierarchy._cgroup(x)
+                     for x in _handles(lib.pmc_cgroup_children, self._h, self._cg))
+
+    @property
+    def nr_descendants(self) -> int:
+        """cgroup.stat nr_descendants: online cgroups below this one."""
+        return int(self._info().nr_descendants)
+
+    @property
+    def nr_dying_descendants(self) -> int:
+        """cgroup.stat nr_dying_descendants."""
+        return int(self._info().nr_dying_descendants)
+
+    @property
+    def kmem_active(self) -> bool:
+        """Whether kernel memory is accounted here (3.8: after a kmem limit)."""
+        return bool(self._info().kmem_active)
+
+    # -- charging --------------------------------------------------------------
+
+    def try_charge(self, nr_pages: int, cpu: int = 0, flags: int = GFP_KERNEL,
+                   kmem: bool = False) -> Optional["Cgroup"]:
+        """Charge ``nr_pages`` on CPU ``cpu``, as the kernel's charge path does:
+        from the CPU's stock if it can, else a batch up the counters, with
+        reclaim, drain and retries when a limit is hit.
+
+        Returns None when charged (possibly over the limit, for GFP_NOFAIL
+        and GFP_HIGH), else the cgroup over its limit (for a v1 kmem-limit
+        failure, the cgroup whose kmem limit was hit).
+        """
+        if nr_pages.__class__ is not int:
+            nr_pages = check_count(nr_pages)
+        if cpu.__class__ is not int:
+            cpu = _check_cpu(cpu, self.hierarchy.config.ncpus)
+        if flags.__class__ is not int:
+            flags = check_gfp(flags)
+        try:
+            r = _try_charge(self._h, self._cg, nr_pages, cpu, flags, bool(kmem))
+        except OverflowError:
+            check_count(nr_pages)
+            check_gfp(flags)
+            raise InvalidError(f"cpu must be in 0..{self.hierarchy.config.ncpus - 1}") from None
+        if not r:
+            return None
+        if r > 0:
+            return self.hierarchy._cgroup(r)
+        self._bad(r, nr_pages, cpu, flags, "try_charge")
+        return None  # pragma: no cover - _bad raises
+
+    def uncharge(self, nr_pages: int, cpu: int = 0, kmem: bool = False) -> None:
+        """Uncharge ``nr_pages``: user pages straight from the counters,
+        kernel memory through the CPU's stock where the era does so.
+
+        Raises :class:`UnderflowError` (after applying the whole uncharge,
+        each level clamped on its own) if more was uncharged than charged.
+        """
+        if nr_pages.__class__ is not int:
+            nr_pages = check_count(nr_pages)
+        if cpu.__class__ is not int:
+            cpu = _check_cpu(cpu, self.hierarchy.config.ncpus)
+        try:
+            r = _uncharge(self._h, self._cg, nr_pages, cpu, bool(kmem))
+        except OverflowError:
+            check_count(nr_pages)
+            raise InvalidError(f"cpu must be in 0..{self.hierarchy.config.ncpus - 1}") from None
+        if r:
+            if r < 0:
+                self._bad(r, nr_pages, cpu, 0, "uncharge")
+            self._underflow(r, nr_pages)
+
+    def _bad(self, r: int, nr_pages: int, cpu: int, flags: int, what: str) -> None:
+        if r == -_errno.EINVAL:
+            check_count(nr_pages)
+            _check_cpu(cpu, self.hierarchy.config.ncpus)
+            check_gfp(flags)
+        if r == -_errno.ESTALE:
+            raise StaleHandleError(
+                f"{what}: cgroup {self.path!r} (id {self.id}) is removed or freed")
+        _check(r, what)
+
+    def _underflow(self, mask: int, nr_pages: int) -> None:
+        views = []
+        for name in self.hierarchy.config.counters:
+            bits = (mask >> (16 * _COUNTER_INDEX[name])) & 0xFFFF
+            level, c = 0, self
+            while c is not None:
+                if bits & (1 << min(level, 15)):
+                    views.append(CounterView(c, name))
+                c, level = c.parent, level + 1
+        raise UnderflowError(
+            f"page_counter underflow: uncharged {nr_pages} pages from {self.path or '/'}; "
+            f"{len(views)} counter level(s) clamped to 0", counters=views, nr_pages=nr_pages)
+
+    # -- counters, statistics, events ---------------------------------------------
+
+    def _counter_state(self, name: str) -> PageCounterState:
+        idx = self._counter_index(name)
+        info = ffi.new("struct pmc_page_counter_info *")
+        r = lib.pmc_cgroup_counter(self._h, self._cg, idx, info)
+        if r < 0:
+            self._bad(r, 0, 0, 0, name)
+        return PageCounterState(
+            usage=info.usage, max=info.max, min=info.min, low=info.low, high=info.high,
+            watermark=info.watermark, local_watermark=info.local_watermark,
+            failcnt=info.failcnt, emin=info.emin, elow=info.elow, min_usage=info.min_usage,
+            low_usage=info.low_usage, children_min_usage=info.children_min_usage,
+            children_low_usage=info.children_low_usage)
+
+    def _counter_index(self, name: str) -> int:
+        if name not in self.hierarchy.config.counters:
+            raise AttributeError(f"cgroup v{self.hierarchy.config.version} has no {name} counter")
+        return _COUNTER_INDEX[name]
+
+    @property
+    def memory(self) -> CounterView:
+        """The memory counter (memory.current / memory.usage_in_bytes)."""
+        return CounterView(self, "memory")
+
+    @property
+    def memsw(self) -> CounterView:
+        """v1 memory+swap counter."""
+        self._counter_index("memsw")
+        return CounterView(self, "memsw")
+
+    @property
+    def kmem(self) -> CounterView:
+        """v1 kernel memory counter."""
+        self._counter_index("kmem")
+        return CounterView(self, "kmem")
+
+    @property
+    def tcpmem(self) -> CounterView:
+        """v1 TCP buffer counter."""
+        self._counter_index("tcpmem")
+        return CounterView(self, "tcpmem")
+
+    @property
+    def swap(self) -> CounterView:
+        """v2 swap counter (no swap is modelled yet: it stays at zero)."""
+        self._counter_index("swap")
+        return CounterView(self, "swap")
+
+    @property
+    def stat(self) -> Dict[str, int]:
+        """memory.stat entries that pymemcg keeps, in bytes."""
+        info = self._info()
+        return {name: int(info.stat[i]) * PAGE_SIZE for i, name in enumerate(STATS)}
+
+    @property
+    def events(self) -> Dict[str, int]:
+        """memory.events (hierarchical on v2 unless memory_localevents)."""
+        info = self._info()
+        return {name: int(info.events[i]) for i, name in enumerate(EVENTS)}
+
+    @property
+    def events_local(self) -> Dict[str, int]:
+        """memory.events.local."""
+        info = self._info()
+        return {name: int(info.events_local[i]) for i, name in enumerate(EVENTS)}
+
+    # -- primitives for the interface files ------------------------------------------
+
+    def _set_max(self, name: str, nr_pages: int) -> None:
+        idx = self._counter_index(name)
+        _check(lib.pmc_cgroup_set_max(self._h, self._cg, idx, check_count(nr_pages)), "set_max")
+
+    def _set_min(self, nr_pages: int) -> None:
+        _check(lib.pmc_cgroup_set_min(self._h, self._cg, check_count(nr_pages)), "set_min")
+
+    def _set_low(self, nr_pages: int) -> None:
+        _check(lib.pmc_cgroup_set_low(self._h, self._cg, check_count(nr_pages)), "set_low")
+
+    def _set_high(self, name: str, nr_pages: int) -> None:
+        idx = self._counter_index(name)
+        _check(lib.pmc_cgroup_set_high(self._h, self._cg, idx, check_count(nr_pages)),
+               "set_high")
+
+    def _reset(self, name: str, what: int) -> None:
+        _check(lib.pmc_cgroup_reset(self._h, self._cg, self._counter_index(name), what), "reset")
+
+    def _reset_watermark(self, name: str) -> None:
+        self._reset(name, lib.PMC_RESET_WATERMARK)
+
+    def _reset_local_watermark(self, name: str) -> None:
+        self._reset(name, lib.PMC_RESET_LOCAL_WATERMARK)
+
+    def _reset_failcnt(self, name: str) -> None:
+        self._reset(name, lib.PMC_RESET_FAILCNT)
+
+    def _reclaim(self, nr_pages: int) -> int:
+        """Reclaim through the hook; the progress seen on the counter."""
+        return _check(lib.pmc_cgroup_reclaim(self._h, self._cg, check_count(nr_pages)), "reclaim")
+
+    def _event(self, name: str) -> None:
+        _check(lib.pmc_cgroup_event(self._h, self._cg, EVENTS.index(name)), "event")
+
+    def _activate_kmem(self) -> None:
+        _check(lib.pmc_cgroup_activate_kmem(self._h, self._cg), "activate kmem")
+
+    def __repr__(self) -> str:
+        info = ffi.new("struct pmc_cgroup_info *")
+        if lib.pmc_cgroup_info(self._h, self._cg, info):
+            return f"<pymemcg.Cgroup {self.path or '/'} id={self.id} (freed)>"
+        state = "online" if info.state == 1 else "dying"
+        return f"<pymemcg.Cgroup {self.path or '/'} id={self.id} {state}>"
