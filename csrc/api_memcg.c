@@ -280,6 +280,7 @@ int64_t pmc_cgroup_uncharge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
 			    int32_t cpu, int32_t kmem)
 {
 	struct pmc_hierarchy *h = hlookup(hierarchy);
+	struct clamp_log log = { 0 };
 	int ret;
 
 	if (!h)
@@ -287,7 +288,26 @@ int64_t pmc_cgroup_uncharge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
 	ret = check_charge_args(h, nr_pages, cpu);
 	if (ret)
 		return ret;
-	return memcg_uncharge(h, cgroup, (unsigned long)nr_pages, cpu, kmem != 0);
+
+	ret = (int)memcg_uncharge(h, cgroup, (unsigned long)nr_pages, cpu, kmem != 0, &log);
+	return ret ? ret : (int64_t)log.mask;
+}
+
+int64_t pmc_cgroup_uncharge_levels(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
+				   int32_t cpu, int32_t kmem, uint8_t *clamped, int64_t n)
+{
+	struct pmc_hierarchy *h = hlookup(hierarchy);
+	struct clamp_log log = { .levels = clamped, .n = (size_t)n };
+	int ret;
+
+	if (!h)
+		return -ESTALE;
+	ret = check_charge_args(h, nr_pages, cpu);
+	if (ret || n < 0)
+		return ret ? ret : -EINVAL;
+	memset(clamped, 0, (size_t)n * MEMCG_NR_COUNTERS);
+	ret = (int)memcg_uncharge(h, cgroup, (unsigned long)nr_pages, cpu, kmem != 0, &log);
+	return ret ? ret : (int64_t)log.nr_clamped;
 }
 
 int64_t pmc_hierarchy_drain(int64_t hierarchy, int32_t cpu)

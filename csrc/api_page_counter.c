@@ -137,6 +137,19 @@ int64_t pmc_page_counter_uncharge(int64_t counter, int64_t nr_pages)
 	return (int64_t)page_counter_uncharge(&obj->pc, (unsigned long)nr_pages);
 }
 
+int64_t pmc_page_counter_uncharge_levels(int64_t counter, int64_t nr_pages, uint8_t *clamped,
+					 int64_t n)
+{
+	struct pmc_pc_obj *obj = lookup(counter);
+
+	if (!obj)
+		return -ESTALE;
+	if (bad_count(nr_pages) || n < 0)
+		return -EINVAL;
+	return (int64_t)page_counter_uncharge_levels(&obj->pc, (unsigned long)nr_pages, clamped,
+						     (size_t)n);
+}
+
 int64_t pmc_page_counter_set_max(int64_t counter, int64_t nr_pages)
 {
 	struct pmc_pc_obj *obj = lookup(counter);

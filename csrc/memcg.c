@@ -624,7 +624,7 @@ nomem:
 
 done_restock:
 	if (batch > nr_pages)
-		refill_stock(h, ctx->memcg, batch - nr_pages, ctx->cpu);
+		refill_stock(h, ctx->memcg, batch - nr_pages, ctx->cpu, NULL);
 	/* Note who went over memory.high; it is reclaimed on the way out. */
 	for (struct mem_cgroup *m = ctx->memcg; m; m = m->parent) {
 		if (over_high(m)) {
@@ -757,11 +757,9 @@ out_unlock:
  * (pymemcg.h) or -errno.
  */
 int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
-		       int cpu, bool kmem)
+		       int cpu, bool kmem, struct clamp_log *log)
 {
 	struct mem_cgroup *memcg;
-	uint64_t clamped = 0;
-	int64_t ret;
 
 	cpu_lock(h, cpu);
 	memcg = memcg_lookup(h, cgroup);
@@ -775,24 +773,22 @@ int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr
 		goto out;
 	if (!kmem) {
 		mod_memcg_state(memcg, cpu, MEMCG_STAT_ANON, -(long)nr_pages);
-		clamped = memcg_uncharge_counters(memcg, nr_pages);
+		memcg_uncharge_counters(memcg, nr_pages, log);
 		goto out;
 	}
 	mod_memcg_state(memcg, cpu, MEMCG_STAT_KERNEL, -(long)nr_pages);
 	if (h->cfg.version == 1)
-		clamped |= fold_levels(page_counter_uncharge(&memcg->counter[MEMCG_KMEM], nr_pages))
-			   << (16 * MEMCG_KMEM);
+		counter_uncharge(&memcg->counter[MEMCG_KMEM], MEMCG_KMEM, nr_pages, log);
 	if (h->cfg.kmem_uncharge_via_stock)
-		refill_stock(h, memcg, nr_pages, cpu);
+		refill_stock(h, memcg, nr_pages, cpu, log);
 	else
-		clamped |= memcg_uncharge_counters(memcg, nr_pages);
+		memcg_uncharge_counters(memcg, nr_pages, log);
 out:
 	if (!memcg_online(memcg))
 		atomic_store_explicit(&h->free_pending, 1, RELAXED);
 	cpu_unlock(h, cpu);
 	finish_call(h);
-	ret = (int64_t)clamped;
-	return ret;
+	return 0;
 }
 
 /* Reclaim on behalf of the interface files (memory.max, memory.high ...). */

@@ -60,6 +60,8 @@ enum memcg_stat_idx {
 
 enum memcg_state { MEMCG_ONLINE = 1, MEMCG_DYING = 2 };
 
+struct clamp_log;
+
 /* Statistics are per CPU, written only under that CPU's lock. */
 struct memcg_vmstats_percpu {
 	_Alignas(PMC_CACHELINE) _Atomic long state[MEMCG_NR_STATS];
@@ -136,7 +138,7 @@ void memcg_memory_event(struct mem_cgroup *memcg, enum memcg_event_idx event);
 int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
 			 int cpu, unsigned int gfp, bool kmem);
 int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
-		       int cpu, bool kmem);
+		       int cpu, bool kmem, struct clamp_log *log);
 long memcg_reclaim(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages);
 int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
 
@@ -155,11 +157,26 @@ void stock_init(struct pmc_hierarchy *h);
 void cpu_lock(struct pmc_hierarchy *h, int cpu);
 void cpu_unlock(struct pmc_hierarchy *h, int cpu);
 bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages, int cpu);
-void refill_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages, int cpu);
+void refill_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages, int cpu,
+		  struct clamp_log *log);
 void drain_stock_fully(struct pmc_hierarchy *h, int cpu);
 void drain_all_stock(struct pmc_hierarchy *h, struct mem_cgroup *root);
 /* Take every CPU lock once: afterwards nobody still uses what was unpublished. */
 void synchronize_cpus(struct pmc_hierarchy *h);
-uint64_t memcg_uncharge_counters(struct mem_cgroup *memcg, unsigned long nr_pages);
+/*
+ * Where an uncharge reports the levels it clamped: a mask in 16 bits per
+ * counter (pymemcg.h), or, with `levels` set, one byte per counter and level.
+ */
+struct clamp_log {
+	uint64_t mask;
+	uint8_t *levels;        /* [MEMCG_NR_COUNTERS][n], or NULL */
+	size_t n;
+	size_t nr_clamped;
+};
+
+void counter_uncharge(struct page_counter *counter, int idx, unsigned long nr_pages,
+		      struct clamp_log *log);
+void memcg_uncharge_counters(struct mem_cgroup *memcg, unsigned long nr_pages,
+			     struct clamp_log *log);
 
 #endif /* PMC_MEMCG_H */

@@ -221,6 +221,29 @@ uint64_t page_counter_uncharge(struct page_counter *counter, unsigned long nr_pa
 	return clamped;
 }
 
+/*
+ * page_counter_uncharge_levels - page_counter_uncharge, naming every level
+ * @clamped: clamped[i] is set to 1 if the i-th ancestor was clamped, for i < n
+ *
+ * For trees too deep for the mask of page_counter_uncharge.  Returns the
+ * number of clamped levels.
+ */
+size_t page_counter_uncharge_levels(struct page_counter *counter, unsigned long nr_pages,
+				    uint8_t *clamped, size_t n)
+{
+	struct page_counter *c;
+	size_t level = 0, nr_clamped = 0;
+
+	for (c = counter; c; c = c->parent, level++) {
+		bool was_clamped = cancel_one(c, nr_pages);
+
+		if (level < n)
+			clamped[level] = was_clamped;
+		nr_clamped += was_clamped;
+	}
+	return nr_clamped;
+}
+
 /**
  * page_counter_set_max - set the maximum number of pages
  *

@@ -11,6 +11,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pymemcg.h"
@@ -65,6 +66,8 @@ bool page_counter_try_charge(struct page_counter *counter, unsigned long nr_page
 bool page_counter_cancel(struct page_counter *counter, unsigned long nr_pages);
 /* Returns a mask of clamped levels (bit i: i-th ancestor; bit 62: >= 62). */
 uint64_t page_counter_uncharge(struct page_counter *counter, unsigned long nr_pages);
+size_t page_counter_uncharge_levels(struct page_counter *counter, unsigned long nr_pages,
+				    uint8_t *clamped, size_t n);
 int page_counter_set_max(struct page_counter *counter, unsigned long nr_pages);
 void page_counter_set_min(struct page_counter *counter, unsigned long nr_pages);
 void page_counter_set_low(struct page_counter *counter, unsigned long nr_pages);

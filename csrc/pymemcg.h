@@ -79,6 +79,10 @@ int64_t pmc_page_counter_try_charge(int64_t counter, int64_t nr_pages);
  */
 int64_t pmc_page_counter_uncharge(int64_t counter, int64_t nr_pages);
 
+/* The same for any depth: clamped[i] = 1 if level i was clamped (i < n); returns how many were. */
+int64_t pmc_page_counter_uncharge_levels(int64_t counter, int64_t nr_pages, uint8_t *clamped,
+                                         int64_t n);
+
 int64_t pmc_page_counter_set_max(int64_t counter, int64_t nr_pages);   /* 0 or -EBUSY */
 int64_t pmc_page_counter_set_min(int64_t counter, int64_t nr_pages);
 int64_t pmc_page_counter_set_low(int64_t counter, int64_t nr_pages);
@@ -200,6 +204,12 @@ int64_t pmc_cgroup_try_charge(int64_t hierarchy, int64_t cgroup, int64_t nr_page
  */
 int64_t pmc_cgroup_uncharge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
                             int32_t cpu, int32_t kmem);
+/*
+ * The same for any depth: clamped[c * n + i] = 1 if counter c clamped at the
+ * i-th ancestor (i < n); returns how many levels were clamped.
+ */
+int64_t pmc_cgroup_uncharge_levels(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
+                                   int32_t cpu, int32_t kmem, uint8_t *clamped, int64_t n);
 int64_t pmc_hierarchy_drain(int64_t hierarchy, int32_t cpu);
 /* cgroup 0: the whole hierarchy. */
 int64_t pmc_hierarchy_drain_all(int64_t hierarchy, int64_t cgroup);

@@ -70,15 +70,28 @@ static uint64_t stock_random(struct memcg_stock_pcp *stock)
 	return z ^ (z >> 31);
 }
 
-/* Give pages back to the counters they were charged to (memcg_uncharge). */
-uint64_t memcg_uncharge_counters(struct mem_cgroup *memcg, unsigned long nr_pages)
+/* Uncharge one counter of a cgroup, noting what was clamped where asked. */
+void counter_uncharge(struct page_counter *counter, int idx, unsigned long nr_pages,
+		      struct clamp_log *log)
 {
-	uint64_t clamped = fold_levels(page_counter_uncharge(&memcg->counter[MEMCG_MEMORY], nr_pages));
+	if (!log) {
+		page_counter_uncharge(counter, nr_pages);
+	} else if (log->levels) {
+		log->nr_clamped += page_counter_uncharge_levels(counter, nr_pages,
+								log->levels + (size_t)idx * log->n,
+								log->n);
+	} else {
+		log->mask |= fold_levels(page_counter_uncharge(counter, nr_pages)) << (16 * idx);
+	}
+}
 
+/* Give pages back to the counters they were charged to (memcg_uncharge). */
+void memcg_uncharge_counters(struct mem_cgroup *memcg, unsigned long nr_pages,
+			     struct clamp_log *log)
+{
+	counter_uncharge(&memcg->counter[MEMCG_MEMORY], MEMCG_MEMORY, nr_pages, log);
 	if (memcg->h->cfg.memsw)
-		clamped |= fold_levels(page_counter_uncharge(&memcg->counter[MEMCG_MEMSW], nr_pages))
-			   << (16 * MEMCG_MEMSW);
-	return clamped;
+		counter_uncharge(&memcg->counter[MEMCG_MEMSW], MEMCG_MEMSW, nr_pages, log);
 }
 
 static void stock_set_cached(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock, int i,
@@ -94,18 +107,28 @@ static void stock_set_cached(struct pmc_hierarchy *h, struct memcg_stock_pcp *st
 	stock->cached[i] = memcg;
 }
 
-/* drain_stock: return one slot's pages and forget its cgroup. */
-static void drain_stock(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock, int i)
+/*
+ * drain_stock: return one slot's pages and forget its cgroup.  `log`
+ * collects clamps for an uncharge of `owner` that passes through the stock;
+ * another cgroup's slot drained on the way reports nothing.
+ */
+static void drain_stock_log(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock, int i,
+			    struct mem_cgroup *owner, struct clamp_log *log)
 {
 	struct mem_cgroup *old = stock->cached[i];
 
 	if (!old)
 		return;
 	if (stock->nr_pages[i]) {
-		memcg_uncharge_counters(old, stock->nr_pages[i]);
+		memcg_uncharge_counters(old, stock->nr_pages[i], old == owner ? log : NULL);
 		stock->nr_pages[i] = 0;
 	}
 	stock_set_cached(h, stock, i, NULL);
+}
+
+static void drain_stock(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock, int i)
+{
+	drain_stock_log(h, stock, i, NULL, NULL);
 }
 
 void drain_stock_fully(struct pmc_hierarchy *h, int cpu)
@@ -155,7 +178,7 @@ bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned l
  * the counters instead.
  */
 void refill_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages,
-		  int cpu)
+		  int cpu, struct clamp_log *log)
 {
 	struct memcg_stock_pcp *stock = &h->stock[cpu];
 	unsigned long batch = (unsigned long)h->cfg.charge_batch;
@@ -171,7 +194,7 @@ void refill_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned lo
 		return;
 	}
 	if (nr_pages > batch) {
-		memcg_uncharge_counters(memcg, nr_pages);
+		memcg_uncharge_counters(memcg, nr_pages, log);
 		return;
 	}
 	for (i = 0; i < (int)stock->nr_slots; i++) {
@@ -180,7 +203,7 @@ void refill_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned lo
 		if (stock->cached[i] == memcg) {
 			stock->nr_pages[i] += nr_pages;
 			if (stock->nr_pages[i] > batch)
-				drain_stock(h, stock, i);
+				drain_stock_log(h, stock, i, memcg, log);
 			return;
 		}
 	}

@@ -38,6 +38,8 @@ STATS = ("anon", "kernel")
 ReclaimHook = Callable[["Cgroup", int], int]
 
 _COUNTER_INDEX = {"memory": 0, "memsw": 1, "swap": 1, "kmem": 2, "tcpmem": 3}
+#: Levels the 16 bits per counter of pmc_cgroup_uncharge's mask name one by one.
+_MASK_LEVELS = 15
 _try_charge = lib.pmc_cgroup_try_charge
 _uncharge = lib.pmc_cgroup_uncharge
 
@@ -252,6 +254,12 @@ def _handles(fn: Any, *args: Any) -> List[int]:
         n = count
 
 
+def _raise_cgroup_underflow(cg: "Cgroup", views: List[CounterView], nr_pages: int) -> None:
+    raise UnderflowError(
+        f"page_counter underflow: uncharged {nr_pages} pages from {cg.path or '/'}; "
+        f"{len(views)} counter level(s) clamped to 0", counters=views, nr_pages=nr_pages)
+
+
 class Cgroup:
     """One memory cgroup of a :class:`Hierarchy`.
 
@@ -261,7 +269,8 @@ class Cgroup:
     not charged.  Once freed, every use raises :class:`StaleHandleError`.
     """
 
-    __slots__ = ("hierarchy", "_h", "_cg", "parent", "name", "path", "id", "__weakref__")
+    __slots__ = ("hierarchy", "_h", "_cg", "parent", "name", "path", "id", "_depth",
+                 "__weakref__")
 
     def __init__(self, hierarchy: Hierarchy, handle: int, parent: Optional["Cgroup"],
                  name: str) -> None:
@@ -275,6 +284,7 @@ class Cgroup:
         else:
             self.path = f"{parent.path}/{name}" if parent.path else name
         self.id = handle & 0xFFFF
+        self._depth = parent._depth + 1 if parent is not None else 0
         hierarchy._cgroups[handle] = self
 
     # -- the tree --------------------------------------------------------------
@@ -385,6 +395,8 @@ class Cgroup:
             nr_pages = check_count(nr_pages)
         if cpu.__class__ is not int:
             cpu = _check_cpu(cpu, self.hierarchy.config.ncpus)
+        if self._depth >= _MASK_LEVELS:
+            return self._uncharge_deep(nr_pages, cpu, bool(kmem))
         try:
             r = _uncharge(self._h, self._cg, nr_pages, cpu, bool(kmem))
         except OverflowError:
@@ -394,6 +406,25 @@ class Cgroup:
             if r < 0:
                 self._bad(r, nr_pages, cpu, 0, "uncharge")
             self._underflow(r, nr_pages)
+
+    def _uncharge_deep(self, nr_pages: int, cpu: int, kmem: bool) -> None:
+        # Too deep for the 16-bit-per-counter mask: one byte per counter and level.
+        cpu = _check_cpu(cpu, self.hierarchy.config.ncpus)
+        n = self._depth + 1
+        levels = ffi.new("uint8_t[]", 4 * n)
+        r = lib.pmc_cgroup_uncharge_levels(self._h, self._cg, check_count(nr_pages), cpu, kmem,
+                                           levels, n)
+        if r < 0:
+            self._bad(r, nr_pages, cpu, 0, "uncharge")
+        if r:
+            views = []
+            for name in self.hierarchy.config.counters:
+                base, c = _COUNTER_INDEX[name] * n, self
+                for level in range(n):
+                    if levels[base + level]:
+                        views.append(CounterView(c, name))
+                    c = c.parent  # type: ignore[assignment]
+            _raise_cgroup_underflow(self, views, nr_pages)
 
     def _bad(self, r: int, nr_pages: int, cpu: int, flags: int, what: str) -> None:
         if r == -_errno.EINVAL:
@@ -411,12 +442,10 @@ class Cgroup:
             bits = (mask >> (16 * _COUNTER_INDEX[name])) & 0xFFFF
             level, c = 0, self
             while c is not None:
-                if bits & (1 << min(level, 15)):
+                if bits & (1 << level):
                     views.append(CounterView(c, name))
                 c, level = c.parent, level + 1
-        raise UnderflowError(
-            f"page_counter underflow: uncharged {nr_pages} pages from {self.path or '/'}; "
-            f"{len(views)} counter level(s) clamped to 0", counters=views, nr_pages=nr_pages)
+        _raise_cgroup_underflow(self, views, nr_pages)
 
     # -- counters, statistics, events ---------------------------------------------
 

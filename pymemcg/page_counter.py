@@ -26,6 +26,19 @@ _new_info = ffi.new
 _INFO = "struct pmc_page_counter_info *"
 
 
+#: Levels that the return mask of pmc_page_counter_uncharge names one by one.
+_MASK_LEVELS = 62
+
+
+def _raise_underflow(clamped: "list[PageCounter]", nr_pages: int) -> None:
+    raise UnderflowError(
+        f"page_counter underflow: uncharged {nr_pages} pages, "
+        f"{len(clamped)} level(s) clamped to 0",
+        counters=clamped,
+        nr_pages=nr_pages,
+    )
+
+
 def _bad_count(nr_pages: object, what: str = "nr_pages") -> int:
     """Slow path of the argument check: raises, or returns an index()-ed int."""
     return check_count(nr_pages, what)
@@ -60,10 +73,11 @@ class PageCounter:
             charge walks; an uncharge uses each level's own flag.
     """
 
-    __slots__ = ("_h", "_parent", "__weakref__")
+    __slots__ = ("_h", "_parent", "_depth", "__weakref__")
 
     _h: int
     _parent: Optional["PageCounter"]
+    _depth: int
 
     def __init__(
         self,
@@ -85,6 +99,10 @@ class PageCounter:
             raise_errno(h, "PageCounter")
         self._h = h
         self._parent = parent
+        self._depth = parent._depth + 1 if parent is not None else 0
+        if self._depth >= _MASK_LEVELS:
+            # Too deep for the clamp mask: uncharge names its levels one by one.
+            self.__class__ = _DeepPageCounter
 
     def __del__(self) -> None:
         # Drop the owner's reference; C frees the counter after its children.
@@ -160,12 +178,7 @@ class PageCounter:
                 clamped.append(c)
             c = c._parent
             level += 1
-        raise UnderflowError(
-            f"page_counter underflow: uncharged {nr_pages} pages, "
-            f"{len(clamped)} level(s) clamped to 0",
-            counters=clamped,
-            nr_pages=nr_pages,
-        )
+        _raise_underflow(clamped, nr_pages)
 
     # -- limits and protection ----------------------------------------------
 
@@ -350,3 +363,27 @@ class PageCounter:
             return "<pymemcg.PageCounter (released)>"
         i = self._info()
         return f"<pymemcg.PageCounter depth={i.depth} usage={i.usage} max={i.max}>"
+
+
+class _DeepPageCounter(PageCounter):
+    """A PageCounter 62 or more levels deep (``type()`` aside, the same
+    class): its uncharge asks C for the clamped levels one by one, since the
+    return mask of the fast path folds the deep ones together."""
+
+    __slots__ = ()
+
+    def uncharge(self, nr_pages: int) -> None:
+        nr_pages = check_count(nr_pages)
+        levels = ffi.new("uint8_t[]", self._depth + 1)
+        r = lib.pmc_page_counter_uncharge_levels(self._h, nr_pages, levels, self._depth + 1)
+        if r < 0:
+            _failed(r, nr_pages, "uncharge")
+        if r:
+            clamped = []
+            c: Optional[PageCounter] = self
+            for level in range(self._depth + 1):
+                assert c is not None
+                if levels[level]:
+                    clamped.append(c)
+                c = c._parent
+            _raise_underflow(clamped, nr_pages)

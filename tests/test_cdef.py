@@ -85,7 +85,7 @@ def test_cdef_has_no_pointers_to_core_objects() -> None:
     # Opaque handles only: pointers are out-parameters of plain types, the
     # config struct, and the binding's callback.
     text = re.sub(r"/\*.*?\*/", "", _build.cdef_from_header(), flags=re.S)
-    allowed = {"char", "uint64_t", "int64_t", "pmc_page_counter_info", "pmc_bench_result",
+    allowed = {"char", "uint8_t", "uint64_t", "int64_t", "pmc_page_counter_info", "pmc_bench_result",
                "pmc_config", "pmc_cgroup_info", "(", "(*callback"}
     for ptr in re.findall(r"([\w (]+)\*", text):
         assert ptr.split()[-1] in allowed, ptr
@@ -96,5 +96,6 @@ def test_header_is_valid_c() -> None:
     body = re.sub(r"/\*.*?\*/", "", _build.cdef_from_header(), flags=re.S)
     body = re.sub(r"^#define.*$", "", body, flags=re.M)
     src = ("typedef long int64_t; typedef unsigned long uint64_t; typedef int int32_t;"
-           "typedef unsigned int uint32_t; typedef unsigned long size_t;\n" + body)
+           "typedef unsigned int uint32_t; typedef unsigned char uint8_t;"
+           "typedef unsigned long size_t;\n" + body)
     pycparser.CParser().parse(src)
