@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import types
+from typing import Any, Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -33,3 +34,20 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 def backend(request: pytest.FixtureRequest) -> types.ModuleType:
     """The module under test: ``pymemcg`` (C core) or ``pymemcg.model``."""
     return pymemcg if request.param == "c" else pymemcg.model
+
+
+_REPORT: list[str] = []
+
+
+@pytest.fixture
+def report() -> "Callable[[str], None]":
+    """Lines a test wants in the closing summary (shown even under capture),
+    e.g. the state machine's step and edge counts that CI logs must show."""
+    return _REPORT.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _REPORT:
+        terminalreporter.section("pymemcg report")
+        for line in _REPORT:
+            terminalreporter.write_line(line)

@@ -2,10 +2,10 @@
 
 ``test_c_core_matches_model`` runs :class:`pymemcg.testing.PageCounterComparison`
 for a budget of rule executions: ``PYMEMCG_MACHINE_STEPS`` if set, else 20000
-in CI (``CI`` set or ``HYPOTHESIS_PROFILE=ci``) and 3000 otherwise.  It prints
-the step count and how often each edge was reached (to the real stdout, so it
-shows even under pytest's capture; also stored in the pytest cache under
-``pymemcg/page_counter_machine``), and fails if a required edge
+in CI (``CI`` set or ``HYPOTHESIS_PROFILE=ci``) and 3000 otherwise.  It reports
+the step count and how often each edge was reached (in the "pymemcg report"
+section of pytest's summary, shown even under capture; also stored in the
+pytest cache under ``pymemcg/page_counter_machine``), and fails if a required edge
 (``pymemcg.testing.REQUIRED_EDGES``) was never reached, after up to four more
 budgets spent looking for the missing ones.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import sys
 import time
 import types
 from typing import Any
@@ -58,7 +57,7 @@ def _machine_settings(max_examples: int, **kwargs: Any) -> settings:
     )
 
 
-def test_c_core_matches_model(request: pytest.FixtureRequest) -> None:
+def test_c_core_matches_model(request: pytest.FixtureRequest, report: Any) -> None:
     budget = _budget()
     testing.reset_counters()
     machine = testing.make_comparison_machine(pymemcg, pymemcg.model)
@@ -110,7 +109,8 @@ def test_c_core_matches_model(request: pytest.FixtureRequest) -> None:
     for name in testing.REQUIRED_EDGES:
         if name not in summary["edges"]:
             lines.append(f"  edge {name!r}: 0")
-    print("\n" + "\n".join(lines), file=sys.__stdout__, flush=True)
+    for line in lines:
+        report(line)
 
     assert steps >= budget, f"only {steps} of {budget} steps ran"
     assert not missing_edges(), f"edges never reached in {steps} steps: {missing_edges()}"
