@@ -138,6 +138,30 @@ int64_t pmc_cgroup_remove(int64_t hierarchy, int64_t cgroup)
 	return unlock_finish(h, memcg_remove(h, memcg));
 }
 
+static void stat_sum(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int64_t *out)
+{
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
+		for (int i = 0; i < MEMCG_NR_STATS; i++)
+			out[i] += atomic_load_explicit(&memcg->vmstats[cpu].state[i], RELAXED);
+}
+
+/* A pre-order walk of the subtree (dying cgroups included), under h->lock. */
+static void stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64_t *out)
+{
+	struct mem_cgroup *c = root;
+
+	while (c) {
+		stat_sum(h, c, out);
+		if (c->first_child) {
+			c = c->first_child;
+			continue;
+		}
+		while (c != root && !c->next_sibling)
+			c = c->parent;
+		c = c == root ? NULL : c->next_sibling;
+	}
+}
+
 int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_info *info)
 {
 	struct pmc_hierarchy *h;
@@ -161,9 +185,8 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 		info->events_local[i] = atomic_load_explicit(&memcg->events_local[i], RELAXED);
 	}
 	/* Statistics are per CPU; a reader sums them, as memory.stat's flush does. */
-	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
-		for (int i = 0; i < MEMCG_NR_STATS; i++)
-			info->stat[i] += atomic_load_explicit(&memcg->vmstats[cpu].state[i], RELAXED);
+	stat_sum(h, memcg, info->stat);
+	stat_subtree(h, memcg, info->stat_subtree);
 	strcpy(info->name, memcg->name);
 	pthread_mutex_unlock(&h->lock);
 	return 0;

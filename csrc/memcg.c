@@ -55,10 +55,13 @@ struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup)
 	return atomic_load_explicit(&e->memcg, RELAXED);
 }
 
-/* The lowest free id, as the kernel's xa_alloc of memcg ids hands out. */
+/*
+ * The lowest free id, as the kernel's xa_alloc of memcg ids hands out.
+ * Every id below h->id_hint is taken, so the search starts there.
+ */
 static int alloc_id(struct pmc_hierarchy *h, uint32_t *idp)
 {
-	for (uint32_t id = 1; id <= MEMCG_ID_MAX; id++) {
+	for (uint32_t id = h->id_hint; id <= MEMCG_ID_MAX; id++) {
 		struct memcg_id_entry *e = id_entry(h, id);
 
 		if (!e) {
@@ -71,6 +74,7 @@ static int alloc_id(struct pmc_hierarchy *h, uint32_t *idp)
 		}
 		if (!atomic_load_explicit(&e->memcg, RELAXED)) {
 			*idp = id;
+			h->id_hint = id;
 			return 0;
 		}
 	}
@@ -96,6 +100,8 @@ static void unpublish_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 
 	atomic_store_explicit(&e->gen, memcg->gen + 1, RELEASE);       /* odd -> even */
 	atomic_store_explicit(&e->memcg, NULL, RELAXED);
+	if (memcg->id < h->id_hint)
+		h->id_hint = memcg->id;
 }
 
 /* --- the tree ---------------------------------------------------------------- */
@@ -177,6 +183,37 @@ static void unlink_child(struct mem_cgroup *parent, struct mem_cgroup *memcg)
 	parent->nr_children--;
 }
 
+/* The directory entry: online children are found by (parent, name). */
+static struct mem_cgroup **name_bucket(struct pmc_hierarchy *h, struct mem_cgroup *parent,
+				       const char *name)
+{
+	uint64_t hash = 0xcbf29ce484222325ull ^ parent->id;     /* FNV-1a */
+
+	for (; *name; name++)
+		hash = (hash ^ (unsigned char)*name) * 0x100000001b3ull;
+	return &h->names[hash % MEMCG_NAME_BUCKETS];
+}
+
+static struct mem_cgroup *find_child(struct pmc_hierarchy *h, struct mem_cgroup *parent,
+				     const char *name)
+{
+	struct mem_cgroup *c;
+
+	for (c = *name_bucket(h, parent, name); c; c = c->next_name)
+		if (c->parent == parent && !strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void unhash_name(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	struct mem_cgroup **pp = name_bucket(h, memcg->parent, memcg->name);
+
+	while (*pp != memcg)
+		pp = &(*pp)->next_name;
+	*pp = memcg->next_name;
+}
+
 static bool valid_name(const char *name)
 {
 	const char *end = memchr(name, '\0', MEMCG_NAME_MAX + 1);
@@ -189,7 +226,7 @@ static bool valid_name(const char *name)
 /* Called with h->lock held. */
 int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name)
 {
-	struct mem_cgroup *memcg, *c;
+	struct mem_cgroup *memcg, *c, **bucket;
 	uint32_t id;
 	int ret;
 
@@ -197,9 +234,8 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 		return -EINVAL;
 	if (!memcg_online(parent))
 		return -ENOENT;
-	for (c = parent->first_child; c; c = c->next_sibling)
-		if (memcg_online(c) && !strcmp(c->name, name))
-			return -EEXIST;
+	if (find_child(h, parent, name))
+		return -EEXIST;
 	ret = alloc_id(h, &id);
 	if (ret)
 		return ret;
@@ -209,6 +245,9 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 	memcg->id = id;
 	strcpy(memcg->name, name);
 	link_child(parent, memcg);
+	bucket = name_bucket(h, parent, name);
+	memcg->next_name = *bucket;
+	*bucket = memcg;
 	for (c = parent; c; c = c->parent)
 		c->nr_descendants++;
 	publish_id(h, memcg);
@@ -233,6 +272,7 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 			return -EBUSY;
 
 	atomic_store_explicit(&memcg->state, MEMCG_DYING, RELAXED);
+	unhash_name(h, memcg);          /* its name may be taken again at once */
 	for (c = memcg->parent; c; c = c->parent) {
 		c->nr_descendants--;
 		c->nr_dying_descendants++;
@@ -247,17 +287,24 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	return 0;
 }
 
-/* Drop a reference; a dying cgroup may be freeable afterwards. */
+/*
+ * Drop a reference; a dying cgroup may be freeable afterwards.  The state
+ * is read first: once the count is down, a free may already be under way
+ * (remove() raises free_pending itself if it comes in between).
+ */
 void memcg_put(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	atomic_fetch_sub_explicit(&memcg->refs, 1, RELAXED);
-	if (!memcg_online(memcg))
+	bool dying = !memcg_online(memcg);
+
+	/* Release: pairs with the acquire in memcg_freeable, which may free it next. */
+	atomic_fetch_sub_explicit(&memcg->refs, 1, memory_order_release);
+	if (dying)
 		atomic_store_explicit(&h->free_pending, 1, RELAXED);
 }
 
 static bool memcg_freeable(struct mem_cgroup *memcg)
 {
-	if (memcg->nr_children || atomic_load_explicit(&memcg->refs, RELAXED))
+	if (memcg->nr_children || atomic_load_explicit(&memcg->refs, ACQUIRE))
 		return false;
 	for (int i = 0; i < MEMCG_NR_COUNTERS; i++)
 		if (page_counter_read(&memcg->counter[i]))
@@ -316,6 +363,7 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg)
 
 	memset(h, 0, sizeof(*h));
 	h->cfg = *cfg;
+	h->id_hint = 1;
 	pthread_mutex_init(&h->lock, NULL);
 	h->stock = aligned_alloc(PMC_CACHELINE, sizeof(*h->stock) * (size_t)cfg->ncpus);
 	if (!h->stock)
@@ -423,12 +471,14 @@ static int get_order(unsigned long nr_pages)
  * res_counter's nofail charge (3.8): usage goes up at every level, and
  * every level that ends up above its limit counts a failure.
  */
-static void charge_nofail(struct page_counter *counter, unsigned long nr_pages)
+static void charge_nofail(struct pmc_hierarchy *h, struct page_counter *counter,
+			  unsigned long nr_pages)
 {
 	struct page_counter *c;
 
 	page_counter_charge(counter, nr_pages);
-	if (!counter->track_failcnt)
+	/* page_counter_charge itself never counts failures. */
+	if (h->cfg.failcnt != PMC_FAILCNT_ALL)
 		return;
 	for (c = counter; c; c = c->parent) {
 		if (page_counter_read(c) > atomic_load_explicit(&c->max, RELAXED))
@@ -443,6 +493,7 @@ struct charge_ctx {
 	int64_t handle;
 	struct mem_cgroup *memcg;
 	int cpu;
+	bool pinned;                    /* holds a reference on memcg */
 	unsigned long pending_high;     /* current->memcg_nr_pages_over_high */
 };
 
@@ -493,35 +544,37 @@ static long reclaim_pinned(struct pmc_hierarchy *h, int64_t handle, unsigned lon
 }
 
 /*
- * Drop the CPU lock around reclaim, then find the cgroups again: they may
- * have been freed meanwhile (then -ESTALE).  `over` is an ancestor-or-self
- * of the charging cgroup, so it lives as long as that one does.
+ * Before the charge path first lets go of its CPU lock, it takes a
+ * reference on the charging cgroup, as the kernel's charge holds a css
+ * reference: whatever happens meanwhile (the hook may even remove the
+ * cgroup), the cgroup and its ancestors -- `over` among them -- stay
+ * allocated, and the charge goes on as the kernel's would.
  */
-static long unlocked_reclaim(struct charge_ctx *ctx, struct mem_cgroup **over, unsigned long nr)
+static void charge_pin(struct charge_ctx *ctx)
 {
-	int64_t over_handle = memcg_handle(*over);
+	if (!ctx->pinned) {
+		atomic_fetch_add_explicit(&ctx->memcg->refs, 1, RELAXED);
+		ctx->pinned = true;
+	}
+}
+
+static long unlocked_reclaim(struct charge_ctx *ctx, struct mem_cgroup *over, unsigned long nr)
+{
 	long ret;
 
+	charge_pin(ctx);
 	cpu_unlock(ctx->h, ctx->cpu);
-	ret = reclaim_pinned(ctx->h, over_handle, nr);
+	ret = reclaim_unlocked(ctx->h, over, nr);
 	cpu_lock(ctx->h, ctx->cpu);
-	ctx->memcg = memcg_lookup(ctx->h, ctx->handle);
-	*over = memcg_lookup(ctx->h, over_handle);
-	if (!ctx->memcg || !*over)
-		return -ESTALE;
 	return ret;
 }
 
-static int unlocked_drain(struct charge_ctx *ctx, struct mem_cgroup **over)
+static void unlocked_drain(struct charge_ctx *ctx, struct mem_cgroup *over)
 {
-	int64_t over_handle = memcg_handle(*over);
-
+	charge_pin(ctx);
 	cpu_unlock(ctx->h, ctx->cpu);
-	drain_all_stock(ctx->h, *over);
+	drain_all_stock(ctx->h, over);
 	cpu_lock(ctx->h, ctx->cpu);
-	ctx->memcg = memcg_lookup(ctx->h, ctx->handle);
-	*over = memcg_lookup(ctx->h, over_handle);
-	return ctx->memcg && *over ? 0 : -ESTALE;
 }
 
 static bool over_high(struct mem_cgroup *m)
@@ -584,16 +637,13 @@ retry:
 	memcg_memory_event(over, MEMCG_MAX);
 	raised_max_event = true;
 
-	nr_reclaimed = unlocked_reclaim(ctx, &over, nr_pages);
+	nr_reclaimed = unlocked_reclaim(ctx, over, nr_pages);
 	if (nr_reclaimed < 0)
 		return (int)nr_reclaimed;
 	if (mem_cgroup_margin(over) >= nr_pages)
 		goto retry;
 	if (!drained) {
-		int ret = unlocked_drain(ctx, &over);
-
-		if (ret)
-			return ret;
+		unlocked_drain(ctx, over);
 		drained = true;
 		goto retry;
 	}
@@ -617,9 +667,9 @@ nomem:
 	/* Atomic and no-fail allocations go through, over the limit. */
 	if (!raised_max_event)
 		memcg_memory_event(over, MEMCG_MAX);
-	charge_nofail(&ctx->memcg->counter[MEMCG_MEMORY], nr_pages);
+	charge_nofail(h, &ctx->memcg->counter[MEMCG_MEMORY], nr_pages);
 	if (cfg->memsw)
-		charge_nofail(&ctx->memcg->counter[MEMCG_MEMSW], nr_pages);
+		charge_nofail(h, &ctx->memcg->counter[MEMCG_MEMSW], nr_pages);
 	return 0;
 
 done_restock:
@@ -708,8 +758,12 @@ int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long 
 		ret = -ESTALE;
 		goto out_unlock;
 	}
-	/* The root is never charged (try_charge returns early for it). */
-	if (memcg_is_root(ctx.memcg))
+	/*
+	 * The root is never charged (try_charge returns early for it).  Nor
+	 * is nothing: the kernel never charges 0 pages, and its loop would
+	 * spin on a cgroup above its limit (0 pages never fit, margin 0 >= 0).
+	 */
+	if (memcg_is_root(ctx.memcg) || !nr_pages)
 		goto out_unlock;
 	if (kmem && !atomic_load_explicit(&ctx.memcg->kmem_active, RELAXED))
 		goto out_unlock;        /* 3.8: kmem not accounted in this cgroup yet */
@@ -725,23 +779,40 @@ int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long 
 	}
 	r = try_charge_memcg(&ctx, gfp, nr_pages, &fail);
 	if (r) {
-		if (ctx.memcg && kmem && h->cfg.kmem_first)
+		if (kmem && h->cfg.kmem_first)
 			page_counter_uncharge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages);
 		ret = r < 0 ? r : memcg_handle(fail);
 		if (r < 0)
 			ctx.pending_high = 0;
 		goto out_unlock;
 	}
+	if (kmem && h->cfg.version == 1 && !h->cfg.kmem_first) {
+		struct page_counter *kfail;
+
+		if (h->cfg.kmem_limit != PMC_KMEM_LIMIT_ENFORCED) {
+			/* v1 since 5.16: the kmem counter is charged, never limited. */
+			page_counter_charge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages);
+		} else if (!page_counter_try_charge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages,
+						    &kfail)) {
+			/* 4.x-5.15: a kmem limit after the memory charge, no reclaim. */
+			if (gfp & PMC_GFP_NOFAIL) {
+				page_counter_charge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages);
+			} else {
+				memcg_uncharge_counters(ctx.memcg, nr_pages, NULL);   /* cancel_charge */
+				ret = memcg_handle(memcg_of(kfail, MEMCG_KMEM));
+				goto out_unlock;
+			}
+		}
+	}
 	if (kmem) {
 		mod_memcg_state(ctx.memcg, cpu, MEMCG_STAT_KERNEL, (long)nr_pages);
-		/* v1 since 5.16: the kmem counter is charged, never limited. */
-		if (h->cfg.version == 1 && !h->cfg.kmem_first)
-			page_counter_charge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages);
 	} else {
 		mod_memcg_state(ctx.memcg, cpu, MEMCG_STAT_ANON, (long)nr_pages);
 	}
 out_unlock:
 	cpu_unlock(h, cpu);
+	if (ctx.pinned)
+		memcg_put(h, ctx.memcg);
 	r = handle_over_high(&ctx);
 	if (r < 0 && ret >= 0)
 		ret = r;
@@ -768,7 +839,8 @@ int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr
 		finish_call(h);
 		return -ESTALE;
 	}
-	if (memcg_is_root(memcg) ||
+	/* Nothing was charged to the root; and the kernel skips empty uncharges. */
+	if (memcg_is_root(memcg) || !nr_pages ||
 	    (kmem && !atomic_load_explicit(&memcg->kmem_active, RELAXED)))
 		goto out;
 	if (!kmem) {

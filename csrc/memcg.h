@@ -32,6 +32,7 @@
 #define MEMCG_ID_CHUNKS ((MEMCG_ID_MAX + MEMCG_ID_CHUNK) / MEMCG_ID_CHUNK)
 #define MEMCG_STOCK_MAX_SLOTS 16
 #define MEMCG_NAME_MAX 255
+#define MEMCG_NAME_BUCKETS 4096
 #define PAGE_ALLOC_COSTLY_ORDER 3
 
 enum memcg_counter_idx {
@@ -89,6 +90,7 @@ struct mem_cgroup {
 	/* The tree, under h->lock. */
 	struct mem_cgroup *first_child, *last_child, *next_sibling, *prev_sibling;
 	struct mem_cgroup *next_dying;
+	struct mem_cgroup *next_name;   /* hash chain of h->names */
 	long nr_children;               /* online and dying */
 	long nr_descendants;            /* online, all depths */
 	long nr_dying_descendants;
@@ -120,6 +122,8 @@ struct pmc_hierarchy {
 	_Atomic int reclaim_hook;       /* call the registered reclaim callback */
 	struct mem_cgroup *dying;       /* list, under lock */
 	uint64_t next_serial;
+	uint32_t id_hint;               /* every id below it is taken */
+	struct mem_cgroup *names[MEMCG_NAME_BUCKETS];  /* online cgroups by (parent, name) */
 	int64_t handle;
 };
 

@@ -173,7 +173,8 @@ struct pmc_cgroup_info {
 	int64_t nr_dying_descendants;
 	int64_t events[6];
 	int64_t events_local[6];
-	int64_t stat[2];                /* pages */
+	int64_t stat[2];                /* pages, this cgroup's own */
+	int64_t stat_subtree[2];        /* pages, with every descendant's */
 	char name[256];
 };
 

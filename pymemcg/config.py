@@ -106,8 +106,10 @@ class Config:
         _check_range("stock_slots", self.stock_slots, 1, 16)
         _check_range("kernel_stack_pages", self.kernel_stack_pages, 1, 1 << 10)
         _check_range("seed", self.seed, 0, 2**64 - 1)
-        if self.version == 2 and (self.memsw or self.kmem_limit != "absent"):
-            raise InvalidError("cgroup v2 has no memsw counter and no kmem limit file")
+        if self.version == 2 and (self.memsw or self.kmem_limit != "absent" or self.kmem_first):
+            raise InvalidError("cgroup v2 has no memsw counter, no kmem counter and no kmem limit")
+        if not self.stock_refill_cap and self.stock_slots != 1:
+            raise InvalidError("an uncapped stock (before Linux 4.14) has exactly one slot")
         if self.version == 1 and self.kmem_limit == "absent":
             raise InvalidError("cgroup v1 always has memory.kmem.limit_in_bytes")
 
@@ -119,32 +121,41 @@ class Config:
     def linux_3_8(cls, ncpus: int = 1, **changes: Any) -> "Config":
         """Linux 3.8, the kernel of the kmem controller's design (cgroup v1,
         res_counter era; two deliberate differences, see DESIGN.md)."""
-        return cls(
-            version=1, ncpus=ncpus, charge_batch=32, reclaim_retries=5, stock_slots=1,
-            stock_single_page=True, stock_refill_cap=False, memsw=True,
-            kmem_activation="on_limit", kmem_limit="enforced", kmem_first=True,
-            kmem_uncharge_via_stock=False, failcnt="all", allow_spinning_batch=False,
-            limit_rounding="up", kernel_stack_pages=2, **changes,
+        return _preset(
+            dict(version=1, ncpus=ncpus, charge_batch=32, reclaim_retries=5, stock_slots=1,
+                 stock_single_page=True, stock_refill_cap=False, memsw=True,
+                 kmem_activation="on_limit", kmem_limit="enforced", kmem_first=True,
+                 kmem_uncharge_via_stock=False, failcnt="all", allow_spinning_batch=False,
+                 limit_rounding="up", kernel_stack_pages=2),
+            changes,
         )
 
     @classmethod
     def current(cls, ncpus: int = 1, **changes: Any) -> "Config":
         """A current kernel (Linux 6.16+) on the cgroup v2 hierarchy."""
-        return cls(version=2, ncpus=ncpus, **changes)
+        return _preset(dict(version=2, ncpus=ncpus), changes)
 
     @classmethod
     def current_v1(cls, ncpus: int = 1, **changes: Any) -> "Config":
         """A current kernel with the cgroup v1 memory controller (what many
         container hosts run)."""
-        return cls(
-            version=1, ncpus=ncpus, memsw=True, kmem_limit="ignored", failcnt="memory",
-            **changes,
+        return _preset(
+            dict(version=1, ncpus=ncpus, memsw=True, kmem_limit="ignored", failcnt="memory"),
+            changes,
         )
 
     @property
     def counters(self) -> tuple[str, ...]:
         """The page counters each cgroup has, in this order."""
         return ("memory", "memsw", "kmem", "tcpmem") if self.version == 1 else ("memory", "swap")
+
+
+def _preset(fields: dict[str, Any], changes: dict[str, Any]) -> Config:
+    """A preset's fields with the caller's changes on top (validated once)."""
+    unknown = set(changes) - {f.name for f in dataclasses.fields(Config)}
+    if unknown:
+        raise InvalidTypeError(f"Config has no field(s) {sorted(unknown)}")
+    return Config(**{**fields, **changes})
 
 
 def _check_range(name: str, value: int, lo: int, hi: int) -> None:

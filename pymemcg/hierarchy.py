@@ -269,15 +269,15 @@ class Cgroup:
     not charged.  Once freed, every use raises :class:`StaleHandleError`.
     """
 
-    __slots__ = ("hierarchy", "_h", "_cg", "parent", "name", "path", "id", "_depth",
+    __slots__ = ("_hier", "_h", "_cg", "_parent", "name", "path", "id", "_depth",
                  "__weakref__")
 
     def __init__(self, hierarchy: Hierarchy, handle: int, parent: Optional["Cgroup"],
                  name: str) -> None:
-        self.hierarchy = hierarchy
+        self._hier = hierarchy
         self._h = hierarchy._h
         self._cg = handle
-        self.parent = parent
+        self._parent = parent
         self.name = name
         if parent is None:
             self.path = ""
@@ -288,6 +288,18 @@ class Cgroup:
         hierarchy._cgroups[handle] = self
 
     # -- the tree --------------------------------------------------------------
+
+    @property
+    def hierarchy(self) -> Hierarchy:
+        """The hierarchy this cgroup belongs to."""
+        self._info()
+        return self._hier
+
+    @property
+    def parent(self) -> Optional["Cgroup"]:
+        """The parent cgroup (None for the root)."""
+        self._info()
+        return self._parent
 
     def _info(self) -> Any:
         info = ffi.new("struct pmc_cgroup_info *")
@@ -307,8 +319,8 @@ class Cgroup:
         if b"\0" in raw:
             raise InvalidError(f"invalid cgroup name {name!r}")
         h = _check(lib.pmc_cgroup_create(self._h, self._cg, raw), f"create {name!r}")
-        child = Cgroup(self.hierarchy, h, self, name)
-        self.hierarchy._by_path[child.path] = child
+        child = Cgroup(self._hier, h, self, name)
+        self._hier._by_path[child.path] = child
         return child
 
     def remove(self) -> None:
@@ -316,8 +328,8 @@ class Cgroup:
         charged to it or cached in a stock; BusyError while it has online
         children."""
         _check(lib.pmc_cgroup_remove(self._h, self._cg), f"remove {self.path!r}")
-        if self.hierarchy._by_path.get(self.path) is self:
-            del self.hierarchy._by_path[self.path]
+        if self._hier._by_path.get(self.path) is self:
+            del self._hier._by_path[self.path]
 
     @property
     def online(self) -> bool:
@@ -335,7 +347,7 @@ class Cgroup:
     def children(self) -> Tuple["Cgroup", ...]:
         """Online children, in creation order."""
         self._info()
-        return tuple(self.hierarchy._cgroup(x)
+        return tuple(self._hier._cgroup(x)
                      for x in _handles(lib.pmc_cgroup_children, self._h, self._cg))
 
     @property
@@ -368,7 +380,7 @@ class Cgroup:
         if nr_pages.__class__ is not int:
             nr_pages = check_count(nr_pages)
         if cpu.__class__ is not int:
-            cpu = _check_cpu(cpu, self.hierarchy.config.ncpus)
+            cpu = _check_cpu(cpu, self._hier.config.ncpus)
         if flags.__class__ is not int:
             flags = check_gfp(flags)
         try:
@@ -376,11 +388,11 @@ class Cgroup:
         except OverflowError:
             check_count(nr_pages)
             check_gfp(flags)
-            raise InvalidError(f"cpu must be in 0..{self.hierarchy.config.ncpus - 1}") from None
+            raise InvalidError(f"cpu must be in 0..{self._hier.config.ncpus - 1}") from None
         if not r:
             return None
         if r > 0:
-            return self.hierarchy._cgroup(r)
+            return self._hier._cgroup(r)
         self._bad(r, nr_pages, cpu, flags, "try_charge")
         return None  # pragma: no cover - _bad raises
 
@@ -394,14 +406,14 @@ class Cgroup:
         if nr_pages.__class__ is not int:
             nr_pages = check_count(nr_pages)
         if cpu.__class__ is not int:
-            cpu = _check_cpu(cpu, self.hierarchy.config.ncpus)
+            cpu = _check_cpu(cpu, self._hier.config.ncpus)
         if self._depth >= _MASK_LEVELS:
             return self._uncharge_deep(nr_pages, cpu, bool(kmem))
         try:
             r = _uncharge(self._h, self._cg, nr_pages, cpu, bool(kmem))
         except OverflowError:
             check_count(nr_pages)
-            raise InvalidError(f"cpu must be in 0..{self.hierarchy.config.ncpus - 1}") from None
+            raise InvalidError(f"cpu must be in 0..{self._hier.config.ncpus - 1}") from None
         if r:
             if r < 0:
                 self._bad(r, nr_pages, cpu, 0, "uncharge")
@@ -409,7 +421,7 @@ class Cgroup:
 
     def _uncharge_deep(self, nr_pages: int, cpu: int, kmem: bool) -> None:
         # Too deep for the 16-bit-per-counter mask: one byte per counter and level.
-        cpu = _check_cpu(cpu, self.hierarchy.config.ncpus)
+        cpu = _check_cpu(cpu, self._hier.config.ncpus)
         n = self._depth + 1
         levels = ffi.new("uint8_t[]", 4 * n)
         r = lib.pmc_cgroup_uncharge_levels(self._h, self._cg, check_count(nr_pages), cpu, kmem,
@@ -418,18 +430,18 @@ class Cgroup:
             self._bad(r, nr_pages, cpu, 0, "uncharge")
         if r:
             views = []
-            for name in self.hierarchy.config.counters:
+            for name in self._hier.config.counters:
                 base, c = _COUNTER_INDEX[name] * n, self
                 for level in range(n):
                     if levels[base + level]:
                         views.append(CounterView(c, name))
-                    c = c.parent  # type: ignore[assignment]
+                    c = c._parent  # type: ignore[assignment]
             _raise_cgroup_underflow(self, views, nr_pages)
 
     def _bad(self, r: int, nr_pages: int, cpu: int, flags: int, what: str) -> None:
         if r == -_errno.EINVAL:
             check_count(nr_pages)
-            _check_cpu(cpu, self.hierarchy.config.ncpus)
+            _check_cpu(cpu, self._hier.config.ncpus)
             check_gfp(flags)
         if r == -_errno.ESTALE:
             raise StaleHandleError(
@@ -438,13 +450,13 @@ class Cgroup:
 
     def _underflow(self, mask: int, nr_pages: int) -> None:
         views = []
-        for name in self.hierarchy.config.counters:
+        for name in self._hier.config.counters:
             bits = (mask >> (16 * _COUNTER_INDEX[name])) & 0xFFFF
             level, c = 0, self
             while c is not None:
                 if bits & (1 << level):
                     views.append(CounterView(c, name))
-                c, level = c.parent, level + 1
+                c, level = c._parent, level + 1
         _raise_cgroup_underflow(self, views, nr_pages)
 
     # -- counters, statistics, events ---------------------------------------------
@@ -463,42 +475,51 @@ class Cgroup:
             children_low_usage=info.children_low_usage)
 
     def _counter_index(self, name: str) -> int:
-        if name not in self.hierarchy.config.counters:
-            raise AttributeError(f"cgroup v{self.hierarchy.config.version} has no {name} counter")
+        if name not in self._hier.config.counters:
+            raise AttributeError(f"cgroup v{self._hier.config.version} has no {name} counter")
         return _COUNTER_INDEX[name]
+
+    def _view(self, name: str) -> CounterView:
+        self._counter_index(name)
+        self._info()
+        return CounterView(self, name)
 
     @property
     def memory(self) -> CounterView:
         """The memory counter (memory.current / memory.usage_in_bytes)."""
-        return CounterView(self, "memory")
+        return self._view("memory")
 
     @property
     def memsw(self) -> CounterView:
         """v1 memory+swap counter."""
-        self._counter_index("memsw")
-        return CounterView(self, "memsw")
+        return self._view("memsw")
 
     @property
     def kmem(self) -> CounterView:
         """v1 kernel memory counter."""
-        self._counter_index("kmem")
-        return CounterView(self, "kmem")
+        return self._view("kmem")
 
     @property
     def tcpmem(self) -> CounterView:
         """v1 TCP buffer counter."""
-        self._counter_index("tcpmem")
-        return CounterView(self, "tcpmem")
+        return self._view("tcpmem")
 
     @property
     def swap(self) -> CounterView:
         """v2 swap counter (no swap is modelled yet: it stays at zero)."""
-        self._counter_index("swap")
-        return CounterView(self, "swap")
+        return self._view("swap")
 
     @property
     def stat(self) -> Dict[str, int]:
-        """memory.stat entries that pymemcg keeps, in bytes."""
+        """memory.stat entries that pymemcg keeps, in bytes: the subtree's on
+        cgroup v2 (its memory.stat is hierarchical), this cgroup's own on v1."""
+        info = self._info()
+        values = info.stat_subtree if self._hier.config.version == 2 else info.stat
+        return {name: int(values[i]) * PAGE_SIZE for i, name in enumerate(STATS)}
+
+    @property
+    def stat_local(self) -> Dict[str, int]:
+        """The same, charged to this cgroup itself."""
         info = self._info()
         return {name: int(info.stat[i]) * PAGE_SIZE for i, name in enumerate(STATS)}
 
@@ -548,6 +569,8 @@ class Cgroup:
         return _check(lib.pmc_cgroup_reclaim(self._h, self._cg, check_count(nr_pages)), "reclaim")
 
     def _event(self, name: str) -> None:
+        if name not in EVENTS:
+            raise InvalidError(f"no memory event {name!r}; events are {EVENTS}")
         _check(lib.pmc_cgroup_event(self._h, self._cg, EVENTS.index(name)), "event")
 
     def _activate_kmem(self) -> None:

@@ -8,7 +8,10 @@ unsigned 64-bit arithmetic that wraps where the kernel's ``unsigned long``
 wraps, watermarks not rolled back by a failed charge, failcnt counted only at
 the failing level and only if the charging counter tracks it, the charging
 leaf's flags used for the whole walk, per-level clamping on underflow, stale
-effective protection, and so on.
+effective protection, and so on.  :class:`Hierarchy` and :class:`Cgroup`
+(``hierarchy.py``) add the cgroup tree of ``mm/memcontrol.c``: per-CPU
+charge stocks, the ``try_charge_memcg()`` retry loop with its events, drains
+and retries, memory.high, the kmem paths of each era and dying cgroups.
 
 The model is written for clarity, not speed.  It is deterministic and
 single-threaded: it is NOT thread-safe (no locks, no atomics); share a tree
@@ -18,16 +21,34 @@ between threads only under your own lock.
 from __future__ import annotations
 
 from .._common import PAGE_COUNTER_MAX, PAGE_SIZE, PageCounterState
+from .._views import CounterView
+from ..config import Config
 from ..errors import (
     BusyError,
     ChargeError,
+    ExistsError,
     InvalidError,
     InvalidTypeError,
     MemcgError,
     NoSpaceError,
+    NotFoundError,
     StaleHandleError,
     UnderflowError,
 )
+from ..gfp import (
+    GFP_ACCOUNT,
+    GFP_ATOMIC,
+    GFP_DIRECT_RECLAIM,
+    GFP_HIGH,
+    GFP_KERNEL,
+    GFP_KERNEL_ACCOUNT,
+    GFP_KSWAPD_RECLAIM,
+    GFP_NOFAIL,
+    GFP_NORETRY,
+    GFP_NOWAIT,
+    GFP_RETRY_MAYFAIL,
+)
+from .hierarchy import Cgroup, Hierarchy
 from .memparse import memparse, page_counter_memparse
 from .page_counter import PageCounter
 
@@ -38,12 +59,29 @@ __all__ = [
     "page_counter_memparse",
     "PageCounter",
     "PageCounterState",
+    "Hierarchy",
+    "Cgroup",
+    "Config",
+    "CounterView",
+    "GFP_DIRECT_RECLAIM",
+    "GFP_KSWAPD_RECLAIM",
+    "GFP_NORETRY",
+    "GFP_RETRY_MAYFAIL",
+    "GFP_NOFAIL",
+    "GFP_HIGH",
+    "GFP_ACCOUNT",
+    "GFP_KERNEL",
+    "GFP_NOWAIT",
+    "GFP_ATOMIC",
+    "GFP_KERNEL_ACCOUNT",
     "MemcgError",
     "InvalidError",
     "InvalidTypeError",
     "BusyError",
     "ChargeError",
     "NoSpaceError",
+    "NotFoundError",
+    "ExistsError",
     "StaleHandleError",
     "UnderflowError",
 ]

@@ -1,0 +1,1132 @@
+"""The memcg tree and its charge path (mm/memcontrol.c) in plain Python.
+
+This is the oracle of the C core's ``memcg.c``/``stock.c``: a
+:class:`Hierarchy` of :class:`Cgroup` objects, each holding the page counters
+of its preset (v1: memory, memsw, kmem, tcpmem; v2: memory, swap) chained to
+the parent's counters of the same name; per-CPU charge stocks; the kernel's
+``try_charge_memcg()`` retry loop with its events, drains, retries and OOM
+accounting; memory.high handling at the end of each charging call; the 3.8
+kmem path; and the lifetime of removed ("dying") cgroups.
+
+Everything is deterministic and single-threaded.  The model is NOT
+thread-safe: there are no locks; use a hierarchy from one thread at a time.
+A reclaim hook may call back into the same hierarchy (charge, uncharge,
+remove ...); the cgroup being charged is pinned meanwhile so that it cannot
+be freed under the charge.
+"""
+
+from __future__ import annotations
+
+import heapq
+import operator
+from typing import Callable, Iterator, Optional
+
+from .._common import PAGE_SIZE, U64_MASK, PageCounterState, check_count
+from .._views import CounterView
+from ..config import Config
+from ..errors import (
+    BusyError,
+    ExistsError,
+    InvalidError,
+    InvalidTypeError,
+    NoSpaceError,
+    NotFoundError,
+    StaleHandleError,
+    UnderflowError,
+)
+from ..gfp import (
+    GFP_DIRECT_RECLAIM,
+    GFP_HIGH,
+    GFP_KERNEL,
+    GFP_KSWAPD_RECLAIM,
+    GFP_NOFAIL,
+    GFP_NORETRY,
+    GFP_RETRY_MAYFAIL,
+    check_gfp,
+)
+from .page_counter import PageCounter
+
+__all__ = ["Hierarchy", "Cgroup", "EVENT_NAMES"]
+
+#: memory.events keys, in the kernel's order (enum memcg_memory_event).
+EVENT_NAMES: tuple[str, ...] = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
+
+#: Cgroup ids are 1..MAX_ID (the root holds 1): the kernel's cgroup id space
+#: for memcg (MEM_CGROUP_ID_MAX = USHRT_MAX).
+MAX_ID = 65535
+
+#: PAGE_ALLOC_COSTLY_ORDER: charges above this order are not retried on mere
+#: progress and do not invoke the OOM killer.
+PAGE_ALLOC_COSTLY_ORDER = 3
+
+_NAME_MAX = 255  # bytes, as a directory entry
+
+# splitmix64 constants
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+
+ReclaimHook = Callable[["Cgroup", int], int]
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _check_cpu(cpu: object, ncpus: int) -> int:
+    """``cpu`` as an int in ``0..ncpus-1``.
+
+    ``bool``, ``float`` and other non-integers raise :class:`InvalidTypeError`
+    (anything with ``__index__`` is accepted, like a count); an integer out of
+    range raises :class:`InvalidError`.
+    """
+    if cpu.__class__ is not int:
+        if isinstance(cpu, bool):
+            raise InvalidTypeError("cpu must be an integer, not bool")
+        try:
+            cpu = operator.index(cpu)  # type: ignore[arg-type]
+        except TypeError:
+            raise InvalidTypeError(f"cpu must be an integer, not {type(cpu).__name__}") from None
+    assert isinstance(cpu, int)
+    if not 0 <= cpu < ncpus:
+        raise InvalidError(f"cpu must be in 0..{ncpus - 1}, got {cpu}")
+    return cpu
+
+
+def _check_hook_result(freed: object) -> int:
+    """A reclaim hook returns the pages it freed: an int >= 0 (any size;
+    ``bool`` and non-integers raise :class:`InvalidTypeError`, a negative
+    value :class:`InvalidError`)."""
+    if freed.__class__ is not int:
+        if isinstance(freed, bool):
+            raise InvalidTypeError("a reclaim hook returns the pages it freed (int), not bool")
+        try:
+            freed = operator.index(freed)  # type: ignore[arg-type]
+        except TypeError:
+            raise InvalidTypeError(
+                f"a reclaim hook returns the pages it freed (int), not {type(freed).__name__}"
+            ) from None
+    assert isinstance(freed, int)
+    if freed < 0:
+        raise InvalidError(f"a reclaim hook returned {freed} pages")
+    return freed
+
+
+def _depth(cg: "Cgroup") -> int:
+    """Number of ancestors (0 for the root)."""
+    depth, p = 0, cg._parent
+    while p is not None:
+        depth, p = depth + 1, p._parent
+    return depth
+
+
+def _get_order(nr_pages: int) -> int:
+    """``get_order(nr_pages * PAGE_SIZE)``: the smallest o with 2**o >= nr_pages
+    (0 for 0 or 1 page)."""
+    return (nr_pages - 1).bit_length() if nr_pages > 1 else 0
+
+
+class _SplitMix64:
+    """splitmix64, the per-CPU generator behind random stock-slot eviction
+    (stands in for the kernel's ``get_random_u32_below()``)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, seed: int) -> None:
+        self.state = seed & U64_MASK
+
+    def next(self) -> int:
+        """The next 64-bit output."""
+        self.state = (self.state + _GOLDEN) & U64_MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * _MIX1) & U64_MASK
+        z = ((z ^ (z >> 27)) * _MIX2) & U64_MASK
+        return z ^ (z >> 31)
+
+
+class _CgCounter(PageCounter):
+    """A page counter that knows its cgroup and its name (``memcg->memory`` ...),
+    so a failing level maps back to the cgroup over its limit
+    (``mem_cgroup_from_counter()``)."""
+
+    __slots__ = ("cgroup", "cname")
+
+    def __init__(
+        self,
+        cgroup: Cgroup,
+        cname: str,
+        parent: Optional[PageCounter],
+        track_failcnt: bool,
+        protection: bool,
+    ) -> None:
+        super().__init__(parent, track_failcnt=track_failcnt, protection=protection)
+        self.cgroup = cgroup
+        self.cname = cname
+
+
+def _views_of(exc: UnderflowError) -> list[CounterView]:
+    """The clamped levels of a page-counter underflow as CounterViews."""
+    out = []
+    for c in exc.counters:
+        assert isinstance(c, _CgCounter)
+        out.append(CounterView(c.cgroup, c.cname))
+    return out
+
+
+def _uncharge(counter: PageCounter, nr_pages: int, clamped: Optional[list[CounterView]]) -> None:
+    """``page_counter_uncharge()``; clamped levels (the kernel WARNs) are
+    appended to ``clamped`` when given, else ignored."""
+    try:
+        counter.uncharge(nr_pages)
+    except UnderflowError as exc:
+        if clamped is not None:
+            clamped.extend(_views_of(exc))
+
+
+# ---------------------------------------------------------------------- Cgroup
+
+
+class Cgroup:
+    """One memory cgroup (``struct mem_cgroup``).
+
+    Made by :meth:`Hierarchy.create` / :meth:`Cgroup.create`, never directly.
+    Looking up the same path twice returns the same object.  A handle stays
+    valid while the cgroup exists, dying included (``remove()`` offlines it;
+    it lives on while pages, children or stock slots still reference it);
+    once it is freed every use except ``path``, ``name``, ``id``, ``online``,
+    ``dying`` and ``repr()`` raises :class:`StaleHandleError`.
+
+    Not thread-safe.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("cgroups are made by Hierarchy.create() or Cgroup.create()")
+
+    @classmethod
+    def _new(cls, hierarchy: Hierarchy, parent: Optional[Cgroup], name: str, cgid: int) -> Cgroup:
+        """``mem_cgroup_alloc()`` + ``mem_cgroup_css_online()``."""
+        self = object.__new__(cls)
+        cfg = hierarchy.config
+        self._hierarchy = hierarchy
+        self._parent = parent
+        self._name = name
+        self._path = name if parent is None or parent._parent is None else f"{parent._path}/{name}"
+        self._id = cgid
+        self._online = True
+        self._freed = False
+        self._children_all: list[Cgroup] = []  # online and dying, creation order
+        self._online_by_name: dict[str, Cgroup] = {}
+        self._events = dict.fromkeys(EVENT_NAMES, 0)
+        self._events_local = dict.fromkeys(EVENT_NAMES, 0)
+        self._anon = 0  # stat pages, signed (never clamped)
+        self._kernel = 0
+        self._stock_refs = 0  # stock slots caching this cgroup (css refs held by stocks)
+        self._pins = 0  # calls in progress on this cgroup (css refs held by a charge)
+        if cfg.kmem_activation == "always":
+            self._kmem_active = True
+        else:  # 3.8: children of an activated group are activated at creation
+            self._kmem_active = parent._kmem_active if parent is not None else False
+        self._counters: dict[str, _CgCounter] = {}
+        for cname in cfg.counters:
+            if cfg.version == 2:
+                prot, track = cname == "memory", False
+            else:
+                prot = False
+                track = cfg.failcnt == "all" or (cfg.failcnt == "memory" and cname == "memory")
+            pc = parent._counters[cname] if parent is not None else None
+            self._counters[cname] = _CgCounter(self, cname, pc, track, prot)
+        return self
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def name(self) -> str:
+        """The last path component ("" for the root)."""
+        return self._name
+
+    @property
+    def path(self) -> str:
+        """The path below the root, ``"a/b"`` (the root is ``""``)."""
+        return self._path
+
+    @property
+    def id(self) -> int:
+        """The memcg id (``mem_cgroup_id()``), 1..65535; the root holds 1."""
+        return self._id
+
+    @property
+    def online(self) -> bool:
+        """True until :meth:`remove`."""
+        return self._online
+
+    @property
+    def dying(self) -> bool:
+        """Removed but not yet freed (an offline memcg still referenced by
+        pages, children or stocks).  False once freed."""
+        return not self._online and not self._freed
+
+    def _live(self) -> None:
+        if self._freed:
+            raise StaleHandleError(f"cgroup {self._path!r} (id {self._id}) has been freed")
+
+    @property
+    def hierarchy(self) -> Hierarchy:
+        """The :class:`Hierarchy` this cgroup belongs to."""
+        self._live()
+        return self._hierarchy
+
+    @property
+    def parent(self) -> Optional[Cgroup]:
+        """``parent_mem_cgroup()``: the parent cgroup, None for the root."""
+        self._live()
+        return self._parent
+
+    @property
+    def children(self) -> tuple[Cgroup, ...]:
+        """The online children, in creation order."""
+        self._live()
+        return tuple(c for c in self._children_all if c._online)
+
+    @property
+    def nr_descendants(self) -> int:
+        """cgroup.stat ``nr_descendants``: online descendants at all depths."""
+        self._live()
+        return sum(1 for c in self._descendants() if c._online)
+
+    @property
+    def nr_dying_descendants(self) -> int:
+        """cgroup.stat ``nr_dying_descendants``: removed, not yet freed descendants."""
+        self._live()
+        return sum(1 for c in self._descendants() if not c._online)
+
+    def _descendants(self) -> Iterator[Cgroup]:
+        """Every existing descendant (online and dying), pre-order (iterative:
+        trees may be deeper than Python's recursion limit)."""
+        stack = list(reversed(self._children_all))
+        while stack:
+            c = stack.pop()
+            yield c
+            stack.extend(reversed(c._children_all))
+
+    def _is_descendant_of(self, root: Cgroup) -> bool:
+        """``mem_cgroup_is_descendant()`` (equality included)."""
+        c: Optional[Cgroup] = self
+        while c is not None:
+            if c is root:
+                return True
+            c = c._parent
+        return False
+
+    def __repr__(self) -> str:
+        state = "online" if self._online else ("freed" if self._freed else "dying")
+        return f"<model.Cgroup {self._path!r} id={self._id} {state}>"
+
+    # ------------------------------------------------------------------ tree
+
+    def create(self, name: str) -> Cgroup:
+        """Create the child ``name`` (``mkdir``: ``cgroup_mkdir()`` →
+        ``mem_cgroup_css_alloc()``/``css_online()``).
+
+        ``name`` must be a non-empty str without ``/`` or NUL, not ``.`` or
+        ``..``, at most 255 bytes in UTF-8 (else :class:`InvalidError`); an
+        online child of that name raises :class:`ExistsError` (a dying one is
+        invisible); a cgroup that is not online raises :class:`NotFoundError`;
+        no free id raises :class:`NoSpaceError`.  The new cgroup takes the
+        lowest free id.
+        """
+        if not isinstance(name, str):
+            raise InvalidTypeError(f"name must be a str, not {type(name).__name__}")
+        if (
+            not name
+            or "/" in name
+            or "\0" in name
+            or name in (".", "..")
+            or len(name.encode("utf-8", "surrogatepass")) > _NAME_MAX
+        ):
+            raise InvalidError(f"invalid cgroup name {name!r}")
+        self._live()
+        h = self._hierarchy
+        if not self._online:
+            raise NotFoundError(f"cgroup {self._path!r} has been removed")
+        if name in self._online_by_name:
+            raise ExistsError(f"cgroup {name!r} exists in {self._path!r}")
+        cgid = h._alloc_id()
+        child = Cgroup._new(h, self, name, cgid)
+        self._children_all.append(child)
+        self._online_by_name[name] = child
+        h._register(child)
+        h._free_check()
+        return child
+
+    def remove(self) -> None:
+        """Remove this cgroup (``rmdir``: ``mem_cgroup_css_offline()``).
+
+        The root raises :class:`BusyError`; so does a cgroup with online
+        children; an already removed cgroup raises :class:`StaleHandleError`.
+        The cgroup goes offline (dying), its memory.min and memory.low are
+        reset to 0 (``page_counter_set_min/low``, with propagation), every
+        stock caching it or a descendant is drained (``drain_all_stock``),
+        and it is freed as soon as nothing references it.
+        """
+        self._live()
+        if self._parent is None:
+            raise BusyError("the root cgroup cannot be removed")
+        if not self._online:
+            raise StaleHandleError(f"cgroup {self._path!r} is already removed")
+        if any(c._online for c in self._children_all):
+            raise BusyError(f"cgroup {self._path!r} has online children")
+        h = self._hierarchy
+        try:
+            self._online = False
+            del self._parent._online_by_name[self._name]
+            h._dying[self] = None
+            memory = self._counters["memory"]
+            memory.set_min(0)
+            memory.set_low(0)
+            h._drain_all_stock(self)
+        finally:
+            h._free_check()
+
+    # ------------------------------------------------------------------ counters
+
+    def _check_counter_name(self, cname: object) -> str:
+        """``cname`` if the preset has that counter, else AttributeError."""
+        if not isinstance(cname, str) or cname not in self._counters:
+            raise AttributeError(f"this preset's cgroups have no {cname!r} counter")
+        return cname
+
+    def _counter(self, cname: object) -> _CgCounter:
+        """The page counter called ``cname`` (AttributeError if the preset
+        lacks it, then StaleHandleError if the cgroup is freed)."""
+        name = self._check_counter_name(cname)
+        self._live()
+        return self._counters[name]
+
+    def _view(self, cname: str) -> CounterView:
+        self._counter(cname)
+        return CounterView(self, cname)
+
+    @property
+    def memory(self) -> CounterView:
+        """The ``memory`` counter (memory.current / memory.usage_in_bytes)."""
+        return self._view("memory")
+
+    @property
+    def memsw(self) -> CounterView:
+        """The v1 ``memsw`` counter (memory.memsw.*); AttributeError on v2."""
+        return self._view("memsw")
+
+    @property
+    def kmem(self) -> CounterView:
+        """The v1 ``kmem`` counter (memory.kmem.*); AttributeError on v2."""
+        return self._view("kmem")
+
+    @property
+    def tcpmem(self) -> CounterView:
+        """The v1 ``tcpmem`` counter (memory.kmem.tcp.*); AttributeError on v2."""
+        return self._view("tcpmem")
+
+    @property
+    def swap(self) -> CounterView:
+        """The v2 ``swap`` counter (memory.swap.*); AttributeError on v1."""
+        return self._view("swap")
+
+    def _counter_state(self, cname: str) -> PageCounterState:
+        """Every field of the counter ``cname`` (what CounterView reads)."""
+        return self._counter(cname).snapshot()
+
+    def _set_max(self, cname: str, nr_pages: int) -> None:
+        """``page_counter_set_max()`` on counter ``cname`` (BusyError if its
+        usage is above ``nr_pages``)."""
+        name = self._check_counter_name(cname)
+        n = check_count(nr_pages)
+        self._counter(name).set_max(n)
+
+    def _set_min(self, nr_pages: int) -> None:
+        """``page_counter_set_min()`` on the memory counter (with propagation)."""
+        n = check_count(nr_pages)
+        self._live()
+        self._counters["memory"].set_min(n)
+
+    def _set_low(self, nr_pages: int) -> None:
+        """``page_counter_set_low()`` on the memory counter (with propagation)."""
+        n = check_count(nr_pages)
+        self._live()
+        self._counters["memory"].set_low(n)
+
+    def _set_high(self, cname: str, nr_pages: int) -> None:
+        """``page_counter_set_high()`` on ``memory`` or (v2) ``swap``."""
+        if cname not in ("memory", "swap"):
+            raise AttributeError(f"no high limit on the {cname!r} counter")
+        name = self._check_counter_name(cname)
+        n = check_count(nr_pages)
+        self._counter(name).set_high(n)
+
+    def _reset_watermark(self, cname: str) -> None:
+        """``page_counter_reset_watermark()`` on ``cname`` (v1 max_usage reset)."""
+        self._counter(cname).reset_watermark()
+
+    def _reset_local_watermark(self, cname: str) -> None:
+        """Reset ``local_watermark`` of ``cname`` (v2 memory.peak fd reset)."""
+        self._counter(cname).reset_local_watermark()
+
+    def _reset_failcnt(self, cname: str) -> None:
+        """``failcnt = 0`` on ``cname`` (a write to memory.*failcnt)."""
+        self._counter(cname)._failcnt = 0
+
+    # ------------------------------------------------------------------ kmem activation
+
+    @property
+    def kmem_active(self) -> bool:
+        """Whether kernel memory is accounted to this cgroup (always True
+        unless ``kmem_activation == "on_limit"``, Linux 3.8-4.5)."""
+        self._live()
+        return self._kmem_active
+
+    def _activate_kmem(self) -> None:
+        """3.8 ``memcg_activate_kmem()`` on the first kmem limit write:
+        BusyError if the cgroup has children (online or dying) and kmem is
+        not active yet; a no-op once active (always, with "always")."""
+        self._live()
+        if self._kmem_active:
+            return
+        if self._children_all:
+            raise BusyError(f"cgroup {self._path!r} has children")
+        self._kmem_active = True
+
+    # ------------------------------------------------------------------ charging
+
+    def try_charge(
+        self, nr_pages: int, cpu: int = 0, flags: int = GFP_KERNEL, kmem: bool = False
+    ) -> Optional[Cgroup]:
+        """Charge ``nr_pages`` to this cgroup from ``cpu``.
+
+        ``try_charge()``/``try_charge_memcg()`` for user pages, or with
+        ``kmem`` the kmem path (``obj_cgroup_charge_pages()`` +
+        ``memcg_account_kmem()``; on 3.8 ``memcg_charge_kmem()``).  Returns
+        None when charged (or when nothing is charged at all: the root, 0
+        pages, or kmem of a cgroup whose kmem accounting is not active), else the
+        cgroup over its limit.  A removed cgroup raises
+        :class:`StaleHandleError`.  An exception from the reclaim hook
+        abandons the charge and propagates.
+        """
+        n = check_count(nr_pages)
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        gfp = check_gfp(flags)
+        kmem = bool(kmem)
+        self._live()
+        if not self._online:
+            raise StaleHandleError(f"cannot charge the removed cgroup {self._path!r}")
+        self._pins += 1
+        try:
+            return h._charge(self, n, cpu, gfp, kmem)
+        finally:
+            self._pins -= 1
+            h._free_check()
+
+    def uncharge(self, nr_pages: int, cpu: int = 0, kmem: bool = False) -> None:
+        """Uncharge ``nr_pages`` (allowed on a dying cgroup).
+
+        User pages go straight to the counters (``uncharge_batch()``); kernel
+        pages (``kmem``) update the stat, the v1 kmem counter, and then go
+        through the stock (``refill_stock()``, Linux 4.14+) or directly to
+        memory[+memsw] (3.8 ``memcg_uncharge_kmem()``).  The root is a
+        no-op.  If any level underflowed, the whole uncharge is still
+        applied and then :class:`UnderflowError` names the clamped levels.
+        """
+        n = check_count(nr_pages)
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        kmem = bool(kmem)
+        self._live()
+        clamped: list[CounterView] = []
+        try:
+            h._uncharge(self, n, cpu, kmem, clamped)
+        finally:
+            h._free_check()
+        if clamped:
+            # Reported in one order for every path: by counter (memory,
+            # memsw, kmem, tcpmem), each from the leaf up.
+            order = {name: i for i, name in enumerate(h.config.counters)}
+            clamped.sort(key=lambda v: (order[v.name], -_depth(v.cgroup)))
+            raise UnderflowError(
+                f"underflow uncharging {n} page(s) from {self._path!r} at {len(clamped)} level(s)",
+                counters=clamped,
+                nr_pages=n,
+            )
+
+    # ------------------------------------------------------------------ stats, events
+
+    @property
+    def stat(self) -> dict[str, int]:
+        """memory.stat ``anon`` and ``kernel`` in bytes (signed): the subtree's on
+        cgroup v2 (its memory.stat is hierarchical), this cgroup's own on v1."""
+        self._live()
+        anon, kernel = self._anon, self._kernel
+        if self._hierarchy.config.version == 2:
+            for c in self._descendants():
+                anon, kernel = anon + c._anon, kernel + c._kernel
+        return {"anon": anon * PAGE_SIZE, "kernel": kernel * PAGE_SIZE}
+
+    @property
+    def stat_local(self) -> dict[str, int]:
+        """``anon`` and ``kernel`` charged to this cgroup itself, in bytes."""
+        self._live()
+        return {"anon": self._anon * PAGE_SIZE, "kernel": self._kernel * PAGE_SIZE}
+
+    @property
+    def events(self) -> dict[str, int]:
+        """memory.events: hierarchical on v2 (unless memory_localevents), local on v1."""
+        self._live()
+        return dict(self._events)
+
+    @property
+    def events_local(self) -> dict[str, int]:
+        """memory.events.local: this cgroup's own events."""
+        self._live()
+        return dict(self._events_local)
+
+    def _event(self, name: str) -> None:
+        """``memcg_memory_event(self, name)``."""
+        if name not in EVENT_NAMES:
+            raise InvalidError(f"unknown memory event {name!r}")
+        self._live()
+        self._hierarchy._memcg_memory_event(self, name)
+
+    def _reclaim(self, nr_pages: int) -> int:
+        """Reclaim through the hook (``try_to_free_mem_cgroup_pages()``):
+        the pages both claimed by the hook and seen gone from ``memory``."""
+        n = check_count(nr_pages)
+        self._live()
+        h = self._hierarchy
+        try:
+            return h._try_to_free(self, n)
+        finally:
+            h._free_check()
+
+
+# ---------------------------------------------------------------------- Hierarchy
+
+
+class Hierarchy:
+    """A memcg hierarchy: the cgroup tree, the per-CPU stocks and the
+    reclaim hook.
+
+    ``Hierarchy(config=None, reclaim=None)``: ``config`` defaults to
+    ``Config.current()``; ``reclaim`` is an optional callable
+    ``(cgroup, nr_pages) -> pages freed`` standing in for
+    ``try_to_free_mem_cgroup_pages()`` (without one, reclaim frees nothing).
+
+    Not thread-safe.
+    """
+
+    def __init__(self, config: Optional[Config] = None, reclaim: Optional[ReclaimHook] = None) -> None:
+        if config is None:
+            config = Config.current()
+        if not isinstance(config, Config):
+            raise InvalidTypeError(f"config must be a pymemcg.Config, not {type(config).__name__}")
+        if not config.stock_refill_cap and config.stock_slots != 1:
+            # as the C core: the uncapped (pre-4.14) stock has exactly one slot
+            raise InvalidError("a stock without the refill cap has exactly one slot")
+        self._config = config
+        self._reclaim: Optional[ReclaimHook] = None
+        self.reclaim = reclaim  # type: ignore[assignment]
+        ncpus, k = config.ncpus, config.stock_slots
+        # memcg_stock_pcp: per CPU, k slots of (cached cgroup, nr_pages)
+        self._cached: list[list[Optional[Cgroup]]] = [[None] * k for _ in range(ncpus)]
+        self._nr_pages: list[list[int]] = [[0] * k for _ in range(ncpus)]
+        self._rng = [_SplitMix64(config.seed + cpu) for cpu in range(ncpus)]
+        self._free_ids: list[int] = []  # heap of released ids, all < _next_id
+        self._next_id = 1
+        self._serial = 0
+        self._all: dict[int, Cgroup] = {}  # serial -> cgroup, creation order
+        self._serial_of: dict[Cgroup, int] = {}
+        self._dying: dict[Cgroup, None] = {}
+        self._root = Cgroup._new(self, None, "", self._alloc_id())
+        self._register(self._root)
+
+    # ------------------------------------------------------------------ basics
+
+    @property
+    def config(self) -> Config:
+        """The :class:`~pymemcg.Config` (frozen)."""
+        return self._config
+
+    @property
+    def root(self) -> Cgroup:
+        """The root cgroup (path ``""``, id 1; never charged)."""
+        return self._root
+
+    @property
+    def reclaim(self) -> Optional[ReclaimHook]:
+        """The reclaim hook, or None (reclaim frees nothing)."""
+        return self._reclaim
+
+    @reclaim.setter
+    def reclaim(self, hook: Optional[ReclaimHook]) -> None:
+        if hook is not None and not callable(hook):
+            raise InvalidTypeError(f"reclaim must be callable or None, not {type(hook).__name__}")
+        self._reclaim = hook
+
+    def __repr__(self) -> str:
+        return f"<model.Hierarchy v{self._config.version} ncpus={self._config.ncpus} cgroups={len(self._all)}>"
+
+    def _alloc_id(self) -> int:
+        """The lowest free id in 1..65535 (``idr_alloc(&mem_cgroup_idr, ...)``
+        range), else :class:`NoSpaceError`."""
+        if self._free_ids:
+            return heapq.heappop(self._free_ids)
+        if self._next_id > MAX_ID:
+            raise NoSpaceError("no free cgroup id")
+        cgid = self._next_id
+        self._next_id += 1
+        return cgid
+
+    def _register(self, cg: Cgroup) -> None:
+        self._all[self._serial] = cg
+        self._serial_of[cg] = self._serial
+        self._serial += 1
+
+    # ------------------------------------------------------------------ lookup
+
+    @staticmethod
+    def _components(path: object) -> list[str]:
+        if not isinstance(path, str):
+            raise InvalidTypeError(f"path must be a str, not {type(path).__name__}")
+        stripped = path.strip("/")
+        return stripped.split("/") if stripped else []
+
+    def _lookup(self, parts: list[str], path: str) -> Cgroup:
+        cg = self._root
+        for p in parts:
+            nxt = cg._online_by_name.get(p)
+            if nxt is None:
+                raise NotFoundError(f"no cgroup {path!r}")
+            cg = nxt
+        return cg
+
+    def __getitem__(self, path: str) -> Cgroup:
+        """The online cgroup at ``path`` (``"a/b"``; ``""`` is the root);
+        :class:`NotFoundError` if there is none.  Leading and trailing ``/``
+        are ignored; an empty component (``"a//b"``) names nothing."""
+        return self._lookup(self._components(path), path)
+
+    def get(self, path: str, default: Optional[Cgroup] = None) -> Optional[Cgroup]:
+        """Like ``h[path]`` but returns ``default`` when there is no such cgroup."""
+        parts = self._components(path)
+        try:
+            return self._lookup(parts, path)
+        except NotFoundError:
+            return default
+
+    def create(self, path: str) -> Cgroup:
+        """Create the last component of ``path`` (``mkdir``, not ``mkdir -p``):
+        the parent must exist (:class:`NotFoundError`).  See :meth:`Cgroup.create`."""
+        parts = self._components(path)
+        if not parts:
+            raise InvalidError("cannot create the root cgroup")
+        parent = self._lookup(parts[:-1], path)
+        return parent.create(parts[-1])
+
+    def cgroups(self) -> list[Cgroup]:
+        """Every existing cgroup (online and dying), root first, in creation order."""
+        return list(self._all.values())
+
+    # ------------------------------------------------------------------ stocks
+
+    def stock(self, cpu: int) -> tuple[tuple[Optional[Cgroup], int], ...]:
+        """The stock of ``cpu``: (cached cgroup or None, nr_pages) per slot."""
+        cpu = _check_cpu(cpu, self._config.ncpus)
+        return tuple(zip(self._cached[cpu], self._nr_pages[cpu]))
+
+    def drain(self, cpu: int) -> None:
+        """Drain every slot of ``cpu``'s stock (``drain_local_stock()`` /
+        ``drain_stock_fully()``; also CPU hotplug's ``memcg_hotplug_cpu_dead()``)."""
+        cpu = _check_cpu(cpu, self._config.ncpus)
+        try:
+            self._drain_cpu(cpu)
+        finally:
+            self._free_check()
+
+    def drain_all(self, root: Optional[Cgroup] = None) -> None:
+        """``drain_all_stock(root)``, synchronously: drain the whole stock of
+        every CPU that has pages cached for ``root`` or a descendant
+        (``root`` None: the hierarchy's root)."""
+        if root is None:
+            root = self._root
+        elif not isinstance(root, Cgroup):
+            raise InvalidTypeError(f"root must be a model Cgroup or None, not {type(root).__name__}")
+        elif root._hierarchy is not self:
+            raise InvalidError("root belongs to another hierarchy")
+        root._live()
+        try:
+            self._drain_all_stock(root)
+        finally:
+            self._free_check()
+
+    def _set_slot(self, cpu: int, i: int, cg: Optional[Cgroup], nr_pages: int) -> None:
+        old = self._cached[cpu][i]
+        if old is not cg:
+            if old is not None:
+                old._stock_refs -= 1  # css_put
+            if cg is not None:
+                cg._stock_refs += 1  # css_get
+            self._cached[cpu][i] = cg
+        self._nr_pages[cpu][i] = nr_pages
+
+    def _memcg_uncharge(self, cg: Cgroup, nr_pages: int, clamped: Optional[list[CounterView]]) -> None:
+        """``memcg_uncharge()``: memory, then memsw with memsw accounting."""
+        _uncharge(cg._counters["memory"], nr_pages, clamped)
+        if self._config.memsw:
+            _uncharge(cg._counters["memsw"], nr_pages, clamped)
+
+    def _drain_stock(self, cpu: int, i: int, clamped: Optional[list[CounterView]] = None) -> None:
+        """``drain_stock(stock, i)``: give slot i's pages back to its cgroup's
+        counters and empty the slot."""
+        old = self._cached[cpu][i]
+        if old is not None:
+            nr = self._nr_pages[cpu][i]
+            if nr:
+                self._memcg_uncharge(old, nr, clamped)
+            self._set_slot(cpu, i, None, 0)
+
+    def _drain_cpu(self, cpu: int) -> None:
+        """``drain_stock_fully()``: every slot of one CPU."""
+        for i in range(self._config.stock_slots):
+            self._drain_stock(cpu, i)
+
+    def _consume_stock(self, memcg: Cgroup, nr_pages: int, cpu: int) -> bool:
+        """``consume_stock()``: take ``nr_pages`` pre-charged pages of ``memcg``
+        from ``cpu``'s stock if there are enough."""
+        cfg = self._config
+        cached, pages = self._cached[cpu], self._nr_pages[cpu]
+        if cfg.stock_single_page:  # 3.8: 1-page charges only, slot 0
+            if nr_pages == 1 and cached[0] is memcg and pages[0] > 0:
+                pages[0] -= 1
+                return True
+            return False
+        if nr_pages > cfg.charge_batch:
+            return False
+        for i in range(cfg.stock_slots):
+            if cached[i] is memcg:  # the first matching slot decides
+                if pages[i] >= nr_pages:
+                    pages[i] -= nr_pages
+                    return True
+                return False
+        return False
+
+    def _refill_stock(
+        self, memcg: Cgroup, nr_pages: int, cpu: int, clamped: Optional[list[CounterView]] = None
+    ) -> None:
+        """``refill_stock()``: park ``nr_pages`` charged pages of ``memcg`` in
+        ``cpu``'s stock (3.8 ``refill_stock()``, 4.14-6.15
+        ``__refill_stock()`` with the cap, 6.16+ multi-slot with random
+        eviction)."""
+        cfg = self._config
+        k = cfg.stock_slots
+        # Only clamps of memcg's own pages are reported (``clamped``, for an
+        # uncharge through the stock); another cgroup's slot drained on the
+        # way clamps silently (the kernel's WARN).
+        if k == 1 and not cfg.stock_refill_cap:  # 3.8: replace, add, no cap
+            if self._cached[cpu][0] is not memcg:
+                self._drain_stock(cpu, 0)
+                self._set_slot(cpu, 0, memcg, 0)
+            self._nr_pages[cpu][0] += nr_pages
+            return
+        if cfg.stock_refill_cap and nr_pages > cfg.charge_batch:
+            self._memcg_uncharge(memcg, nr_pages, clamped)
+            return
+        empty = -1
+        for i in range(k):
+            c = self._cached[cpu][i]
+            if c is None:
+                if empty < 0:
+                    empty = i
+            elif c is memcg:
+                self._nr_pages[cpu][i] += nr_pages
+                if cfg.stock_refill_cap and self._nr_pages[cpu][i] > cfg.charge_batch:
+                    self._drain_stock(cpu, i, clamped)
+                return
+        if empty >= 0:
+            i = empty
+        else:
+            i = self._rng[cpu].next() % k  # get_random_u32_below(NR_MEMCG_STOCK)
+            self._drain_stock(cpu, i)
+        self._set_slot(cpu, i, memcg, nr_pages)
+
+    def _drain_all_stock(self, root: Cgroup) -> None:
+        """``drain_all_stock(root)``: CPUs in order; a CPU with any slot
+        holding pages of ``root`` or a descendant has its whole stock drained."""
+        k = self._config.stock_slots
+        for cpu in range(self._config.ncpus):
+            cached, pages = self._cached[cpu], self._nr_pages[cpu]
+            if any(
+                pages[i] > 0 and cached[i] is not None and cached[i]._is_descendant_of(root)  # type: ignore[union-attr]
+                for i in range(k)
+            ):
+                self._drain_cpu(cpu)
+
+    # ------------------------------------------------------------------ events, reclaim
+
+    def _memcg_memory_event(self, memcg: Cgroup, name: str) -> None:
+        """``memcg_memory_event()``: the local count, then memory.events on
+        memcg and (v2 without memory_localevents) each ancestor below the root."""
+        memcg._events_local[name] += 1
+        local_only = self._config.version == 1 or self._config.memory_localevents
+        x: Optional[Cgroup] = memcg
+        while True:
+            assert x is not None
+            x._events[name] += 1
+            if local_only:
+                break
+            x = x._parent
+            if x is None or x is self._root:
+                break
+
+    def _try_to_free(self, memcg: Cgroup, nr_pages: int) -> int:
+        """``try_to_free_mem_cgroup_pages()`` through the hook: min(pages the
+        hook claims, pages actually gone from memcg's memory counter)."""
+        hook = self._reclaim
+        if hook is None:
+            return 0
+        memory = memcg._counters["memory"]
+        before = memory.usage
+        memcg._pins += 1
+        try:
+            claimed = hook(memcg, nr_pages)
+        finally:
+            memcg._pins -= 1
+        claimed = _check_hook_result(claimed)
+        after = memory.usage
+        progress = before - after if after < before else 0
+        return min(claimed, progress)
+
+    @staticmethod
+    def _mem_cgroup_margin(memcg: Cgroup, memsw: bool) -> int:
+        """``mem_cgroup_margin()``: pages chargeable before memory (and memsw)
+        hit max."""
+        c = memcg._counters["memory"]
+        margin = c.max - c.usage if c.usage < c.max else 0
+        if memsw:
+            s = memcg._counters["memsw"]
+            margin = min(margin, s.max - s.usage if s.usage < s.max else 0)
+        return margin
+
+    def _reclaim_high(self, memcg: Cgroup, nr_pages: int) -> None:
+        """``reclaim_high()`` (one pass of ``mem_cgroup_handle_over_high()``,
+        no throttling): each non-root memcg from ``memcg`` up that is above
+        memory.high gets a ``high`` event and a reclaim of ``nr_pages``."""
+        m: Optional[Cgroup] = memcg
+        while m is not None and m is not self._root:
+            c = m._counters["memory"]
+            if c.usage > c.high:
+                self._memcg_memory_event(m, "high")
+                self._try_to_free(m, nr_pages)
+            m = m._parent
+
+    # ------------------------------------------------------------------ charge path
+
+    def _charge(self, cg: Cgroup, n: int, cpu: int, gfp: int, kmem: bool) -> Optional[Cgroup]:
+        """``try_charge()`` + the kmem wrappers, then memory.high at "return
+        to user" (``mem_cgroup_handle_over_high()``)."""
+        cfg = self._config
+        if cg is self._root:
+            return None  # mem_cgroup_is_root(): nothing is charged
+        if n == 0:
+            # The kernel never charges 0 pages (kmalloc(0) is ZERO_SIZE_PTR).
+            # Taken literally, the loop would spin forever on a cgroup forced
+            # above its max: try_charge(0) fails there, margin 0 >= 0 retries.
+            return None
+        if kmem and not cg._kmem_active:
+            return None  # 3.8: kmem accounting not activated for this memcg
+        pending = [0]
+        if kmem and cfg.kmem_first and "kmem" in cg._counters:
+            # 3.8 memcg_charge_kmem(): the kmem counter first, no reclaim on it
+            kc = cg._counters["kmem"]
+            fail = kc.try_charge(n)
+            if fail is not None:
+                assert isinstance(fail, _CgCounter)
+                return fail.cgroup
+            try:
+                over = self._try_charge_memcg(cg, gfp, n, cpu, pending)
+            except BaseException:
+                kc.uncharge(n)
+                raise
+            if over is not None:
+                kc.uncharge(n)
+                return over
+        else:
+            over = self._try_charge_memcg(cg, gfp, n, cpu, pending)
+        if over is None and kmem and cfg.version == 1 and not cfg.kmem_first:
+            kc = cg._counters["kmem"]
+            if cfg.kmem_limit != "enforced":
+                kc.charge(n)  # v1 >= 5.16: memcg_account_kmem() forces the kmem counter
+            else:
+                # 4.x-5.15 __memcg_kmem_charge_memcg(): the kmem limit after the
+                # memory charge, no reclaim; failure cancels the memory charge.
+                fail = kc.try_charge(n)
+                if fail is not None:
+                    if gfp & GFP_NOFAIL:
+                        kc.charge(n)
+                    else:
+                        self._memcg_uncharge(cg, n, None)  # cancel_charge()
+                        assert isinstance(fail, _CgCounter)
+                        over = fail.cgroup
+        if over is None:
+            if kmem:
+                cg._kernel += n  # memcg_account_kmem(): MEMCG_KMEM
+            else:
+                cg._anon += n
+        if pending[0]:
+            nr, pending[0] = pending[0], 0
+            self._reclaim_high(cg, nr)
+        return over
+
+    def _try_charge_memcg(
+        self, memcg: Cgroup, gfp: int, nr_pages: int, cpu: int, pending: list[int]
+    ) -> Optional[Cgroup]:
+        """``try_charge_memcg()``: None when charged, else the memcg over its
+        limit.  Adds to ``pending[0]`` (``current->memcg_nr_pages_over_high``)."""
+        cfg = self._config
+        batch = max(cfg.charge_batch, nr_pages)
+        if cfg.allow_spinning_batch and not gfp & (GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM):
+            batch = nr_pages  # !gfpflags_allow_spinning(): no stock refill
+        nr_retries = cfg.reclaim_retries
+        drained = raised_max = False
+        memory = memcg._counters["memory"]
+        memsw = memcg._counters["memsw"] if cfg.memsw else None
+        while True:  # retry:
+            if self._consume_stock(memcg, nr_pages, cpu):
+                return None
+            over: Optional[Cgroup] = None
+            if memsw is not None:
+                f = memsw.try_charge(batch)
+                if f is not None:
+                    assert isinstance(f, _CgCounter)
+                    over = f.cgroup
+            if over is None:
+                f = memory.try_charge(batch)
+                if f is None:
+                    self._done_restock(memcg, batch, nr_pages, cpu, pending)
+                    return None
+                if memsw is not None:
+                    memsw.uncharge(batch)
+                assert isinstance(f, _CgCounter)
+                over = f.cgroup
+            # failed: (over is mem_over_limit)
+            if batch > nr_pages:
+                batch = nr_pages  # silently retry with the exact size first
+                continue
+            if not gfp & GFP_DIRECT_RECLAIM:  # !gfpflags_allow_blocking()
+                break
+            self._memcg_memory_event(over, "max")
+            raised_max = True
+            nr_reclaimed = self._try_to_free(over, nr_pages)
+            if self._mem_cgroup_margin(over, cfg.memsw) >= nr_pages:
+                continue
+            if not drained:
+                self._drain_all_stock(over)
+                drained = True
+                continue
+            if gfp & GFP_NORETRY:
+                break
+            if nr_reclaimed and nr_pages <= (1 << PAGE_ALLOC_COSTLY_ORDER):
+                continue
+            if nr_retries > 0:
+                nr_retries -= 1
+                continue
+            if gfp & GFP_RETRY_MAYFAIL:
+                break
+            if _get_order(nr_pages) <= PAGE_ALLOC_COSTLY_ORDER:
+                self._memcg_memory_event(over, "oom")  # mem_cgroup_oom(): no task to kill
+            break
+        # nomem:
+        if not gfp & (GFP_NOFAIL | GFP_HIGH):
+            return over
+        # force:
+        if not raised_max:
+            self._memcg_memory_event(over, "max")
+        self._force_charge(memory, nr_pages)
+        if memsw is not None:
+            self._force_charge(memsw, nr_pages)
+        return None
+
+    def _force_charge(self, counter: PageCounter, nr_pages: int) -> None:
+        """``page_counter_charge()``; with res_counter failcnt ("all", 3.8
+        ``res_counter_charge_nofail()``) each level left above its limit
+        counts a failure."""
+        counter.charge(nr_pages)
+        if self._config.failcnt == "all":
+            c: Optional[PageCounter] = counter
+            while c is not None:
+                if c.usage > c.max:
+                    c._failcnt = (c._failcnt + 1) & U64_MASK
+                c = c.parent
+
+    def _done_restock(self, memcg: Cgroup, batch: int, nr_pages: int, cpu: int, pending: list[int]) -> None:
+        """``done_restock:``: park the surplus in the stock, then note pages
+        over memory.high (or v2 swap.high) for the end of the call."""
+        if batch > nr_pages:
+            self._refill_stock(memcg, batch - nr_pages, cpu)
+        v2 = self._config.version == 2
+        m: Optional[Cgroup] = memcg
+        while m is not None:
+            mem = m._counters["memory"]
+            over_high = mem.usage > mem.high
+            if not over_high and v2:
+                sw = m._counters["swap"]
+                over_high = sw.usage > sw.high
+            if over_high:
+                pending[0] += batch
+                break
+            m = m._parent
+
+    # ------------------------------------------------------------------ uncharge
+
+    def _uncharge(self, cg: Cgroup, n: int, cpu: int, kmem: bool, clamped: list[CounterView]) -> None:
+        """``uncharge_batch()`` for user pages; ``obj_cgroup_uncharge_pages()``
+        (or 3.8 ``memcg_uncharge_kmem()``) for kernel pages."""
+        cfg = self._config
+        if cg is self._root or n == 0:
+            return  # nothing was charged to the root; uncharge_batch() skips 0 pages
+        if not kmem:
+            self._memcg_uncharge(cg, n, clamped)
+            cg._anon -= n
+            return
+        if not cg._kmem_active:
+            return
+        cg._kernel -= n
+        if cfg.version == 1:
+            _uncharge(cg._counters["kmem"], n, clamped)
+        if cfg.kmem_uncharge_via_stock:
+            self._refill_stock(cg, n, cpu, clamped)
+        else:
+            self._memcg_uncharge(cg, n, clamped)
+
+    # ------------------------------------------------------------------ lifetime
+
+    def _free_check(self) -> None:
+        """Free every dying cgroup nothing references any more (``css_release``
+        → ``mem_cgroup_css_free``), then its parent in turn: no children,
+        every counter at 0, no stock slot caching it, no call in progress."""
+        changed = True
+        while changed:
+            changed = False
+            for cg in list(self._dying):
+                if (
+                    not cg._children_all
+                    and cg._stock_refs == 0
+                    and cg._pins == 0
+                    and all(c.usage == 0 for c in cg._counters.values())
+                ):
+                    self._free(cg)
+                    changed = True
+
+    def _free(self, cg: Cgroup) -> None:
+        del self._dying[cg]
+        cg._freed = True
+        heapq.heappush(self._free_ids, cg._id)  # mem_cgroup_id_remove()
+        parent = cg._parent
+        assert parent is not None
+        parent._children_all.remove(cg)
+        del self._all[self._serial_of.pop(cg)]
