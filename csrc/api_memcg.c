@@ -418,7 +418,7 @@ static int64_t counter_op(int64_t hierarchy, int64_t cgroup, int32_t counter, in
 	int64_t err;
 	struct mem_cgroup *memcg = lock_cgroup(hierarchy, cgroup, &h, &err);
 	struct page_counter *pc;
-	int ret = 0;
+	int64_t ret = 0;
 
 	if (!memcg)
 		return err;
@@ -430,6 +430,10 @@ static int64_t counter_op(int64_t hierarchy, int64_t cgroup, int32_t counter, in
 	switch (op) {
 	case 0:
 		ret = page_counter_set_max(pc, (unsigned long)nr_pages);
+		break;
+	case 7:
+		/* seq_cst, like page_counter_set_max's exchange: chargers see it. */
+		ret = (int64_t)atomic_exchange(&pc->max, (unsigned long)nr_pages);
 		break;
 	case 1:
 		page_counter_set_min(pc, (unsigned long)nr_pages);
@@ -457,6 +461,11 @@ static int64_t counter_op(int64_t hierarchy, int64_t cgroup, int32_t counter, in
 int64_t pmc_cgroup_set_max(int64_t hierarchy, int64_t cgroup, int32_t counter, int64_t nr_pages)
 {
 	return counter_op(hierarchy, cgroup, counter, nr_pages, 0);
+}
+
+int64_t pmc_cgroup_xchg_max(int64_t hierarchy, int64_t cgroup, int32_t counter, int64_t nr_pages)
+{
+	return counter_op(hierarchy, cgroup, counter, nr_pages, 7);
 }
 
 int64_t pmc_cgroup_set_min(int64_t hierarchy, int64_t cgroup, int64_t nr_pages)

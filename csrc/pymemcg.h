@@ -223,6 +223,8 @@ void pmc_set_reclaim_callback(int64_t (*callback)(int64_t, int64_t, int64_t));
 /* Reclaim through the callback; returns the progress seen on the counter. */
 int64_t pmc_cgroup_reclaim(int64_t hierarchy, int64_t cgroup, int64_t nr_pages);
 int64_t pmc_cgroup_set_max(int64_t hierarchy, int64_t cgroup, int32_t counter, int64_t nr_pages);
+/* v2 memory.max: install the limit whatever the usage; returns the old one. */
+int64_t pmc_cgroup_xchg_max(int64_t hierarchy, int64_t cgroup, int32_t counter, int64_t nr_pages);
 int64_t pmc_cgroup_set_min(int64_t hierarchy, int64_t cgroup, int64_t nr_pages);
 int64_t pmc_cgroup_set_low(int64_t hierarchy, int64_t cgroup, int64_t nr_pages);
 int64_t pmc_cgroup_set_high(int64_t hierarchy, int64_t cgroup, int32_t counter, int64_t nr_pages);

@@ -541,6 +541,12 @@ class Cgroup:
         idx = self._counter_index(name)
         _check(lib.pmc_cgroup_set_max(self._h, self._cg, idx, check_count(nr_pages)), "set_max")
 
+    def _xchg_max(self, name: str, nr_pages: int) -> int:
+        """Install a limit whatever the usage (v2 memory.max); the old one."""
+        idx = self._counter_index(name)
+        return _check(lib.pmc_cgroup_xchg_max(self._h, self._cg, idx, check_count(nr_pages)),
+                      "xchg_max")
+
     def _set_min(self, nr_pages: int) -> None:
         _check(lib.pmc_cgroup_set_min(self._h, self._cg, check_count(nr_pages)), "set_min")
 

@@ -441,6 +441,16 @@ class Cgroup:
         n = check_count(nr_pages)
         self._counter(name).set_max(n)
 
+    def _xchg_max(self, cname: str, nr_pages: int) -> int:
+        """``xchg(&counter->max, nr_pages)`` (v2 memory.max installs the limit
+        whatever the usage); returns the old limit."""
+        name = self._check_counter_name(cname)
+        n = check_count(nr_pages)
+        counter = self._counter(name)
+        old = counter._max
+        counter._max = n
+        return old
+
     def _set_min(self, nr_pages: int) -> None:
         """``page_counter_set_min()`` on the memory counter (with propagation)."""
         n = check_count(nr_pages)
