@@ -20,6 +20,11 @@ static inline struct pmc_hierarchy *hlookup(int64_t hierarchy)
 	return pmc_table_lookup(&hierarchy_table, hierarchy);
 }
 
+struct pmc_hierarchy *hierarchy_lookup(int64_t hierarchy)
+{
+	return hlookup(hierarchy);
+}
+
 static int check_config(const struct pmc_config *cfg)
 {
 	if (cfg->version < 1 || cfg->version > 2 || cfg->ncpus < 1 || cfg->ncpus > 1024)
@@ -341,29 +346,16 @@ int64_t pmc_hierarchy_drain(int64_t hierarchy, int32_t cpu)
 		return -ESTALE;
 	if (cpu < 0 || cpu >= h->cfg.ncpus)
 		return -EINVAL;
-	cpu_lock(h, cpu);
-	drain_stock_fully(h, cpu);
-	cpu_unlock(h, cpu);
-	pthread_mutex_lock(&h->lock);
-	return unlock_finish(h, 0);
+	return memcg_drain_cpu(h, cpu);
 }
 
 int64_t pmc_hierarchy_drain_all(int64_t hierarchy, int64_t cgroup)
 {
 	struct pmc_hierarchy *h = hlookup(hierarchy);
-	struct mem_cgroup *root;
 
 	if (!h)
 		return -ESTALE;
-	/* h->lock before the CPU locks: the order every path keeps. */
-	pthread_mutex_lock(&h->lock);
-	root = cgroup ? memcg_lookup(h, cgroup) : h->root;
-	if (!root) {
-		pthread_mutex_unlock(&h->lock);
-		return -ESTALE;
-	}
-	drain_all_stock(h, root);
-	return unlock_finish(h, 0);
+	return memcg_drain_all(h, cgroup);
 }
 
 int64_t pmc_hierarchy_stock(int64_t hierarchy, int32_t cpu, int64_t *cached, uint64_t *nr_pages,

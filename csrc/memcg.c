@@ -863,6 +863,31 @@ out:
 	return 0;
 }
 
+/* drain one CPU's stock (CPU hotplug's drain, or a user's). */
+int64_t memcg_drain_cpu(struct pmc_hierarchy *h, int cpu)
+{
+	cpu_lock(h, cpu);
+	drain_stock_fully(h, cpu);
+	cpu_unlock(h, cpu);
+	finish_call(h);
+	return 0;
+}
+
+/* drain_all_stock of a subtree (cgroup 0: the whole tree), synchronously. */
+int64_t memcg_drain_all(struct pmc_hierarchy *h, int64_t cgroup)
+{
+	struct mem_cgroup *root;
+
+	/* h->lock before the CPU locks: the order every path keeps. */
+	pthread_mutex_lock(&h->lock);
+	root = cgroup ? memcg_lookup(h, cgroup) : h->root;
+	if (root)
+		drain_all_stock(h, root);
+	memcg_free_dying(h);
+	pthread_mutex_unlock(&h->lock);
+	return root ? 0 : -ESTALE;
+}
+
 /* Reclaim on behalf of the interface files (memory.max, memory.high ...). */
 long memcg_reclaim(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages)
 {

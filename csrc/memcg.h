@@ -144,6 +144,8 @@ int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long 
 int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
 		       int cpu, bool kmem, struct clamp_log *log);
 long memcg_reclaim(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages);
+int64_t memcg_drain_cpu(struct pmc_hierarchy *h, int cpu);
+int64_t memcg_drain_all(struct pmc_hierarchy *h, int64_t cgroup);
 int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
 
 static inline bool memcg_is_root(struct mem_cgroup *memcg)

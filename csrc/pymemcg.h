@@ -232,6 +232,35 @@ int64_t pmc_cgroup_reset(int64_t hierarchy, int64_t cgroup, int32_t counter, int
 int64_t pmc_cgroup_event(int64_t hierarchy, int64_t cgroup, int32_t event);
 int64_t pmc_cgroup_activate_kmem(int64_t hierarchy, int64_t cgroup);
 
+/* --- batch entry point (csrc/replay.c) ------------------------------- */
+
+#define PMC_OP_CHARGE 1         /* try_charge(cgroup, nr_pages, cpu, flags, kmem) */
+#define PMC_OP_UNCHARGE 2       /* uncharge(cgroup, nr_pages, cpu, kmem) */
+#define PMC_OP_DRAIN 3          /* drain(cpu) */
+#define PMC_OP_DRAIN_ALL 4      /* drain_all(cgroup, or 0 for the whole tree) */
+/* Result of an uncharge that clamped some level (the state has changed). */
+#define PMC_RESULT_UNDERFLOW -34
+
+/* One record: 32 bytes, the layout of pymemcg.OP_DTYPE. */
+struct pmc_op {
+	uint32_t op;
+	uint32_t flags;                 /* GFP bits for a charge */
+	int64_t cgroup;                 /* handle: id | generation << 16 */
+	int64_t nr_pages;
+	int32_t cpu;
+	int32_t kmem;
+};
+
+/*
+ * Apply ops[0..n) in order, result i into results[i]: as the single calls
+ * return (0; the handle of the cgroup over its limit; -errno), with
+ * PMC_RESULT_UNDERFLOW for an uncharge that clamped.  A bad record gets
+ * its -errno and the batch goes on.  The batch stops after a record whose
+ * reclaim callback failed (-ECANCELED).  Returns how many records ran.
+ */
+int64_t pmc_hierarchy_replay(int64_t hierarchy, const struct pmc_op *ops, int64_t n,
+                             int64_t *results);
+
 /* --- microbenchmarks (csrc/bench.c) ----------------------------------- */
 
 /* Empty functions with the signatures of try_charge and uncharge: the CFFI floor. */

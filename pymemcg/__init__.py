@@ -46,12 +46,28 @@ from .gfp import (
     GFP_RETRY_MAYFAIL,
 )
 from .hierarchy import Cgroup, Hierarchy
+from .replay import (
+    OP_CHARGE,
+    OP_DRAIN,
+    OP_DRAIN_ALL,
+    OP_DTYPE,
+    OP_UNCHARGE,
+    RESULT_UNDERFLOW,
+    pack_ops,
+)
 from .memparse import memparse, page_counter_memparse
 from .page_counter import PageCounter
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "OP_DTYPE",
+    "OP_CHARGE",
+    "OP_UNCHARGE",
+    "OP_DRAIN",
+    "OP_DRAIN_ALL",
+    "RESULT_UNDERFLOW",
+    "pack_ops",
     "PAGE_SIZE",
     "PAGE_SHIFT",
     "PAGE_COUNTER_MAX",

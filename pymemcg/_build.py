@@ -36,7 +36,7 @@ def cdef_from_header(path: str = HEADER) -> str:
     block = text[start:end]
     # CFFI understands comments and integer #defines; nothing else may be there.
     for line in block.splitlines():
-        if line.startswith("#") and not re.match(r"#define \w+ -?\d+\s*$", line):
+        if line.startswith("#") and not re.match(r"#define \w+ -?\d+\s*(/\*.*\*/\s*)?$", line):
             raise RuntimeError(f"{path}: unsupported preprocessor line in cdef: {line}")
     return block
 

@@ -26,6 +26,7 @@ from .errors import (
     UnderflowError,
     raise_errno,
 )
+from . import replay as _replay
 from .gfp import GFP_KERNEL, check_gfp
 
 __all__ = ["Hierarchy", "Cgroup", "EVENTS", "STATS", "ReclaimHook"]
@@ -220,6 +221,24 @@ class Hierarchy:
         return tuple((self._cgroup(cached[i]) if cached[i] else None, int(pages[i]))
                      for i in range(n))
 
+    # -- batch -------------------------------------------------------------------
+
+    def replay(self, ops: Any, out: Any = None) -> Any:
+        """Apply a buffer of :data:`pymemcg.OP_DTYPE` records in one C call
+        (zero-copy); one int64 result per record (see :mod:`pymemcg.replay`)."""
+        view = _replay.as_bytes(ops)
+        n = len(view) // _replay.OP_SIZE
+        if out is None:
+            out = _replay.new_results(n)
+        res = ffi.from_buffer("int64_t[]", out, require_writable=True)
+        if len(res) < n:
+            raise InvalidError(f"out holds {len(res)} results, the batch has {n}")
+        done = lib.pmc_hierarchy_replay(self._h, ffi.from_buffer("struct pmc_op[]", view), n, res)
+        _check(done, "replay")
+        if done < n or (n and res[done - 1] == -_errno.ECANCELED):
+            _check(-_errno.ECANCELED, "replay")
+        return out
+
     # -- reclaim ---------------------------------------------------------------
 
     @property
@@ -330,6 +349,12 @@ class Cgroup:
         _check(lib.pmc_cgroup_remove(self._h, self._cg), f"remove {self.path!r}")
         if self._hier._by_path.get(self.path) is self:
             del self._hier._by_path[self.path]
+
+    @property
+    def handle(self) -> int:
+        """The id and generation (``id | generation << 16``) that replay
+        records carry: never valid again once this cgroup is freed."""
+        return self._cg
 
     @property
     def online(self) -> bool:

@@ -20,7 +20,7 @@ between threads only under your own lock.
 
 from __future__ import annotations
 
-from .._common import PAGE_COUNTER_MAX, PAGE_SIZE, PageCounterState
+from .._common import PAGE_COUNTER_MAX, PAGE_SHIFT, PAGE_SIZE, PageCounterState
 from .._views import CounterView
 from ..config import Config
 from ..errors import (
@@ -49,10 +49,27 @@ from ..gfp import (
     GFP_RETRY_MAYFAIL,
 )
 from .hierarchy import Cgroup, Hierarchy
+from ..replay import (
+    OP_CHARGE,
+    OP_DRAIN,
+    OP_DRAIN_ALL,
+    OP_DTYPE,
+    OP_UNCHARGE,
+    RESULT_UNDERFLOW,
+    pack_ops,
+)
 from .memparse import memparse, page_counter_memparse
 from .page_counter import PageCounter
 
 __all__ = [
+    "PAGE_SHIFT",
+    "OP_DTYPE",
+    "OP_CHARGE",
+    "OP_UNCHARGE",
+    "OP_DRAIN",
+    "OP_DRAIN_ALL",
+    "RESULT_UNDERFLOW",
+    "pack_ops",
     "PAGE_SIZE",
     "PAGE_COUNTER_MAX",
     "memparse",

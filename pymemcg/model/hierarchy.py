@@ -17,11 +17,13 @@ be freed under the charge.
 
 from __future__ import annotations
 
+import errno
 import heapq
 import operator
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
-from .._common import PAGE_SIZE, U64_MASK, PageCounterState, check_count
+from .. import replay as _replay
+from .._common import PAGE_COUNTER_MAX, PAGE_SIZE, U64_MASK, PageCounterState, check_count
 from .._views import CounterView
 from ..config import Config
 from ..errors import (
@@ -211,6 +213,11 @@ class Cgroup:
         self._name = name
         self._path = name if parent is None or parent._parent is None else f"{parent._path}/{name}"
         self._id = cgid
+        # Generation of the id, as the C core counts it: odd while in use,
+        # bumped at every allocation and every free (handles never repeat).
+        gen = hierarchy._gens.get(cgid, 0) + 1
+        self._gen = gen if gen < 0x7FFFFFFF else 1
+        hierarchy._by_id[cgid] = self
         self._online = True
         self._freed = False
         self._children_all: list[Cgroup] = []  # online and dying, creation order
@@ -252,6 +259,11 @@ class Cgroup:
     def id(self) -> int:
         """The memcg id (``mem_cgroup_id()``), 1..65535; the root holds 1."""
         return self._id
+
+    @property
+    def handle(self) -> int:
+        """``id | generation << 16``, as replay records name a cgroup."""
+        return (self._gen << 16) | self._id
 
     @property
     def online(self) -> bool:
@@ -647,6 +659,8 @@ class Hierarchy:
         self._nr_pages: list[list[int]] = [[0] * k for _ in range(ncpus)]
         self._rng = [_SplitMix64(config.seed + cpu) for cpu in range(ncpus)]
         self._free_ids: list[int] = []  # heap of released ids, all < _next_id
+        self._gens: dict[int, int] = {}  # id -> generation of its last user
+        self._by_id: dict[int, Cgroup] = {}  # id -> the cgroup holding it
         self._next_id = 1
         self._serial = 0
         self._all: dict[int, Cgroup] = {}  # serial -> cgroup, creation order
@@ -661,6 +675,69 @@ class Hierarchy:
     def config(self) -> Config:
         """The :class:`~pymemcg.Config` (frozen)."""
         return self._config
+
+    # ------------------------------------------------------------------ batch
+
+    def _by_handle(self, handle: int) -> Optional[Cgroup]:
+        """The cgroup a replay record names (dying ones included), if its
+        id still has that generation."""
+        if handle <= 0 or handle >> 47:
+            return None
+        cg = self._by_id.get(handle & 0xFFFF)
+        return cg if cg is not None and cg._gen == handle >> 16 else None
+
+    def replay(self, ops: Any, out: Any = None) -> Any:
+        """Apply a buffer of replay records, one result per record, exactly as
+        the C core's ``pmc_hierarchy_replay`` (see :mod:`pymemcg.replay`)."""
+        view = _replay.as_bytes(ops)
+        n = len(view) // _replay.OP_SIZE
+        if out is None:
+            out = _replay.new_results(n)
+        if len(out) < n:
+            raise InvalidError(f"out holds {len(out)} results, the batch has {n}")
+        for i, record in enumerate(_replay.iter_ops(view)):
+            try:
+                out[i] = self._replay_one(*record)
+            except BaseException:
+                # Only a reclaim hook raises here; the batch stops at this record.
+                out[i] = -errno.ECANCELED
+                raise
+        return out
+
+    def _replay_one(self, op: int, flags: int, handle: int, nr_pages: int, cpu: int,
+                    kmem: int) -> int:
+        ncpus = self._config.ncpus
+        if op in (_replay.OP_CHARGE, _replay.OP_UNCHARGE):
+            # The C core's order of checks: counts and CPU, flags, then the cgroup.
+            if not 0 <= nr_pages <= PAGE_COUNTER_MAX or not 0 <= cpu < ncpus:
+                return -errno.EINVAL
+            if op == _replay.OP_CHARGE and flags & ~0x7F:
+                return -errno.EINVAL
+            cg = self._by_handle(handle)
+            if cg is None:
+                return -errno.ESTALE
+            if op == _replay.OP_UNCHARGE:
+                try:
+                    cg.uncharge(nr_pages, cpu, bool(kmem))
+                except UnderflowError:
+                    return _replay.RESULT_UNDERFLOW
+                return 0
+            if not cg._online:
+                return -errno.ESTALE
+            over = cg.try_charge(nr_pages, cpu, flags, bool(kmem))
+            return 0 if over is None else over._id
+        if op == _replay.OP_DRAIN:
+            if not 0 <= cpu < ncpus:
+                return -errno.EINVAL
+            self.drain(cpu)
+            return 0
+        if op == _replay.OP_DRAIN_ALL:
+            root = self._root if handle == 0 else self._by_handle(handle)
+            if root is None:
+                return -errno.ESTALE
+            self.drain_all(root)
+            return 0
+        return -errno.EINVAL
 
     @property
     def root(self) -> Cgroup:
@@ -1136,6 +1213,8 @@ class Hierarchy:
         del self._dying[cg]
         cg._freed = True
         heapq.heappush(self._free_ids, cg._id)  # mem_cgroup_id_remove()
+        self._gens[cg._id] = cg._gen + 1
+        del self._by_id[cg._id]
         parent = cg._parent
         assert parent is not None
         parent._children_all.remove(cg)
