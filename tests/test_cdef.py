@@ -52,7 +52,7 @@ def test_the_binding_adds_only_the_reclaim_callback() -> None:
 
 
 STRUCTS = ("struct pmc_page_counter_info", "struct pmc_bench_result", "struct pmc_config",
-           "struct pmc_cgroup_info")
+           "struct pmc_cgroup_info", "struct pmc_op")
 
 
 def test_structs_match() -> None:
@@ -86,7 +86,7 @@ def test_cdef_has_no_pointers_to_core_objects() -> None:
     # config struct, and the binding's callback.
     text = re.sub(r"/\*.*?\*/", "", _build.cdef_from_header(), flags=re.S)
     allowed = {"char", "uint8_t", "uint64_t", "int64_t", "pmc_page_counter_info", "pmc_bench_result",
-               "pmc_config", "pmc_cgroup_info", "(", "(*callback"}
+               "pmc_config", "pmc_cgroup_info", "pmc_op", "(", "(*callback"}
     for ptr in re.findall(r"([\w (]+)\*", text):
         assert ptr.split()[-1] in allowed, ptr
 
@@ -99,3 +99,15 @@ def test_header_is_valid_c() -> None:
            "typedef unsigned int uint32_t; typedef unsigned char uint8_t;"
            "typedef unsigned long size_t;\n" + body)
     pycparser.CParser().parse(src)
+
+
+def test_op_dtype_matches_struct_pmc_op() -> None:
+    from pymemcg import replay
+
+    fields = [(n, f.offset) for n, f in ffi.typeof("struct pmc_op").fields]
+    assert ffi.sizeof("struct pmc_op") == replay.OP_SIZE
+    if replay.OP_DTYPE is not None:
+        assert fields == [(n, replay.OP_DTYPE.fields[n][1]) for n in replay.OP_DTYPE.names]
+    for name in ("CHARGE", "UNCHARGE", "DRAIN", "DRAIN_ALL"):
+        assert getattr(lib, f"PMC_OP_{name}") == getattr(replay, f"OP_{name}")
+    assert lib.PMC_RESULT_UNDERFLOW == replay.RESULT_UNDERFLOW
