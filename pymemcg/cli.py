@@ -1,4 +1,4 @@
-"""Command line: ``python -m pymemcg demo``.
+"""Command line: ``python -m pymemcg demo | replay FILE``.
 
 The demo walks through the page counter's behaviour on the C core and
 replays every step on the pure-Python model, printing both; every number
@@ -176,10 +176,41 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="pymemcg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="walk through the accounting, C core vs model")
+    rp = sub.add_parser("replay", help="run a text trace (see pymemcg.trace) and print the "
+                                       "final counters and events")
+    rp.add_argument("file", help="the trace; - for standard input")
+    rp.add_argument("--model", action="store_true", help="run the pure-Python model")
+    rp.add_argument("--compare", action="store_true",
+                    help="run both and fail if the C core and the model disagree")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return 1 if demo() else 0
+    if args.command == "replay":
+        return _replay(args.file, args.model, args.compare)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _replay(path: str, model: bool, compare: bool) -> int:
+    from .errors import MemcgError
+    from .trace import format_state, run_trace
+
+    text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    backends = [pymemcg.model if model else pymemcg]
+    if compare:
+        backends = [pymemcg, pymemcg.model]
+    outputs = []
+    for backend in backends:
+        try:
+            outputs.append(format_state(run_trace(text.splitlines(), backend)))
+        except MemcgError as e:
+            print(f"pymemcg replay: {e}", file=sys.stderr)
+            return 1
+    print("\n".join(outputs[0]))
+    if compare and outputs[0] != outputs[1]:
+        print("the C core and the model disagree; the model printed:", file=sys.stderr)
+        print("\n".join(outputs[1]), file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
