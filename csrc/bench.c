@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "page_counter.h"
 #include "pymemcg.h"
 
@@ -46,13 +47,11 @@ __attribute__((noinline)) int64_t pmc_bench_nop_uncharge(int64_t counter, int64_
 	return 0;
 }
 
-#define BENCH_MAX_DEPTH 64
-#define BENCH_MAX_THREADS 256
 /* Warm-up: a tenth of the run, at least 1k and at most 64k operations. */
 #define BENCH_WARMUP_MIN 1000u
 #define BENCH_WARMUP_MAX 65536u
 
-static uint64_t warmup_iters(uint64_t iters)
+uint64_t warmup_iters(uint64_t iters)
 {
 	uint64_t w = iters / 10;
 
@@ -63,7 +62,7 @@ static uint64_t warmup_iters(uint64_t iters)
 	return w;
 }
 
-static inline uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
 	struct timespec ts;
 
@@ -143,48 +142,34 @@ int64_t pmc_bench_atomic_add(uint64_t iters, struct pmc_bench_result *out)
 	return 0;
 }
 
-/* --- try_charge + uncharge pairs on a chain of counters ---------------- */
+/* --- running a loop on N threads, started together ---------------------- */
 
 enum { GO_WAIT, GO_RUN, GO_ABORT };
 
-struct pair_shared {
+struct bench_shared {
 	_Atomic int ready;              /* threads warmed up and waiting */
 	_Atomic int go;                 /* GO_WAIT, then GO_RUN or GO_ABORT */
 	uint64_t iters;
+	bench_loop_fn loop;
 };
 
-struct pair_thread {
-	_Alignas(PMC_CACHELINE) struct pair_shared *shared;
-	struct page_counter *leaf;
+struct bench_thread {
+	_Alignas(PMC_CACHELINE) struct bench_shared *shared;
+	void *arg;
 	pthread_t tid;
 	uint64_t t_start, t_end;
-	int failed;                     /* a try_charge refused: must not happen */
+	int failed;
 	int ran;
 };
 
-static int pair_loop(struct page_counter *leaf, uint64_t iters)
+static void *bench_thread_fn(void *p)
 {
-	struct page_counter *fail;
-	int failed = 0;
-
-	for (uint64_t i = 0; i < iters; i++) {
-		if (!page_counter_try_charge(leaf, 1, &fail)) {
-			failed = 1;
-			continue;
-		}
-		page_counter_uncharge(leaf, 1);
-	}
-	return failed;
-}
-
-static void *pair_thread_fn(void *arg)
-{
-	struct pair_thread *t = arg;
-	struct pair_shared *s = t->shared;
+	struct bench_thread *t = p;
+	struct bench_shared *s = t->shared;
 	unsigned int spins = 0;
 	int go;
 
-	t->failed = pair_loop(t->leaf, warmup_iters(s->iters));
+	t->failed = s->loop(t->arg, warmup_iters(s->iters));
 	atomic_fetch_add_explicit(&s->ready, 1, memory_order_release);
 	/*
 	 * Spin, not pthread_barrier: a barrier wakes threads one by one
@@ -200,10 +185,89 @@ static void *pair_thread_fn(void *arg)
 		return NULL;
 
 	t->t_start = now_ns();
-	t->failed |= pair_loop(t->leaf, s->iters);
+	t->failed |= s->loop(t->arg, s->iters);
 	t->t_end = now_ns();
 	t->ran = 1;
 	return NULL;
+}
+
+/*
+ * Run loop(args[i], iters) on nthreads threads: each warms up, waits on a
+ * spin flag, then times its own iterations; the run's time is from the
+ * first thread's start to the last thread's end, so ns_per_op is the
+ * slowest thread's time per iteration counted from the common start.
+ * -ENOMEM or the -errno of pthread_create; -EIO if a loop reported failure.
+ */
+int64_t bench_run_threads(int nthreads, bench_loop_fn loop, void **args, uint64_t iters,
+			  struct pmc_bench_result *out)
+{
+	struct bench_thread *threads;
+	struct bench_shared shared;
+	uint64_t t_start = UINT64_MAX, t_end = 0;
+	int started;
+	int64_t ret = 0;
+
+	threads = aligned_alloc(PMC_CACHELINE, sizeof(*threads) * (size_t)nthreads);
+	if (!threads)
+		return -ENOMEM;
+	memset(threads, 0, sizeof(*threads) * (size_t)nthreads);
+	atomic_init(&shared.ready, 0);
+	atomic_init(&shared.go, GO_WAIT);
+	shared.iters = iters;
+	shared.loop = loop;
+	for (started = 0; started < nthreads; started++) {
+		struct bench_thread *t = &threads[started];
+		int err;
+
+		t->shared = &shared;
+		t->arg = args[started];
+		err = pthread_create(&t->tid, NULL, bench_thread_fn, t);
+		if (err) {
+			ret = -err;
+			break;
+		}
+	}
+	if (!ret) {
+		/* Every thread has warmed up: start them together. */
+		while (atomic_load_explicit(&shared.ready, memory_order_acquire) < nthreads)
+			sched_yield();
+		atomic_store_explicit(&shared.go, GO_RUN, memory_order_release);
+	} else {
+		atomic_store_explicit(&shared.go, GO_ABORT, memory_order_release);
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i].tid, NULL);
+	for (int i = 0; !ret && i < nthreads; i++) {
+		struct bench_thread *t = &threads[i];
+
+		if (!t->ran || t->failed)
+			ret = -EIO;
+		if (t->t_start < t_start)
+			t_start = t->t_start;
+		if (t->t_end > t_end)
+			t_end = t->t_end;
+	}
+	if (!ret)
+		fill_result(out, t_end - t_start, iters, nthreads);
+	free(threads);
+	return ret;
+}
+
+/* --- try_charge + uncharge pairs on a chain of counters ---------------- */
+
+static int pair_loop(void *arg, uint64_t iters)
+{
+	struct page_counter *leaf = arg, *fail;
+	int failed = 0;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		if (!page_counter_try_charge(leaf, 1, &fail)) {
+			failed = 1;
+			continue;
+		}
+		page_counter_uncharge(leaf, 1);
+	}
+	return failed;
 }
 
 static struct page_counter *bench_counter_new(struct page_counter *parent)
@@ -226,23 +290,18 @@ static struct page_counter *bench_counter_new(struct page_counter *parent)
  * The chain: depth - 1 shared ancestors (chain[0] the root), then the
  * leaves at the bottom level: one for every thread, or one for all with
  * shared_leaf (depth 1: the leaf is a root).  Every counter has the Python
- * API's defaults.  Each thread warms up, waits on a spin flag, then times
- * its own `iters` pairs; the run's time is from the first thread's start
- * to the last thread's end, so ns_per_op is the slowest thread's time per
- * pair counted from the common start.  -EINVAL for bad arguments, -ENOMEM
- * or the -errno of pthread_create, -EIO if a charge was refused or a
- * level is not back at zero.
+ * API's defaults.  -EINVAL for bad arguments, -ENOMEM or the -errno of
+ * pthread_create, -EIO if a charge was refused or a level is not back at
+ * zero.
  */
 int64_t pmc_bench_page_counter_pair(int depth, int nthreads, int shared_leaf,
 				    uint64_t iters, struct pmc_bench_result *out)
 {
 	struct page_counter *chain[BENCH_MAX_DEPTH] = { NULL };   /* chain[0]: the root */
 	struct page_counter **leaves = NULL;
-	struct pair_thread *threads = NULL;
-	struct pair_shared shared;
-	int nleaves, nchain, started = 0;
+	void **args = NULL;
+	int nleaves, nchain;
 	int64_t ret = 0;
-	uint64_t t_start = UINT64_MAX, t_end = 0;
 
 	if (depth < 1 || depth > BENCH_MAX_DEPTH || nthreads < 1 || nthreads > BENCH_MAX_THREADS ||
 	    !iters || !out)
@@ -252,12 +311,11 @@ int64_t pmc_bench_page_counter_pair(int depth, int nthreads, int shared_leaf,
 	nchain = depth - 1;
 	nleaves = shared_leaf ? 1 : nthreads;
 	leaves = calloc((size_t)nleaves, sizeof(*leaves));
-	threads = aligned_alloc(PMC_CACHELINE, sizeof(*threads) * (size_t)nthreads);
-	if (!leaves || !threads) {
+	args = calloc((size_t)nthreads, sizeof(*args));
+	if (!leaves || !args) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	memset(threads, 0, sizeof(*threads) * (size_t)nthreads);
 	for (int i = 0; i < nchain; i++) {
 		chain[i] = bench_counter_new(i ? chain[i - 1] : NULL);
 		if (!chain[i]) {
@@ -272,45 +330,10 @@ int64_t pmc_bench_page_counter_pair(int depth, int nthreads, int shared_leaf,
 			goto out_free;
 		}
 	}
+	for (int i = 0; i < nthreads; i++)
+		args[i] = leaves[shared_leaf ? 0 : i];
 
-	atomic_init(&shared.ready, 0);
-	atomic_init(&shared.go, GO_WAIT);
-	shared.iters = iters;
-	for (started = 0; started < nthreads; started++) {
-		struct pair_thread *t = &threads[started];
-		int err;
-
-		t->shared = &shared;
-		t->leaf = leaves[shared_leaf ? 0 : started];
-		err = pthread_create(&t->tid, NULL, pair_thread_fn, t);
-		if (err) {
-			ret = -err;
-			break;
-		}
-	}
-	if (!ret) {
-		/* Every thread has warmed up: start them together. */
-		while (atomic_load_explicit(&shared.ready, memory_order_acquire) < nthreads)
-			sched_yield();
-		atomic_store_explicit(&shared.go, GO_RUN, memory_order_release);
-	} else {
-		atomic_store_explicit(&shared.go, GO_ABORT, memory_order_release);
-	}
-	for (int i = 0; i < started; i++)
-		pthread_join(threads[i].tid, NULL);
-	if (ret)
-		goto out_free;
-
-	for (int i = 0; i < nthreads; i++) {
-		struct pair_thread *t = &threads[i];
-
-		if (!t->ran || t->failed)
-			ret = -EIO;
-		if (t->t_start < t_start)
-			t_start = t->t_start;
-		if (t->t_end > t_end)
-			t_end = t->t_end;
-	}
+	ret = bench_run_threads(nthreads, pair_loop, args, iters, out);
 	/* Every charge was uncharged: each level must be back at zero. */
 	for (int i = 0; i < nchain; i++)
 		if (page_counter_read(chain[i]))
@@ -318,9 +341,6 @@ int64_t pmc_bench_page_counter_pair(int depth, int nthreads, int shared_leaf,
 	for (int i = 0; i < nleaves; i++)
 		if (page_counter_read(leaves[i]))
 			ret = -EIO;
-	/* From the first thread's start to the last thread's end. */
-	if (!ret)
-		fill_result(out, t_end - t_start, iters, nthreads);
 
 out_free:
 	if (leaves)
@@ -329,6 +349,6 @@ out_free:
 	for (int i = 0; i < nchain; i++)
 		free(chain[i]);
 	free(leaves);
-	free(threads);
+	free(args);
 	return ret;
 }

@@ -487,15 +487,6 @@ static void charge_nofail(struct pmc_hierarchy *h, struct page_counter *counter,
 	}
 }
 
-/* State of one charging call, kept across the points where the CPU lock is dropped. */
-struct charge_ctx {
-	struct pmc_hierarchy *h;
-	int64_t handle;
-	struct mem_cgroup *memcg;
-	int cpu;
-	bool pinned;                    /* holds a reference on memcg */
-	unsigned long pending_high;     /* current->memcg_nr_pages_over_high */
-};
 
 /*
  * Reclaim through the binding's callback, CPU lock dropped (the kernel may
@@ -730,13 +721,103 @@ static int handle_over_high(struct charge_ctx *ctx)
 	return ret;
 }
 
-static void finish_call(struct pmc_hierarchy *h)
+void finish_call(struct pmc_hierarchy *h)
 {
 	if (atomic_load_explicit(&h->free_pending, RELAXED)) {
 		pthread_mutex_lock(&h->lock);
 		memcg_free_dying(h);
 		pthread_mutex_unlock(&h->lock);
 	}
+}
+
+/**
+ * memcg_try_charge_locked - the charging call, on a CPU already held
+ *
+ * ctx->memcg is what the handle found (NULL: stale).  Returns with the CPU
+ * lock held (it may have been dropped and taken again on the way: then
+ * ctx->pinned is set).  0, the handle of the cgroup over its limit, or
+ * -errno; the caller then lets go of the CPU and calls memcg_charge_finish.
+ */
+int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
+				unsigned int gfp, bool kmem)
+{
+	struct pmc_hierarchy *h = ctx->h;
+	struct mem_cgroup *fail = NULL;
+	int r;
+
+	if (!ctx->memcg || !memcg_online(ctx->memcg))
+		return -ESTALE;
+	/*
+	 * The root is never charged (try_charge returns early for it).  Nor
+	 * is nothing: the kernel never charges 0 pages, and its loop would
+	 * spin on a cgroup above its limit (0 pages never fit, margin 0 >= 0).
+	 */
+	if (memcg_is_root(ctx->memcg) || !nr_pages)
+		return 0;
+	if (kmem && !atomic_load_explicit(&ctx->memcg->kmem_active, RELAXED))
+		return 0;               /* 3.8: kmem not accounted in this cgroup yet */
+
+	if (kmem && h->cfg.kmem_first) {
+		/* 3.8 memcg_charge_kmem: the kmem counter first, with its own limit. */
+		struct page_counter *kfail;
+
+		if (!page_counter_try_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages, &kfail))
+			return memcg_handle(memcg_of(kfail, MEMCG_KMEM));
+	}
+	r = try_charge_memcg(ctx, gfp, nr_pages, &fail);
+	if (r) {
+		if (kmem && h->cfg.kmem_first)
+			page_counter_uncharge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages);
+		if (r < 0)
+			ctx->pending_high = 0;
+		return r < 0 ? r : memcg_handle(fail);
+	}
+	if (kmem && h->cfg.version == 1 && !h->cfg.kmem_first) {
+		struct page_counter *kfail;
+
+		if (h->cfg.kmem_limit != PMC_KMEM_LIMIT_ENFORCED) {
+			/* v1 since 5.16: the kmem counter is charged, never limited. */
+			page_counter_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages);
+		} else if (!page_counter_try_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages,
+						    &kfail)) {
+			/* 4.x-5.15: a kmem limit after the memory charge, no reclaim. */
+			if (!(gfp & PMC_GFP_NOFAIL)) {
+				memcg_uncharge_counters(ctx->memcg, nr_pages, NULL);  /* cancel_charge */
+				return memcg_handle(memcg_of(kfail, MEMCG_KMEM));
+			}
+			page_counter_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages);
+		}
+	}
+	mod_memcg_state(ctx->memcg, ctx->cpu, kmem ? MEMCG_STAT_KERNEL : MEMCG_STAT_ANON,
+			(long)nr_pages);
+	return 0;
+}
+
+/* Does a charge need its ending, outside the CPU lock? (Rarely.) */
+bool memcg_charge_needs_finish(struct charge_ctx *ctx)
+{
+	return ctx->pinned || ctx->pending_high ||
+	       atomic_load_explicit(&ctx->h->free_pending, RELAXED);
+}
+
+/*
+ * The end of a charging call, with no lock held: drop the reference taken
+ * across reclaim, handle memory.high on the way "back to user space", free
+ * what became freeable.  Returns ret, or the -errno of a failed hook.
+ */
+int64_t memcg_charge_finish(struct charge_ctx *ctx, int64_t ret)
+{
+	int r;
+
+	if (ctx->pinned) {
+		memcg_put(ctx->h, ctx->memcg);
+		ctx->pinned = false;
+	}
+	r = handle_over_high(ctx);
+	if (r < 0 && ret >= 0)
+		ret = r;
+	finish_call(ctx->h);
+	return ret;
 }
 
 /**
@@ -748,97 +829,24 @@ int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long 
 			 int cpu, unsigned int gfp, bool kmem)
 {
 	struct charge_ctx ctx = { .h = h, .handle = cgroup, .cpu = cpu };
-	struct mem_cgroup *fail = NULL;
-	int64_t ret = 0;
-	int r;
+	int64_t ret;
 
 	cpu_lock(h, cpu);
 	ctx.memcg = memcg_lookup(h, cgroup);
-	if (!ctx.memcg || !memcg_online(ctx.memcg)) {
-		ret = -ESTALE;
-		goto out_unlock;
-	}
-	/*
-	 * The root is never charged (try_charge returns early for it).  Nor
-	 * is nothing: the kernel never charges 0 pages, and its loop would
-	 * spin on a cgroup above its limit (0 pages never fit, margin 0 >= 0).
-	 */
-	if (memcg_is_root(ctx.memcg) || !nr_pages)
-		goto out_unlock;
-	if (kmem && !atomic_load_explicit(&ctx.memcg->kmem_active, RELAXED))
-		goto out_unlock;        /* 3.8: kmem not accounted in this cgroup yet */
-
-	if (kmem && h->cfg.kmem_first) {
-		/* 3.8 memcg_charge_kmem: the kmem counter first, with its own limit. */
-		struct page_counter *kfail;
-
-		if (!page_counter_try_charge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages, &kfail)) {
-			ret = memcg_handle(memcg_of(kfail, MEMCG_KMEM));
-			goto out_unlock;
-		}
-	}
-	r = try_charge_memcg(&ctx, gfp, nr_pages, &fail);
-	if (r) {
-		if (kmem && h->cfg.kmem_first)
-			page_counter_uncharge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages);
-		ret = r < 0 ? r : memcg_handle(fail);
-		if (r < 0)
-			ctx.pending_high = 0;
-		goto out_unlock;
-	}
-	if (kmem && h->cfg.version == 1 && !h->cfg.kmem_first) {
-		struct page_counter *kfail;
-
-		if (h->cfg.kmem_limit != PMC_KMEM_LIMIT_ENFORCED) {
-			/* v1 since 5.16: the kmem counter is charged, never limited. */
-			page_counter_charge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages);
-		} else if (!page_counter_try_charge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages,
-						    &kfail)) {
-			/* 4.x-5.15: a kmem limit after the memory charge, no reclaim. */
-			if (gfp & PMC_GFP_NOFAIL) {
-				page_counter_charge(&ctx.memcg->counter[MEMCG_KMEM], nr_pages);
-			} else {
-				memcg_uncharge_counters(ctx.memcg, nr_pages, NULL);   /* cancel_charge */
-				ret = memcg_handle(memcg_of(kfail, MEMCG_KMEM));
-				goto out_unlock;
-			}
-		}
-	}
-	if (kmem) {
-		mod_memcg_state(ctx.memcg, cpu, MEMCG_STAT_KERNEL, (long)nr_pages);
-	} else {
-		mod_memcg_state(ctx.memcg, cpu, MEMCG_STAT_ANON, (long)nr_pages);
-	}
-out_unlock:
+	ret = memcg_try_charge_locked(&ctx, nr_pages, gfp, kmem);
 	cpu_unlock(h, cpu);
-	if (ctx.pinned)
-		memcg_put(h, ctx.memcg);
-	r = handle_over_high(&ctx);
-	if (r < 0 && ret >= 0)
-		ret = r;
-	finish_call(h);
-	return ret;
+	return memcg_charge_finish(&ctx, ret);
 }
 
 /**
- * memcg_uncharge - the public uncharging call
+ * memcg_uncharge_locked - the uncharging call, on a CPU already held
  *
  * User pages go straight back to the counters; kernel memory goes through
- * the stock where the era does so.  Returns the clamped-level mask
- * (pymemcg.h) or -errno.
+ * the stock where the era does so.  Clamps are noted in `log`.
  */
-int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
-		       int cpu, bool kmem, struct clamp_log *log)
+void memcg_uncharge_locked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			   unsigned long nr_pages, int cpu, bool kmem, struct clamp_log *log)
 {
-	struct mem_cgroup *memcg;
-
-	cpu_lock(h, cpu);
-	memcg = memcg_lookup(h, cgroup);
-	if (!memcg) {
-		cpu_unlock(h, cpu);
-		finish_call(h);
-		return -ESTALE;
-	}
 	/* Nothing was charged to the root; and the kernel skips empty uncharges. */
 	if (memcg_is_root(memcg) || !nr_pages ||
 	    (kmem && !atomic_load_explicit(&memcg->kmem_active, RELAXED)))
@@ -858,9 +866,21 @@ int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr
 out:
 	if (!memcg_online(memcg))
 		atomic_store_explicit(&h->free_pending, 1, RELAXED);
+}
+
+/* The public uncharging call: 0 or -ESTALE; clamps are noted in `log`. */
+int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
+		       int cpu, bool kmem, struct clamp_log *log)
+{
+	struct mem_cgroup *memcg;
+
+	cpu_lock(h, cpu);
+	memcg = memcg_lookup(h, cgroup);
+	if (memcg)
+		memcg_uncharge_locked(h, memcg, nr_pages, cpu, kmem, log);
 	cpu_unlock(h, cpu);
 	finish_call(h);
-	return 0;
+	return memcg ? 0 : -ESTALE;
 }
 
 /* drain one CPU's stock (CPU hotplug's drain, or a user's). */

@@ -127,6 +127,16 @@ struct pmc_hierarchy {
 	int64_t handle;
 };
 
+/* State of one charging call, kept across the points where the CPU lock is dropped. */
+struct charge_ctx {
+	struct pmc_hierarchy *h;
+	int64_t handle;
+	struct mem_cgroup *memcg;
+	int cpu;
+	bool pinned;                    /* holds a reference on memcg */
+	unsigned long pending_high;     /* current->memcg_nr_pages_over_high */
+};
+
 /* memcg.c */
 int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg);
 void memcg_hierarchy_destroy(struct pmc_hierarchy *h);
@@ -143,6 +153,13 @@ int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long 
 			 int cpu, unsigned int gfp, bool kmem);
 int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
 		       int cpu, bool kmem, struct clamp_log *log);
+int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
+				unsigned int gfp, bool kmem);
+bool memcg_charge_needs_finish(struct charge_ctx *ctx);
+int64_t memcg_charge_finish(struct charge_ctx *ctx, int64_t ret);
+void memcg_uncharge_locked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			   unsigned long nr_pages, int cpu, bool kmem, struct clamp_log *log);
+void finish_call(struct pmc_hierarchy *h);
 long memcg_reclaim(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages);
 int64_t memcg_drain_cpu(struct pmc_hierarchy *h, int cpu);
 int64_t memcg_drain_all(struct pmc_hierarchy *h, int64_t cgroup);
