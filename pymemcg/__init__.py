@@ -21,15 +21,19 @@ from ._common import PAGE_COUNTER_MAX, PAGE_SHIFT, PAGE_SIZE, PageCounterState
 from ._views import CounterView
 from .config import Config
 from .errors import (
+    AgainError,
     BusyError,
     ChargeError,
     ExistsError,
     InvalidError,
     InvalidTypeError,
     MemcgError,
+    NoDeviceError,
     NoSpaceError,
     NotFoundError,
+    RangeError,
     StaleHandleError,
+    TooBigError,
     UnderflowError,
 )
 from .gfp import (
@@ -61,6 +65,10 @@ from .page_counter import PageCounter
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgainError",
+    "NoDeviceError",
+    "RangeError",
+    "TooBigError",
     "OP_DTYPE",
     "OP_CHARGE",
     "OP_UNCHARGE",

@@ -29,6 +29,10 @@ __all__ = [
     "NoSpaceError",
     "NotFoundError",
     "ExistsError",
+    "AgainError",
+    "RangeError",
+    "TooBigError",
+    "NoDeviceError",
     "raise_errno",
 ]
 
@@ -98,6 +102,34 @@ class ExistsError(_OSErrorWithDefault, FileExistsError):
     default_errno = _errno.EEXIST
 
 
+class AgainError(_OSErrorWithDefault, BlockingIOError):
+    """Try again (the kernel's ``EAGAIN``): memory.reclaim gave up after its
+    unproductive reclaim rounds."""
+
+    default_errno = _errno.EAGAIN
+
+
+class RangeError(_OSErrorWithDefault, OSError):
+    """A number out of range (the kernel's ``ERANGE``): ``kstrtoull`` and
+    ``kstrtoint`` overflow in an interface-file write."""
+
+    default_errno = _errno.ERANGE
+
+
+class TooBigError(_OSErrorWithDefault, OSError):
+    """A write longer than the file accepts at once (the kernel's ``E2BIG``:
+    kernfs ``atomic_write_len``, one page for cgroup files)."""
+
+    default_errno = _errno.E2BIG
+
+
+class NoDeviceError(_OSErrorWithDefault, OSError):
+    """The file's cgroup is gone (the kernel's ``ENODEV``: an open
+    interface file used after rmdir)."""
+
+    default_errno = _errno.ENODEV
+
+
 class StaleHandleError(MemcgError, RuntimeError):
     """A handle to an object that no longer exists (``ESTALE``)."""
 
@@ -129,6 +161,10 @@ _BY_ERRNO: dict[int, type[MemcgError]] = {
     _errno.ESTALE: StaleHandleError,
     _errno.ENOENT: NotFoundError,
     _errno.EEXIST: ExistsError,
+    _errno.EAGAIN: AgainError,
+    _errno.ERANGE: RangeError,
+    _errno.E2BIG: TooBigError,
+    _errno.ENODEV: NoDeviceError,
 }
 
 

@@ -613,3 +613,26 @@ class Cgroup:
             return f"<pymemcg.Cgroup {self.path or '/'} id={self.id} (freed)>"
         state = "online" if info.state == 1 else "dying"
         return f"<pymemcg.Cgroup {self.path or '/'} id={self.id} {state}>"
+
+    # -- interface files (pymemcg.cgroupfs) --------------------------------------
+
+    def read(self, name: str) -> str:
+        """Read the interface file ``name`` ("memory.max", ...): exactly what
+        the kernel prints.  See :mod:`pymemcg.cgroupfs`."""
+        from . import cgroupfs
+
+        return cgroupfs.read(self, name)
+
+    def write(self, name: str, data: "str | bytes") -> None:
+        """Write ``data`` to the interface file ``name``, with the kernel's
+        parsing and errno.  See :mod:`pymemcg.cgroupfs`."""
+        from . import cgroupfs
+
+        cgroupfs.write(self, name, data)
+
+    def open(self, name: str) -> Any:
+        """Open the interface file ``name``: a :class:`pymemcg.cgroupfs.CgroupFile`
+        (memory.peak keeps state per open file)."""
+        from . import cgroupfs
+
+        return cgroupfs.open(self, name)

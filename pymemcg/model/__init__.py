@@ -24,15 +24,19 @@ from .._common import PAGE_COUNTER_MAX, PAGE_SHIFT, PAGE_SIZE, PageCounterState
 from .._views import CounterView
 from ..config import Config
 from ..errors import (
+    AgainError,
     BusyError,
     ChargeError,
     ExistsError,
     InvalidError,
     InvalidTypeError,
     MemcgError,
+    NoDeviceError,
     NoSpaceError,
     NotFoundError,
+    RangeError,
     StaleHandleError,
+    TooBigError,
     UnderflowError,
 )
 from ..gfp import (
@@ -62,6 +66,10 @@ from .memparse import memparse, page_counter_memparse
 from .page_counter import PageCounter
 
 __all__ = [
+    "AgainError",
+    "NoDeviceError",
+    "RangeError",
+    "TooBigError",
     "PAGE_SHIFT",
     "OP_DTYPE",
     "OP_CHARGE",

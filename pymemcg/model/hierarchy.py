@@ -626,6 +626,29 @@ class Cgroup:
         finally:
             h._free_check()
 
+    # ------------------------------------------------------------------ interface files
+
+    def read(self, name: str) -> str:
+        """Read the interface file ``name`` ("memory.max", ...): exactly what
+        the kernel prints.  See :mod:`pymemcg.cgroupfs`."""
+        from .. import cgroupfs
+
+        return cgroupfs.read(self, name)
+
+    def write(self, name: str, data: str | bytes) -> None:
+        """Write ``data`` to the interface file ``name``, with the kernel's
+        parsing and errno.  See :mod:`pymemcg.cgroupfs`."""
+        from .. import cgroupfs
+
+        cgroupfs.write(self, name, data)
+
+    def open(self, name: str) -> "cgroupfs.CgroupFile":
+        """Open the interface file ``name``: a :class:`pymemcg.cgroupfs.CgroupFile`
+        (memory.peak keeps state per open file)."""
+        from .. import cgroupfs
+
+        return cgroupfs.open(self, name)
+
 
 # ---------------------------------------------------------------------- Hierarchy
 
