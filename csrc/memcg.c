@@ -288,9 +288,10 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 }
 
 /*
- * Drop a reference; a dying cgroup may be freeable afterwards.  The state
- * is read first: once the count is down, a free may already be under way
- * (remove() raises free_pending itself if it comes in between).
+ * Drop a reference, holding a CPU lock; a dying cgroup may be freeable
+ * afterwards.  The state is read first: once the count is down, a free may
+ * be under way.  A remove() in between cannot free it under us (its drain
+ * waits for our CPU lock) and raises free_pending itself after its drain.
  */
 void memcg_put(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
@@ -300,6 +301,18 @@ void memcg_put(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	atomic_fetch_sub_explicit(&memcg->refs, 1, memory_order_release);
 	if (dying)
 		atomic_store_explicit(&h->free_pending, 1, RELAXED);
+}
+
+/*
+ * Drop a reference holding no lock.  Nothing of the cgroup may be read once
+ * the count is down, and a remove() may have come and gone since we last
+ * looked (finding our reference and keeping the cgroup): so ask for a free
+ * check whatever the state.  Only slow paths (reclaim) get here.
+ */
+void memcg_put_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	atomic_fetch_sub_explicit(&memcg->refs, 1, memory_order_release);
+	atomic_store_explicit(&h->free_pending, 1, RELAXED);
 }
 
 static bool memcg_freeable(struct mem_cgroup *memcg)
@@ -530,7 +543,7 @@ static long reclaim_pinned(struct pmc_hierarchy *h, int64_t handle, unsigned lon
 	if (!memcg)
 		return -ESTALE;
 	ret = reclaim_unlocked(h, memcg, nr_pages);
-	memcg_put(h, memcg);
+	memcg_put_unlocked(h, memcg);
 	return ret;
 }
 
@@ -810,7 +823,7 @@ int64_t memcg_charge_finish(struct charge_ctx *ctx, int64_t ret)
 	int r;
 
 	if (ctx->pinned) {
-		memcg_put(ctx->h, ctx->memcg);
+		memcg_put_unlocked(ctx->h, ctx->memcg);
 		ctx->pinned = false;
 	}
 	r = handle_over_high(ctx);

@@ -146,6 +146,7 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
 void memcg_free_dying(struct pmc_hierarchy *h);
 void memcg_put(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
+void memcg_put_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
 uint64_t fold_levels(uint64_t mask);
 bool memcg_is_descendant(struct mem_cgroup *memcg, struct mem_cgroup *root);
 void memcg_memory_event(struct mem_cgroup *memcg, enum memcg_event_idx event);

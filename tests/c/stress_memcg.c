@@ -1,0 +1,1441 @@
+/*
+ * stress_memcg.c - concurrent charges through the cgroup tree, its per-CPU
+ * stocks and its frees, by the public handle API of pymemcg.h.
+ *
+ *   stress_memcg [threads [ops_per_thread [seed]]]
+ *
+ * Two runs, one hierarchy each, with ncpus = threads:
+ *   v2: Linux 6.16 on cgroup v2 (batch 64, 7 stock slots, refill cap,
+ *       kmem uncharged through the stock, allow_spinning_batch, no failcnt);
+ *   v1: the same kernel on cgroup v1 (memsw counter, failcnt on memory).
+ * reclaim_retries is 2 (no reclaim hook: a refused charge runs the whole
+ * loop, so failing is kept cheap).  The tree (memory max / v1 memsw max):
+ *
+ *                  root: -/-
+ *            /                   \
+ *       A: 320/320            B: 260/400
+ *      /          \                |
+ *  A1: 160/-   A2: 140/200     B1: 120/120
+ *
+ * Each worker runs on CPU = its index, and one operation in 8 on another
+ * worker's CPU (two threads on one CPU take turns on its lock).  It
+ * charges (1..80 pages, user or kmem, GFP_KERNEL mostly, GFP_NOWAIT,
+ * GFP_KERNEL|__GFP_NORETRY, and GFP_ATOMIC which is forced), uncharges only
+ * what its own ledger (per cgroup and kind) holds, drains one CPU or every
+ * CPU's stock of a subtree.  No uncharge may report a clamped level.
+ *
+ * Phases of each run:
+ *  1. main: every CHECK_EVERY operations the workers meet, and one checks,
+ *     with nothing in flight: for every cgroup, usage (and v1 memsw) ==
+ *     what the ledgers hold at it and below + what the stocks hold for it
+ *     and its descendants (so usage >= true and usage - true <= ncpus * 7 *
+ *     64, SPEC.md 2.9 since 6.16); v1 kmem == the ledgers' kmem pages
+ *     (never through the stock); stat anon/kernel == the ledgers' pages at
+ *     that cgroup alone, stat_subtree == theirs at it and below; empty
+ *     charges change nothing; events: local OOM == the GFP_KERNEL refusals of
+ *     <= 8 pages reported there, local MAX >= the refusals after reclaim,
+ *     and on v2 each cgroup's events == the sum of its subtree's local
+ *     events; then drain_all(0) and usage == true, every stock slot empty.
+ *  2. dying: per round, worker 0 charges a new cgroup C (below A2) while
+ *     worker 1 removes it; C is then dying (state 2) while anything is
+ *     charged to it, refuses charges with -ESTALE, accepts uncharges, and
+ *     its name may be reused; once its ledger is uncharged and the CPUs
+ *     are drained (a stock slot that cached it holds a reference, as the
+ *     kernel's css_get) it is freed: -ESTALE everywhere.  Dying with
+ *     nothing charged, it must be held by a stock slot: nothing else may
+ *     keep it.
+ *  3. churn: a churn thread creates and removes a cgroup below B over and
+ *     over (two names, reused) while the workers charge it (success,
+ *     refusal or -ESTALE, nothing else), uncharge what they hold in it
+ *     (always 0: a charged cgroup is never freed), and charge the tree:
+ *     frees race with charges (synchronize_cpus).  At the end every churned
+ *     cgroup must be gone.
+ *  4. teardown: everything uncharged and drained, every counter 0; the
+ *     cgroups removed leaf first, each freed at once or, if a stock slot
+ *     still caches it (with 0 pages), once the CPUs are drained.
+ *
+ * A monitor thread keeps reading every counter and every CPU's stock and
+ * checks that nothing is absurd: usage never negative (as a signed long)
+ * nor above what the ledgers, stocks and calls in flight can hold, stock
+ * slots within the batch and one slot per cgroup, failcnt only where the
+ * config counts it.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pymemcg.h"
+
+#define NCG 6                   /* root, A, B, A1, A2, B1 */
+#define MAX_THREADS 64
+#define MAX_SLOTS 16
+#define BATCH 64
+#define SLOTS 7
+#define MAX_CHARGE 80           /* try_charge sizes 1..MAX_CHARGE */
+#define FORCED_CAP 64           /* forced (GFP_ATOMIC) pages one thread may hold */
+#define LEDGER_CAP 1000         /* pages one thread may hold in all */
+#define CHECK_EVERY 500         /* operations between quiescent checks */
+#define DYING_ROUNDS 24
+#define NHOLD 8                 /* churn holdings per thread */
+#define MIN_INCARNATIONS 40     /* churned cgroups per run, at least */
+#define MAX_MESSAGES 30
+#define UNLIMITED PMC_PAGE_COUNTER_MAX
+
+#define GFP_NOWAIT (PMC_GFP_KSWAPD_RECLAIM)                                   /* 2 */
+#define GFP_KERNEL (PMC_GFP_DIRECT_RECLAIM | PMC_GFP_KSWAPD_RECLAIM)          /* 3 */
+#define GFP_KERNEL_NORETRY (GFP_KERNEL | PMC_GFP_NORETRY)                     /* 7 */
+#define GFP_ATOMIC (PMC_GFP_HIGH | PMC_GFP_KSWAPD_RECLAIM)                    /* 34 */
+
+enum { ROOT, A, B, A1, A2, B1 };
+static const int parent_of[NCG] = { -1, ROOT, ROOT, A, A, B };
+static const int depth_of[NCG] = { 0, 1, 1, 2, 2, 2 };
+static const char *const name_of[NCG] = { "", "A", "B", "A1", "A2", "B1" };
+static const int64_t mem_max_of[NCG] = { UNLIMITED, 320, 260, 160, 140, 120 };
+static const int64_t memsw_max_of[NCG] = { UNLIMITED, 320, 400, UNLIMITED, 200, 120 };
+
+static int nthreads = 4;
+static long ops_per_thread = 50000;
+static uint64_t seed = 1;
+
+/* The run in progress. */
+static int64_t h;
+static int64_t cg[NCG];                 /* handles */
+static int version;
+static bool memsw;
+static int ncounters;                   /* 2 on v2 (memory, swap), 4 on v1 */
+static const char *run_name;
+
+static pthread_barrier_t barrier;
+static atomic_bool stop_monitor, stop_churn;
+static _Atomic int64_t dying_cg;        /* C of the dying phase, 0: none */
+static _Atomic int64_t churn_cg;        /* the churned cgroup, 0: none */
+static _Atomic unsigned long churn_ops; /* worker operations of the churn phase */
+static _Atomic unsigned long churn_born;    /* churn_ops when the last one was created */
+static atomic_bool churn_done;
+static atomic_int messages;
+
+/* ------------------------------------------------------------------ */
+
+struct checks {
+	unsigned long passed, failed;
+};
+
+static void fail_msg(struct checks *ck, const char *file, int line, const char *expr,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void fail_msg(struct checks *ck, const char *file, int line, const char *expr,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	ck->failed++;
+	if (atomic_fetch_add(&messages, 1) >= MAX_MESSAGES)
+		return;
+	fprintf(stderr, "%s:%d: FAILED [%s]: %s: ", file, line, run_name, expr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+#define CHECK(ck, cond, ...) do {						\
+	if (cond)								\
+		(ck)->passed++;							\
+	else									\
+		fail_msg((ck), __FILE__, __LINE__, #cond, __VA_ARGS__);		\
+} while (0)
+
+/* ------------------------------------------------------------------ */
+
+static inline uint64_t rnd(uint64_t *s)
+{
+	/* splitmix64 */
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static bool is_ancestor_or_self(int anc, int d)
+{
+	for (; d >= 0; d = parent_of[d])
+		if (d == anc)
+			return true;
+	return false;
+}
+
+static int idx_of(int64_t handle)
+{
+	for (int c = 0; c < NCG; c++)
+		if (cg[c] == handle)
+			return c;
+	return -1;
+}
+
+static bool has_limit(int c)
+{
+	return mem_max_of[c] != UNLIMITED || (memsw && memsw_max_of[c] != UNLIMITED);
+}
+
+struct hold {
+	int64_t handle;
+	int kmem;
+	unsigned long pages;
+};
+
+struct worker {
+	pthread_t tid;
+	int id;
+	uint64_t rng;
+	/* The ledger: pages this thread holds charged to each cgroup, by kind (kmem). */
+	unsigned long led[NCG][2];
+	unsigned long forced[NCG][2];   /* the part of led[] charged with GFP_ATOMIC */
+	unsigned long forced_total;     /* at most FORCED_CAP */
+	unsigned long total;            /* everything held, led + cled + holds: <= LEDGER_CAP */
+	unsigned long cled[2];          /* held in C (dying phase) */
+	struct hold holds[NHOLD];       /* held in churned cgroups */
+	int nholds;
+	/* Refusals reported at each tree cgroup: after reclaim; GFP_KERNEL of <= 8 pages. */
+	unsigned long refused_reclaim[NCG], refused_oom[NCG], refused_at[NCG];
+	unsigned long tries, successes, forced_charges, uncharges, drains, drain_alls, other_cpu;
+	unsigned long dying_charged, dying_stale, churn_ok, churn_refused, churn_stale;
+	struct checks ck;
+	char pad[64];
+};
+
+static struct worker workers[MAX_THREADS];
+
+/* Global totals over both runs, for the summary. */
+static unsigned long tot_tries, tot_ok, tot_refused_depth[3], tot_forced, tot_uncharges,
+	tot_drains, tot_dying_charged, tot_dying_stale, tot_churn_ok, tot_churn_refused,
+	tot_churn_stale, tot_incarnations, tot_churn_dying, tot_quiescent, tot_monitor_rounds;
+
+/* ------------------------------------------------------------------ */
+/* Reading the core.                                                     */
+
+static int64_t read_counter(int64_t handle, int counter, struct pmc_page_counter_info *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	return pmc_cgroup_counter(h, handle, counter, pc);
+}
+
+static uint64_t usage_of(struct checks *ck, int64_t handle, int counter)
+{
+	struct pmc_page_counter_info pc;
+	int64_t ret = read_counter(handle, counter, &pc);
+
+	CHECK(ck, ret == 0, "pmc_cgroup_counter(%" PRId64 ", %d) = %" PRId64, handle, counter,
+	      ret);
+	return pc.usage;
+}
+
+struct stocks {
+	int64_t cached[MAX_THREADS][MAX_SLOTS];
+	uint64_t pages[MAX_THREADS][MAX_SLOTS];
+};
+
+/* Every CPU's stock, each read under its CPU lock; checks the slot rules. */
+static void read_stocks(struct checks *ck, struct stocks *s)
+{
+	for (int cpu = 0; cpu < nthreads; cpu++) {
+		int64_t n = pmc_hierarchy_stock(h, cpu, s->cached[cpu], s->pages[cpu], MAX_SLOTS);
+
+		CHECK(ck, n == SLOTS, "pmc_hierarchy_stock(cpu %d) = %" PRId64, cpu, n);
+		for (int i = 0; i < SLOTS; i++) {
+			CHECK(ck, s->pages[cpu][i] <= BATCH, "cpu %d slot %d holds %" PRIu64
+			      " pages, above the batch", cpu, i, s->pages[cpu][i]);
+			CHECK(ck, s->cached[cpu][i] || !s->pages[cpu][i],
+			      "cpu %d slot %d: %" PRIu64 " pages and no cgroup", cpu, i,
+			      s->pages[cpu][i]);
+			for (int j = 0; j < i; j++)
+				CHECK(ck, !s->cached[cpu][i] || s->cached[cpu][i] != s->cached[cpu][j],
+				      "cpu %d caches %" PRId64 " in slots %d and %d", cpu,
+				      s->cached[cpu][i], j, i);
+		}
+	}
+}
+
+static uint64_t stock_pages_of(const struct stocks *s, int64_t handle, bool *cached)
+{
+	uint64_t sum = 0;
+
+	if (cached)
+		*cached = false;
+	for (int cpu = 0; cpu < nthreads; cpu++) {
+		for (int i = 0; i < SLOTS; i++) {
+			if (s->cached[cpu][i] == handle) {
+				sum += s->pages[cpu][i];
+				if (cached)
+					*cached = true;
+			}
+		}
+	}
+	return sum;
+}
+
+static void drain_every_cpu(struct checks *ck)
+{
+	for (int cpu = 0; cpu < nthreads; cpu++) {
+		int64_t ret = pmc_hierarchy_drain(h, cpu);
+
+		CHECK(ck, ret == 0, "pmc_hierarchy_drain(%d) = %" PRId64, cpu, ret);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Checks with nothing in flight (one thread, the others at a barrier).  */
+
+static struct stocks qstocks;
+
+/*
+ * events_hier: no cgroup other than the tree's has existed yet, so each
+ * cgroup's hierarchical events are exactly its subtree's local ones.
+ */
+static void quiescent_check(struct checks *ck, bool final, bool events_hier)
+{
+	unsigned long truth[NCG] = { 0 }, truth_kmem[NCG] = { 0 }, local[NCG][2] = { { 0 } };
+	unsigned long ref_reclaim[NCG] = { 0 }, ref_oom[NCG] = { 0 };
+	uint64_t in_stock[NCG] = { 0 };
+	struct pmc_cgroup_info info[NCG];
+	int t, c, d, i, cpu;
+
+	memset(info, 0, sizeof(info));
+	tot_quiescent++;
+	for (t = 0; t < nthreads; t++) {
+		for (d = 0; d < NCG; d++) {
+			local[d][0] += workers[t].led[d][0];
+			local[d][1] += workers[t].led[d][1];
+			ref_reclaim[d] += workers[t].refused_reclaim[d];
+			ref_oom[d] += workers[t].refused_oom[d];
+		}
+	}
+	for (d = 0; d < NCG; d++)
+		for (c = 0; c < NCG; c++)
+			if (is_ancestor_or_self(c, d)) {
+				truth[c] += local[d][0] + local[d][1];
+				truth_kmem[c] += local[d][1];
+			}
+
+	read_stocks(ck, &qstocks);
+	for (cpu = 0; cpu < nthreads; cpu++) {
+		for (i = 0; i < SLOTS; i++) {
+			int64_t hd = qstocks.cached[cpu][i];
+
+			if (!hd)
+				continue;
+			d = idx_of(hd);
+			CHECK(ck, d > 0, "cpu %d slot %d caches %" PRId64 ", not a cgroup of the tree "
+			      "below the root", cpu, i, hd);
+			if (d <= 0)
+				continue;
+			for (c = 0; c < NCG; c++)
+				if (is_ancestor_or_self(c, d))
+					in_stock[c] += qstocks.pages[cpu][i];
+		}
+	}
+
+	for (c = 0; c < NCG; c++) {
+		uint64_t usage = usage_of(ck, cg[c], PMC_COUNTER_MEMORY);
+		int64_t ret = pmc_cgroup_info(h, cg[c], &info[c]);
+
+		CHECK(ck, usage == truth[c] + in_stock[c],
+		      "%s: usage %" PRIu64 ", ledgers hold %lu, stocks %" PRIu64, name_of[c], usage,
+		      truth[c], in_stock[c]);
+		CHECK(ck, usage >= truth[c], "%s: usage %" PRIu64 " below the %lu pages held",
+		      name_of[c], usage, truth[c]);
+		CHECK(ck, usage - truth[c] <= (uint64_t)nthreads * SLOTS * BATCH,
+		      "%s: usage %" PRIu64 " - held %lu above ncpus * 7 * 64 = %d", name_of[c], usage,
+		      truth[c], nthreads * SLOTS * BATCH);
+		if (memsw) {
+			uint64_t sw = usage_of(ck, cg[c], PMC_COUNTER_MEMSW);
+			uint64_t km = usage_of(ck, cg[c], PMC_COUNTER_KMEM);
+			uint64_t tcp = usage_of(ck, cg[c], PMC_COUNTER_TCPMEM);
+
+			CHECK(ck, sw == usage, "%s: memsw usage %" PRIu64 ", memory %" PRIu64,
+			      name_of[c], sw, usage);
+			CHECK(ck, km == truth_kmem[c], "%s: kmem usage %" PRIu64 ", ledgers hold %lu "
+			      "kmem pages", name_of[c], km, truth_kmem[c]);
+			CHECK(ck, tcp == 0, "%s: tcpmem usage %" PRIu64, name_of[c], tcp);
+		} else {
+			uint64_t swap = usage_of(ck, cg[c], PMC_COUNTER_MEMSW);
+
+			CHECK(ck, swap == 0, "%s: swap usage %" PRIu64, name_of[c], swap);
+		}
+
+		CHECK(ck, ret == 0, "pmc_cgroup_info(%s) = %" PRId64, name_of[c], ret);
+		if (ret)
+			continue;
+		CHECK(ck, info[c].state == 1, "%s: state %d", name_of[c], info[c].state);
+		CHECK(ck, info[c].stat[PMC_STAT_ANON] == (int64_t)local[c][0],
+		      "%s: stat anon %" PRId64 ", ledgers hold %lu user pages here", name_of[c],
+		      info[c].stat[PMC_STAT_ANON], local[c][0]);
+		CHECK(ck, info[c].stat[PMC_STAT_KERNEL] == (int64_t)local[c][1],
+		      "%s: stat kernel %" PRId64 ", ledgers hold %lu kmem pages here", name_of[c],
+		      info[c].stat[PMC_STAT_KERNEL], local[c][1]);
+		CHECK(ck, info[c].stat_subtree[PMC_STAT_ANON] == (int64_t)(truth[c] - truth_kmem[c]) &&
+		      info[c].stat_subtree[PMC_STAT_KERNEL] == (int64_t)truth_kmem[c],
+		      "%s: subtree stat anon/kernel %" PRId64 "/%" PRId64 ", ledgers hold %lu/%lu "
+		      "here and below", name_of[c], info[c].stat_subtree[PMC_STAT_ANON],
+		      info[c].stat_subtree[PMC_STAT_KERNEL], truth[c] - truth_kmem[c], truth_kmem[c]);
+		CHECK(ck, info[c].events_local[PMC_EVENT_OOM] == (int64_t)ref_oom[c],
+		      "%s: %" PRId64 " local oom events, %lu GFP_KERNEL refusals of <= 8 pages "
+		      "reported here", name_of[c], info[c].events_local[PMC_EVENT_OOM], ref_oom[c]);
+		CHECK(ck, info[c].events_local[PMC_EVENT_MAX] >= (int64_t)ref_reclaim[c],
+		      "%s: %" PRId64 " local max events, %lu refusals after reclaim reported here",
+		      name_of[c], info[c].events_local[PMC_EVENT_MAX], ref_reclaim[c]);
+		CHECK(ck, info[c].events_local[PMC_EVENT_HIGH] == 0 &&
+		      info[c].events_local[PMC_EVENT_LOW] == 0 &&
+		      info[c].events_local[PMC_EVENT_OOM_KILL] == 0,
+		      "%s: high/low/oom_kill events %" PRId64 "/%" PRId64 "/%" PRId64, name_of[c],
+		      info[c].events_local[PMC_EVENT_HIGH], info[c].events_local[PMC_EVENT_LOW],
+		      info[c].events_local[PMC_EVENT_OOM_KILL]);
+		if (c == ROOT) {
+			/* Never over a limit: the root has none. */
+			for (i = 0; i < PMC_NR_EVENTS; i++)
+				CHECK(ck, info[c].events[i] == 0 && info[c].events_local[i] == 0,
+				      "root: event %d: %" PRId64 "/%" PRId64, i, info[c].events[i],
+				      info[c].events_local[i]);
+		}
+	}
+	/* memory.events: local only on v1; on v2 the subtree's (the root excluded). */
+	for (c = 1; c < NCG && (events_hier || version == 1); c++) {
+		for (i = 0; i < PMC_NR_EVENTS; i++) {
+			int64_t sum = 0;
+
+			for (d = 0; d < NCG; d++)
+				if (version == 2 ? is_ancestor_or_self(c, d) : d == c)
+					sum += info[d].events_local[i];
+			CHECK(ck, info[c].events[i] == sum, "%s: event %d: %" PRId64 ", expected %"
+			      PRId64, name_of[c], i, info[c].events[i], sum);
+		}
+	}
+
+	/* Drain every stock of the tree: the counters must come down to the truth. */
+	{
+		int64_t ret = pmc_hierarchy_drain_all(h, 0);
+
+		CHECK(ck, ret == 0, "pmc_hierarchy_drain_all(0) = %" PRId64, ret);
+	}
+	read_stocks(ck, &qstocks);
+	for (cpu = 0; cpu < nthreads; cpu++)
+		for (i = 0; i < SLOTS; i++)
+			CHECK(ck, qstocks.pages[cpu][i] == 0,
+			      "after drain_all: cpu %d slot %d holds %" PRIu64 " pages of %" PRId64,
+			      cpu, i, qstocks.pages[cpu][i], qstocks.cached[cpu][i]);
+	for (c = 0; c < NCG; c++) {
+		struct pmc_page_counter_info pc;
+		int64_t ret = read_counter(cg[c], PMC_COUNTER_MEMORY, &pc);
+
+		CHECK(ck, ret == 0 && pc.usage == truth[c],
+		      "after drain_all: %s usage %" PRIu64 ", ledgers hold %lu", name_of[c],
+		      pc.usage, truth[c]);
+		CHECK(ck, pc.max == (uint64_t)mem_max_of[c], "%s: max %" PRIu64, name_of[c], pc.max);
+		if (memsw) {
+			ret = read_counter(cg[c], PMC_COUNTER_MEMSW, &pc);
+			CHECK(ck, ret == 0 && pc.usage == truth[c],
+			      "after drain_all: %s memsw usage %" PRIu64 ", ledgers hold %lu",
+			      name_of[c], pc.usage, truth[c]);
+			CHECK(ck, pc.max == (uint64_t)memsw_max_of[c], "%s: memsw max %" PRIu64,
+			      name_of[c], pc.max);
+		}
+		if (final)
+			CHECK(ck, truth[c] == 0, "%s: ledgers still hold %lu pages at the end",
+			      name_of[c], truth[c]);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Worker operations.                                                    */
+
+static int pick_cpu(struct worker *w)
+{
+	if (nthreads > 1 && rnd(&w->rng) % 8 == 0) {
+		int cpu = (int)(rnd(&w->rng) % (uint64_t)(nthreads - 1));
+
+		w->other_cpu++;
+		return cpu >= w->id ? cpu + 1 : cpu;
+	}
+	return w->id;
+}
+
+/* leaves 60%, A and B 40% */
+static int pick_cgroup(struct worker *w)
+{
+	unsigned int r = (unsigned int)(rnd(&w->rng) % 100);
+
+	if (r < 60)
+		return A1 + (int)(r % 3);
+	return A + (int)(r % 2);
+}
+
+static unsigned long pick_size(struct worker *w)
+{
+	unsigned int r = (unsigned int)(rnd(&w->rng) % 100);
+
+	if (r < 45)
+		return 1 + rnd(&w->rng) % 8;            /* order <= 3: OOM events */
+	if (r < 85)
+		return 9 + rnd(&w->rng) % (BATCH - 8);  /* up to the batch */
+	return BATCH + 1 + rnd(&w->rng) % (MAX_CHARGE - BATCH);  /* above: no stock */
+}
+
+static uint32_t pick_gfp(struct worker *w, unsigned long n)
+{
+	unsigned int r = (unsigned int)(rnd(&w->rng) % 100);
+
+	if (r < 64)
+		return GFP_KERNEL;
+	if (r < 76)
+		return GFP_NOWAIT;
+	if (r < 88)
+		return GFP_KERNEL_NORETRY;
+	if (w->forced_total + n <= FORCED_CAP)
+		return GFP_ATOMIC;
+	return GFP_KERNEL;
+}
+
+/* A refusal reported at tree cgroup f for a charge of c (or of a cgroup below c). */
+static void record_refusal(struct worker *w, int c, int64_t ret, uint32_t gfp, unsigned long n)
+{
+	int f = idx_of(ret);
+
+	CHECK(&w->ck, f >= 0 && is_ancestor_or_self(f, c) && has_limit(f),
+	      "try_charge of %s (%lu pages, gfp %u) refused by %" PRId64
+	      ", not a limited ancestor", name_of[c], n, gfp, ret);
+	CHECK(&w->ck, gfp != GFP_ATOMIC, "GFP_ATOMIC charge of %lu pages refused by %" PRId64, n,
+	      ret);
+	if (f < 0)
+		return;
+	w->refused_at[f]++;
+	if (gfp & PMC_GFP_DIRECT_RECLAIM)
+		w->refused_reclaim[f]++;
+	if (gfp == GFP_KERNEL && n <= 8)
+		w->refused_oom[f]++;
+}
+
+static void uncharge_ledger(struct worker *w, int c, int kmem, unsigned long n, int cpu)
+{
+	int64_t ret = pmc_cgroup_uncharge(h, cg[c], (int64_t)n, cpu, kmem);
+	unsigned long f;
+
+	CHECK(&w->ck, ret == 0, "uncharge(%s, %lu, cpu %d, kmem %d) = %#" PRIx64
+	      " (held %lu)", name_of[c], n, cpu, kmem, (uint64_t)ret, w->led[c][kmem]);
+	w->uncharges++;
+	w->led[c][kmem] -= n;
+	w->total -= n;
+	f = w->forced[c][kmem] < n ? w->forced[c][kmem] : n;
+	w->forced[c][kmem] -= f;
+	w->forced_total -= f;
+}
+
+static void uncharge_some(struct worker *w, int cpu)
+{
+	int start = (int)(rnd(&w->rng) % (NCG * 2)), i, c = 0, k = 0;
+	unsigned long held, cap;
+
+	for (i = 0; i < NCG * 2; i++) {
+		c = ((start + i) % (NCG * 2)) / 2;
+		k = (start + i) % 2;
+		if (w->led[c][k])
+			break;
+	}
+	if (i == NCG * 2)
+		return;
+	held = w->led[c][k];
+	cap = held < 2 * MAX_CHARGE ? held : 2 * MAX_CHARGE;
+	uncharge_ledger(w, c, k, 1 + rnd(&w->rng) % cap, cpu);
+}
+
+static void charge_tree(struct worker *w, int cpu)
+{
+	int c = pick_cgroup(w), kmem = (int)(rnd(&w->rng) & 1);
+	unsigned long n = pick_size(w);
+	uint32_t gfp = pick_gfp(w, n);
+	int64_t ret;
+
+	if (w->total + n > LEDGER_CAP) {
+		uncharge_some(w, cpu);
+		return;
+	}
+	w->tries++;
+	ret = pmc_cgroup_try_charge(h, cg[c], (int64_t)n, cpu, gfp, kmem);
+	if (ret == 0) {
+		w->successes++;
+		w->led[c][kmem] += n;
+		w->total += n;
+		if (gfp == GFP_ATOMIC) {
+			w->forced[c][kmem] += n;
+			w->forced_total += n;
+			w->forced_charges++;
+		}
+	} else if (ret > 0) {
+		record_refusal(w, c, ret, gfp, n);
+	} else {
+		CHECK(&w->ck, false, "try_charge(%s, %lu, cpu %d, gfp %u, kmem %d) = %" PRId64,
+		      name_of[c], n, cpu, gfp, kmem, ret);
+	}
+}
+
+/* One random operation on the tree. */
+static void one_op(struct worker *w)
+{
+	unsigned int r = (unsigned int)(rnd(&w->rng) % 1000);
+	int cpu = pick_cpu(w);
+	int64_t ret;
+
+	if (r < 480) {
+		charge_tree(w, cpu);
+	} else if (r < 920) {
+		uncharge_some(w, cpu);
+	} else if (r < 960) {
+		/* Any CPU, even one that someone is charging on. */
+		int any = (int)(rnd(&w->rng) % (uint64_t)nthreads);
+
+		ret = pmc_hierarchy_drain(h, any);
+		CHECK(&w->ck, ret == 0, "pmc_hierarchy_drain(%d) = %" PRId64, any, ret);
+		w->drains++;
+	} else if (r < 985) {
+		int c = (int)(rnd(&w->rng) % (NCG + 1));
+		int64_t root = c == NCG ? 0 : cg[c];
+
+		ret = pmc_hierarchy_drain_all(h, root);
+		CHECK(&w->ck, ret == 0, "pmc_hierarchy_drain_all(%" PRId64 ") = %" PRId64, root, ret);
+		w->drain_alls++;
+	} else if (r < 990) {
+		/* The root is never charged: both calls succeed and change nothing. */
+		ret = pmc_cgroup_try_charge(h, cg[ROOT], 1 + (int64_t)(rnd(&w->rng) % 16), cpu,
+					    GFP_KERNEL, (int)(rnd(&w->rng) & 1));
+		CHECK(&w->ck, ret == 0, "try_charge(root) = %" PRId64, ret);
+		ret = pmc_cgroup_uncharge(h, cg[ROOT], 1 + (int64_t)(rnd(&w->rng) % 16), cpu,
+					  (int)(rnd(&w->rng) & 1));
+		CHECK(&w->ck, ret == 0, "uncharge(root) = %" PRId64, ret);
+	} else {
+		/* Empty charges change nothing (the quiescent checks are exact). */
+		ret = pmc_cgroup_try_charge(h, cg[pick_cgroup(w)], 0, cpu, pick_gfp(w, 0),
+					    (int)(rnd(&w->rng) & 1));
+		CHECK(&w->ck, ret == 0, "try_charge(0 pages) = %" PRId64, ret);
+		ret = pmc_cgroup_uncharge(h, cg[pick_cgroup(w)], 0, cpu, (int)(rnd(&w->rng) & 1));
+		CHECK(&w->ck, ret == 0, "uncharge(0 pages) = %" PRId64, ret);
+		/* Out-of-range arguments are refused before anything changes. */
+		ret = pmc_cgroup_try_charge(h, cg[A1], 1, nthreads, GFP_KERNEL, 0);
+		CHECK(&w->ck, ret == -EINVAL, "try_charge on cpu %d = %" PRId64, nthreads, ret);
+		ret = pmc_cgroup_uncharge(h, cg[A1], -1, cpu, 0);
+		CHECK(&w->ck, ret == -EINVAL, "uncharge(-1) = %" PRId64, ret);
+	}
+}
+
+static void uncharge_all(struct worker *w)
+{
+	for (int c = NCG - 1; c >= 0; c--)
+		for (int k = 0; k < 2; k++)
+			while (w->led[c][k])
+				uncharge_ledger(w, c, k, 1 + rnd(&w->rng) % w->led[c][k], pick_cpu(w));
+	CHECK(&w->ck, w->total == 0 && w->forced_total == 0, "thread %d still holds %lu (forced "
+	      "%lu) pages", w->id, w->total, w->forced_total);
+}
+
+/* At a barrier: one thread runs fn while the others wait. */
+static void serially(struct worker *w, void (*fn)(struct worker *))
+{
+	if (pthread_barrier_wait(&barrier) == PTHREAD_BARRIER_SERIAL_THREAD)
+		fn(w);
+	pthread_barrier_wait(&barrier);
+}
+
+static void check_mid(struct worker *w)
+{
+	quiescent_check(&w->ck, false, true);
+}
+
+static void check_final_hier(struct worker *w)
+{
+	quiescent_check(&w->ck, true, true);
+}
+
+static void check_final(struct worker *w)
+{
+	quiescent_check(&w->ck, true, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Phase 1: random operations on the tree.                               */
+
+static void *main_phase(void *arg)
+{
+	struct worker *w = arg;
+
+	for (long i = 0; i < ops_per_thread; i++) {
+		one_op(w);
+		if ((i + 1) % CHECK_EVERY == 0)
+			serially(w, check_mid);
+	}
+	uncharge_all(w);
+	serially(w, check_final_hier);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Phase 2: a cgroup removed while charged.                              */
+
+static void dying_create(struct worker *w)
+{
+	int64_t c = pmc_cgroup_create(h, cg[A2], "C"), ret;
+
+	CHECK(&w->ck, c > 0, "create(A2/C) = %" PRId64, c);
+	ret = pmc_cgroup_set_max(h, c, PMC_COUNTER_MEMORY, 100);
+	CHECK(&w->ck, ret == 0, "set_max(C) = %" PRId64, ret);
+	if (memsw) {
+		ret = pmc_cgroup_set_max(h, c, PMC_COUNTER_MEMSW, 120);
+		CHECK(&w->ck, ret == 0, "set_max(C, memsw) = %" PRId64, ret);
+	}
+	atomic_store(&dying_cg, c);
+}
+
+/* Worker 0: charge C until it is found removed. */
+static void dying_charger(struct worker *w, int64_t c, bool then_remove)
+{
+	int rounds = 4 + (int)(rnd(&w->rng) % 24);
+	bool removed = false;
+
+	for (int i = 0; i < rounds; i++) {
+		int kmem = (int)(rnd(&w->rng) & 1), cpu = pick_cpu(w);
+		unsigned long n = pick_size(w);
+		uint32_t gfp = pick_gfp(w, n);
+		int64_t ret;
+
+		if (w->total + n > LEDGER_CAP)
+			break;
+		ret = pmc_cgroup_try_charge(h, c, (int64_t)n, cpu, gfp, kmem);
+		if (ret == 0) {
+			w->cled[kmem] += n;
+			w->total += n;
+			w->dying_charged++;
+			if (gfp == GFP_ATOMIC)
+				w->forced_total += n;   /* released when C is uncharged */
+		} else if (ret > 0) {
+			/* C itself, A2 or A: refusals are not counted in the tree's events check. */
+			CHECK(&w->ck, ret == c || ret == cg[A2] || ret == cg[A],
+			      "try_charge(C, %lu) refused by %" PRId64, n, ret);
+			CHECK(&w->ck, gfp != GFP_ATOMIC, "GFP_ATOMIC charge of C refused by %" PRId64,
+			      ret);
+			if (ret == cg[A2] || ret == cg[A]) {
+				/* Counted at the tree cgroup, as its events are. */
+				int f = idx_of(ret);
+
+				w->refused_at[f]++;
+				if (gfp & PMC_GFP_DIRECT_RECLAIM)
+					w->refused_reclaim[f]++;
+				if (gfp == GFP_KERNEL && n <= 8)
+					w->refused_oom[f]++;
+			}
+		} else {
+			CHECK(&w->ck, ret == -ESTALE, "try_charge(C) = %" PRId64, ret);
+			w->dying_stale++;
+			break;
+		}
+		if (then_remove && i == rounds / 2) {
+			ret = pmc_cgroup_remove(h, c);
+			CHECK(&w->ck, ret == 0, "remove(C) = %" PRId64, ret);
+			removed = true;
+		}
+	}
+	if (then_remove && !removed) {
+		int64_t ret = pmc_cgroup_remove(h, c);
+
+		CHECK(&w->ck, ret == 0, "remove(C) = %" PRId64, ret);
+	}
+}
+
+static void dying_check(struct worker *w)
+{
+	struct checks *ck = &w->ck;
+	int64_t c = atomic_load(&dying_cg), ret, c2;
+	struct pmc_cgroup_info info, pinfo;
+	struct pmc_page_counter_info pc;
+	unsigned long held = w->cled[0] + w->cled[1];
+	bool cached;
+	uint64_t in_stock;
+
+	ret = pmc_cgroup_info(h, c, &info);
+	if (held) {
+		CHECK(ck, ret == 0 && info.state == 2, "C removed with %lu pages charged: info %"
+		      PRId64 ", state %d", held, ret, info.state);
+	} else {
+		/* Uncharged: freed, or kept by a stock slot (its css reference). */
+		CHECK(ck, ret == -ESTALE || (ret == 0 && info.state == 2),
+		      "C removed, nothing charged: info %" PRId64 " state %d", ret, info.state);
+	}
+	if (ret == 0) {
+		CHECK(ck, info.parent == cg[A2] && !strcmp(info.name, "C"), "C: parent %" PRId64
+		      " name %s", info.parent, info.name);
+		ret = pmc_cgroup_info(h, cg[A2], &pinfo);
+		CHECK(ck, ret == 0 && pinfo.nr_children == 1 && pinfo.nr_descendants == 0 &&
+		      pinfo.nr_dying_descendants == 1, "A2 with C dying: %" PRId64 " children %"
+		      PRId64 " descendants %" PRId64 " dying %" PRId64, ret, pinfo.nr_children,
+		      pinfo.nr_descendants, pinfo.nr_dying_descendants);
+		ret = pmc_cgroup_info(h, cg[A], &pinfo);
+		CHECK(ck, ret == 0 && pinfo.nr_descendants == 2 && pinfo.nr_dying_descendants == 1,
+		      "A with C dying: descendants %" PRId64 " dying %" PRId64,
+		      pinfo.nr_descendants, pinfo.nr_dying_descendants);
+		ret = pmc_cgroup_try_charge(h, c, 1, 0, GFP_KERNEL, 0);
+		CHECK(ck, ret == -ESTALE, "try_charge(dying C) = %" PRId64, ret);
+		ret = pmc_cgroup_remove(h, c);
+		CHECK(ck, ret == -ESTALE, "remove(dying C) = %" PRId64, ret);
+		ret = pmc_cgroup_create(h, c, "D");
+		CHECK(ck, ret == -ENOENT, "create(dying C/D) = %" PRId64, ret);
+		read_stocks(ck, &qstocks);
+		in_stock = stock_pages_of(&qstocks, c, &cached);
+		ret = read_counter(c, PMC_COUNTER_MEMORY, &pc);
+		CHECK(ck, ret == 0 && pc.usage == held + in_stock,
+		      "dying C: usage %" PRIu64 ", held %lu, in stocks %" PRIu64, pc.usage, held,
+		      in_stock);
+		CHECK(ck, held || cached, "C is dying with nothing charged and no stock slot "
+		      "caching it (usage %" PRIu64 ")", pc.usage);
+		CHECK(ck, info.stat[PMC_STAT_ANON] == (int64_t)w->cled[0] &&
+		      info.stat[PMC_STAT_KERNEL] == (int64_t)w->cled[1],
+		      "dying C: stat %" PRId64 "/%" PRId64 ", held %lu/%lu",
+		      info.stat[PMC_STAT_ANON], info.stat[PMC_STAT_KERNEL], w->cled[0], w->cled[1]);
+
+		/* Its name is free again while it dies. */
+		c2 = pmc_cgroup_create(h, cg[A2], "C");
+		CHECK(ck, c2 > 0 && c2 != c, "create(A2/C) while C dies = %" PRId64, c2);
+		if (c2 > 0) {
+			ret = pmc_cgroup_remove(h, c2);
+			CHECK(ck, ret == 0, "remove(new C) = %" PRId64, ret);
+			ret = pmc_cgroup_info(h, c2, &pinfo);
+			CHECK(ck, ret == -ESTALE, "new C, never charged, removed: info %" PRId64
+			      " (state %d)", ret, pinfo.state);
+		}
+	}
+
+	/* Uncharge in pieces: C stays dying while anything is left. */
+	for (int k = 0; k < 2; k++) {
+		while (w->cled[k]) {
+			unsigned long n = 1 + rnd(&w->rng) % w->cled[k];
+			int cpu = (int)(rnd(&w->rng) % (uint64_t)nthreads);
+
+			ret = pmc_cgroup_info(h, c, &info);
+			CHECK(ck, ret == 0 && info.state == 2, "C with %lu pages left: info %" PRId64
+			      " state %d", w->cled[0] + w->cled[1], ret, info.state);
+			ret = pmc_cgroup_uncharge(h, c, (int64_t)n, cpu, k);
+			CHECK(ck, ret == 0, "uncharge(dying C, %lu, kmem %d) = %#" PRIx64, n, k,
+			      (uint64_t)ret);
+			w->cled[k] -= n;
+			w->total -= n;
+		}
+	}
+	w->forced_total = 0;
+	for (int cc = 0; cc < NCG; cc++)
+		for (int k = 0; k < 2; k++)
+			w->forced_total += w->forced[cc][k];
+
+	/* Stock slots may still reference it; draining every CPU lets it go. */
+	drain_every_cpu(ck);
+	ret = pmc_cgroup_info(h, c, &info);
+	CHECK(ck, ret == -ESTALE, "C uncharged and drained: info %" PRId64 " state %d", ret,
+	      info.state);
+	ret = pmc_cgroup_uncharge(h, c, 1, 0, 0);
+	CHECK(ck, ret == -ESTALE, "uncharge(freed C) = %" PRId64, ret);
+	ret = pmc_cgroup_try_charge(h, c, 1, 0, GFP_KERNEL, 0);
+	CHECK(ck, ret == -ESTALE, "try_charge(freed C) = %" PRId64, ret);
+	ret = pmc_cgroup_info(h, cg[A2], &pinfo);
+	CHECK(ck, ret == 0 && pinfo.nr_children == 0 && pinfo.nr_dying_descendants == 0,
+	      "A2 after C: children %" PRId64 " dying %" PRId64, pinfo.nr_children,
+	      pinfo.nr_dying_descendants);
+	ret = pmc_cgroup_info(h, cg[ROOT], &pinfo);
+	CHECK(ck, ret == 0 && pinfo.nr_descendants == NCG - 1 && pinfo.nr_dying_descendants == 0,
+	      "root after C: descendants %" PRId64 " dying %" PRId64, pinfo.nr_descendants,
+	      pinfo.nr_dying_descendants);
+	atomic_store(&dying_cg, 0);
+	/* With C gone, the tree alone must add up. */
+	quiescent_check(ck, false, false);
+}
+
+static void *dying_phase(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int round = 0; round < DYING_ROUNDS; round++) {
+		if (pthread_barrier_wait(&barrier) == PTHREAD_BARRIER_SERIAL_THREAD)
+			dying_create(w);
+		pthread_barrier_wait(&barrier);
+		{
+			int64_t c = atomic_load(&dying_cg);
+
+			if (w->id == 0) {
+				dying_charger(w, c, nthreads == 1);
+			} else if (w->id == 1) {
+				/* Let the charger start, then pull C from under it. */
+				int ops = (int)(rnd(&w->rng) % 12);
+				int64_t ret;
+
+				for (int i = 0; i < ops; i++)
+					one_op(w);
+				ret = pmc_cgroup_remove(h, c);
+				CHECK(&w->ck, ret == 0, "remove(C) = %" PRId64, ret);
+				ret = pmc_cgroup_try_charge(h, c, 1, pick_cpu(w), GFP_KERNEL, 0);
+				CHECK(&w->ck, ret == -ESTALE, "try_charge(C) after its removal = %"
+				      PRId64, ret);
+			} else {
+				for (int i = 0; i < 16; i++)
+					one_op(w);
+			}
+		}
+		/* Worker 0 holds C's ledger: it checks and releases it. */
+		pthread_barrier_wait(&barrier);
+		if (w->id == 0)
+			dying_check(w);
+		pthread_barrier_wait(&barrier);
+	}
+	uncharge_all(w);
+	serially(w, check_final);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Phase 3: a cgroup created and removed over and over.                  */
+
+struct churner {
+	pthread_t tid;
+	uint64_t rng;
+	unsigned long incarnations, freed_at_once, left_dying;
+	struct checks ck;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churner *ch = arg;
+	static const char *const names[2] = { "X", "Y" };
+	struct pmc_cgroup_info info;
+
+	while (!atomic_load(&stop_churn)) {
+		const char *name = names[ch->incarnations & 1];
+		int64_t c = pmc_cgroup_create(h, cg[B], name), ret;
+		unsigned long born, wait;
+
+		CHECK(&ch->ck, c > 0, "create(B/%s) = %" PRId64, name, c);
+		if (c <= 0)
+			break;
+		ch->incarnations++;
+		born = atomic_load(&churn_ops);
+		atomic_store(&churn_born, born);
+		ret = pmc_cgroup_set_max(h, c, PMC_COUNTER_MEMORY, 90);
+		CHECK(&ch->ck, ret == 0, "set_max(%s) = %" PRId64, name, ret);
+		if (memsw) {
+			ret = pmc_cgroup_set_max(h, c, PMC_COUNTER_MEMSW, 90);
+			CHECK(&ch->ck, ret == 0, "set_max(%s, memsw) = %" PRId64, name, ret);
+		}
+		atomic_store(&churn_cg, c);
+		/*
+		 * Live a little: until the workers did a few operations (at
+		 * most 8 per worker since the creation; they wait for the next
+		 * creation after 16).
+		 */
+		wait = 1 + rnd(&ch->rng) % (8 * (uint64_t)nthreads);
+		while (atomic_load(&churn_ops) - born < wait && !atomic_load(&stop_churn))
+			sched_yield();
+		ret = pmc_cgroup_remove(h, c);
+		CHECK(&ch->ck, ret == 0, "remove(%s) = %" PRId64, name, ret);
+		ret = pmc_cgroup_info(h, c, &info);
+		CHECK(&ch->ck, ret == -ESTALE || (ret == 0 && info.state == 2),
+		      "removed %s: info %" PRId64 " state %d", name, ret, info.state);
+		if (ret == 0)
+			ch->left_dying++;
+		else
+			ch->freed_at_once++;
+		/* Charges of the removed one meanwhile: -ESTALE, or success if they began first. */
+		wait += rnd(&ch->rng) % (4 * (uint64_t)nthreads);
+		while (atomic_load(&churn_ops) - born < wait && !atomic_load(&stop_churn))
+			sched_yield();
+	}
+	atomic_store(&churn_cg, 0);
+	atomic_store(&churn_done, true);
+	return NULL;
+}
+
+static void hold_release(struct worker *w, int i, unsigned long n)
+{
+	struct hold *hd = &w->holds[i];
+	int cpu = pick_cpu(w);
+	int64_t ret = pmc_cgroup_uncharge(h, hd->handle, (int64_t)n, cpu, hd->kmem);
+
+	/* Still charged, so never freed: the uncharge must find it. */
+	CHECK(&w->ck, ret == 0, "uncharge(churned %" PRId64 ", %lu of %lu, kmem %d) = %" PRId64,
+	      hd->handle, n, hd->pages, hd->kmem, ret);
+	hd->pages -= n;
+	w->total -= n;
+	if (!hd->pages)
+		w->holds[i] = w->holds[--w->nholds];
+}
+
+static void churn_op(struct worker *w)
+{
+	int64_t c = atomic_load(&churn_cg), ret;
+	unsigned int r = (unsigned int)(rnd(&w->rng) % 10);
+	int cpu = pick_cpu(w);
+
+	if (r < 5 && c) {
+		int kmem = (int)(rnd(&w->rng) & 1), i;
+		unsigned long n = pick_size(w);
+		uint32_t gfp = pick_gfp(w, n);
+
+		if (gfp == GFP_ATOMIC)
+			gfp = GFP_KERNEL;       /* forced pages are capped in the tree ledger only */
+		if (w->nholds == NHOLD) {
+			i = (int)(rnd(&w->rng) % NHOLD);
+			hold_release(w, i, w->holds[i].pages);
+		}
+		if (w->total + n > LEDGER_CAP)
+			return;
+		ret = pmc_cgroup_try_charge(h, c, (int64_t)n, cpu, gfp, kmem);
+		if (ret == 0) {
+			w->churn_ok++;
+			for (i = 0; i < w->nholds; i++)
+				if (w->holds[i].handle == c && w->holds[i].kmem == kmem)
+					break;
+			if (i == w->nholds)
+				w->holds[w->nholds++] = (struct hold){ c, kmem, 0 };
+			w->holds[i].pages += n;
+			w->total += n;
+		} else if (ret > 0) {
+			/* The churned cgroup or B (the root has no limit). */
+			CHECK(&w->ck, ret == c || ret == cg[B], "try_charge(churned %" PRId64
+			      ") refused by %" PRId64, c, ret);
+			w->churn_refused++;
+			if (ret == cg[B]) {
+				w->refused_at[B]++;
+				if (gfp & PMC_GFP_DIRECT_RECLAIM)
+					w->refused_reclaim[B]++;
+				if (gfp == GFP_KERNEL && n <= 8)
+					w->refused_oom[B]++;
+			}
+		} else {
+			CHECK(&w->ck, ret == -ESTALE, "try_charge(churned %" PRId64 ") = %" PRId64, c,
+			      ret);
+			w->churn_stale++;
+		}
+	} else if (r < 8) {
+		if (w->nholds) {
+			int i = (int)(rnd(&w->rng) % (uint64_t)w->nholds);
+
+			hold_release(w, i, 1 + rnd(&w->rng) % w->holds[i].pages);
+		}
+	} else if (r < 9 && c) {
+		ret = pmc_hierarchy_drain_all(h, c);
+		CHECK(&w->ck, ret == 0 || ret == -ESTALE, "drain_all(churned) = %" PRId64, ret);
+	} else if (c) {
+		struct pmc_cgroup_info info;
+
+		ret = pmc_cgroup_info(h, c, &info);
+		CHECK(&w->ck, ret == -ESTALE || (ret == 0 && (info.state == 1 || info.state == 2) &&
+		      info.parent == cg[B] && info.depth == 2 &&
+		      (!strcmp(info.name, "X") || !strcmp(info.name, "Y"))),
+		      "info(churned) = %" PRId64 ": state %d parent %" PRId64 " name %s", ret,
+		      info.state, info.parent, info.name);
+	}
+}
+
+static void *churn_phase(void *arg)
+{
+	struct worker *w = arg;
+	long ops = ops_per_thread / 2;
+
+	/* Start with the first churned cgroup in place. */
+	while (!atomic_load(&churn_cg))
+		sched_yield();
+	for (long i = 0; i < ops; i++) {
+		/*
+		 * Keep pace with the churn thread (two cores, more threads):
+		 * at most 16 operations per worker after each creation; it
+		 * removes the cgroup after at most 8.
+		 */
+		while (atomic_load(&churn_ops) - atomic_load(&churn_born) > 16 * (unsigned long)nthreads &&
+		       !atomic_load(&churn_done))
+			sched_yield();
+		if (rnd(&w->rng) % 3 == 0)
+			churn_op(w);
+		else
+			one_op(w);
+		atomic_fetch_add(&churn_ops, 1);
+	}
+	while (w->nholds)
+		hold_release(w, 0, w->holds[0].pages);
+	uncharge_all(w);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The monitor.                                                          */
+
+struct monitor {
+	pthread_t tid;
+	struct checks ck;
+	unsigned long rounds, stale;
+	uint64_t peak_over;             /* largest usage - max seen at a limited cgroup */
+};
+
+static void monitor_counter(struct monitor *m, int64_t handle, int c, bool may_be_gone)
+{
+	/* What ledgers, stocks and calls in flight may hold, with room to spare. */
+	const uint64_t bound = (uint64_t)nthreads * (LEDGER_CAP + 2 * MAX_CHARGE) +
+			       (uint64_t)nthreads * SLOTS * BATCH;
+
+	for (int i = 0; i < ncounters; i++) {
+		struct pmc_page_counter_info pc;
+		int64_t ret = read_counter(handle, i, &pc);
+
+		if (ret == -ESTALE && may_be_gone) {
+			m->stale++;
+			return;
+		}
+		CHECK(&m->ck, ret == 0, "pmc_cgroup_counter(%" PRId64 ", %d) = %" PRId64, handle, i,
+		      ret);
+		if (ret)
+			return;
+		CHECK(&m->ck, (int64_t)pc.usage >= 0, "%" PRId64 " counter %d: usage %" PRId64
+		      " is negative", handle, i, (int64_t)pc.usage);
+		CHECK(&m->ck, pc.usage <= bound, "%" PRId64 " counter %d: usage %" PRIu64
+		      " above %" PRIu64, handle, i, pc.usage, bound);
+		CHECK(&m->ck, pc.watermark <= bound, "%" PRId64 " counter %d: watermark %" PRIu64,
+		      handle, i, pc.watermark);
+		CHECK(&m->ck, pc.failcnt == 0 || (version == 1 && i == PMC_COUNTER_MEMORY),
+		      "%" PRId64 " counter %d: failcnt %" PRIu64 " where none is counted", handle, i,
+		      pc.failcnt);
+		if (c >= 0 && i == PMC_COUNTER_MEMORY && mem_max_of[c] != UNLIMITED &&
+		    pc.usage > (uint64_t)mem_max_of[c] &&
+		    pc.usage - (uint64_t)mem_max_of[c] > m->peak_over)
+			m->peak_over = pc.usage - (uint64_t)mem_max_of[c];
+	}
+}
+
+static void *monitor_main(void *arg)
+{
+	struct monitor *m = arg;
+	static struct stocks s;
+
+	while (!atomic_load(&stop_monitor)) {
+		int64_t extra[2] = { atomic_load(&dying_cg), atomic_load(&churn_cg) };
+		struct pmc_cgroup_info info;
+
+		for (int c = 0; c < NCG; c++) {
+			int64_t ret = pmc_cgroup_info(h, cg[c], &info);
+
+			CHECK(&m->ck, ret == 0 && info.state == 1 && info.depth == depth_of[c],
+			      "info(%s) = %" PRId64 ": state %d depth %d", name_of[c], ret, info.state,
+			      info.depth);
+			monitor_counter(m, cg[c], c, false);
+		}
+		for (int i = 0; i < 2; i++)
+			if (extra[i])
+				monitor_counter(m, extra[i], -1, true);
+		read_stocks(&m->ck, &s);
+		m->rounds++;
+		sched_yield();
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* One run.                                                              */
+
+static void run_workers(void *(*fn)(void *))
+{
+	for (int t = 0; t < nthreads; t++) {
+		if (pthread_create(&workers[t].tid, NULL, fn, &workers[t])) {
+			perror("pthread_create");
+			exit(1);
+		}
+	}
+	for (int t = 0; t < nthreads; t++)
+		pthread_join(workers[t].tid, NULL);
+}
+
+static void teardown(struct checks *ck)
+{
+	static const int order[NCG - 1] = { A1, A2, B1, A, B };
+	int64_t all[16], ret;
+	struct pmc_cgroup_info info;
+
+	/* Every counter is 0 once the stocks are drained. */
+	ret = pmc_hierarchy_drain_all(h, 0);
+	CHECK(ck, ret == 0, "drain_all = %" PRId64, ret);
+	for (int c = 0; c < NCG; c++)
+		for (int i = 0; i < ncounters; i++)
+			CHECK(ck, usage_of(ck, cg[c], i) == 0, "%s counter %d not 0 at the end",
+			      name_of[c], i);
+	ret = pmc_hierarchy_cgroups(h, all, 16);
+	CHECK(ck, ret == NCG, "%" PRId64 " cgroups exist before the teardown, not %d", ret, NCG);
+
+	for (int k = 0; k < NCG - 1; k++) {
+		int c = order[k];
+
+		ret = pmc_cgroup_remove(h, cg[c]);
+		CHECK(ck, ret == 0, "remove(%s) = %" PRId64, name_of[c], ret);
+		ret = pmc_cgroup_info(h, cg[c], &info);
+		if (ret == 0) {
+			/* Kept only by a stock slot that still caches it with no pages. */
+			bool cached;
+
+			read_stocks(ck, &qstocks);
+			CHECK(ck, info.state == 2 && stock_pages_of(&qstocks, cg[c], &cached) == 0 &&
+			      cached, "removed %s, nothing charged: state %d, not freed and no "
+			      "stock reference", name_of[c], info.state);
+			drain_every_cpu(ck);
+			ret = pmc_cgroup_info(h, cg[c], &info);
+		}
+		CHECK(ck, ret == -ESTALE, "removed %s: info %" PRId64 " (state %d), not freed",
+		      name_of[c], ret, info.state);
+		ret = pmc_cgroup_remove(h, cg[c]);
+		CHECK(ck, ret == -ESTALE, "remove(freed %s) = %" PRId64, name_of[c], ret);
+	}
+	ret = pmc_cgroup_remove(h, cg[ROOT]);
+	CHECK(ck, ret == -EBUSY, "remove(root) = %" PRId64, ret);
+	ret = pmc_hierarchy_cgroups(h, all, 16);
+	CHECK(ck, ret == 1 && all[0] == cg[ROOT], "%" PRId64 " cgroups left after the teardown",
+	      ret);
+	ret = pmc_cgroup_info(h, cg[ROOT], &info);
+	CHECK(ck, ret == 0 && info.nr_children == 0 && info.nr_descendants == 0 &&
+	      info.nr_dying_descendants == 0, "root at the end: children %" PRId64
+	      " descendants %" PRId64 " dying %" PRId64, info.nr_children, info.nr_descendants,
+	      info.nr_dying_descendants);
+	ret = pmc_hierarchy_put(h);
+	CHECK(ck, ret == 0, "pmc_hierarchy_put = %" PRId64, ret);
+	ret = pmc_cgroup_root(h);
+	CHECK(ck, ret == -ESTALE, "pmc_cgroup_root(put hierarchy) = %" PRId64, ret);
+}
+
+static void run(struct checks *total, const char *name, const struct pmc_config *cfg)
+{
+	struct checks ck = { 0, 0 };
+	struct monitor mon;
+	struct churner ch;
+	unsigned long refused[NCG] = { 0 }, tries = 0, ok = 0, forced = 0, uncharges = 0;
+	unsigned long drains = 0, other = 0;
+	uint64_t failcnt[NCG] = { 0 };
+	int64_t ret;
+	int c, t;
+
+	run_name = name;
+	version = cfg->version;
+	memsw = cfg->memsw;
+	ncounters = version == 1 ? 4 : 2;
+
+	h = pmc_hierarchy_new(cfg);
+	CHECK(&ck, h > 0, "pmc_hierarchy_new = %" PRId64, h);
+	if (h <= 0) {
+		total->failed += ck.failed;
+		return;
+	}
+	cg[ROOT] = pmc_cgroup_root(h);
+	CHECK(&ck, cg[ROOT] > 0, "pmc_cgroup_root = %" PRId64, cg[ROOT]);
+	for (c = 1; c < NCG; c++) {
+		cg[c] = pmc_cgroup_create(h, cg[parent_of[c]], name_of[c]);
+		CHECK(&ck, cg[c] > 0, "create(%s) = %" PRId64, name_of[c], cg[c]);
+		ret = pmc_cgroup_set_max(h, cg[c], PMC_COUNTER_MEMORY, mem_max_of[c]);
+		CHECK(&ck, ret == 0, "set_max(%s) = %" PRId64, name_of[c], ret);
+		if (memsw) {
+			ret = pmc_cgroup_set_max(h, cg[c], PMC_COUNTER_MEMSW, memsw_max_of[c]);
+			CHECK(&ck, ret == 0, "set_max(%s, memsw) = %" PRId64, name_of[c], ret);
+		}
+	}
+	if (ck.failed) {
+		total->failed += ck.failed;
+		return;
+	}
+
+	memset(workers, 0, sizeof(workers));
+	for (t = 0; t < nthreads; t++) {
+		workers[t].id = t;
+		workers[t].rng = seed * 0x100000001b3ULL + (uint64_t)t * 0x9e3779b97f4a7c15ULL +
+				 (uint64_t)version;
+	}
+	if (pthread_barrier_init(&barrier, NULL, (unsigned int)nthreads)) {
+		perror("pthread_barrier_init");
+		exit(1);
+	}
+	atomic_store(&stop_monitor, false);
+	atomic_store(&stop_churn, false);
+	atomic_store(&dying_cg, 0);
+	atomic_store(&churn_cg, 0);
+	atomic_store(&churn_ops, 0);
+	atomic_store(&churn_born, 0);
+	atomic_store(&churn_done, false);
+	memset(&mon, 0, sizeof(mon));
+	if (pthread_create(&mon.tid, NULL, monitor_main, &mon)) {
+		perror("pthread_create");
+		exit(1);
+	}
+
+	run_workers(main_phase);
+	run_workers(dying_phase);
+
+	memset(&ch, 0, sizeof(ch));
+	ch.rng = seed ^ 0xc6a4a7935bd1e995ULL;
+	if (pthread_create(&ch.tid, NULL, churn_main, &ch)) {
+		perror("pthread_create");
+		exit(1);
+	}
+	run_workers(churn_phase);
+	atomic_store(&stop_churn, true);
+	pthread_join(ch.tid, NULL);
+
+	atomic_store(&stop_monitor, true);
+	pthread_join(mon.tid, NULL);
+	pthread_barrier_destroy(&barrier);
+
+	/* After the churn: every churned cgroup is gone once the CPUs are drained. */
+	drain_every_cpu(&ck);
+	{
+		int64_t all[64];
+		struct pmc_cgroup_info info;
+
+		ret = pmc_hierarchy_cgroups(h, all, 64);
+		CHECK(&ck, ret == NCG, "%" PRId64 " cgroups exist after the churn, not %d", ret, NCG);
+		ret = pmc_cgroup_info(h, cg[B], &info);
+		CHECK(&ck, ret == 0 && info.nr_children == 1 && info.nr_dying_descendants == 0,
+		      "B after the churn: children %" PRId64 " dying %" PRId64, info.nr_children,
+		      info.nr_dying_descendants);
+	}
+	quiescent_check(&ck, true, false);
+
+	for (t = 0; t < nthreads; t++) {
+		struct worker *w = &workers[t];
+
+		ck.passed += w->ck.passed;
+		ck.failed += w->ck.failed;
+		tries += w->tries;
+		ok += w->successes;
+		forced += w->forced_charges;
+		uncharges += w->uncharges;
+		drains += w->drains + w->drain_alls;
+		other += w->other_cpu;
+		tot_dying_charged += w->dying_charged;
+		tot_dying_stale += w->dying_stale;
+		tot_churn_ok += w->churn_ok;
+		tot_churn_refused += w->churn_refused;
+		tot_churn_stale += w->churn_stale;
+		for (c = 0; c < NCG; c++)
+			refused[c] += w->refused_at[c];
+	}
+	ck.passed += mon.ck.passed + ch.ck.passed;
+	ck.failed += mon.ck.failed + ch.ck.failed;
+	for (c = 0; c < NCG; c++) {
+		struct pmc_page_counter_info pc;
+
+		if (read_counter(cg[c], PMC_COUNTER_MEMORY, &pc) == 0)
+			failcnt[c] = pc.failcnt;
+		tot_refused_depth[depth_of[c]] += refused[c];
+		/* v1: where memsw has no limit, a refusal was the memory counter's. */
+		if (version == 1 && refused[c] && memsw_max_of[c] == UNLIMITED)
+			CHECK(&ck, failcnt[c] > 0, "%s: %lu refusals, memory failcnt 0", name_of[c],
+			      refused[c]);
+		if (version == 2)
+			CHECK(&ck, failcnt[c] == 0, "%s: failcnt %" PRIu64 " on v2", name_of[c],
+			      failcnt[c]);
+	}
+	/* The tree must have been stressed at every limited level. */
+	if (ops_per_thread * nthreads >= 8000) {
+		CHECK(&ck, refused[A] + refused[B] > 0, "no charge refused at depth 1");
+		CHECK(&ck, refused[A1] + refused[A2] + refused[B1] > 0, "no charge refused at depth 2");
+		CHECK(&ck, ok > 0 && forced > 0, "successes %lu, forced %lu", ok, forced);
+		CHECK(&ck, ch.incarnations >= MIN_INCARNATIONS, "only %lu churned cgroups",
+		      ch.incarnations);
+	}
+
+	teardown(&ck);
+
+	printf("%s: %d threads x %ld ops, seed %" PRIu64 ": try_charge %lu (ok %lu, forced %lu), "
+	       "refused at A/B/A1/A2/B1 %lu/%lu/%lu/%lu/%lu, memory failcnt %" PRIu64 "/%" PRIu64
+	       "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 ", uncharge %lu, drains %lu, on another CPU %lu; "
+	       "churned %lu (freed at once %lu, dying %lu); monitor rounds %lu, largest usage - "
+	       "max %" PRIu64 "\n", name, nthreads, ops_per_thread, seed, tries, ok, forced,
+	       refused[A], refused[B], refused[A1], refused[A2], refused[B1], failcnt[A],
+	       failcnt[B], failcnt[A1], failcnt[A2], failcnt[B1], uncharges, drains, other,
+	       ch.incarnations, ch.freed_at_once, ch.left_dying, mon.rounds, mon.peak_over);
+	fflush(stdout);
+
+	tot_tries += tries;
+	tot_ok += ok;
+	tot_forced += forced;
+	tot_uncharges += uncharges;
+	tot_drains += drains;
+	tot_incarnations += ch.incarnations;
+	tot_churn_dying += ch.left_dying;
+	tot_monitor_rounds += mon.rounds;
+	total->passed += ck.passed;
+	total->failed += ck.failed;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void usage_exit(const char *prog)
+{
+	fprintf(stderr, "usage: %s [threads (1-%d) [ops_per_thread [seed]]]\n", prog,
+		MAX_THREADS);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct checks total = { 0, 0 };
+	struct pmc_config v2 = {
+		.version = 2, .charge_batch = BATCH, .reclaim_retries = 2,
+		.stock_slots = SLOTS, .stock_single_page = 0, .stock_refill_cap = 1, .memsw = 0,
+		.kmem_on_limit = 0, .kmem_limit = PMC_KMEM_LIMIT_ABSENT, .kmem_first = 0,
+		.kmem_uncharge_via_stock = 1, .failcnt = PMC_FAILCNT_NONE,
+		.allow_spinning_batch = 1, .memory_localevents = 0,
+	};
+	struct pmc_config v1;
+	char *end;
+
+	if (argc > 4)
+		usage_exit(argv[0]);
+	if (argc > 1) {
+		nthreads = (int)strtol(argv[1], &end, 0);
+		if (*end || nthreads < 1 || nthreads > MAX_THREADS)
+			usage_exit(argv[0]);
+	}
+	if (argc > 2) {
+		ops_per_thread = strtol(argv[2], &end, 0);
+		if (*end || ops_per_thread < 0)
+			usage_exit(argv[0]);
+	}
+	if (argc > 3) {
+		seed = strtoull(argv[3], &end, 0);
+		if (*end)
+			usage_exit(argv[0]);
+	}
+
+	v2.ncpus = nthreads;
+	v2.seed = seed;
+	v1 = v2;
+	v1.version = 1;
+	v1.memsw = 1;
+	v1.kmem_limit = PMC_KMEM_LIMIT_IGNORED;
+	v1.failcnt = PMC_FAILCNT_MEMORY;
+
+	run(&total, "v2 (6.16)", &v2);
+	run(&total, "v1 (6.16, memsw)", &v1);
+
+	printf("stress_memcg: %d threads x %ld ops, seed %" PRIu64 ": try_charge %lu (ok %lu, "
+	       "forced %lu), refused at depth 1/2: %lu/%lu, uncharge %lu, drains %lu, quiescent "
+	       "checks %lu; dying C: %lu charges ok, %lu found removed; churn: %lu cgroups (%lu "
+	       "left dying), charges ok/refused/stale %lu/%lu/%lu; monitor rounds %lu\n",
+	       nthreads, ops_per_thread, seed, tot_tries, tot_ok, tot_forced, tot_refused_depth[1],
+	       tot_refused_depth[2], tot_uncharges, tot_drains, tot_quiescent, tot_dying_charged,
+	       tot_dying_stale, tot_incarnations, tot_churn_dying, tot_churn_ok, tot_churn_refused,
+	       tot_churn_stale, tot_monitor_rounds);
+	printf("%lu passed, %lu failed\n", total.passed, total.failed);
+	return total.failed ? 1 : 0;
+}
