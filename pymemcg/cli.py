@@ -164,12 +164,79 @@ def demo(out: Callable[[str], None] = print) -> int:
     for text in ("1.5G", "12 M", "-2"):
         d.both(f"memparse({text!r})", lambda mod, t=text: mod.memparse(t))
 
+    _demo_tree(d)
+
     out("")
     if d.disagreements:
         out(f"{d.disagreements} step(s) where the C core and the model disagree")
     else:
         out("The C core and the pure-Python model agree on every step.")
     return d.disagreements
+
+
+def _demo_tree(d: "_Demo") -> None:
+    """The cgroup tree: stocks per era, the charge loop, events, dying cgroups."""
+    presets = (("Linux 3.8", "linux_3_8"), ("current v1", "current_v1"), ("current v2", "current"))
+
+    def stock_after_two_charges(mod: ModuleType, preset: str) -> object:
+        h = mod.Hierarchy(getattr(mod.Config, preset)(ncpus=2))
+        g = h.create("g")
+        g.try_charge(1, cpu=0)           # a batch; the rest waits in CPU 0's stock
+        g.try_charge(40, cpu=0)          # 3.8 serves only 1-page charges from the stock
+        return (g.memory.usage, h.stock(0)[0][1])
+
+    d.section("Two charges (1 page, then 40) on CPU 0: (usage, pages left in the stock)")
+    for label, preset in presets:
+        d.both(f"{label} (batch {getattr(pymemcg.Config, preset)().charge_batch})",
+               lambda mod, p=preset: stock_after_two_charges(mod, p))
+
+    def failing_charge(mod: ModuleType, preset: str, nr: int) -> object:
+        h = mod.Hierarchy(getattr(mod.Config, preset)())
+        g = h.create("g")
+        g._set_max("memory", 100)
+        over = g.try_charge(nr)
+        return (over is g, g.events["max"], g.events["oom"], g.memory.failcnt)
+
+    d.section("A charge no reclaim can satisfy (max 100 pages, no reclaim hook):")
+    d.out("  (refused, max events, oom events, failcnt): exact-size retry, drain, retries, OOM")
+    for label, preset in presets:
+        for nr in (101, 8):
+            d.both(f"{label}: try_charge({nr})" + (" after 93 charged" if nr == 8 else ""),
+                   lambda mod, p=preset, n=nr: _fail_small(mod, p) if n == 8
+                   else failing_charge(mod, p, n))
+
+    def high(mod: ModuleType) -> object:
+        h = mod.Hierarchy(mod.Config.current())
+        a = h.create("a")
+        b = a.create("b")
+        a.write("memory.high", "40K")     # 10 pages
+        b.try_charge(1)                   # a batch of 64 crosses a's high
+        return (a.events["high"], b.events["high"], a.memory.usage)
+
+    d.section("memory.high (v2): reclaimed on the way back to user space, never failing")
+    d.both("a.high=10 pages; b.try_charge(1) -> (a high, b high, a usage)", high)
+
+    def dying(mod: ModuleType) -> object:
+        h = mod.Hierarchy(mod.Config.current())
+        g = h.create("g")
+        g.try_charge(5)
+        g.remove()                        # offline: the stock is drained, 5 pages stay
+        states = [g.dying, h.root.nr_dying_descendants]
+        g.uncharge(5)                     # the last page: freed
+        states += [g.online or g.dying, h.root.nr_dying_descendants]
+        return tuple(states)
+
+    d.section("A removed cgroup stays dying while anything is charged to it")
+    d.both("remove with 5 charged; uncharge 5 -> (dying, nr_dying, exists, nr_dying)", dying)
+
+
+def _fail_small(mod: ModuleType, preset: str) -> object:
+    h = mod.Hierarchy(getattr(mod.Config, preset)())
+    g = h.create("g")
+    g._set_max("memory", 100)
+    g.try_charge(93, flags=mod.GFP_NOFAIL)
+    over = g.try_charge(8)
+    return (over is g, g.events["max"], g.events["oom"], g.memory.failcnt)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
