@@ -125,7 +125,12 @@ static int64_t unlock_finish(struct pmc_hierarchy *h, int64_t ret)
 int64_t pmc_cgroup_create(int64_t hierarchy, int64_t parent, const char *name)
 {
 	struct pmc_hierarchy *h;
-	struct mem_cgroup *p = lock_cgroup(hierarchy, parent, &h, &(int64_t){0});
+	struct mem_cgroup *p;
+
+	/* Arguments first, then the objects: a bad name is EINVAL anywhere. */
+	if (!memcg_valid_name(name))
+		return -EINVAL;
+	p = lock_cgroup(hierarchy, parent, &h, &(int64_t){0});
 
 	if (!p)
 		return -ESTALE;

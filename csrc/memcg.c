@@ -214,7 +214,7 @@ static void unhash_name(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	*pp = memcg->next_name;
 }
 
-static bool valid_name(const char *name)
+bool memcg_valid_name(const char *name)
 {
 	const char *end = memchr(name, '\0', MEMCG_NAME_MAX + 1);
 
@@ -230,7 +230,7 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 	uint32_t id;
 	int ret;
 
-	if (!valid_name(name))
+	if (!memcg_valid_name(name))
 		return -EINVAL;
 	if (!memcg_online(parent))
 		return -ENOENT;

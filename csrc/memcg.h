@@ -142,6 +142,7 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg);
 void memcg_hierarchy_destroy(struct pmc_hierarchy *h);
 struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup);
 int64_t memcg_handle(struct mem_cgroup *memcg);
+bool memcg_valid_name(const char *name);
 int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name);
 int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
 void memcg_free_dying(struct pmc_hierarchy *h);
