@@ -42,6 +42,26 @@ def check_count(nr_pages: object, what: str = "nr_pages") -> int:
     return nr_pages
 
 
+def check_cpu(cpu: object, ncpus: int) -> int:
+    """``cpu`` as an int in ``0..ncpus-1``.
+
+    ``bool``, ``float`` and other non-integers raise :class:`InvalidTypeError`
+    (anything with ``__index__`` is accepted, like a count); an integer out of
+    range raises :class:`InvalidError`.
+    """
+    if cpu.__class__ is not int:
+        if isinstance(cpu, bool):
+            raise InvalidTypeError("cpu must be an integer, not bool")
+        try:
+            cpu = operator.index(cpu)  # type: ignore[arg-type]
+        except TypeError:
+            raise InvalidTypeError(f"cpu must be an integer, not {type(cpu).__name__}") from None
+    assert isinstance(cpu, int)
+    if not 0 <= cpu < ncpus:
+        raise InvalidError(f"cpu must be in 0..{ncpus - 1}, got {cpu}")
+    return cpu
+
+
 @dataclass(frozen=True)
 class PageCounterState:
     """Every field of one page counter at one instant (pages)."""

@@ -111,6 +111,7 @@ import threading
 import weakref
 from typing import Any, Callable, Dict, Iterator, Optional, Union
 
+from . import _kstrtox
 from ._common import PAGE_COUNTER_MAX, PAGE_SIZE, U64_MASK
 from .errors import (
     AgainError,
@@ -140,9 +141,7 @@ OFP_PEAK_UNSET = -1
 
 # The kernel's isspace() (lib/ctype.c: _S for \t \n \v \f \r, space and 0xA0).
 _ISSPACE = frozenset(b" \t\n\v\f\r\xa0")
-_HEX = frozenset(b"0123456789abcdefABCDEF")
 # memparse's suffixes, either case: K << 10 ... E << 60.
-_SUFFIX_SHIFT = {c: 10 * (i % 6 + 1) for i, c in enumerate(b"KMGTPEkmgtpe")}
 
 
 # ---------------------------------------------------------------------------
@@ -178,64 +177,11 @@ def _strstrip(s: bytes) -> bytes:
     return s[start:end]
 
 
-def _fixup_radix(s: bytes, pos: int, base: int) -> tuple[int, int]:
-    """``_parse_integer_fixup_radix()``: base 0 becomes 16 (``0x`` and a hex
-    digit; the prefix is skipped), 8 (leading ``0``) or 10."""
-    if base == 0:
-        if s[pos:pos + 1] == b"0":
-            if len(s) > pos + 2 and s[pos + 1] | 0x20 == ord("x") and s[pos + 2] in _HEX:
-                base = 16
-            else:
-                base = 8
-        else:
-            base = 10
-    if base == 16 and s[pos:pos + 1] == b"0" and len(s) > pos + 1 and s[pos + 1] | 0x20 == ord("x"):
-        pos += 2
-    return base, pos
-
-
-def _parse_integer(s: bytes, pos: int, base: int) -> tuple[int, int, bool]:
-    """``_parse_integer()``: (value mod 2**64, end, overflowed)."""
-    res, overflow = 0, False
-    while pos < len(s):
-        c = s[pos]
-        if 0x30 <= c <= 0x39:
-            val = c - 0x30
-        elif 0x61 <= (c | 0x20) <= 0x66:
-            val = (c | 0x20) - 0x61 + 10
-        else:
-            break
-        if val >= base:
-            break
-        res = res * base + val
-        if res > U64_MASK:
-            overflow = True
-            res &= U64_MASK
-        pos += 1
-    return res, pos, overflow
-
-
-def _simple_strtoull(s: bytes, pos: int = 0, base: int = 0) -> tuple[int, int]:
-    """``simple_strtoull(s + pos, &end, base)``: (value mod 2**64, end)."""
-    base, pos = _fixup_radix(s, pos, base)
-    value, end, _ = _parse_integer(s, pos, base)
-    return value, end
-
-
-def _memparse(s: bytes) -> tuple[int, int]:
-    """``memparse(s, &end)`` (lib/cmdline.c): (bytes mod 2**64, end)."""
-    value, end = _simple_strtoull(s)
-    if end < len(s) and s[end] in _SUFFIX_SHIFT:
-        value = (value << _SUFFIX_SHIFT[s[end]]) & U64_MASK  # one <<= 10 per case
-        end += 1  # exactly one suffix character
-    return value, end
-
-
 def _page_counter_memparse(s: bytes, max_token: bytes) -> int:
     """``page_counter_memparse()``: pages, rounded down, capped."""
     if s == max_token:
         return PAGE_COUNTER_MAX
-    value, end = _memparse(s)
+    value, end = _kstrtox.memparse(s)
     if end != len(s):
         raise InvalidError(f"invalid size {s!r}")
     return min(value // PAGE_SIZE, PAGE_COUNTER_MAX)
@@ -245,51 +191,15 @@ def _res_counter_memparse(s: bytes) -> int:
     """3.8 ``res_counter_memparse_write_strategy()``, in pages: ``-`` only
     as a base-10 1; else memparse, ``PAGE_ALIGN`` (wrapping), capped."""
     if s[:1] == b"-":
-        value, end = _simple_strtoull(s, 1, 10)
+        value, end = _kstrtox.simple_strtoull(s, 1, 10)
         if value != 1 or end != len(s):
             raise InvalidError(f"invalid size {s!r}")
         return PAGE_COUNTER_MAX
-    value, end = _memparse(s)
+    value, end = _kstrtox.memparse(s)
     if end != len(s):
         raise InvalidError(f"invalid size {s!r}")
     aligned = (value + PAGE_SIZE - 1) & U64_MASK & ~(PAGE_SIZE - 1)
     return min(aligned // PAGE_SIZE, PAGE_COUNTER_MAX)
-
-
-def _kstrtoull_noplus(s: bytes) -> int:
-    """``_kstrtoull(s, 0)``: digits, one optional trailing newline, nothing
-    else; EINVAL without digits or with trailing text, ERANGE on overflow."""
-    base, pos = _fixup_radix(s, 0, 0)
-    value, end, overflow = _parse_integer(s, pos, base)
-    if overflow:
-        raise RangeError(f"number out of range: {s!r}")
-    if end == pos:
-        raise InvalidError(f"not a number: {s!r}")
-    if end < len(s) and s[end] == 0x0A:
-        end += 1
-    if end != len(s):
-        raise InvalidError(f"not a number: {s!r}")
-    return value
-
-
-def _kstrtoull(s: bytes) -> int:
-    """``kstrtoull(s, 0)``: a leading ``+`` is allowed."""
-    return _kstrtoull_noplus(s[1:] if s[:1] == b"+" else s)
-
-
-def _kstrtoint(s: bytes) -> int:
-    """``kstrtoint(s, 0)`` (via ``kstrtoll``): ERANGE outside int."""
-    if s[:1] == b"-":
-        value = -_kstrtoull_noplus(s[1:])
-        if value < -(2**63):
-            raise RangeError(f"number out of range: {s!r}")
-    else:
-        value = _kstrtoull(s)
-        if value > 2**63 - 1:
-            raise RangeError(f"number out of range: {s!r}")
-    if not -(2**31) <= value <= 2**31 - 1:
-        raise RangeError(f"number out of range: {s!r}")
-    return value
 
 
 def _match_swappiness(token: bytes) -> bool:
@@ -301,7 +211,7 @@ def _match_swappiness(token: bytes) -> bool:
     rest = token[len(prefix):]
     # %d: simple_strtol(s, &to, 0); a match needs to != from and nothing after.
     neg = rest[:1] == b"-"
-    value, end = _simple_strtoull(rest, 1 if neg else 0, 0)
+    value, end = _kstrtox.simple_strtoull(rest, 1 if neg else 0, 0)
     if end > 0 and end == len(rest):
         digits = rest[:end]
         # match_int(): match_strlcpy into NUMBER_BUF_LEN, simple_strtol, int range
@@ -516,7 +426,7 @@ def _use_hierarchy_show(cg: Any) -> str:
 
 
 def _use_hierarchy_store(cg: Any, buf: bytes) -> None:
-    if _kstrtoull(buf) != int(bool(_config(cg).use_hierarchy)):
+    if _kstrtox.kstrtoull(buf) != int(bool(_config(cg).use_hierarchy)):
         raise InvalidError("non-hierarchical mode is not supported")
 
 
@@ -527,7 +437,7 @@ def _oom_control_show(cg: Any) -> str:
 
 
 def _oom_control_store(cg: Any, buf: bytes) -> None:
-    val = _kstrtoull(buf)
+    val = _kstrtox.kstrtoull(buf)
     if _is_root(cg) or val not in (0, 1):
         raise InvalidError("oom_control takes 0 or 1 on a non-root cgroup")
     _state(cg).oom_kill_disable = val
@@ -650,7 +560,7 @@ def _oom_group_show(cg: Any) -> str:
 
 
 def _oom_group_store(cg: Any, buf: bytes) -> None:
-    value = _kstrtoint(_strstrip(buf))
+    value = _kstrtox.kstrtoint(_strstrip(buf))
     if value not in (0, 1):
         raise InvalidError("memory.oom.group takes 0 or 1")
     _state(cg).oom_group = value
@@ -661,7 +571,7 @@ def _reclaim_store(cg: Any, buf: bytes) -> None:
     [swappiness=N|max]"; reclaim until SIZE is reclaimed; EAGAIN after
     ``reclaim_retries`` unproductive rounds and one more."""
     s = _strstrip(buf)
-    value, end = _memparse(s)
+    value, end = _kstrtox.memparse(s)
     if end == 0:
         raise InvalidError(f"memory.reclaim needs a size: {s!r}")
     nr_to_reclaim = value // PAGE_SIZE

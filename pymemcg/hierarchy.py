@@ -15,6 +15,7 @@ import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ._common import PAGE_SIZE, PageCounterState, check_count
+from ._common import check_cpu as _check_cpu
 from ._core import ffi, lib
 from ._views import CounterView
 from .config import Config
@@ -107,17 +108,6 @@ def _check(r: int, what: str) -> int:
             _pending.exc = None
             raise exc
     raise_errno(r, what)
-
-
-def _check_cpu(cpu: object, ncpus: int) -> int:
-    if cpu.__class__ is not int:
-        if isinstance(cpu, bool) or not hasattr(cpu, "__index__"):
-            raise InvalidTypeError(f"cpu must be an int, not {type(cpu).__name__}")
-        cpu = cpu.__index__()  # type: ignore[union-attr]
-    assert isinstance(cpu, int)
-    if not 0 <= cpu < ncpus:
-        raise InvalidError(f"cpu must be in 0..{ncpus - 1}, not {cpu}")
-    return cpu
 
 
 class Hierarchy:

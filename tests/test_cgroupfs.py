@@ -21,7 +21,7 @@ import pytest
 
 import pymemcg
 import pymemcg.model
-from pymemcg import cgroupfs
+from pymemcg import _kstrtox, cgroupfs
 from pymemcg.errors import AgainError, NoDeviceError, RangeError, TooBigError
 
 PCM = 2**51 - 1  # PAGE_COUNTER_MAX
@@ -92,7 +92,7 @@ def test_strstrip_uses_the_kernel_isspace_set():
     (b"0", 0), (b"18446744073709551615", 2**64 - 1),
 ])
 def test_kstrtoull_accepts(text, value):
-    assert cgroupfs._kstrtoull(text) == value
+    assert _kstrtox.kstrtoull(text) == value
 
 
 @pytest.mark.parametrize("text, exc", [
@@ -105,14 +105,14 @@ def test_kstrtoull_accepts(text, value):
 ])
 def test_kstrtoull_rejects(text, exc):
     with pytest.raises(exc):
-        cgroupfs._kstrtoull(text)
+        _kstrtox.kstrtoull(text)
 
 
 @pytest.mark.parametrize("text, value", [
     (b"-0", 0), (b"-1", -1), (b"+7", 7), (b"2147483647", 2**31 - 1), (b"-2147483648", -(2**31)),
 ])
 def test_kstrtoint_accepts(text, value):
-    assert cgroupfs._kstrtoint(text) == value
+    assert _kstrtox.kstrtoint(text) == value
 
 
 @pytest.mark.parametrize("text, exc", [
@@ -121,7 +121,7 @@ def test_kstrtoint_accepts(text, value):
 ])
 def test_kstrtoint_rejects(text, exc):
     with pytest.raises(exc):
-        cgroupfs._kstrtoint(text)
+        _kstrtox.kstrtoint(text)
 
 
 CORPUS = [b"", b"0", b"1", b"4095", b"4096", b"4097", b"8K", b"8k", b"1M", b"0x1000", b"010M",

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from .. import replay as _replay
 from .._common import PAGE_COUNTER_MAX, PAGE_SIZE, U64_MASK, PageCounterState, check_count
+from .._common import check_cpu as _check_cpu
 from .._views import CounterView
 from ..config import Config
 from ..errors import (
@@ -72,26 +73,6 @@ ReclaimHook = Callable[["Cgroup", int], int]
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _check_cpu(cpu: object, ncpus: int) -> int:
-    """``cpu`` as an int in ``0..ncpus-1``.
-
-    ``bool``, ``float`` and other non-integers raise :class:`InvalidTypeError`
-    (anything with ``__index__`` is accepted, like a count); an integer out of
-    range raises :class:`InvalidError`.
-    """
-    if cpu.__class__ is not int:
-        if isinstance(cpu, bool):
-            raise InvalidTypeError("cpu must be an integer, not bool")
-        try:
-            cpu = operator.index(cpu)  # type: ignore[arg-type]
-        except TypeError:
-            raise InvalidTypeError(f"cpu must be an integer, not {type(cpu).__name__}") from None
-    assert isinstance(cpu, int)
-    if not 0 <= cpu < ncpus:
-        raise InvalidError(f"cpu must be in 0..{ncpus - 1}, got {cpu}")
-    return cpu
 
 
 def _check_hook_result(freed: object) -> int:
