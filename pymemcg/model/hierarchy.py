@@ -1041,10 +1041,10 @@ class Hierarchy:
             try:
                 over = self._try_charge_memcg(cg, gfp, n, cpu, pending)
             except BaseException:
-                kc.uncharge(n)
+                _uncharge(kc, n, None)  # a clamp here is silent, as in the C core
                 raise
             if over is not None:
-                kc.uncharge(n)
+                _uncharge(kc, n, None)
                 return over
         else:
             over = self._try_charge_memcg(cg, gfp, n, cpu, pending)
@@ -1101,7 +1101,7 @@ class Hierarchy:
                     self._done_restock(memcg, batch, nr_pages, cpu, pending)
                     return None
                 if memsw is not None:
-                    memsw.uncharge(batch)
+                    _uncharge(memsw, batch, None)
                 assert isinstance(f, _CgCounter)
                 over = f.cgroup
             # failed: (over is mem_over_limit)
