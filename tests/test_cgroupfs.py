@@ -30,14 +30,7 @@ UNLIMITED_V1 = "9223372036854771712\n"  # PAGE_COUNTER_MAX * 4096
 UNLIMITED_38 = "9223372036854775807\n"  # res_counter RESOURCE_MAX = LLONG_MAX
 
 
-@pytest.fixture(params=["model", "c"])
-def backend(request: pytest.FixtureRequest) -> types.ModuleType:
-    """``pymemcg.model`` or, once it has a Hierarchy, the C-backed ``pymemcg``."""
-    if request.param == "model":
-        return pymemcg.model
-    if getattr(pymemcg, "Hierarchy", None) is None:
-        pytest.skip("C hierarchy not built yet")
-    return pymemcg
+# The `backend` fixture (C core and model) comes from conftest.py.
 
 
 def make(backend, preset: str = "current_v1", ncpus: int = 1, hook=None, **changes):

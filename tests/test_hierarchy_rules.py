@@ -34,14 +34,7 @@ def ev(**counts: int) -> dict[str, int]:
     return d
 
 
-@pytest.fixture(params=["model", "c"])
-def backend(request: pytest.FixtureRequest) -> types.ModuleType:
-    """``pymemcg.model`` or, once it has a Hierarchy, the C-backed ``pymemcg``."""
-    if request.param == "model":
-        return pymemcg.model
-    if getattr(pymemcg, "Hierarchy", None) is None:
-        pytest.skip("C hierarchy not built yet")
-    return pymemcg
+# The `backend` fixture (C core and model) comes from conftest.py.
 
 
 def make(backend, preset: str = "current", ncpus: int = 1, hook=None, **changes):
