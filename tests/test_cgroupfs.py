@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import os
-import types
 import uuid
 
 import pytest

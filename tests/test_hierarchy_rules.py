@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import time
-import types
 
 import pytest
 
