@@ -20,6 +20,14 @@ hold::
     # or, under pytest:
     TestCounters = make_comparison_machine(pymemcg, pymemcg.model).TestCase
 
+:class:`HierarchyComparison` does the same for whole cgroup trees
+(:func:`make_hierarchy_machine`): random presets and CPUs, create and remove,
+charge and uncharge (stocks, retries, forced charges, reclaim hooks that are
+honest, lie, raise or meddle), drains, limits and resets through the
+primitives and through the interface files, memory.peak handles and replay
+batches, checking both backends against each other and the kernel's
+invariants against a ledger of what was charged.
+
 Every edge the machine reaches is reported with :func:`hypothesis.event` (see
 ``pytest --hypothesis-show-statistics``) and counted in :data:`EDGE_EVENTS`;
 every rule execution is counted in :data:`STEP_COUNT` (key ``"total"`` and one
@@ -30,7 +38,9 @@ Requires Hypothesis (``pip install hypothesis``); the rest of pymemcg does not.
 
 from __future__ import annotations
 
+import array
 import collections
+import errno
 import importlib
 import types
 from typing import Any, Callable, Iterable, Sequence
@@ -49,7 +59,16 @@ from hypothesis.stateful import (
 )
 
 from ._common import PAGE_COUNTER_MAX, U64_MASK
-from .errors import BusyError, InvalidError, InvalidTypeError, MemcgError, UnderflowError
+from .errors import (
+    BusyError,
+    ExistsError,
+    InvalidError,
+    InvalidTypeError,
+    MemcgError,
+    NotFoundError,
+    StaleHandleError,
+    UnderflowError,
+)
 
 __all__ = [
     "EDGE_EVENTS",
@@ -63,6 +82,10 @@ __all__ = [
     "reset_counters",
     "PageCounterComparison",
     "make_comparison_machine",
+    "HIERARCHY_REQUIRED_EDGES",
+    "ReclaimHookError",
+    "HierarchyComparison",
+    "make_hierarchy_machine",
 ]
 
 #: How many times each edge was reached (name -> count), over all runs since
@@ -1141,4 +1164,1622 @@ def make_comparison_machine(impl: Any, oracle: Any) -> type[PageCounterCompariso
     name = "".join(ch if ch.isalnum() else "_" for ch in name)
     return type(
         name, (PageCounterComparison,), {"impl": impl, "oracle": oracle, "__module__": __name__}
+    )
+
+
+# --------------------------------------------------------------------------
+# The cgroup tree: Hierarchy against the model's Hierarchy
+# --------------------------------------------------------------------------
+#
+# HierarchyComparison drives two backends' Hierarchy (by default the C core,
+# pymemcg.Hierarchy, against the oracle, pymemcg.model.Hierarchy) through the
+# same steps, single-threaded with explicit CPUs, and asserts after every step
+# that everything observable agrees: the cgroups that exist (ids, online or
+# dying), every counter's snapshot, stats, events, cgroup.stat numbers,
+# kmem activation and every CPU's stock.  It keeps its own ledger of the pages
+# truly charged (one per backend: the reclaim hook uncharges through its own
+# backend) and checks the kernel's invariants on the oracle against it.
+
+# Edge names (hypothesis.event and EDGE_EVENTS).
+EXACT_SIZE_RETRY = "exact-size retry"
+FORCED_CHARGE = "forced charge"
+SLOT_EVICTION = "slot eviction"
+EBUSY_RESIZE = "EBUSY resize"
+DYING_CGROUP = "dying cgroup"
+FREED_CGROUP = "freed cgroup"
+MAX_EVENT = "max event"
+OOM_EVENT = "oom event"
+HIGH_EVENT = "high event"
+KMEM_LIMIT_REFUSED = "kmem limit refused (3.8)"
+UNDERFLOW = "underflow"
+HOOK_LIED = "hook lied"
+HOOK_RAISED = "hook raised"
+
+#: The edges a run of the hierarchy machine must reach.  The first five
+#: are the ones issue 3 asks for.
+HIERARCHY_REQUIRED_EDGES: tuple[str, ...] = (
+    EXACT_SIZE_RETRY,
+    FORCED_CHARGE,
+    SLOT_EVICTION,
+    EBUSY_RESIZE,
+    DYING_CGROUP,
+    "limit written through the file",
+    "peak reset through an open file",
+    "replay charge refused",
+    "replay underflow",
+    FREED_CGROUP,
+    MAX_EVENT,
+    OOM_EVENT,
+    HIGH_EVENT,
+    KMEM_LIMIT_REFUSED,
+    UNDERFLOW,
+    HOOK_LIED,
+    HOOK_RAISED,
+)
+
+
+class ReclaimHookError(Exception):
+    """Raised by the machine's raising reclaim hook; both backends must
+    abandon the charge and let it through unchanged."""
+
+
+def _gfp_choices() -> tuple[tuple[str, int], ...]:
+    from . import gfp
+
+    return (
+        ("GFP_KERNEL", gfp.GFP_KERNEL),
+        ("GFP_KERNEL", gfp.GFP_KERNEL),
+        ("GFP_NOWAIT", gfp.GFP_NOWAIT),
+        ("GFP_ATOMIC", gfp.GFP_ATOMIC),
+        ("GFP_KERNEL|GFP_NOFAIL", gfp.GFP_KERNEL | gfp.GFP_NOFAIL),
+        ("GFP_KERNEL|GFP_NORETRY", gfp.GFP_KERNEL | gfp.GFP_NORETRY),
+        ("GFP_KERNEL|GFP_RETRY_MAYFAIL", gfp.GFP_KERNEL | gfp.GFP_RETRY_MAYFAIL),
+        ("0 (no spinning)", 0),
+        ("GFP_NOFAIL (no spinning)", gfp.GFP_NOFAIL),
+        ("GFP_KERNEL_ACCOUNT", gfp.GFP_KERNEL_ACCOUNT),
+    )
+
+
+_PRESETS = ("linux_3_8", "current", "current", "current_v1", "v1_kmem_enforced")
+
+
+def _config_mixes() -> st.SearchStrategy[dict[str, Any]]:
+    """A few Config fields changed at once (invalid combinations with the
+    preset are skipped)."""
+    return st.dictionaries(
+        st.sampled_from(
+            (
+                "failcnt",
+                "stock_slots",
+                "kmem_first",
+                "kmem_uncharge_via_stock",
+                "allow_spinning_batch",
+                "stock_single_page",
+                "memory_localevents",
+                "reclaim_retries",
+            )
+        ),
+        st.integers(0, 7),
+        max_size=3,
+    ).map(
+        lambda d: {
+            k: {
+                "failcnt": ("all", "memory", "none")[v % 3],
+                "stock_slots": (1, 2, 3, 7)[v % 4],
+                "reclaim_retries": (0, 1, 2)[v % 3],
+            }.get(k, bool(v & 1))
+            for k, v in d.items()
+        }
+    )
+_CG_NAMES = ("a", "b", "c", "d", "e")
+_BAD_CG_NAMES = ("", ".", "..", "x/y")
+_EVENT_NAMES = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
+#: Reclaim hooks: none; honest (returns what it uncharged); a liar (claims
+#: more); one that raises ReclaimHookError every third call; one that returns
+#: garbage (-1 or a str) every third call; a meddler that also drains, charges
+#: and uncharges kernel pages from inside reclaim (see _meddle).
+_HOOK_MODES = (None, None, "honest", "honest", "liar", "raiser", "garbage", "meddler")
+_HOOK_LIE = 3
+_HOOK_PERIOD = 3
+#: Hook calls in one step after which the hook frees nothing.
+_HOOK_STAMINA = 64
+_PAGE = 4096
+
+
+class HierarchyComparison(RuleBasedStateMachine):
+    """Drive ``impl.Hierarchy`` and ``oracle.Hierarchy`` through the same
+    steps on the same preset; they must agree exactly, state by state.
+
+    Cgroup ``i`` is the i-th cgroup created (0 is the root); results and
+    exceptions are compared with cgroups mapped to that index.  The machine
+    keeps a ledger per backend of the pages truly charged to each cgroup
+    (user and kernel; forced charges included) and checks on the oracle:
+
+    * ``stat_local`` is the ledger exactly (signed), ``stat`` its subtree sum
+      on v2; ``memory.events`` is the subtree sum of ``events.local`` on v2;
+    * ``memory.usage == ledger(subtree) + stock pages cached for the subtree``
+      for every cgroup whose subtree never uncharged more than it held (so
+      usage >= true, the excess is the stocks', at most ncpus x slots x
+      charge_batch: SPEC 2.9; after ``drain_all()`` usage is the ledger);
+      v1: ``memsw.usage == memory.usage``, ``kmem.usage`` = kernel ledger;
+    * ``usage <= max`` unless a forced charge (GFP_NOFAIL / GFP_HIGH) went
+      through the counter or ``_xchg_max`` set it since it last fitted;
+    * a dying cgroup is held by something (children, usage, a stock slot);
+      cgroup.stat counts; ids are the lowest free; stocks hold no root, at
+      most one slot per cgroup, no slot above the batch (capped eras).
+
+    Subclass it (or use :func:`make_hierarchy_machine`) to pick backends.
+    """
+
+    impl: Any = _DefaultBackend("pymemcg")
+    oracle: Any = _DefaultBackend("pymemcg.model")
+    #: Most cgroups that may exist at once (online and dying, root included).
+    MAX_CGROUPS = 12
+
+    def __init__(self) -> None:
+        super().__init__()
+        cls = type(self)
+        self.backends = (cls.impl, cls.oracle)
+        self.config: Any = None
+        self.hs: list[Any] = [None, None]
+        self.cgs: tuple[list[Any], list[Any]] = ([], [])
+        self.index_of: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self.parent: list[int | None] = []
+        self.status: list[str] = []  # "online", "dying", "freed"
+        # Ledgers, per side: pages truly charged to each cgroup (signed).
+        self.user: tuple[list[int], list[int]] = ([], [])
+        self.kmem: tuple[list[int], list[int]] = ([], [])
+        # A cgroup whose subtree uncharged more than it held: its counters
+        # may have been clamped; the ledger no longer predicts them.
+        self.dirty: list[bool] = []
+        # (index, counter) that may be above max (forced charge, xchg).
+        self.may_exceed: set[tuple[int, str]] = set()
+        self.last_events_local: list[dict[str, int]] = []
+        self.freed_events: list[dict[str, int] | None] = []
+        self.hook_mode: str | None = None
+        self.hook_k = 0
+        self.hook_calls = [0, 0]
+        # Pages the hook took away from each cgroup during the current step
+        # (net of what it charged), user and kernel.
+        self.hook_freed: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self.hook_kfreed: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self.hook_depth = [0, 0]
+        self.meddles = [0, 0]
+        self.hook_lies = [0, 0]
+        self.hook_garbage = [0, 0]
+        self.raw: list[Any] = [None, None]
+        self.step_hook_calls = [0, 0]
+        # During a replay step: pages the batch will uncharge from each
+        # (cgroup, kmem), which the hook must leave alone (the ledgers are
+        # updated from the results after the batch).
+        self.pending_uncharge: dict[tuple[int, bool], int] = {}
+        self.handles: tuple[list[int], list[int]] = ([], [])
+        # Open memory.peak / memory.swap.peak files: (cgroup, name, [impl, oracle]).
+        self.peak_files: list[tuple[int, str, list[Any]]] = []
+        self.max_cgroups = self.MAX_CGROUPS
+
+    # ---------------------------------------------------------------- helpers
+
+    def _step(self, name: str) -> None:
+        STEP_COUNT["total"] += 1
+        STEP_COUNT[name] += 1
+
+    def _index(self, side: int, obj: Any) -> int | None:
+        i = self.index_of[side].get(id(obj))
+        if i is not None and self.cgs[side][i] is obj:
+            return i
+        return None
+
+    def _norm(self, side: int, value: Any) -> Any:
+        if value is None or isinstance(value, (bool, int, str)):
+            return value
+        if isinstance(value, (tuple, list)):
+            return tuple(self._norm(side, v) for v in value)
+        i = self._index(side, value)
+        if i is not None:
+            return ("cgroup", i)
+        path = getattr(value, "path", None)
+        if path is not None:
+            return ("new cgroup", path, getattr(value, "id", None))
+        return ("foreign object", type(value).__name__)
+
+    def _outcome(self, side: int, call: Callable[[int], Any]) -> tuple[Any, ...]:
+        self.raw[side] = None
+        try:
+            result = call(side)
+        except (MemcgError, ReclaimHookError) as e:
+            detail: Any
+            if isinstance(e, UnderflowError):
+                views = tuple((self._norm(side, v.cgroup), v.name) for v in e.counters)
+                detail = (views, e.nr_pages)
+            elif isinstance(e, ReclaimHookError):
+                detail = str(e)
+            else:
+                detail = getattr(e, "errno", None)
+            return ("raised", type(e), detail)
+        self.raw[side] = result
+        return ("returned", self._norm(side, result))
+
+    def _both(self, what: str, call: Callable[[int], Any]) -> tuple[Any, ...]:
+        """Run ``call(side)`` on the impl, then on the oracle; the outcomes
+        must agree.  Returns the oracle's."""
+        for d in self.hook_freed + self.hook_kfreed:
+            d.clear()
+        self.meddles = [0, 0]
+        self.step_hook_calls = [0, 0]
+        got = self._outcome(IMPL, call)
+        want = self._outcome(ORACLE, call)
+        if got != want:
+            raise AssertionError(f"{what}: impl {_show(got)} but oracle {_show(want)}")
+        return want
+
+    def _path_up(self, i: int) -> list[int]:
+        out = [i]
+        p = self.parent[i]
+        while p is not None:
+            out.append(p)
+            p = self.parent[p]
+        return out
+
+    def _under(self, i: int, top: int) -> bool:
+        return top in self._path_up(i)
+
+    def _existing(self) -> list[int]:
+        return [i for i, s in enumerate(self.status) if s != "freed"]
+
+    def _n_existing(self) -> int:
+        return sum(1 for s in self.status if s != "freed")
+
+    def _what(self, i: int) -> str:
+        cg = self.cgs[ORACLE][i]
+        return f"cgroup {i} ({cg.path or '/'}, {self.status[i]})"
+
+    def _pick(
+        self,
+        data: st.DataObject,
+        label: str,
+        online: int = 0,
+        root: int = 0,
+        dying: int = 0,
+        freed: int = 0,
+        held: int = 0,
+    ) -> int:
+        groups = {
+            "online": [i for i, s in enumerate(self.status) if i and s == "online"],
+            "root": [0],
+            "dying": [i for i, s in enumerate(self.status) if s == "dying"],
+            "freed": [i for i, s in enumerate(self.status) if s == "freed"],
+            "held": [
+                i
+                for i, s in enumerate(self.status)
+                if s != "freed" and (self.user[ORACLE][i] > 0 or self.kmem[ORACLE][i] > 0)
+            ],
+        }
+        kinds = [
+            k
+            for k, w in (
+                ("online", online),
+                ("root", root),
+                ("dying", dying),
+                ("freed", freed),
+                ("held", held),
+            )
+            if groups[k]
+            for _ in range(w)
+        ]
+        if not kinds:
+            return 0
+        kind = data.draw(st.sampled_from(kinds), label=f"{label} kind")
+        return data.draw(st.sampled_from(groups[kind]), label=label)
+
+    def _cpu(self, data: st.DataObject, bad: bool = False) -> int:
+        n = self.config.ncpus
+        cpus = [c for c in (0, 0, 0, 1, 2) if c < n]
+        if bad:
+            cpus.append(n)
+        return data.draw(st.sampled_from(cpus), label="cpu")
+
+    def _stocks(self, side: int) -> tuple[tuple[tuple[Any, int], ...], ...]:
+        h = self.hs[side]
+        return tuple(
+            tuple((self._norm(side, c), p) for c, p in h.stock(cpu))
+            for cpu in range(self.config.ncpus)
+        )
+
+    def _counter(self, side: int, i: int, cname: str) -> dict[str, int]:
+        return _state_of(getattr(self.cgs[side][i], cname))
+
+    def _probe(self) -> dict[str, Any]:
+        """What the edges are read from: the oracle's stocks, counters and
+        local events."""
+        ctr = {}
+        ev = {}
+        for cg in self.hs[ORACLE].cgroups():  # not self.status: a step may free
+            i = self._index(ORACLE, cg)
+            ctr[i] = {c: _state_of(getattr(cg, c)) for c in self.config.counters}
+            ev[i] = cg.events_local
+        return {"stock": self._stocks(ORACLE), "ctr": ctr, "ev": ev}
+
+    def _edges_between(self, pre: dict[str, Any], post: dict[str, Any]) -> dict[str, int]:
+        """Record the event and stock edges of one step; return the event deltas."""
+        delta = dict.fromkeys(_EVENT_NAMES, 0)
+        for i, evs in post["ev"].items():
+            if i in pre["ev"]:
+                for name in _EVENT_NAMES:
+                    delta[name] += evs[name] - pre["ev"][i][name]
+        for name, edge in (("max", MAX_EVENT), ("oom", OOM_EVENT), ("high", HIGH_EVENT)):
+            if delta[name] > 0:
+                record_edge(edge)
+        k = self.config.stock_slots
+        for before, after in zip(pre["stock"], post["stock"]):
+            if k > 1 and all(c is not None for c, _ in before):
+                cached = {c for c, _ in before}
+                for (b, _), (a, _) in zip(before, after):
+                    if a is not None and a != b and a not in cached:
+                        record_edge(SLOT_EVICTION if k == 7 else f"slot eviction ({k} slots)")
+        return delta
+
+    def _hook_edges(self, lies: int, garbage: int) -> None:
+        if self.hook_lies[ORACLE] > lies:
+            record_edge(HOOK_LIED)
+        if self.hook_garbage[ORACLE] > garbage:
+            record_edge("hook returned garbage")
+
+    # ---------------------------------------------------------------- the reclaim hook
+
+    def _make_hook(self, side: int) -> Callable[[Any, int], Any]:
+        def hook(cg: Any, nr_pages: int) -> Any:
+            return self._hook(side, cg, nr_pages)
+
+        return hook
+
+    def _hook(self, side: int, cg: Any, nr_pages: int) -> Any:
+        """Uncharge up to k pages (k = nr_pages if 0) of user memory from the
+        first cgroup, in creation order, under ``cg`` that the side's ledger
+        says holds some; claim what the mode says."""
+        self.hook_calls[side] += 1
+        call = self.hook_calls[side]
+        self.step_hook_calls[side] += 1
+        if self.step_hook_calls[side] > _HOOK_STAMINA:
+            # Small charges retry for as long as reclaim makes progress (as
+            # the kernel's do): against a forced charge of 2**51 pages a
+            # hook freeing one page a call would keep one step going for
+            # ever.  Past its stamina the hook frees nothing, and the loop
+            # runs out its retries.
+            if side == ORACLE:
+                record_edge("hook out of stamina")
+            return 0
+        mode = self.hook_mode
+        if mode == "raiser" and call % _HOOK_PERIOD == 0:
+            raise ReclaimHookError(f"reclaim hook call {call}")
+        if mode == "garbage" and call % _HOOK_PERIOD == 0:
+            self.hook_garbage[side] += 1
+            return -1 if call % 2 else "pages"
+        top = self._index(side, cg)
+        assert top is not None, f"{_SIDE_NAMES[side]}: the reclaim hook got an unknown {cg!r}"
+        if mode == "meddler" and self.meddles[side] < 4:
+            # At most four meddles a step: a charge refilled by the hook and
+            # freed again would look like progress forever.
+            self.meddles[side] += 1
+            if self.hook_depth[side]:
+                return 0  # called back from the hook's own charge
+            self.hook_depth[side] += 1
+            try:
+                self._meddle(side, call)
+            finally:
+                self.hook_depth[side] -= 1
+        freed = 0
+        ledger = self.user[side]
+        for j, s in enumerate(self.status):
+            obj = self.cgs[side][j]
+            held = ledger[j] - self.pending_uncharge.get((j, False), 0)
+            if s != "freed" and held > 0 and self._under(j, top) and (obj.online or obj.dying):
+                freed = min(held, self.hook_k or nr_pages)
+                if freed:
+                    ledger[j] -= freed
+                    self.hook_freed[side][j] = self.hook_freed[side].get(j, 0) + freed
+                    self.cgs[side][j].uncharge(freed)
+                break
+        if mode == "liar":
+            self.hook_lies[side] += 1
+            return freed + _HOOK_LIE
+        return freed
+
+    def _meddle(self, side: int, call: int) -> None:
+        """The meddling hook's side effect before it frees: by turns a drain
+        of one CPU, a 1-page GFP_NOWAIT charge to the first online cgroup,
+        a 1-page kmem uncharge (through the stock where the era does so) of
+        the first cgroup holding kernel pages, or nothing."""
+        from .gfp import GFP_NOWAIT
+
+        cpu = call % self.config.ncpus
+        h = self.hs[side]
+        live = [
+            j
+            for j, s in enumerate(self.status)
+            if j and s != "freed" and (self.cgs[side][j].online or self.cgs[side][j].dying)
+        ]
+        how = call % 4
+        if how == 1:
+            h.drain(cpu)
+        elif how == 2:
+            online = [j for j in live if self.cgs[side][j].online]
+            if online:
+                j = online[0]
+                obj = self.cgs[side][j]
+                anon = obj.stat_local["anon"]
+                obj.try_charge(1, cpu=cpu, flags=GFP_NOWAIT)
+                if obj.stat_local["anon"] != anon:
+                    self.user[side][j] += 1
+                    self.hook_freed[side][j] = self.hook_freed[side].get(j, 0) - 1
+        elif how == 3:
+            held = [
+                j
+                for j in live
+                if self.kmem[side][j] > self.pending_uncharge.get((j, True), 0)
+                and self.cgs[side][j].kmem_active
+            ]
+            if held:
+                j = held[0]
+                self.kmem[side][j] -= 1
+                self.hook_kfreed[side][j] = self.hook_kfreed[side].get(j, 0) + 1
+                self.cgs[side][j].uncharge(1, cpu=cpu, kmem=True)
+
+    # ---------------------------------------------------------------- set-up
+
+    def _register(self, side: int, obj: Any, i: int) -> None:
+        assert len(self.cgs[side]) == i
+        self.cgs[side].append(obj)
+        self.index_of[side][id(obj)] = i
+        self.handles[side].append(obj.handle)
+
+    def _add_index(self, parent: int | None) -> int:
+        i = len(self.parent)
+        self.parent.append(parent)
+        self.status.append("online")
+        for side in (IMPL, ORACLE):
+            self.user[side].append(0)
+            self.kmem[side].append(0)
+        self.dirty.append(False)
+        self.last_events_local.append(dict.fromkeys(_EVENT_NAMES, 0))
+        self.freed_events.append(None)
+        return i
+
+    @initialize(
+        preset=st.sampled_from(_PRESETS),
+        ncpus=st.sampled_from((1, 1, 2, 3)),
+        batch=st.sampled_from((None, None, 4, 4, 8)),
+        seed=st.one_of(st.integers(0, 2**16), st.just(2**64 - 1)),
+        hook=st.sampled_from(_HOOK_MODES),
+        hook_k=st.sampled_from((0, 1, 4, 32)),
+        kmem_on_root=st.booleans(),
+        shape=st.one_of(
+            st.lists(st.tuples(st.integers(0, 15), st.sampled_from(_CG_NAMES)), max_size=5),
+            # Wide trees: eight cgroups on one CPU evict from seven slots.
+            st.lists(st.tuples(st.integers(0, 15), st.sampled_from(_CG_NAMES)), min_size=8, max_size=10),
+        ),
+        deep=st.sampled_from((0,) * 9 + (16,)),
+        mix=st.one_of(st.just({}), st.just({}), st.just({}), _config_mixes()),
+    )
+    def setup(
+        self,
+        preset: str,
+        ncpus: int,
+        batch: int | None,
+        seed: int,
+        hook: str | None,
+        hook_k: int,
+        kmem_on_root: bool,
+        shape: list[tuple[int, str]],
+        deep: int,
+        mix: dict[str, Any],
+    ) -> None:
+        """A preset (``linux_3_8``, ``current``, ``current_v1``, or the
+        4.x-5.15 v1 with an enforced kmem limit) with 1-3 CPUs, sometimes a
+        small charge batch (stocks matter more often), a seed for the
+        eviction generators, sometimes other fields mixed in (the "what if"
+        configurations Config accepts), maybe a reclaim hook, and a first
+        tree of up to nine cgroups, or a chain ``deep`` cgroups deep (the C
+        binding reports underflows below 15 levels another way)."""
+        from .config import Config
+
+        if preset == "v1_kmem_enforced":
+            cfg = Config.current_v1(ncpus=ncpus, seed=seed, kmem_limit="enforced")
+        else:
+            cfg = getattr(Config, preset)(ncpus=ncpus, seed=seed)
+        if batch is not None:
+            cfg = cfg.replace(charge_batch=batch)
+        for key, value in mix.items():
+            try:
+                cfg = cfg.replace(**{key: value})
+            except MemcgError:  # not a valid combination with this preset
+                continue
+            record_edge(f"config {key}={value!r}")
+        if deep:
+            self.max_cgroups = deep + 4
+        self.config = cfg
+        self.hook_mode, self.hook_k = hook, hook_k
+        self._add_index(None)
+        for side, m in enumerate(self.backends):
+            h = m.Hierarchy(cfg, reclaim=None if hook is None else self._make_hook(side))
+            self.hs[side] = h
+            self._register(side, h.root, 0)
+        record_edge(f"preset {preset}")
+        if kmem_on_root and cfg.kmem_activation == "on_limit":
+            self._both("root._activate_kmem()", lambda s: self.cgs[s][0]._activate_kmem())
+        for pick, name in shape:
+            online = [i for i, s in enumerate(self.status) if s == "online"]
+            self._do_create(online[pick % len(online)], name, by_path=bool(pick & 1))
+        for level in range(deep):
+            self._do_create(len(self.status) - 1 if level else 0, "d", by_path=False)
+        if deep:
+            record_edge("deep chain")
+        self._sync()
+
+    # ---------------------------------------------------------------- tree
+
+    def _sync(self) -> None:
+        """Read h.cgroups() on both sides: the same cgroups, in creation
+        order, in the same states; note the ones freed by the last step."""
+        seen = []
+        for side in (IMPL, ORACLE):
+            out = []
+            for cg in self.hs[side].cgroups():
+                i = self._index(side, cg)
+                assert i is not None, f"{_SIDE_NAMES[side]}: h.cgroups() lists unknown {cg!r}"
+                out.append((i, "online" if cg.online else "dying"))
+            seen.append(out)
+        assert seen[IMPL] == seen[ORACLE], f"cgroups(): impl {seen[IMPL]} but oracle {seen[ORACLE]}"
+        order = [i for i, _ in seen[ORACLE]]
+        assert order == sorted(order), f"cgroups() not in creation order: {order}"
+        present = dict(seen[ORACLE])
+        for i, s in enumerate(self.status):
+            if s == "freed":
+                assert i not in present, f"cgroup {i} came back"
+            elif i in present:
+                if s == "dying":
+                    assert present[i] == "dying", f"cgroup {i} came back online"
+                self.status[i] = present[i]
+            else:
+                self.status[i] = "freed"
+                self.freed_events[i] = self.last_events_local[i]
+                record_edge(FREED_CGROUP)
+                assert i != 0, "the root was freed"
+                if not self.dirty[i]:
+                    held = (self.user[ORACLE][i], self.kmem[ORACLE][i])
+                    assert held == (0, 0), f"cgroup {i} freed while it holds {held} pages"
+                for side in (IMPL, ORACLE):
+                    try:
+                        self.cgs[side][i].stat
+                    except StaleHandleError:
+                        pass
+                    else:
+                        raise AssertionError(f"{_SIDE_NAMES[side]}: freed cgroup {i} not stale")
+
+    def _do_create(self, p: int, name: str, by_path: bool) -> None:
+        status = self.status[p]
+        by_path = by_path and status == "online" and name in _CG_NAMES
+        taken = {
+            self.cgs[ORACLE][i].name
+            for i in self._existing()
+            if self.parent[i] == p and self.status[i] == "online"
+        }
+        ids = {self.cgs[ORACLE][i].id for i in self._existing()}
+
+        def call(side: int) -> Any:
+            if by_path:
+                ppath = self.cgs[side][p].path
+                return self.hs[side].create(f"{ppath}/{name}" if ppath else name)
+            return self.cgs[side][p].create(name)
+
+        out = self._both(f"create {name!r} under {self._what(p)} (by path: {by_path})", call)
+        if name in _BAD_CG_NAMES:
+            want: Any = InvalidError
+        elif status == "freed":
+            want = StaleHandleError
+        elif status == "dying":
+            want = NotFoundError
+        elif name in taken:
+            want = ExistsError
+        else:
+            want = None
+        if want is None:
+            assert out[0] == "returned", f"create {name!r} under {self._what(p)}: {_show(out)}"
+        else:
+            assert out[:2] == ("raised", want), f"create {name!r}: {_show(out)}, wanted {want}"
+            if want is ExistsError:
+                record_edge("create EEXIST")
+            return
+        i = self._add_index(p)
+        for side in (IMPL, ORACLE):
+            self._register(side, self.raw[side], i)
+        lowest = next(x for x in range(1, 65536) if x not in ids)
+        cg = self.cgs[ORACLE][i]
+        assert cg.id == lowest, f"new cgroup {i} has id {cg.id}, the lowest free is {lowest}"
+        if lowest < max(ids):
+            record_edge("id reused")
+        if name in {self.cgs[ORACLE][j].name for j in self._existing() if self.status[j] == "dying" and self.parent[j] == p}:
+            record_edge("name of a dying cgroup reused")
+        assert self._norm(ORACLE, cg.parent) == ("cgroup", p)
+
+    @precondition(lambda self: self._n_existing() < self.max_cgroups)
+    @rule(data=st.data())
+    def create(self, data: st.DataObject) -> None:
+        self._step("create")
+        p = self._pick(data, "parent", online=8, root=4, dying=1, freed=1)
+        name = data.draw(st.sampled_from(_CG_NAMES * 8 + _BAD_CG_NAMES), label="name")
+        by_path = data.draw(st.booleans(), label="by path")
+        self._do_create(p, name, by_path)
+        self._sync()
+
+    @rule(data=st.data())
+    def remove(self, data: st.DataObject) -> None:
+        self._step("remove")
+        i = self._pick(data, "cgroup", online=10, root=1, dying=1, freed=1)
+        status = self.status[i]
+        online_kids = any(self.parent[j] == i and self.status[j] == "online" for j in self._existing())
+        pre = self._probe()
+        out = self._both(f"remove {self._what(i)}", lambda s: self.cgs[s][i].remove())
+        if i == 0:
+            want: Any = BusyError
+        elif status != "online":
+            want = StaleHandleError
+        elif online_kids:
+            want = BusyError
+        else:
+            want = None
+        if want is None:
+            assert out == ("returned", None), f"remove {self._what(i)}: {_show(out)}"
+            self.status[i] = "dying"
+            self._check_drained(pre["stock"], i)
+            self._sync()
+            if self.status[i] == "dying":
+                record_edge(DYING_CGROUP)
+                m = self._counter(ORACLE, i, "memory")
+                assert m["min"] == m["low"] == 0, f"removed {self._what(i)} keeps protection: {m}"
+            else:
+                record_edge("removed and freed at once")
+        else:
+            assert out[:2] == ("raised", want), f"remove {self._what(i)}: {_show(out)}, wanted {want}"
+            if want is BusyError and i:
+                record_edge("remove EBUSY (online children)")
+            self._sync()
+
+    def _check_drained(self, before: Any, top: int) -> None:
+        """drain_all_stock(top) ran: every CPU that had pages of top's
+        subtree is empty, the others did not change."""
+        after = self._stocks(ORACLE)
+        for cpu, (b, a) in enumerate(zip(before, after)):
+            hit = any(c is not None and p > 0 and self._under(c[1], top) for c, p in b)
+            if hit:
+                assert all(x == (None, 0) for x in a), f"cpu {cpu} not drained: {b} -> {a}"
+            else:
+                assert a == b, f"cpu {cpu} drained for nothing: {b} -> {a}"
+
+    # ---------------------------------------------------------------- charging
+
+    def _charge_sizes(self, i: int) -> list[int]:
+        batch = self.config.charge_batch
+        sizes = [0, 1, 1, 1, 1, 2, 3, batch - 1, batch, batch + 1, 100]
+        if self.status[i] != "freed":
+            for j in self._path_up(i)[:-1]:
+                for cname in ("memory", "memsw", "kmem"):
+                    if cname in self.config.counters:
+                        s = self._counter(ORACLE, j, cname)
+                        room = s["max"] - s["usage"]
+                        if 0 <= room <= 4096:
+                            sizes += [room - 1, room, room + 1]
+        return sorted({n for n in sizes if n >= 0})
+
+    @rule(data=st.data())
+    def try_charge(self, data: st.DataObject) -> None:
+        self._step("try_charge")
+        i = self._pick(data, "cgroup", online=14, root=1, dying=1, freed=1)
+        sizes = self._charge_sizes(i)
+        huge = st.sampled_from((PAGE_COUNTER_MAX, 2**40, 2**32 + 1))
+        n = data.draw(
+            st.one_of(
+                st.sampled_from(sizes), st.sampled_from(sizes), st.integers(1, 40),
+                st.integers(1, 40), st.integers(1, 40), huge,
+            ),
+            label="nr_pages",
+        )
+        cpu = self._cpu(data)
+        flags_name, flags = data.draw(st.sampled_from(_gfp_choices()), label="flags")
+        kmem = data.draw(st.sampled_from((False, False, True)), label="kmem")
+        self._do_try_charge(i, n, cpu, flags, kmem, flags_name)
+
+    @rule(data=st.data())
+    def charge_each(self, data: st.DataObject) -> None:
+        """One small charge to every online cgroup in turn on one CPU (fills
+        the stocks: with 7 slots, eviction needs 8 cgroups)."""
+        self._step("charge_each")
+        cpu = self._cpu(data)
+        n = data.draw(st.sampled_from((1, 1, 2)), label="nr_pages")
+        kmem = data.draw(st.sampled_from((False, False, True)), label="kmem")
+        for i in [i for i, s in enumerate(self.status) if i and s == "online"]:
+            if self.status[i] == "online":
+                self._do_try_charge(i, n, cpu, _gfp_choices()[0][1], kmem, "GFP_KERNEL")
+
+    def _stat_local(self, side: int, i: int) -> tuple[int, int]:
+        s = self.cgs[side][i].stat_local
+        return s["anon"], s["kernel"]
+
+    def _do_try_charge(
+        self, i: int, n: int, cpu: int, flags: int, kmem: bool, flags_name: str
+    ) -> None:
+        from .gfp import GFP_DIRECT_RECLAIM, GFP_HIGH, GFP_KSWAPD_RECLAIM, GFP_NOFAIL
+
+        cfg = self.config
+        status = self.status[i]
+        what = f"{self._what(i)}.try_charge({n}, cpu={cpu}, flags={flags_name}, kmem={kmem})"
+        pre = self._probe()
+        stats = [self._stat_local(s, i) if status != "freed" else None for s in (IMPL, ORACLE)]
+        active = status != "freed" and self.cgs[ORACLE][i].kmem_active
+        lies, garbage = self.hook_lies[ORACLE], self.hook_garbage[ORACLE]
+        calls = self.hook_calls[ORACLE]
+        out = self._both(
+            what, lambda s: self.cgs[s][i].try_charge(n, cpu=cpu, flags=flags, kmem=kmem)
+        )
+        # The meddling hook may have refilled the stock that the retry
+        # then consumed: the stock-based edge reading below does not apply.
+        meddled = self.hook_mode == "meddler" and self.hook_calls[ORACLE] > calls
+        self._hook_edges(lies, garbage)
+        if status != "online":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            record_edge("charge a dying cgroup" if status == "dying" else "charge a freed cgroup")
+            self._sync()
+            return
+        # What was charged, read from each side's stat (anon / kernel).
+        charged = []
+        for side in (IMPL, ORACLE):
+            anon0, kern0 = stats[side]  # type: ignore[misc]
+            anon1, kern1 = self._stat_local(side, i)
+            d_anon = (anon1 - anon0) // _PAGE + self.hook_freed[side].get(i, 0)
+            d_kern = (kern1 - kern0) // _PAGE + self.hook_kfreed[side].get(i, 0)
+            got = d_kern if kmem else d_anon
+            other = d_anon if kmem else d_kern
+            assert other == 0 and got in (0, n), f"{what}: {_SIDE_NAMES[side]} stat moved {d_anon}/{d_kern}"
+            charged.append(n > 0 and got == n)
+        assert charged[IMPL] == charged[ORACLE], f"{what}: charged {charged}"
+        ok = charged[ORACLE]
+        if out[0] == "returned":
+            if out[1] is None:
+                want = i != 0 and n > 0 and (not kmem or active)
+                assert ok == want, f"{what} returned None, charged {ok}, wanted {want}"
+            else:
+                assert not ok, f"{what} failed but charged"
+                assert out[1][0] == "cgroup" and out[1][1] in self._path_up(i), f"{what}: {out}"
+                record_edge("charge failed")
+        elif out[1] is ReclaimHookError:
+            record_edge(HOOK_RAISED)
+            if ok:
+                record_edge("hook raised after the charge (memory.high)")
+        if ok:
+            for side in (IMPL, ORACLE):
+                (self.kmem if kmem else self.user)[side][i] += n
+        if i == 0:
+            record_edge("charge the root")
+        if kmem and not active and i:
+            record_edge("kmem not accounted (3.8, inactive)")
+        post = self._probe()
+        delta = self._edges_between(pre, post)
+        path = self._path_up(i)
+        mem_names = [c for c in ("memory", "memsw") if c in cfg.counters]
+        forced_flags = bool(flags & (GFP_NOFAIL | GFP_HIGH))
+        # 3.8: the kmem counter is charged first and its limit refuses
+        # before anything else happens.
+        if kmem and cfg.kmem_first and active and i and n > 0:
+            refuser = next(
+                (j for j in path if pre["ctr"][j]["kmem"]["usage"] + n > pre["ctr"][j]["kmem"]["max"]),
+                None,
+            )
+            if refuser is not None:
+                assert out == ("returned", ("cgroup", refuser)), f"{what}: kmem limit of {refuser}: {_show(out)}"
+                assert all(v == 0 for v in delta.values()), f"{what}: kmem refusal raised events {delta}"
+                record_edge(KMEM_LIMIT_REFUSED)
+        if kmem and not cfg.kmem_first and cfg.kmem_limit == "enforced" and out[0] == "returned":
+            if out[1] is not None and out[1][1] in pre["ctr"]:
+                k = pre["ctr"][out[1][1]]["kmem"]
+                if k["usage"] + n > k["max"]:
+                    record_edge("kmem limit refused after the memory charge (4.x)")
+        if ok and forced_flags:  # (a hook may raise after a forced charge)
+            self.may_exceed.update((j, c) for j in path for c in mem_names)
+            if kmem and "kmem" in cfg.counters:
+                self.may_exceed.update((j, "kmem") for j in path)
+        if out != ("returned", None) or not ok or meddled:
+            self._sync()
+            return
+        # Consumed from the stock: one slot of this CPU caching i went down
+        # by n (3.8: by one page), nothing else moved.
+        took = 1 if cfg.stock_single_page else n
+        changed = [
+            (c, s)
+            for c, (b, a) in enumerate(zip(pre["stock"], post["stock"]))
+            for s, (x, y) in enumerate(zip(b, a))
+            if x != y
+        ]
+        consumed = False
+        if len(changed) == 1 and changed[0][0] == cpu:
+            (b_cg, b_n), (a_cg, a_n) = pre["stock"][cpu][changed[0][1]], post["stock"][cpu][changed[0][1]]
+            consumed = b_cg == a_cg == ("cgroup", i) and b_n - a_n == took
+        if consumed:
+            record_edge("charge from the stock")
+            return self._sync()
+        over = [
+            (j, c) for j in path for c in mem_names if post["ctr"][j][c]["usage"] > post["ctr"][j][c]["max"]
+        ]
+        if over:
+            assert forced_flags, f"{what}: charged over max without NOFAIL/HIGH at {over}"
+            record_edge(FORCED_CHARGE)
+            if flags & (GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM) == GFP_KSWAPD_RECLAIM:
+                record_edge("forced charge without reclaim (GFP_ATOMIC)")
+        spins = bool(flags & (GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM))
+        first_batch = max(cfg.charge_batch, n)
+        if cfg.allow_spinning_batch and not spins:
+            first_batch = n
+        if (
+            first_batch > n
+            and not over
+            and post["stock"] == pre["stock"]
+            and all(v == 0 for v in delta.values())
+            and post["ctr"][i]["memory"]["usage"] - pre["ctr"][i]["memory"]["usage"] == n
+        ):
+            record_edge(EXACT_SIZE_RETRY)
+        self._sync()
+
+    @rule(data=st.data())
+    def uncharge(self, data: st.DataObject) -> None:
+        self._step("uncharge")
+        i = self._pick(data, "cgroup", held=12, online=2, root=1, dying=1, freed=1)
+        u, k = self.user[ORACLE][i], self.kmem[ORACLE][i]
+        if u > 0 and k > 0:
+            kmem = data.draw(st.booleans(), label="kmem")
+        elif u > 0 or k > 0:
+            kmem = k > 0 if data.draw(st.integers(0, 7), label="other kind") else k <= 0
+        else:
+            kmem = data.draw(st.booleans(), label="kmem")
+        held = k if kmem else u
+        sizes = sorted({max(0, x) for x in (held, held, held, held - 1, 1, held + 1, held + 5, 0)})
+        if data.draw(st.integers(0, 15), label="huge") == 0:
+            sizes = [PAGE_COUNTER_MAX, min(max(held, 0) + 2**40, PAGE_COUNTER_MAX)]
+        n = data.draw(st.one_of(st.sampled_from(sizes), st.integers(0, max(held, 1))), label="nr_pages")
+        n = min(n, PAGE_COUNTER_MAX)
+        cpu = self._cpu(data)
+        status = self.status[i]
+        active = status != "freed" and self.cgs[ORACLE][i].kmem_active
+        pre = self._probe()
+        what = f"{self._what(i)}.uncharge({n}, cpu={cpu}, kmem={kmem})"
+        out = self._both(what, lambda s: self.cgs[s][i].uncharge(n, cpu=cpu, kmem=kmem))
+        if status == "freed":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            return self._sync()
+        if i and n and (active or not kmem):
+            for side in (IMPL, ORACLE):
+                ledger = (self.kmem if kmem else self.user)[side]
+                ledger[i] -= n
+            if (self.kmem if kmem else self.user)[ORACLE][i] < 0:
+                for j in self._path_up(i):
+                    self.dirty[j] = True
+                record_edge("uncharged more than held")
+        if out[0] == "raised":
+            assert out[1] is UnderflowError, f"{what}: {_show(out)}"
+            clean = not any(self.dirty[j] for j in self._path_up(i))
+            assert not clean, f"{what}: underflow, but the ledgers up the path held enough"
+            record_edge(UNDERFLOW)
+            if len(self._path_up(i)) > 15:
+                record_edge("underflow 15+ levels deep")
+        else:
+            assert out == ("returned", None), f"{what}: {_show(out)}"
+        if status == "dying":
+            record_edge("uncharge a dying cgroup")
+        self._edges_between(pre, self._probe())
+        self._sync()
+
+    # ---------------------------------------------------------------- stocks
+
+    @rule(data=st.data())
+    def drain(self, data: st.DataObject) -> None:
+        self._step("drain")
+        cpu = self._cpu(data, bad=True)
+        before = self._stocks(ORACLE)
+        out = self._both(f"drain({cpu})", lambda s: self.hs[s].drain(cpu))
+        if cpu >= self.config.ncpus:
+            assert out[:2] == ("raised", InvalidError), f"drain({cpu}): {_show(out)}"
+            return
+        after = self._stocks(ORACLE)
+        for c, (b, a) in enumerate(zip(before, after)):
+            want = tuple((None, 0) for _ in b) if c == cpu else b
+            assert a == want, f"drain({cpu}): cpu {c} {b} -> {a}"
+        self._sync()
+
+    @rule(data=st.data())
+    def drain_all(self, data: st.DataObject) -> None:
+        self._step("drain_all")
+        top: int | None = None
+        if data.draw(st.booleans(), label="with a root"):
+            top = self._pick(data, "root", online=6, root=2, dying=2, freed=1)
+        status = self.status[top] if top is not None else "online"
+        before = self._stocks(ORACLE)
+        what = "drain_all()" if top is None else f"drain_all({self._what(top)})"
+        out = self._both(
+            what, lambda s: self.hs[s].drain_all(None if top is None else self.cgs[s][top])
+        )
+        if status == "freed":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            return
+        assert out == ("returned", None), f"{what}: {_show(out)}"
+        self._check_drained(before, 0 if top is None else top)
+        self._sync()
+        for j in self._existing():
+            if self._under(j, 0 if top is None else top) and not self.dirty[j]:
+                usage = self._counter(ORACLE, j, "memory")["usage"]
+                true = self._ledger_sum(ORACLE, j)
+                assert usage == true, f"after {what}: {self._what(j)} usage {usage}, charged {true}"
+
+    # ---------------------------------------------------------------- limits
+
+    def _limit_values(self, s: dict[str, int]) -> list[int]:
+        batch = self.config.charge_batch
+        u = s["usage"]
+        vals = [0, 1, 2, u - 1, u, u, u + 1, u + 2, u + batch, u + 2 * batch, 3 * batch, PAGE_COUNTER_MAX]
+        return sorted({min(max(v, 0), PAGE_COUNTER_MAX) for v in vals})
+
+    @rule(data=st.data())
+    def set_max(self, data: st.DataObject) -> None:
+        self._step("set_max")
+        i = self._pick(data, "cgroup", online=10, root=1, dying=1, freed=1)
+        cfg = self.config
+        names = ("memory",) * 4 + cfg.counters
+        if cfg.kmem_activation == "on_limit":
+            names += ("kmem",) * 3  # 3.8: the kmem limit refuses first
+        cname = data.draw(st.sampled_from(names), label="counter")
+        if cname == "kmem" and cfg.kmem_activation == "on_limit" and self.status[i] != "freed":
+            if data.draw(st.booleans(), label="activate kmem first"):
+                self._activate(i)
+        status = self.status[i]
+        pre = self._counter(ORACLE, i, cname) if status != "freed" else None
+        vals = self._limit_values(pre) if pre else [0, 5]
+        n = data.draw(st.one_of(st.sampled_from(vals), st.integers(0, 3 * cfg.charge_batch)), label="max")
+        what = f"{self._what(i)}._set_max({cname!r}, {n})"
+        out = self._both(what, lambda s: self.cgs[s][i]._set_max(cname, n))
+        if pre is None:
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+        elif pre["usage"] > n:
+            assert out == ("raised", BusyError, 16), f"{what} below usage {pre['usage']}: {_show(out)}"
+            record_edge(EBUSY_RESIZE)
+        else:
+            assert out == ("returned", None), f"{what}: {_show(out)}"
+            assert self._counter(ORACLE, i, cname)["max"] == n
+            if n == pre["usage"] and n:
+                record_edge("limit set to usage")
+        self._sync()
+
+    @rule(data=st.data())
+    def xchg_max(self, data: st.DataObject) -> None:
+        self._step("xchg_max")
+        i = self._pick(data, "cgroup", online=10, root=1, dying=1, freed=1)
+        cname = data.draw(st.sampled_from(("memory",) * 4 + self.config.counters), label="counter")
+        status = self.status[i]
+        pre = self._counter(ORACLE, i, cname) if status != "freed" else None
+        vals = self._limit_values(pre) if pre else [0]
+        n = data.draw(st.sampled_from(vals), label="max")
+        what = f"{self._what(i)}._xchg_max({cname!r}, {n})"
+        out = self._both(what, lambda s: self.cgs[s][i]._xchg_max(cname, n))
+        if pre is None:
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+        else:
+            assert out == ("returned", pre["max"]), f"{what}: {_show(out)}, old max {pre['max']}"
+            self.may_exceed.add((i, cname))
+            if pre["usage"] > n:
+                record_edge("xchg_max below usage")
+        self._sync()
+
+    @rule(data=st.data())
+    def set_high(self, data: st.DataObject) -> None:
+        self._step("set_high")
+        i = self._pick(data, "cgroup", online=10, root=1, dying=1)
+        names = ("memory", "memory", "memory", "swap") if self.config.version == 2 else ("memory",)
+        cname = data.draw(st.sampled_from(names), label="counter")
+        pre = self._counter(ORACLE, i, cname)
+        n = data.draw(st.sampled_from(self._limit_values(pre)), label="high")
+        what = f"{self._what(i)}._set_high({cname!r}, {n})"
+        out = self._both(what, lambda s: self.cgs[s][i]._set_high(cname, n))
+        assert out == ("returned", None), f"{what}: {_show(out)}"
+        assert self._counter(ORACLE, i, cname)["high"] == n
+        self._sync()
+
+    @rule(data=st.data(), which=st.sampled_from(("_set_min", "_set_low")))
+    def set_protection(self, data: st.DataObject, which: str) -> None:
+        self._step(which)
+        i = self._pick(data, "cgroup", online=10, dying=1, freed=1)
+        if i == 0:
+            return
+        n = data.draw(st.sampled_from((0, 1, 3, 8, 64, PAGE_COUNTER_MAX)), label="pages")
+        status = self.status[i]
+        what = f"{self._what(i)}.{which}({n})"
+        out = self._both(what, lambda s: getattr(self.cgs[s][i], which)(n))
+        if status == "freed":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+        else:
+            assert out == ("returned", None), f"{what}: {_show(out)}"
+        self._sync()
+
+    @rule(data=st.data(), which=st.sampled_from(("watermark", "local_watermark", "failcnt")))
+    def reset(self, data: st.DataObject, which: str) -> None:
+        self._step("reset_" + which)
+        i = self._pick(data, "cgroup", online=10, root=2, dying=1, freed=1)
+        cname = data.draw(st.sampled_from(self.config.counters), label="counter")
+        status = self.status[i]
+        what = f"{self._what(i)}._reset_{which}({cname!r})"
+        out = self._both(what, lambda s: getattr(self.cgs[s][i], f"_reset_{which}")(cname))
+        if status == "freed":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            return
+        assert out == ("returned", None), f"{what}: {_show(out)}"
+        s = self._counter(ORACLE, i, cname)
+        if which == "failcnt":
+            assert s["failcnt"] == 0
+        else:
+            assert s["local_watermark"] == s["usage"], s
+        self._sync()
+
+    def _activate(self, i: int) -> None:
+        status = self.status[i]
+        kids = any(self.parent[j] == i for j in self._existing())
+        was = status != "freed" and self.cgs[ORACLE][i].kmem_active
+        what = f"{self._what(i)}._activate_kmem()"
+        out = self._both(what, lambda s: self.cgs[s][i]._activate_kmem())
+        if status == "freed":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+        elif not was and kids:
+            assert out == ("raised", BusyError, 16), f"{what} with children: {_show(out)}"
+            record_edge("kmem activation EBUSY")
+        else:
+            assert out == ("returned", None), f"{what}: {_show(out)}"
+            assert self.cgs[ORACLE][i].kmem_active
+
+    @precondition(lambda self: self.config is not None and self.config.kmem_activation == "on_limit")
+    @rule(data=st.data())
+    def activate_kmem(self, data: st.DataObject) -> None:
+        self._step("activate_kmem")
+        self._activate(self._pick(data, "cgroup", online=10, root=2, dying=1, freed=1))
+        self._sync()
+
+    # ---------------------------------------------------------------- reclaim, events
+
+    @precondition(lambda self: self.config is not None and self.config.kmem_activation == "on_limit")
+    @rule(data=st.data())
+    def kmem_over_limit(self, data: st.DataObject) -> None:
+        """3.8: give an online cgroup a kmem limit a few pages above its
+        kmem usage (activating it), then charge past it: the kmem counter
+        refuses before the memory counters are tried."""
+        self._step("kmem_over_limit")
+        i = self._pick(data, "cgroup", online=1)
+        if i == 0:
+            return
+        room = data.draw(st.integers(0, 3), label="room")
+        self._activate(i)
+        if not self.cgs[ORACLE][i].kmem_active:
+            return self._sync()
+        usage = self._counter(ORACLE, i, "kmem")["usage"]
+        what = f"{self._what(i)}._set_max('kmem', {usage + room})"
+        out = self._both(what, lambda s: self.cgs[s][i]._set_max("kmem", usage + room))
+        assert out == ("returned", None), f"{what}: {_show(out)}"
+        n = data.draw(st.integers(room + 1, room + 3), label="nr_pages")
+        self._do_try_charge(i, n, self._cpu(data), _gfp_choices()[0][1], True, "GFP_KERNEL")
+
+    @precondition(lambda self: self.hook_mode is not None)
+    @rule(data=st.data())
+    def reclaim(self, data: st.DataObject) -> None:
+        """cg._reclaim(n): the hook's claim, capped by the progress seen."""
+        self._step("reclaim")
+        i = self._pick(data, "cgroup", online=8, root=2, dying=2, freed=1)
+        n = data.draw(st.sampled_from((0, 1, 4, 32)), label="nr_pages")
+        status = self.status[i]
+        lies, garbage = self.hook_lies[ORACLE], self.hook_garbage[ORACLE]
+        what = f"{self._what(i)}._reclaim({n})"
+        out = self._both(what, lambda s: self.cgs[s][i]._reclaim(n))
+        self._hook_edges(lies, garbage)
+        if status == "freed":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            return
+        freed = sum(self.hook_freed[ORACLE].values())
+        if out[0] == "returned" and not self.dirty[i] and self.hook_mode != "meddler":
+            assert out[1] == freed, f"{what} returned {out[1]}, the hook freed {freed}"
+        elif out[0] == "raised":
+            # UnderflowError: the hook uncharged below a clamped (dirty) level.
+            allowed = (ReclaimHookError, InvalidError, InvalidTypeError)
+            assert out[1] in allowed or (out[1] is UnderflowError and any(self.dirty)), _show(out)
+            if out[1] is ReclaimHookError:
+                record_edge(HOOK_RAISED)
+        self._sync()
+
+    @rule(data=st.data())
+    def event(self, data: st.DataObject) -> None:
+        self._step("event")
+        i = self._pick(data, "cgroup", online=8, root=2, dying=2, freed=1)
+        name = data.draw(st.sampled_from(_EVENT_NAMES + ("bogus",)), label="event")
+        status = self.status[i]
+        what = f"{self._what(i)}._event({name!r})"
+        out = self._both(what, lambda s: self.cgs[s][i]._event(name))
+        if name == "bogus":
+            assert out[:2] == ("raised", InvalidError), f"{what}: {_show(out)}"
+        elif status == "freed":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+        else:
+            assert out == ("returned", None), f"{what}: {_show(out)}"
+        self._sync()
+
+    @rule(data=st.data())
+    def bad_arguments(self, data: st.DataObject) -> None:
+        """A bad CPU, unknown GFP bits or a bad count: the same error on both
+        sides, nothing changes."""
+        self._step("bad_arguments")
+        i = self._pick(data, "cgroup", online=8, root=1)
+        how = data.draw(st.sampled_from(("cpu", "cpu-1", "flags", "count", "big count", "uncharge count", "uncharge cpu")), label="how")
+        ncpus = self.config.ncpus
+        calls = {
+            "cpu": lambda s: self.cgs[s][i].try_charge(1, cpu=ncpus),
+            "cpu-1": lambda s: self.cgs[s][i].try_charge(1, cpu=-1),
+            "flags": lambda s: self.cgs[s][i].try_charge(1, flags=0x80),
+            "count": lambda s: self.cgs[s][i].try_charge(-1),
+            "big count": lambda s: self.cgs[s][i].try_charge(PAGE_COUNTER_MAX + 1),
+            "uncharge count": lambda s: self.cgs[s][i].uncharge(2**64),
+            "uncharge cpu": lambda s: self.cgs[s][i].uncharge(1, cpu=ncpus),
+        }
+        before = self._observe(ORACLE)
+        out = self._both(f"{self._what(i)}: bad {how}", calls[how])
+        assert out[:2] == ("raised", InvalidError), f"bad {how}: {_show(out)}"
+        assert self._observe(ORACLE) == before, f"bad {how} changed the state"
+
+    # ---------------------------------------------------------------- interface files
+
+    def _file_values(self, i: int) -> list[str]:
+        """What a write may carry: byte counts around the usage and the
+        limits (page-aligned and not, with suffixes and whitespace), the
+        tokens the files know, and garbage."""
+        batch = self.config.charge_batch
+        u = 0
+        if self.status[i] != "freed":
+            u = self._counter(ORACLE, i, "memory")["usage"]
+        pages = sorted({max(p, 0) for p in (0, 1, u - 1, u, u + 1, u + batch, 3 * batch)})
+        vals = [str(p * _PAGE) for p in pages] * 2
+        vals += [f"{p * 4}k" for p in pages[:3]] + [f" {u * _PAGE}\n", f"{u * _PAGE + 1}"]
+        vals += ["max", "max\n", "-1", "0", "1", "2", "1G", "1 swappiness=0", "4096 swappiness=max"]
+        vals += ["", " ", "abc", "12abc", "0x1000", "-2", "1 2", "+8k"]
+        vals += [str(2**63 - 1), str(2**63), str(2**64 - 1), str(2**64)]
+        return vals
+
+    @rule(data=st.data())
+    def write_file(self, data: st.DataObject) -> None:
+        """Write a limit, a reset or a token through an interface file
+        (cgroupfs, the same code over both backends' primitives); the same
+        outcome and errno on both sides, then every file of the cgroup reads
+        back the same."""
+        from . import cgroupfs
+
+        self._step("write_file")
+        i = self._pick(data, "cgroup", online=10, root=2, dying=1, freed=1, held=10)
+        status = self.status[i]
+        version = self.config.version
+        names = sorted(
+            n
+            for n, f in cgroupfs._FILES[version].items()
+            if f.store is not None and (f.needs is None or f.needs(self.config))
+        )
+        limits = [n for n in names if n.endswith(("limit_in_bytes", "memory.max", "memory.high"))]
+        names += ["memory.bogus"] + limits * 2
+        name = data.draw(st.sampled_from(names), label="file")
+        vals = self._file_values(i)
+        if name.endswith("limit_in_bytes") and status != "freed":
+            # Below the usage: the v1 resize loop (drain, reclaim, EBUSY).
+            cname = {"memory.memsw.": "memsw", "memory.kmem.t": "tcpmem", "memory.kmem.": "kmem"}
+            c = next((v for k, v in cname.items() if name.startswith(k)), "memory")
+            u = self._counter(ORACLE, i, c)["usage"]
+            if c in ("memory", "memsw") and not self.dirty[i]:
+                u = self._ledger_sum(ORACLE, i)  # the stocks are drained first
+            if u > 0:
+                vals += [str((u - 1) * _PAGE), str(u * _PAGE - 1)] * 8
+        text = data.draw(st.sampled_from(vals), label="text")
+        pre = self._counter(ORACLE, i, "memory") if status != "freed" else None
+        lies, garbage = self.hook_lies[ORACLE], self.hook_garbage[ORACLE]
+        probe = self._probe()
+        what = f"{self._what(i)}.write({name!r}, {text!r})"
+        out = self._both(what, lambda s: self.cgs[s][i].write(name, text))
+        self._hook_edges(lies, garbage)
+        self._edges_between(probe, self._probe())
+        if out[0] == "raised":
+            err = out[1]
+            record_edge(f"file write {err.__name__}")
+            if err is BusyError and name.endswith("limit_in_bytes"):
+                record_edge(EBUSY_RESIZE)
+                record_edge("EBUSY resize through the file")
+            if err is ReclaimHookError:
+                record_edge(HOOK_RAISED)
+        if name in ("memory.max", "memory.swap.max") and status != "freed":
+            # v2 installs the new max first, then reclaims: it may stay over
+            # (also when the hook raised or returned garbage meanwhile).
+            for c in self.config.counters:
+                st_ = self._counter(ORACLE, i, c)
+                if st_["usage"] > st_["max"]:
+                    self.may_exceed.add((i, c))
+                    record_edge("memory.max left below usage")
+        if pre is not None and out == ("returned", None) and name.endswith("limit_in_bytes"):
+            record_edge("limit written through the file")
+        self._sync()
+        if self.status[i] == "online":
+            self._compare_reads(i)
+
+    def _compare_reads(self, i: int) -> None:
+        from . import cgroupfs
+
+        for name in cgroupfs.files(self.cgs[ORACLE][i]):
+            what = f"{self._what(i)}.read({name!r})"
+            self._both(what, lambda s: self.cgs[s][i].read(name))
+
+    @precondition(lambda self: self.config is not None and self.config.version == 2)
+    @rule(data=st.data())
+    def peak_file(self, data: st.DataObject) -> None:
+        """Open memory.peak or memory.swap.peak, read it, write it (the
+        per-open-file reset of SPEC 4.4), close it; the handles of both
+        sides must read the same."""
+        self._step("peak_file")
+        files = self.peak_files
+        weights = ["open"] * (3 if len(files) < 6 else 0)
+        if files:
+            weights += ["read"] * 4 + ["write"] * 3 + ["close"]
+        action = data.draw(st.sampled_from(weights), label="peak action")
+        if action == "open":
+            i = self._pick(data, "cgroup", online=10, root=1, dying=1)
+            name = data.draw(st.sampled_from(("memory.peak",) * 3 + ("memory.swap.peak",)), label="file")
+            out = self._both(f"{self._what(i)}.open({name!r})", lambda s: self.cgs[s][i].open(name))
+            if out[0] == "returned":
+                files.append((i, name, [self.raw[IMPL], self.raw[ORACLE]]))
+            else:
+                record_edge(f"peak open {out[1].__name__}")
+            return
+        k = data.draw(st.integers(0, len(files) - 1), label="open file")
+        i, name, handles = files[k]
+        what = f"{name} of {self._what(i)} (open file {k}).{action}()"
+        if action == "read":
+            out = self._both(what, lambda s: handles[s].read())
+            if out[0] == "raised":
+                record_edge(f"peak read {out[1].__name__}")
+            else:
+                record_edge("peak read")
+        elif action == "write":
+            text = data.draw(st.sampled_from(("reset", "0", "\n", "")), label="text")
+            out = self._both(what, lambda s: handles[s].write(text))
+            if out[0] == "returned" and text:
+                record_edge("peak reset through an open file")
+        else:
+            self._both(what, lambda s: handles[s].close())
+            del files[k]
+            record_edge("peak close")
+
+    # ---------------------------------------------------------------- replay
+
+    @rule(data=st.data())
+    def replay(self, data: st.DataObject) -> None:
+        """A batch of up to eight records through ``Hierarchy.replay``: the
+        same results on both sides (cgroup ids for refusals, -errno for bad
+        or stale records); the ledgers follow the results."""
+        from . import replay as rp
+        from .gfp import GFP_HIGH, GFP_NOFAIL
+
+        self._step("replay")
+        k = data.draw(st.integers(1, 8), label="records")
+        recs = []
+        for _ in range(k):
+            op = data.draw(
+                st.sampled_from((rp.OP_CHARGE,) * 4 + (rp.OP_UNCHARGE,) * 3 + (rp.OP_DRAIN, rp.OP_DRAIN_ALL, 9)),
+                label="op",
+            )
+            i = self._pick(data, "cgroup", online=10, root=1, dying=1, freed=1, held=6)
+            if op == rp.OP_DRAIN_ALL and data.draw(st.booleans(), label="whole tree"):
+                i = -1
+            held = max(self.user[ORACLE][i], 1) if i >= 0 else 1
+            n = data.draw(
+                st.one_of(st.sampled_from((0, 1, 1, 2, self.config.charge_batch + 1, held)), st.integers(1, 40)),
+                label="nr_pages",
+            )
+            cpu = self._cpu(data, bad=data.draw(st.integers(0, 15), label="bad cpu?") == 0)
+            flags_name, flags = data.draw(st.sampled_from(_gfp_choices()), label="flags")
+            kmem = data.draw(st.sampled_from((False, False, True)), label="kmem")
+            recs.append((op, flags, i, n, cpu, kmem))
+        SENT = -(2**62)
+
+        def call(side: int) -> Any:
+            buf = rp.pack_ops(
+                (op, flags, 0 if i < 0 else self.handles[side][i], n, cpu, int(kmem))
+                for op, flags, i, n, cpu, kmem in recs
+            )
+            out = array.array("q", [SENT] * k)
+            self.raw[side] = out
+            self.hs[side].replay(buf, out)
+            return tuple(out)
+
+        self.pending_uncharge = {}
+        for op, _, i, n, _, kmem in recs:
+            if op == rp.OP_UNCHARGE and i >= 0:
+                key = (i, kmem)
+                self.pending_uncharge[key] = self.pending_uncharge.get(key, 0) + n
+        # A record that uncharges more than its cgroup holds clamps the
+        # levels above it in the middle of the batch, before the ledgers
+        # mark them dirty: a hook called later in the batch may then
+        # underflow there.
+        clamps = any(
+            n > (self.kmem if km else self.user)[ORACLE][i]
+            for (i, km), n in self.pending_uncharge.items()
+            if i > 0
+        )
+        lies, garbage = self.hook_lies[ORACLE], self.hook_garbage[ORACLE]
+        probe = self._probe()
+        active = {j: self.cgs[ORACLE][j].kmem_active for j in self._existing()}
+        what = "replay " + ", ".join(
+            f"({op}, {flags:#x}, cg {i}, {n}, cpu {cpu}, kmem {kmem})" for op, flags, i, n, cpu, kmem in recs
+        )
+        try:
+            out = self._both(what, call)
+        finally:
+            self.pending_uncharge = {}
+        results = [tuple(self.raw[s]) for s in (IMPL, ORACLE)]  # type: ignore[arg-type]
+        assert results[IMPL] == results[ORACLE], f"{what}: results impl {results[IMPL]}, oracle {results[ORACLE]}"
+        self._hook_edges(lies, garbage)
+        self._edges_between(probe, self._probe())
+        res = results[ORACLE]
+        if out[0] == "raised":
+            # The hook raised, or returned garbage (InvalidError/TypeError).
+            # (UnderflowError: the hook uncharged below a clamped level.)
+            allowed = (ReclaimHookError, InvalidError, InvalidTypeError)
+            underflow = out[1] is UnderflowError and (any(self.dirty) or clamps)
+            assert out[1] in allowed or underflow, f"{what}: {_show(out)}"
+            record_edge("replay stopped by the hook")
+        for r, ((op, flags, i, n, cpu, kmem), got) in enumerate(zip(recs, res)):
+            if got == SENT:
+                assert out[0] == "raised", f"{what}: record {r} not run"
+                break
+            big = op in (rp.OP_CHARGE, rp.OP_UNCHARGE) and n > PAGE_COUNTER_MAX
+            if op == 9 or big or (op != rp.OP_DRAIN_ALL and cpu >= self.config.ncpus):
+                assert got == -errno.EINVAL, f"{what}: record {r} -> {got}, wanted -EINVAL"
+                continue
+            if op in (rp.OP_DRAIN, rp.OP_DRAIN_ALL):
+                assert got in (0, -errno.ESTALE), f"{what}: record {r} -> {got}"
+                continue
+            ledgers = self.kmem if kmem else self.user
+            counts = i != 0 and n > 0 and (not kmem or active.get(i, False))
+            if got == -errno.ECANCELED:
+                # The hook raised in this record: it may have charged first
+                # (memory.high runs after the charge); the stat says.
+                assert op == rp.OP_CHARGE and out[0] == "raised", f"{what}: record {r} -> ECANCELED"
+                for side in (IMPL, ORACLE):
+                    anon, kern = self._stat_local(side, i)
+                    d = (kern if kmem else anon) // _PAGE - ledgers[side][i]
+                    assert d in ((0, n) if counts else (0,)), f"{what}: record {r} moved the stat by {d}"
+                    ledgers[side][i] += d
+                break
+            if got == -errno.ESTALE:
+                assert self.status[i] != "online" or i < 0, f"{what}: record {r} stale"
+                continue
+            if op == rp.OP_CHARGE:
+                if got == 0:
+                    if counts:
+                        for side in (IMPL, ORACLE):
+                            ledgers[side][i] += n
+                        if flags & (GFP_NOFAIL | GFP_HIGH):
+                            names = [c for c in ("memory", "memsw") if c in self.config.counters]
+                            if kmem and "kmem" in self.config.counters:
+                                names.append("kmem")
+                            self.may_exceed.update((j, c) for j in self._path_up(i) for c in names)
+                    record_edge("replay charge")
+                else:
+                    ids = {self.cgs[ORACLE][j].id for j in self._path_up(i)}
+                    assert got in ids, f"{what}: record {r} refused by {got}, not on the path"
+                    record_edge("replay charge refused")
+            else:
+                assert got in (0, rp.RESULT_UNDERFLOW), f"{what}: record {r} -> {got}"
+                was_dirty = any(self.dirty[j] for j in self._path_up(i))
+                if i != 0 and n > 0 and (active.get(i, False) or not kmem):
+                    for side in (IMPL, ORACLE):
+                        ledgers[side][i] -= n
+                    if ledgers[ORACLE][i] < 0:
+                        for j in self._path_up(i):
+                            self.dirty[j] = True
+                if got == rp.RESULT_UNDERFLOW:
+                    # The ledgers said enough was held, unless the meddling
+                    # hook charged (after this record ran) what the ledger
+                    # counted before it.
+                    meddled = self.hook_mode == "meddler" and self.step_hook_calls[ORACLE] > 0
+                    assert was_dirty or self.dirty[i] or meddled, f"{what}: record {r} underflow"
+                    for j in self._path_up(i):
+                        self.dirty[j] = True
+                    record_edge("replay underflow")
+        self._sync()
+
+    # ---------------------------------------------------------------- invariants
+
+    def _ledger_sum(self, side: int, top: int) -> int:
+        return sum(
+            self.user[side][j] + self.kmem[side][j]
+            for j in self._existing()
+            if self._under(j, top)
+        )
+
+    def _observe(self, side: int) -> dict[str, Any]:
+        cfg = self.config
+        groups = {}
+        for cg in self.hs[side].cgroups():
+            i = self._index(side, cg)
+            groups[i] = {
+                "path": cg.path,
+                "name": cg.name,
+                "id": cg.id,
+                "online": cg.online,
+                "dying": cg.dying,
+                "parent": self._norm(side, cg.parent),
+                "children": self._norm(side, cg.children),
+                "counters": {c: _state_of(getattr(cg, c)) for c in cfg.counters},
+                "stat": cg.stat,
+                "stat_local": cg.stat_local,
+                "events": cg.events,
+                "events_local": cg.events_local,
+                "nr_descendants": cg.nr_descendants,
+                "nr_dying_descendants": cg.nr_dying_descendants,
+                "kmem_active": cg.kmem_active,
+                "handle": cg.handle,
+                "lookup": self._norm(side, self.hs[side].get(cg.path)),
+            }
+        return {"cgroups": groups, "stock": self._stocks(side)}
+
+    @invariant()
+    def backends_agree_and_kernel_invariants_hold(self) -> None:
+        if self.config is None:
+            return
+        seen = [self._observe(IMPL), self._observe(ORACLE)]
+        if seen[IMPL] != seen[ORACLE]:
+            lines = []
+            a, b = seen[IMPL]["cgroups"], seen[ORACLE]["cgroups"]
+            for i in sorted(set(a) | set(b)):
+                x, y = a.get(i), b.get(i)
+                if x == y:
+                    continue
+                if x is None or y is None:
+                    lines.append(f"cgroup {i}: impl {x}, oracle {y}")
+                    continue
+                for key in x:
+                    if x[key] != y[key]:
+                        if key == "counters":
+                            for c in x[key]:
+                                d = {f: (x[key][c][f], y[key][c][f]) for f in FIELDS if x[key][c][f] != y[key][c][f]}
+                                if d:
+                                    lines.append(f"cgroup {i} {c} (impl, oracle): {d}")
+                        else:
+                            lines.append(f"cgroup {i} {key}: impl {x[key]}, oracle {y[key]}")
+            if seen[IMPL]["stock"] != seen[ORACLE]["stock"]:
+                lines.append(f"stocks: impl {seen[IMPL]['stock']}, oracle {seen[ORACLE]['stock']}")
+            raise AssertionError("impl and oracle differ:\n  " + "\n  ".join(lines))
+        assert self.user[IMPL] == self.user[ORACLE] and self.kmem[IMPL] == self.kmem[ORACLE], (
+            f"ledgers differ: impl {self.user[IMPL]}/{self.kmem[IMPL]}, "
+            f"oracle {self.user[ORACLE]}/{self.kmem[ORACLE]}"
+        )
+        self._check_oracle(seen[ORACLE])
+
+    def _check_oracle(self, obs: dict[str, Any]) -> None:
+        cfg = self.config
+        groups = obs["cgroups"]
+        stock = obs["stock"]
+        existing = self._existing()
+        assert sorted(groups) == existing, f"cgroups {sorted(groups)}, machine has {existing}"
+        ids = [g["id"] for g in groups.values()]
+        assert len(set(ids)) == len(ids) and groups[0]["id"] == 1, f"ids {ids}"
+        # Stocks.
+        k, batch = cfg.stock_slots, cfg.charge_batch
+        stocked = collections.Counter()
+        total = 0
+        for cpu, slots in enumerate(stock):
+            cached = [c for c, _ in slots if c is not None]
+            assert len(cached) == len(set(cached)), f"cpu {cpu} caches a cgroup twice: {slots}"
+            for c, p in slots:
+                assert c != ("cgroup", 0), f"cpu {cpu} caches the root: {slots}"
+                if c is None:
+                    assert p == 0, f"cpu {cpu}: pages in an empty slot: {slots}"
+                    continue
+                assert c[1] in groups, f"cpu {cpu} caches freed cgroup {c}"
+                if cfg.stock_refill_cap:
+                    assert p <= batch, f"cpu {cpu}: slot above the batch {batch}: {slots}"
+                elif p > batch:
+                    record_edge("3.8 stock above the batch")
+                stocked[c[1]] += p
+                total += p
+        if cfg.stock_refill_cap:
+            bound = cfg.ncpus * k * batch
+            assert total <= bound, f"stocks hold {total} pages, bound {bound}"
+        for i, g in groups.items():
+            what = f"cgroup {i} ({g['path'] or '/'})"
+            ctr = g["counters"]
+            mem = ctr["memory"]
+            # Ledger: stats are exact and signed.
+            want_local = {"anon": self.user[ORACLE][i] * _PAGE, "kernel": self.kmem[ORACLE][i] * _PAGE}
+            assert g["stat_local"] == want_local, f"{what}: stat_local {g['stat_local']}, ledger {want_local}"
+            below = [j for j in existing if self._under(j, i)]
+            if cfg.version == 2:
+                want = {
+                    "anon": sum(self.user[ORACLE][j] for j in below) * _PAGE,
+                    "kernel": sum(self.kmem[ORACLE][j] for j in below) * _PAGE,
+                }
+                assert g["stat"] == want, f"{what}: stat {g['stat']}, subtree {want}"
+            else:
+                assert g["stat"] == g["stat_local"], f"{what}: v1 stat {g['stat']}"
+            # Usage: the ledger plus the stocks (SPEC 2.9), unless clamped.
+            if not self.dirty[i]:
+                true = sum(self.user[ORACLE][j] + self.kmem[ORACLE][j] for j in below)
+                cached = sum(stocked[j] for j in below)
+                assert true >= 0
+                assert mem["usage"] == true + cached, (
+                    f"{what}: memory usage {mem['usage']} != charged {true} + stocked {cached}"
+                    f" (ledgers user {self.user[ORACLE]}, kmem {self.kmem[ORACLE]}, dirty {self.dirty},"
+                    f" parents {self.parent}, stocks {stock})"
+                )
+                if "kmem" in ctr:
+                    kt = sum(self.kmem[ORACLE][j] for j in below)
+                    assert ctr["kmem"]["usage"] == kt, f"{what}: kmem usage {ctr['kmem']['usage']}, charged {kt}"
+                if cached and true:
+                    record_edge("usage above true by the stocks")
+            if "memsw" in ctr:
+                assert ctr["memsw"]["usage"] == mem["usage"], f"{what}: memsw {ctr['memsw']['usage']} != memory {mem['usage']}"
+            for c in ("swap", "tcpmem"):
+                if c in ctr:
+                    assert ctr[c]["usage"] == 0, f"{what}: {c} usage {ctr[c]['usage']}"
+            # Limits hold unless forced.
+            checked = ["memory", "memsw"] + (["kmem"] if cfg.kmem_limit == "enforced" else [])
+            for c in checked:
+                if c not in ctr:
+                    continue
+                s = ctr[c]
+                assert s["usage"] <= s["local_watermark"] <= s["watermark"], f"{what} {c}: {s}"
+                if s["usage"] > s["max"]:
+                    assert (i, c) in self.may_exceed, f"{what}: {c} usage {s['usage']} > max {s['max']}, nothing forced"
+                    record_edge("over max after a forced charge")
+                else:
+                    self.may_exceed.discard((i, c))
+            # cgroup.stat, lifetime.
+            desc = [j for j in below if j != i]
+            online = sum(1 for j in desc if groups[j]["online"])
+            assert (g["nr_descendants"], g["nr_dying_descendants"]) == (online, len(desc) - online), (
+                f"{what}: cgroup.stat {g['nr_descendants']}/{g['nr_dying_descendants']}"
+            )
+            assert g["online"] == (self.status[i] == "online") and g["dying"] == (self.status[i] == "dying")
+            if g["dying"]:
+                kids = any(self.parent[j] == i for j in existing)
+                used = any(s["usage"] for s in ctr.values())
+                slot = any(c == ("cgroup", i) for slots in stock for c, _ in slots)
+                assert kids or used or slot, f"{what} is dying, held by nothing"
+                if slot and not kids and not used:
+                    record_edge("dying cgroup held by a stock slot only")
+            if cfg.kmem_activation == "always":
+                assert g["kmem_active"]
+            # Events: v1 local; v2 the subtree's (root: its own).
+            if cfg.version == 1 or cfg.memory_localevents or i == 0:
+                assert g["events"] == g["events_local"], f"{what}: events {g['events']}"
+            else:
+                want_ev = dict(g["events_local"])
+                for j in range(len(self.status)):
+                    if j == i or not self._under(j, i):
+                        continue
+                    src = groups[j]["events_local"] if j in groups else self.freed_events[j]
+                    for name in _EVENT_NAMES:
+                        want_ev[name] += src[name]  # type: ignore[index]
+                assert g["events"] == want_ev, f"{what}: events {g['events']}, subtree {want_ev}"
+            self.last_events_local[i] = g["events_local"]
+
+
+def make_hierarchy_machine(impl: Any, oracle: Any) -> type[HierarchyComparison]:
+    """A :class:`HierarchyComparison` subclass comparing backend module
+    ``impl`` against backend module ``oracle`` (each with a ``Hierarchy``)."""
+    names = (getattr(impl, "__name__", "impl"), getattr(oracle, "__name__", "oracle"))
+    name = "HierarchyComparison_{}_vs_{}".format(*names)
+    name = "".join(ch if ch.isalnum() else "_" for ch in name)
+    return type(
+        name, (HierarchyComparison,), {"impl": impl, "oracle": oracle, "__module__": __name__}
     )
