@@ -35,6 +35,7 @@ test-python: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/bench_page_counter.py
+	$(PY) benchmarks/bench_memcg.py
 
 clean:
 	rm -rf build *.egg-info pymemcg/_core*.so pymemcg/_core.c pymemcg/_core.o

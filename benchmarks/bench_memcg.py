@@ -103,7 +103,7 @@ def contention_section(repeats: int, iters: int, max_threads: int) -> Section:
         st, b1 = med(s[f"s{n}"], 1), med(s[f"b{n}"], 1)
         par = med(s[f"s{n}"], 2)
         ran = f"{par:.2f}" + ("" if n == 1 or par > 0.8 * min(n, 2) else " TIME-SHARED")
-        sec.add(n, f"{st / 1e6:.1f}", f"{b1 / 1e6:.1f}", f"{st / b1:.1f}", verdict(st / b1 >= 4),
+        sec.add(n, f"{st / 1e6:.1f}", f"{b1 / 1e6:.1f}", f"{st / b1:.1f}", verdict(st / b1 >= 4) if n > 1 else "",
                 f"{st / one:.2f}", verdict(st / one >= 1.7) if n == 2 else "", ran)
     return sec
 
