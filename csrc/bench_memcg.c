@@ -17,6 +17,36 @@ struct memcg_bench_arg {
 	int mode;
 };
 
+#define REPLAY_CHUNK 4096
+
+/*
+ * The stock hits of charge_loop as replay records: the batch keeps the CPU
+ * and the cgroup across records, as a kernel charge runs on its own CPU
+ * without an atomic to take it (local_lock).  Chunks of REPLAY_CHUNK
+ * records per call, so the call's own cost is spread as a simulator's is.
+ */
+static int replay_hit_loop(void *p, uint64_t iters)
+{
+	struct memcg_bench_arg *a = p;
+	struct pmc_op *ops = malloc(REPLAY_CHUNK * sizeof(*ops));
+	int64_t *res = malloc(REPLAY_CHUNK * sizeof(*res));
+	int failed = !ops || !res;
+
+	for (int i = 0; !failed && i < REPLAY_CHUNK; i++)
+		ops[i] = (struct pmc_op){ .op = PMC_OP_CHARGE, .cgroup = a->cgroup, .nr_pages = 1,
+					  .cpu = a->cpu,
+					  .flags = PMC_GFP_DIRECT_RECLAIM | PMC_GFP_KSWAPD_RECLAIM };
+	for (uint64_t done = 0; !failed && done < iters; ) {
+		int64_t k = iters - done < REPLAY_CHUNK ? (int64_t)(iters - done) : REPLAY_CHUNK;
+
+		failed = pmc_hierarchy_replay(a->h, ops, k, res) != k || res[k - 1] != 0;
+		done += (uint64_t)k;
+	}
+	free(ops);
+	free(res);
+	return failed;
+}
+
 /* Charges only: served from the stock (STOCK_HIT) or walking the counters (DIRECT). */
 static int charge_loop(void *p, uint64_t iters)
 {
@@ -69,12 +99,13 @@ int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, i
 	void **argv = NULL;
 	struct pmc_page_counter_info info;
 	int64_t h, cg, ret;
-	bench_loop_fn loop = mode == PMC_BENCH_KMEM_PAIR ? kmem_pair_loop : charge_loop;
+	bench_loop_fn loop = mode == PMC_BENCH_KMEM_PAIR ? kmem_pair_loop :
+			     mode == PMC_BENCH_REPLAY_HIT ? replay_hit_loop : charge_loop;
 
 	if (depth < 1 || depth > BENCH_MAX_DEPTH || nthreads < 1 || nthreads > cfg->ncpus ||
-	    mode < PMC_BENCH_STOCK_HIT || mode > PMC_BENCH_KMEM_PAIR || !iters || !out)
+	    mode < PMC_BENCH_STOCK_HIT || mode > PMC_BENCH_REPLAY_HIT || !iters || !out)
 		return -EINVAL;
-	if (mode == PMC_BENCH_STOCK_HIT)
+	if (mode == PMC_BENCH_STOCK_HIT || mode == PMC_BENCH_REPLAY_HIT)
 		c.charge_batch = (int64_t)(warmup_iters(iters) + iters + 1);
 	if (mode == PMC_BENCH_DIRECT)
 		c.charge_batch = 1;

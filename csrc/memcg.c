@@ -430,14 +430,6 @@ void memcg_memory_event(struct mem_cgroup *memcg, enum memcg_event_idx event)
 	} while (memcg && !memcg_is_root(memcg));
 }
 
-/* Per-CPU statistics: only the holder of the CPU lock writes its slot. */
-static void mod_memcg_state(struct mem_cgroup *memcg, int cpu, enum memcg_stat_idx idx, long val)
-{
-	_Atomic long *p = &memcg->vmstats[cpu].state[idx];
-
-	atomic_store_explicit(p, atomic_load_explicit(p, RELAXED) + val, RELAXED);
-}
-
 /* --- the charge path ------------------------------------------------------------ */
 
 /* A page counter's clamp mask in the 16 bits per counter of pymemcg.h. */
@@ -846,6 +838,11 @@ int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long 
 
 	cpu_lock(h, cpu);
 	ctx.memcg = memcg_lookup(h, cgroup);
+	if (memcg_charge_hit(h, ctx.memcg, nr_pages, cpu, kmem)) {
+		/* Nothing was pinned, nothing went over high, nothing was freed. */
+		cpu_unlock(h, cpu);
+		return 0;
+	}
 	ret = memcg_try_charge_locked(&ctx, nr_pages, gfp, kmem);
 	cpu_unlock(h, cpu);
 	return memcg_charge_finish(&ctx, ret);

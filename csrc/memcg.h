@@ -181,13 +181,115 @@ static inline bool memcg_online(struct mem_cgroup *memcg)
 void stock_init(struct pmc_hierarchy *h);
 void cpu_lock(struct pmc_hierarchy *h, int cpu);
 void cpu_unlock(struct pmc_hierarchy *h, int cpu);
-bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages, int cpu);
 void refill_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages, int cpu,
 		  struct clamp_log *log);
 void drain_stock_fully(struct pmc_hierarchy *h, int cpu);
 void drain_all_stock(struct pmc_hierarchy *h, struct mem_cgroup *root);
 /* Take every CPU lock once: afterwards nobody still uses what was unpublished. */
 void synchronize_cpus(struct pmc_hierarchy *h);
+/*
+ * Per-CPU statistics: only the holder of the CPU lock writes its slot, so a
+ * relaxed load and store suffice; readers sum the slots with relaxed loads
+ * and may see a charge's stat a moment before or after its counters, as
+ * the kernel's per-CPU vmstats readers do.
+ */
+static inline void mod_memcg_state(struct mem_cgroup *memcg, int cpu, enum memcg_stat_idx idx,
+				   long val)
+{
+	_Atomic long *p = &memcg->vmstats[cpu].state[idx];
+
+	atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed) + val,
+			      memory_order_relaxed);
+}
+
+/**
+ * consume_stock - take nr_pages from this CPU's stock, if it has them
+ *
+ * Called with the CPU lock held.  Only the first slot caching the cgroup is
+ * looked at, as in the kernel.
+ */
+static inline bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+				 unsigned long nr_pages, int cpu)
+{
+	struct memcg_stock_pcp *stock = &h->stock[cpu];
+
+	if (h->cfg.stock_single_page) {
+		/* 3.8: only order-0 charges use the stock, one page each. */
+		if (nr_pages != 1 || stock->cached[0] != memcg || !stock->nr_pages[0])
+			return false;
+		stock->nr_pages[0]--;
+		return true;
+	}
+	if (nr_pages > (unsigned long)h->cfg.charge_batch)
+		return false;
+	for (unsigned int i = 0; i < stock->nr_slots; i++) {
+		if (stock->cached[i] != memcg)
+			continue;
+		if (stock->nr_pages[i] < nr_pages)
+			return false;
+		stock->nr_pages[i] -= nr_pages;
+		return true;
+	}
+	return false;
+}
+
+/**
+ * memcg_charge_hit - a charge that the CPU's stock serves, on a CPU already held
+ *
+ * Exactly what memcg_try_charge_locked does when consume_stock serves the
+ * charge (the stock, then the stat), without the general path's set-up,
+ * so that the common case of a stream of charges costs no more than it
+ * must.  False, with nothing changed, whenever the general path has more
+ * to decide: a stale, dying or root cgroup, no pages, kernel memory that
+ * also charges a kmem counter (v1) or is not accounted yet (3.8), or a
+ * stock that cannot serve the charge.
+ */
+static inline bool memcg_charge_hit(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+				    unsigned long nr_pages, int cpu, bool kmem)
+{
+	if (!memcg || !memcg_online(memcg) || memcg_is_root(memcg) || !nr_pages)
+		return false;
+	if (kmem && (h->cfg.version == 1 || h->cfg.kmem_first ||
+		     !atomic_load_explicit(&memcg->kmem_active, memory_order_relaxed)))
+		return false;
+	if (!consume_stock(h, memcg, nr_pages, cpu))
+		return false;
+	mod_memcg_state(memcg, cpu, kmem ? MEMCG_STAT_KERNEL : MEMCG_STAT_ANON, (long)nr_pages);
+	return true;
+}
+
+/**
+ * memcg_uncharge_hit - kernel memory uncharged into the CPU's stock, on a CPU already held
+ *
+ * Exactly what memcg_uncharge_locked does when the era sends kmem
+ * uncharges through the stock and a slot of this CPU caching the cgroup
+ * has room for the pages (refill_stock's common case): the stat, then the
+ * first slot caching the cgroup.  False, with nothing changed, otherwise:
+ * user pages, v1 (its kmem counter is uncharged too), the eras without the
+ * cap, a dying, stale or root cgroup, or a refill that would overflow the
+ * slot or need a new one.
+ */
+static inline bool memcg_uncharge_hit(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+				      unsigned long nr_pages, int cpu, bool kmem)
+{
+	struct memcg_stock_pcp *stock = &h->stock[cpu];
+
+	if (!kmem || !memcg || !memcg_online(memcg) || memcg_is_root(memcg) || !nr_pages ||
+	    h->cfg.version == 1 || !h->cfg.kmem_uncharge_via_stock || !h->cfg.stock_refill_cap ||
+	    !atomic_load_explicit(&memcg->kmem_active, memory_order_relaxed))
+		return false;
+	for (unsigned int i = 0; i < stock->nr_slots; i++) {
+		if (stock->cached[i] != memcg)
+			continue;
+		if (stock->nr_pages[i] + nr_pages > (unsigned long)h->cfg.charge_batch)
+			return false;
+		mod_memcg_state(memcg, cpu, MEMCG_STAT_KERNEL, -(long)nr_pages);
+		stock->nr_pages[i] += nr_pages;
+		return true;
+	}
+	return false;
+}
+
 /*
  * Where an uncharge reports the levels it clamped: a mask in 16 bits per
  * counter (pymemcg.h), or, with `levels` set, one byte per counter and level.

@@ -288,6 +288,7 @@ int64_t pmc_bench_page_counter_pair(int depth, int nthreads, int shared_leaf,
 #define PMC_BENCH_STOCK_HIT 1    /* one-page charges served by the stock */
 #define PMC_BENCH_DIRECT 2       /* one-page charges with a batch of 1: every one walks */
 #define PMC_BENCH_KMEM_PAIR 3    /* kmem try_charge + uncharge pairs, both through the stock */
+#define PMC_BENCH_REPLAY_HIT 4   /* STOCK_HIT's charges as replay records, 4096 per call */
 
 /* Thread i on CPU i (nthreads <= cfg->ncpus), one cgroup `depth` levels deep. */
 int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, int mode,

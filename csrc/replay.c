@@ -63,13 +63,19 @@ static struct mem_cgroup *replay_lookup(struct replay_state *st, int64_t handle)
 
 static int64_t replay_charge(struct replay_state *st, const struct pmc_op *op)
 {
-	struct charge_ctx ctx = { .h = st->h, .handle = op->cgroup, .cpu = op->cpu };
+	struct mem_cgroup *memcg;
 	int64_t ret;
 
 	if (op->flags & ~0x7fu)
 		return -EINVAL;
 	replay_hold(st, op->cpu);
-	ctx.memcg = replay_lookup(st, op->cgroup);
+	memcg = replay_lookup(st, op->cgroup);
+	if (memcg_charge_hit(st->h, memcg, (unsigned long)op->nr_pages, op->cpu, op->kmem != 0))
+		return 0;
+
+	struct charge_ctx ctx = { .h = st->h, .handle = op->cgroup, .cpu = op->cpu,
+				  .memcg = memcg };
+
 	ret = memcg_try_charge_locked(&ctx, (unsigned long)op->nr_pages, op->flags, op->kmem != 0);
 	if (memcg_charge_needs_finish(&ctx)) {
 		replay_release(st);
@@ -86,6 +92,8 @@ static int64_t replay_uncharge(struct replay_state *st, const struct pmc_op *op)
 
 	replay_hold(st, op->cpu);
 	memcg = replay_lookup(st, op->cgroup);
+	if (memcg_uncharge_hit(st->h, memcg, (unsigned long)op->nr_pages, op->cpu, op->kmem != 0))
+		return 0;
 	if (!memcg)
 		return -ESTALE;
 	memcg_uncharge_locked(st->h, memcg, (unsigned long)op->nr_pages, op->cpu, op->kmem != 0,

@@ -140,37 +140,6 @@ void drain_stock_fully(struct pmc_hierarchy *h, int cpu)
 }
 
 /**
- * consume_stock - take nr_pages from this CPU's stock, if it has them
- *
- * Called with the CPU lock held.  Only the first slot caching the cgroup is
- * looked at, as in the kernel.
- */
-bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages,
-		   int cpu)
-{
-	struct memcg_stock_pcp *stock = &h->stock[cpu];
-
-	if (h->cfg.stock_single_page) {
-		/* 3.8: only order-0 charges use the stock, one page each. */
-		if (nr_pages != 1 || stock->cached[0] != memcg || !stock->nr_pages[0])
-			return false;
-		stock->nr_pages[0]--;
-		return true;
-	}
-	if (nr_pages > (unsigned long)h->cfg.charge_batch)
-		return false;
-	for (unsigned int i = 0; i < stock->nr_slots; i++) {
-		if (stock->cached[i] != memcg)
-			continue;
-		if (stock->nr_pages[i] < nr_pages)
-			return false;
-		stock->nr_pages[i] -= nr_pages;
-		return true;
-	}
-	return false;
-}
-
-/**
  * refill_stock - put pre-charged pages into this CPU's stock
  *
  * Called with the CPU lock held.  Where the era caps the stock, a refill

@@ -209,6 +209,7 @@ struct worker {
 	/* Refusals reported at each tree cgroup: after reclaim; GFP_KERNEL of <= 8 pages. */
 	unsigned long refused_reclaim[NCG], refused_oom[NCG], refused_at[NCG];
 	unsigned long tries, successes, forced_charges, uncharges, drains, drain_alls, other_cpu;
+	unsigned long replayed;          /* records run through pmc_hierarchy_replay */
 	unsigned long dying_charged, dying_stale, churn_ok, churn_refused, churn_stale;
 	struct checks ck;
 	char pad[64];
@@ -524,10 +525,39 @@ static void record_refusal(struct worker *w, int c, int64_t ret, uint32_t gfp, u
 		w->refused_oom[f]++;
 }
 
+/* One record of a replay batch on the cgroup at tree index c. */
+static struct pmc_op op_of(uint32_t op, int c, unsigned long n, int cpu, uint32_t gfp, int kmem)
+{
+	return (struct pmc_op){ .op = op, .flags = gfp, .cgroup = cg[c], .nr_pages = (int64_t)n,
+				.cpu = cpu, .kmem = kmem };
+}
+
+/* A replay result as the single call returns it: a refusal's id becomes its handle. */
+static int64_t handle_of_result(int64_t res)
+{
+	if (res <= 0)
+		return res;
+	for (int c = 0; c < NCG; c++)
+		if ((cg[c] & 0xffff) == res)
+			return cg[c];
+	return res;
+}
+
 static void uncharge_ledger(struct worker *w, int c, int kmem, unsigned long n, int cpu)
 {
-	int64_t ret = pmc_cgroup_uncharge(h, cg[c], (int64_t)n, cpu, kmem);
+	int64_t ret;
 	unsigned long f;
+
+	/* A third of them as one-record replays (the batch's stock fast path). */
+	if (rnd(&w->rng) % 3 == 0) {
+		struct pmc_op op = op_of(PMC_OP_UNCHARGE, c, n, cpu, 0, kmem);
+		int64_t done = pmc_hierarchy_replay(h, &op, 1, &ret);
+
+		CHECK(&w->ck, done == 1, "replay(uncharge) ran %" PRId64 " records", done);
+		w->replayed++;
+	} else {
+		ret = pmc_cgroup_uncharge(h, cg[c], (int64_t)n, cpu, kmem);
+	}
 
 	CHECK(&w->ck, ret == 0, "uncharge(%s, %lu, cpu %d, kmem %d) = %#" PRIx64
 	      " (held %lu)", name_of[c], n, cpu, kmem, (uint64_t)ret, w->led[c][kmem]);
@@ -557,19 +587,10 @@ static void uncharge_some(struct worker *w, int cpu)
 	uncharge_ledger(w, c, k, 1 + rnd(&w->rng) % cap, cpu);
 }
 
-static void charge_tree(struct worker *w, int cpu)
+static void charge_result(struct worker *w, int c, int kmem, unsigned long n, uint32_t gfp,
+			  int cpu, int64_t ret)
 {
-	int c = pick_cgroup(w), kmem = (int)(rnd(&w->rng) & 1);
-	unsigned long n = pick_size(w);
-	uint32_t gfp = pick_gfp(w, n);
-	int64_t ret;
-
-	if (w->total + n > LEDGER_CAP) {
-		uncharge_some(w, cpu);
-		return;
-	}
 	w->tries++;
-	ret = pmc_cgroup_try_charge(h, cg[c], (int64_t)n, cpu, gfp, kmem);
 	if (ret == 0) {
 		w->successes++;
 		w->led[c][kmem] += n;
@@ -585,6 +606,61 @@ static void charge_tree(struct worker *w, int cpu)
 		CHECK(&w->ck, false, "try_charge(%s, %lu, cpu %d, gfp %u, kmem %d) = %" PRId64,
 		      name_of[c], n, cpu, gfp, kmem, ret);
 	}
+}
+
+/*
+ * Up to four charges in one replay batch (the CPU and cgroup kept across
+ * records, stock hits on the batch's fast path); each result is checked
+ * and booked as the single call's would be.
+ */
+static void charge_batch(struct worker *w, int cpu)
+{
+	struct pmc_op ops[4];
+	int64_t res[4], done;
+	int k = 1 + (int)(rnd(&w->rng) % 4), c[4], kmem[4], i;
+	unsigned long n[4], total = w->total, forced = w->forced_total;
+	uint32_t gfp[4];
+
+	for (i = 0; i < k; i++) {
+		c[i] = pick_cgroup(w);
+		kmem[i] = (int)(rnd(&w->rng) & 1);
+		n[i] = pick_size(w);
+		gfp[i] = pick_gfp(w, n[i]);
+		if (gfp[i] == GFP_ATOMIC && forced + n[i] > FORCED_CAP)
+			gfp[i] = GFP_KERNEL;
+		if (total + n[i] > LEDGER_CAP)
+			break;
+		total += n[i];
+		forced += gfp[i] == GFP_ATOMIC ? n[i] : 0;
+		ops[i] = op_of(PMC_OP_CHARGE, c[i], n[i], cpu, gfp[i], kmem[i]);
+	}
+	if (!i) {
+		uncharge_some(w, cpu);
+		return;
+	}
+	done = pmc_hierarchy_replay(h, ops, i, res);
+	CHECK(&w->ck, done == i, "replay of %d charges ran %" PRId64, i, done);
+	w->replayed += i;
+	for (int j = 0; j < done; j++)
+		charge_result(w, c[j], kmem[j], n[j], gfp[j], cpu, handle_of_result(res[j]));
+}
+
+static void charge_tree(struct worker *w, int cpu)
+{
+	int c = pick_cgroup(w), kmem = (int)(rnd(&w->rng) & 1);
+	unsigned long n = pick_size(w);
+	uint32_t gfp = pick_gfp(w, n);
+
+	if (rnd(&w->rng) % 3 == 0) {
+		charge_batch(w, cpu);
+		return;
+	}
+	if (w->total + n > LEDGER_CAP) {
+		uncharge_some(w, cpu);
+		return;
+	}
+	charge_result(w, c, kmem, n, gfp, cpu,
+		      pmc_cgroup_try_charge(h, cg[c], (int64_t)n, cpu, gfp, kmem));
 }
 
 /* One random operation on the tree. */
@@ -1220,7 +1296,7 @@ static void run(struct checks *total, const char *name, const struct pmc_config 
 	struct checks ck = { 0, 0 };
 	struct monitor mon;
 	struct churner ch;
-	unsigned long refused[NCG] = { 0 }, tries = 0, ok = 0, forced = 0, uncharges = 0;
+	unsigned long refused[NCG] = { 0 }, tries = 0, ok = 0, forced = 0, uncharges = 0, replayed = 0;
 	unsigned long drains = 0, other = 0;
 	uint64_t failcnt[NCG] = { 0 };
 	int64_t ret;
@@ -1318,6 +1394,7 @@ static void run(struct checks *total, const char *name, const struct pmc_config 
 		ok += w->successes;
 		forced += w->forced_charges;
 		uncharges += w->uncharges;
+		replayed += w->replayed;
 		drains += w->drains + w->drain_alls;
 		other += w->other_cpu;
 		tot_dying_charged += w->dying_charged;
@@ -1349,6 +1426,7 @@ static void run(struct checks *total, const char *name, const struct pmc_config 
 		CHECK(&ck, refused[A] + refused[B] > 0, "no charge refused at depth 1");
 		CHECK(&ck, refused[A1] + refused[A2] + refused[B1] > 0, "no charge refused at depth 2");
 		CHECK(&ck, ok > 0 && forced > 0, "successes %lu, forced %lu", ok, forced);
+		CHECK(&ck, replayed > 0, "no record replayed");
 		CHECK(&ck, ch.incarnations >= MIN_INCARNATIONS, "only %lu churned cgroups",
 		      ch.incarnations);
 	}
@@ -1357,11 +1435,11 @@ static void run(struct checks *total, const char *name, const struct pmc_config 
 
 	printf("%s: %d threads x %ld ops, seed %" PRIu64 ": try_charge %lu (ok %lu, forced %lu), "
 	       "refused at A/B/A1/A2/B1 %lu/%lu/%lu/%lu/%lu, memory failcnt %" PRIu64 "/%" PRIu64
-	       "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 ", uncharge %lu, drains %lu, on another CPU %lu; "
-	       "churned %lu (freed at once %lu, dying %lu); monitor rounds %lu, largest usage - "
+	       "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 ", uncharge %lu, replayed %lu, drains %lu, on another CPU "
+	       "%lu; churned %lu (freed at once %lu, dying %lu); monitor rounds %lu, largest usage - "
 	       "max %" PRIu64 "\n", name, nthreads, ops_per_thread, seed, tries, ok, forced,
 	       refused[A], refused[B], refused[A1], refused[A2], refused[B1], failcnt[A],
-	       failcnt[B], failcnt[A1], failcnt[A2], failcnt[B1], uncharges, drains, other,
+	       failcnt[B], failcnt[A1], failcnt[A2], failcnt[B1], uncharges, replayed, drains, other,
 	       ch.incarnations, ch.freed_at_once, ch.left_dying, mon.rounds, mon.peak_over);
 	fflush(stdout);
 
