@@ -215,7 +215,12 @@ class Hierarchy:
 
     def replay(self, ops: Any, out: Any = None) -> Any:
         """Apply a buffer of :data:`pymemcg.OP_DTYPE` records in one C call
-        (zero-copy); one int64 result per record (see :mod:`pymemcg.replay`)."""
+        (zero-copy); one int64 result per record (see :mod:`pymemcg.replay`).
+
+        ``out``: a writable int64 buffer of at least one result per record,
+        returned filled; by default a new one.  In a loop, pass the same
+        ``out`` each time: allocating and zeroing the results costs about as
+        much as replaying the records."""
         view = _replay.as_bytes(ops)
         n = len(view) // _replay.OP_SIZE
         if out is None:
