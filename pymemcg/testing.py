@@ -40,11 +40,16 @@ from __future__ import annotations
 
 import array
 import collections
+import dataclasses
 import errno
 import importlib
+import math
+import os
+import time
 import types
 from typing import Any, Callable, Iterable, Sequence
 
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import event as _hypothesis_event
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -56,6 +61,7 @@ from hypothesis.stateful import (
     multiple,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 
 from ._common import PAGE_COUNTER_MAX, U64_MASK
@@ -86,6 +92,11 @@ __all__ = [
     "ReclaimHookError",
     "HierarchyComparison",
     "make_hierarchy_machine",
+    "MachineRun",
+    "machine_settings",
+    "run_machine",
+    "step_budget",
+    "replaced",
 ]
 
 #: How many times each edge was reached (name -> count), over all runs since
@@ -150,6 +161,123 @@ def reset_counters() -> None:
     """Forget :data:`EDGE_EVENTS` and :data:`STEP_COUNT`."""
     EDGE_EVENTS.clear()
     STEP_COUNT.clear()
+
+
+def step_budget(env_var: str, ci_steps: int, dev_steps: int) -> int:
+    """Rule executions a machine test should run: ``env_var`` if set, else
+    ``ci_steps`` in CI (``CI`` set, or ``HYPOTHESIS_PROFILE=ci``), else
+    ``dev_steps``."""
+    env = os.environ.get(env_var)
+    if env:
+        return int(env)
+    ci = bool(os.environ.get("CI")) or os.environ.get("HYPOTHESIS_PROFILE") == "ci"
+    return ci_steps if ci else dev_steps
+
+
+def machine_settings(max_examples: int, steps_per_example: int, **kwargs: Any) -> settings:
+    """Settings for one run of a comparison machine: the loaded profile with
+    ``max_examples`` examples of up to ``steps_per_example`` rules, no
+    deadline, no health checks.  ``PYMEMCG_NO_SHRINK=1`` reports the first
+    failure unshrunk (a long example shrinks slowly)."""
+    if os.environ.get("PYMEMCG_NO_SHRINK") and "phases" not in kwargs:
+        kwargs["phases"] = (Phase.explicit, Phase.reuse, Phase.generate)
+    return settings(
+        settings.default,
+        max_examples=max_examples,
+        stateful_step_count=steps_per_example,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        **kwargs,
+    )
+
+
+@dataclasses.dataclass
+class MachineRun:
+    """What :func:`run_machine` did: steps, Hypothesis runs, seconds, rule
+    and edge counts, and the required edges missing at the budget and at
+    the end."""
+
+    budget: int
+    steps: int
+    runs: int
+    seconds: float
+    rules: dict[str, int]
+    edges: dict[str, int]
+    missing_at_budget: list[str]
+    missing: list[str]
+
+    def report(self, label: str, required: Iterable[str]) -> list[str]:
+        """Lines for a test report: the totals, then every edge's count (the
+        required ones included when never reached)."""
+        lines = [
+            f"{label}: {self.steps} steps in {self.runs} run(s), {self.seconds:.1f} s, "
+            f"budget {self.budget}"
+        ]
+        if self.missing_at_budget:
+            lines.append(f"  (steps past the budget looked for: {', '.join(self.missing_at_budget)})")
+        lines += [f"  edge {name!r}: {count}" for name, count in self.edges.items()]
+        lines += [f"  edge {name!r}: 0" for name in required if name not in self.edges]
+        return lines
+
+
+def run_machine(
+    machine: type,
+    budget: int,
+    required: Sequence[str],
+    *,
+    steps_per_example: int,
+    examples_per_run: int,
+    mean_fill: float = 0.75,
+) -> MachineRun:
+    """Run ``machine`` (a comparison machine class) for ``budget`` rule
+    executions, in runs of at most ``examples_per_run`` examples, each with a
+    fresh seed (Hypothesis keeps every example of a run in memory).  An
+    example runs ``mean_fill * steps_per_example`` rules on average.  If a
+    ``required`` edge was not reached, up to four more budgets are spent
+    looking for it: a small budget can miss a rare edge by bad luck.
+    Resets :data:`EDGE_EVENTS` and :data:`STEP_COUNT` first."""
+    reset_counters()
+    started = time.perf_counter()
+    runs = 0
+
+    def run_until(target: int) -> None:
+        nonlocal runs
+        # The cap on runs only stops a loop that makes no progress.
+        max_runs = runs + 10 + 4 * math.ceil(target / (examples_per_run * steps_per_example))
+        while STEP_COUNT["total"] < target and runs < max_runs:
+            examples = math.ceil((target - STEP_COUNT["total"]) / (mean_fill * steps_per_example))
+            n = min(examples_per_run, max(10, examples))
+            run_state_machine_as_test(machine, settings=machine_settings(n, steps_per_example))
+            runs += 1
+
+    def missing() -> list[str]:
+        return [name for name in required if EDGE_EVENTS[name] == 0]
+
+    run_until(budget)
+    missing_at_budget = missing()
+    while missing() and STEP_COUNT["total"] < 5 * budget:
+        run_until(min(5 * budget, STEP_COUNT["total"] + max(budget // 4, 500)))
+    return MachineRun(
+        budget=budget,
+        steps=STEP_COUNT["total"],
+        runs=runs,
+        seconds=round(time.perf_counter() - started, 2),
+        rules={k: v for k, v in sorted(STEP_COUNT.items()) if k != "total"},
+        edges=dict(sorted(EDGE_EVENTS.items())),
+        missing_at_budget=missing_at_budget,
+        missing=missing(),
+    )
+
+
+def replaced(module: types.ModuleType, name: str, **attrs: Any) -> types.ModuleType:
+    """A copy of backend ``module`` (say pymemcg.model) named ``name`` with
+    some attributes replaced: to plant a bug and check that a machine
+    catches it."""
+    copy = types.ModuleType(name)
+    copy.__dict__.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
+    copy.__dict__.update(attrs)
+    return copy
 
 
 # --------------------------------------------------------------------------
@@ -1278,7 +1406,7 @@ _EVENT_NAMES = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
 #: more); one that raises ReclaimHookError every third call; one that returns
 #: garbage (-1 or a str) every third call; a meddler that also drains, charges
 #: and uncharges kernel pages from inside reclaim (see _meddle).
-_HOOK_MODES = (None, None, "honest", "honest", "liar", "raiser", "garbage", "meddler")
+_HOOK_MODES = (None, None, "honest", "honest", "liar", "raiser", "raiser", "garbage", "meddler")
 _HOOK_LIE = 3
 _HOOK_PERIOD = 3
 #: Hook calls in one step after which the hook frees nothing.
