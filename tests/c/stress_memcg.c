@@ -66,7 +66,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -75,6 +74,7 @@
 #include <string.h>
 
 #include "pymemcg.h"
+#include "stress.h"
 
 #define NCG 6                   /* root, A, B, A1, A2, B1 */
 #define MAX_THREADS 64
@@ -88,7 +88,6 @@
 #define DYING_ROUNDS 24
 #define NHOLD 8                 /* churn holdings per thread */
 #define MIN_INCARNATIONS 40     /* churned cgroups per run, at least */
-#define MAX_MESSAGES 30
 #define UNLIMITED PMC_PAGE_COUNTER_MAX
 
 #define GFP_NOWAIT (PMC_GFP_KSWAPD_RECLAIM)                                   /* 2 */
@@ -113,7 +112,6 @@ static int64_t cg[NCG];                 /* handles */
 static int version;
 static bool memsw;
 static int ncounters;                   /* 2 on v2 (memory, swap), 4 on v1 */
-static const char *run_name;
 
 static pthread_barrier_t barrier;
 static atomic_bool stop_monitor, stop_churn;
@@ -122,50 +120,8 @@ static _Atomic int64_t churn_cg;        /* the churned cgroup, 0: none */
 static _Atomic unsigned long churn_ops; /* worker operations of the churn phase */
 static _Atomic unsigned long churn_born;    /* churn_ops when the last one was created */
 static atomic_bool churn_done;
-static atomic_int messages;
 
 /* ------------------------------------------------------------------ */
-
-struct checks {
-	unsigned long passed, failed;
-};
-
-static void fail_msg(struct checks *ck, const char *file, int line, const char *expr,
-		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void fail_msg(struct checks *ck, const char *file, int line, const char *expr,
-		     const char *fmt, ...)
-{
-	va_list ap;
-
-	ck->failed++;
-	if (atomic_fetch_add(&messages, 1) >= MAX_MESSAGES)
-		return;
-	fprintf(stderr, "%s:%d: FAILED [%s]: %s: ", file, line, run_name, expr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-#define CHECK(ck, cond, ...) do {						\
-	if (cond)								\
-		(ck)->passed++;							\
-	else									\
-		fail_msg((ck), __FILE__, __LINE__, #cond, __VA_ARGS__);		\
-} while (0)
-
-/* ------------------------------------------------------------------ */
-
-static inline uint64_t rnd(uint64_t *s)
-{
-	/* splitmix64 */
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static bool is_ancestor_or_self(int anc, int d)
 {

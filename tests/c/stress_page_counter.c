@@ -35,7 +35,6 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,6 +43,7 @@
 #include <string.h>
 
 #include "page_counter.h"
+#include "stress.h"
 
 #define NC 7
 #define MAX_CHARGE 8            /* try_charge sizes 1..MAX_CHARGE */
@@ -51,7 +51,6 @@
 #define FORCED_CAP 6            /* forced pages one thread may hold */
 #define CHECK_EVERY 500         /* operations between quiescent checks */
 #define MAX_THREADS 64
-#define MAX_MESSAGES 30
 
 static const int parent_of[NC] = { -1, 0, 0, 1, 1, 2, 2 };
 static const int depth_of[NC] = { 0, 1, 1, 2, 2, 2, 2 };
@@ -69,50 +68,8 @@ static pthread_barrier_t barrier;
 static atomic_bool stop_monitor;
 /* Forced pages: ever charged, and released (after their uncharge). */
 static _Atomic unsigned long forced_ever, forced_released;
-static atomic_int messages;
 
 /* ------------------------------------------------------------------ */
-
-struct checks {
-	unsigned long passed, failed;
-};
-
-static void fail_msg(struct checks *ck, const char *file, int line, const char *expr,
-		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void fail_msg(struct checks *ck, const char *file, int line, const char *expr,
-		     const char *fmt, ...)
-{
-	va_list ap;
-
-	ck->failed++;
-	if (atomic_fetch_add(&messages, 1) >= MAX_MESSAGES)
-		return;
-	fprintf(stderr, "%s:%d: FAILED: %s: ", file, line, expr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-#define CHECK(ck, cond, ...) do {						\
-	if (cond)								\
-		(ck)->passed++;							\
-	else									\
-		fail_msg((ck), __FILE__, __LINE__, #cond, __VA_ARGS__);		\
-} while (0)
-
-/* ------------------------------------------------------------------ */
-
-static inline uint64_t rnd(uint64_t *s)
-{
-	/* splitmix64 */
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static int idx_of(const struct page_counter *c)
 {
