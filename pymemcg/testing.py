@@ -2022,12 +2022,30 @@ class HierarchyComparison(RuleBasedStateMachine):
         """One small charge to every online cgroup in turn on one CPU (fills
         the stocks: with 7 slots, eviction needs 8 cgroups)."""
         self._step("charge_each")
+        if self.config.stock_slots > 1 and data.draw(st.booleans(), label="grow"):
+            self._grow(self.config.stock_slots + 1)
         cpu = self._cpu(data)
         n = data.draw(st.sampled_from((1, 1, 2)), label="nr_pages")
         kmem = data.draw(st.sampled_from((False, False, True)), label="kmem")
         for i in [i for i, s in enumerate(self.status) if i and s == "online"]:
             if self.status[i] == "online":
                 self._do_try_charge(i, n, cpu, _gfp_choices()[0][1], kmem, "GFP_KERNEL")
+
+    def _grow(self, want: int) -> None:
+        """Create cgroups (breadth first, free names) until ``want`` online
+        cgroups below the root exist or the machine's cap is reached: one
+        more cgroup than a CPU has stock slots makes a refill evict."""
+        while self._n_existing() < self.max_cgroups:
+            online = [i for i, s in enumerate(self.status) if s == "online"]
+            if len(online) - 1 >= want:
+                break
+            parents = [p for p in online if p == 0 or self.parent[p] == 0]
+            names = {p: {self.cgs[ORACLE][j].name for j in online if self.parent[j] == p} for p in parents}
+            free = [(p, n) for p in parents for n in _CG_NAMES if n not in names[p]]
+            if not free:
+                break
+            self._do_create(*free[0], by_path=False)
+        self._sync()
 
     def _stat_local(self, side: int, i: int) -> tuple[int, int]:
         s = self.cgs[side][i].stat_local
