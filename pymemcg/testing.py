@@ -2580,12 +2580,15 @@ class HierarchyComparison(RuleBasedStateMachine):
             i = self._pick(data, "cgroup", online=10, root=1, dying=1)
             name = data.draw(st.sampled_from(("memory.peak",) * 3 + ("memory.swap.peak",)), label="file")
             out = self._both(f"{self._what(i)}.open({name!r})", lambda s: self.cgs[s][i].open(name))
-            if out[0] == "returned":
-                files.append((i, name, [self.raw[IMPL], self.raw[ORACLE]]))
-            else:
+            if out[0] != "returned":
                 record_edge(f"peak open {out[1].__name__}")
-            return
-        k = data.draw(st.integers(0, len(files) - 1), label="open file")
+                return
+            files.append((i, name, [self.raw[IMPL], self.raw[ORACLE]]))
+            if not data.draw(st.booleans(), label="reset at once"):
+                return
+            action, k = "write", len(files) - 1  # the usual use: open, reset, read later
+        else:
+            k = data.draw(st.integers(0, len(files) - 1), label="open file")
         i, name, handles = files[k]
         what = f"{name} of {self._what(i)} (open file {k}).{action}()"
         if action == "read":
