@@ -2409,6 +2409,8 @@ class HierarchyComparison(RuleBasedStateMachine):
         if not self.cgs[ORACLE][i].kmem_active:
             return self._sync()
         usage = self._counter(ORACLE, i, "kmem")["usage"]
+        if usage + room > PAGE_COUNTER_MAX:  # after a forced charge of 2**51 pages
+            return self._sync()
         what = f"{self._what(i)}._set_max('kmem', {usage + room})"
         out = self._both(what, lambda s: self.cgs[s][i]._set_max("kmem", usage + room))
         assert out == ("returned", None), f"{what}: {_show(out)}"
