@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* Failures printed (all are counted). */
 #define MAX_MESSAGES 30
@@ -60,6 +61,39 @@ static inline uint64_t rnd(uint64_t *s)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+/*
+ * The command line both programs take: [threads (1-max_threads)
+ * [ops_per_thread [seed]]]; anything else prints the usage and exits 2.
+ */
+static void stress_args(int argc, char **argv, int max_threads, int *nthreads,
+			long *ops_per_thread, uint64_t *seed)
+{
+	char *end;
+
+	if (argc > 4)
+		goto usage;
+	if (argc > 1) {
+		*nthreads = (int)strtol(argv[1], &end, 0);
+		if (*end || *nthreads < 1 || *nthreads > max_threads)
+			goto usage;
+	}
+	if (argc > 2) {
+		*ops_per_thread = strtol(argv[2], &end, 0);
+		if (*end || *ops_per_thread < 0)
+			goto usage;
+	}
+	if (argc > 3) {
+		*seed = strtoull(argv[3], &end, 0);
+		if (*end)
+			goto usage;
+	}
+	return;
+usage:
+	fprintf(stderr, "usage: %s [threads (1-%d) [ops_per_thread [seed]]]\n", argv[0],
+		max_threads);
+	exit(2);
 }
 
 #endif /* PMC_TESTS_STRESS_H */

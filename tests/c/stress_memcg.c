@@ -1413,13 +1413,6 @@ static void run(struct checks *total, const char *name, const struct pmc_config 
 
 /* ------------------------------------------------------------------ */
 
-static void usage_exit(const char *prog)
-{
-	fprintf(stderr, "usage: %s [threads (1-%d) [ops_per_thread [seed]]]\n", prog,
-		MAX_THREADS);
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
 	struct checks total = { 0, 0 };
@@ -1431,25 +1424,8 @@ int main(int argc, char **argv)
 		.allow_spinning_batch = 1, .memory_localevents = 0,
 	};
 	struct pmc_config v1;
-	char *end;
 
-	if (argc > 4)
-		usage_exit(argv[0]);
-	if (argc > 1) {
-		nthreads = (int)strtol(argv[1], &end, 0);
-		if (*end || nthreads < 1 || nthreads > MAX_THREADS)
-			usage_exit(argv[0]);
-	}
-	if (argc > 2) {
-		ops_per_thread = strtol(argv[2], &end, 0);
-		if (*end || ops_per_thread < 0)
-			usage_exit(argv[0]);
-	}
-	if (argc > 3) {
-		seed = strtoull(argv[3], &end, 0);
-		if (*end)
-			usage_exit(argv[0]);
-	}
+	stress_args(argc, argv, MAX_THREADS, &nthreads, &ops_per_thread, &seed);
 
 	v2.ncpus = nthreads;
 	v2.seed = seed;

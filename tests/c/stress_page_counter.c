@@ -322,39 +322,15 @@ static void *monitor_main(void *arg)
 
 /* ------------------------------------------------------------------ */
 
-static void usage_exit(const char *prog)
-{
-	fprintf(stderr, "usage: %s [threads (1-%d) [ops_per_thread [seed]]]\n", prog,
-		MAX_THREADS);
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
 	struct monitor mon;
 	struct checks total = { 0, 0 };
 	unsigned long fails[NC] = { 0 }, fails_depth[3] = { 0 }, over_depth[3] = { 0 };
 	unsigned long tries = 0, successes = 0, forced = 0, uncharges = 0, setters = 0;
-	char *end;
 	int c, t;
 
-	if (argc > 4)
-		usage_exit(argv[0]);
-	if (argc > 1) {
-		nthreads = (int)strtol(argv[1], &end, 0);
-		if (*end || nthreads < 1 || nthreads > MAX_THREADS)
-			usage_exit(argv[0]);
-	}
-	if (argc > 2) {
-		ops_per_thread = strtol(argv[2], &end, 0);
-		if (*end || ops_per_thread < 0)
-			usage_exit(argv[0]);
-	}
-	if (argc > 3) {
-		seed = strtoull(argv[3], &end, 0);
-		if (*end)
-			usage_exit(argv[0]);
-	}
+	stress_args(argc, argv, MAX_THREADS, &nthreads, &ops_per_thread, &seed);
 
 	for (c = 0; c < NC; c++) {
 		memset(&pcs[c], 0, sizeof(pcs[c]));
