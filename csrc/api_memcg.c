@@ -9,105 +9,27 @@
 #include <string.h>
 
 #include "memcg.h"
-#include "table.h"
 
 #define RELAXED memory_order_relaxed
 
-static struct pmc_table hierarchy_table = PMC_TABLE_INIT(struct pmc_hierarchy);
-
-static inline struct pmc_hierarchy *hlookup(int64_t hierarchy)
-{
-	return pmc_table_lookup(&hierarchy_table, hierarchy);
-}
-
-struct pmc_hierarchy *hierarchy_lookup(int64_t hierarchy)
-{
-	return hlookup(hierarchy);
-}
-
-static int check_config(const struct pmc_config *cfg)
-{
-	if (cfg->version < 1 || cfg->version > 2 || cfg->ncpus < 1 || cfg->ncpus > 1024)
-		return -EINVAL;
-	if (cfg->charge_batch < 1 || cfg->charge_batch > PMC_PAGE_COUNTER_MAX)
-		return -EINVAL;
-	if (cfg->reclaim_retries < 0 || cfg->stock_slots < 1 ||
-	    cfg->stock_slots > MEMCG_STOCK_MAX_SLOTS)
-		return -EINVAL;
-	if (cfg->kmem_limit < PMC_KMEM_LIMIT_ENFORCED || cfg->kmem_limit > PMC_KMEM_LIMIT_ABSENT ||
-	    cfg->failcnt < PMC_FAILCNT_NONE || cfg->failcnt > PMC_FAILCNT_ALL)
-		return -EINVAL;
-	/* The uncapped single-slot stock of 3.8 has exactly one slot. */
-	if (!cfg->stock_refill_cap && cfg->stock_slots != 1)
-		return -EINVAL;
-	return 0;
-}
-
-int64_t pmc_hierarchy_new(const struct pmc_config *cfg)
-{
-	struct pmc_hierarchy *h;
-	int64_t handle;
-	int ret = check_config(cfg);
-
-	if (ret)
-		return ret;
-	pthread_mutex_lock(&hierarchy_table.lock);
-	h = pmc_table_alloc_locked(&hierarchy_table, &handle);
-	if (!h) {
-		pthread_mutex_unlock(&hierarchy_table.lock);
-		return -ENOMEM;
-	}
-	ret = memcg_hierarchy_init(h, cfg);
-	if (ret) {
-		memcg_hierarchy_destroy(h);
-		pmc_table_publish_locked(&hierarchy_table, handle);
-		pmc_table_free_locked(&hierarchy_table, handle);
-		pthread_mutex_unlock(&hierarchy_table.lock);
-		return ret;
-	}
-	h->handle = handle;
-	pmc_table_publish_locked(&hierarchy_table, handle);
-	pthread_mutex_unlock(&hierarchy_table.lock);
-	return handle;
-}
-
-/* The caller guarantees that no other call on this hierarchy is running. */
-int64_t pmc_hierarchy_put(int64_t hierarchy)
-{
-	struct pmc_hierarchy *h;
-
-	pthread_mutex_lock(&hierarchy_table.lock);
-	h = hlookup(hierarchy);
-	if (!h) {
-		pthread_mutex_unlock(&hierarchy_table.lock);
-		return -ESTALE;
-	}
-	pmc_table_free_locked(&hierarchy_table, hierarchy);
-	memcg_hierarchy_destroy(h);
-	pthread_mutex_unlock(&hierarchy_table.lock);
-	return 0;
-}
-
-int64_t pmc_cgroup_root(int64_t hierarchy)
-{
-	struct pmc_hierarchy *h = hlookup(hierarchy);
-
-	return h ? memcg_handle(h->root) : -ESTALE;
-}
-
-/* Find a hierarchy and a cgroup in it, taking h->lock on success. */
+/*
+ * Find a hierarchy and a cgroup in it, taking h->lock on success (the
+ * hierarchy checked under it, see hierarchy.c).  On failure nothing is
+ * held and *err says why: -ESTALE for a hierarchy or cgroup that is gone,
+ * -EINVAL for a handle that was never one of this hierarchy's.
+ */
 static struct mem_cgroup *lock_cgroup(int64_t hierarchy, int64_t cgroup, struct pmc_hierarchy **hp,
 				      int64_t *err)
 {
-	struct pmc_hierarchy *h = hlookup(hierarchy);
+	struct pmc_hierarchy *h = hier_lock(hierarchy);
 	struct mem_cgroup *memcg;
 
 	*err = -ESTALE;
 	if (!h)
 		return NULL;
-	pthread_mutex_lock(&h->lock);
 	memcg = memcg_lookup(h, cgroup);
 	if (!memcg) {
+		*err = memcg_lookup_error(h, cgroup);
 		pthread_mutex_unlock(&h->lock);
 		return NULL;
 	}
@@ -122,18 +44,30 @@ static int64_t unlock_finish(struct pmc_hierarchy *h, int64_t ret)
 	return ret;
 }
 
+int64_t pmc_cgroup_root(int64_t hierarchy)
+{
+	struct pmc_hierarchy *h = hier_lock(hierarchy);
+	int64_t ret;
+
+	if (!h)
+		return -ESTALE;
+	ret = memcg_handle(h->root);
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
 int64_t pmc_cgroup_create(int64_t hierarchy, int64_t parent, const char *name)
 {
 	struct pmc_hierarchy *h;
 	struct mem_cgroup *p;
+	int64_t err = memcg_check_name(name);
 
-	/* Arguments first, then the objects: a bad name is EINVAL anywhere. */
-	if (!memcg_valid_name(name))
-		return -EINVAL;
-	p = lock_cgroup(hierarchy, parent, &h, &(int64_t){0});
-
+	/* Arguments first, then the objects: a bad name is refused anywhere. */
+	if (err)
+		return err;
+	p = lock_cgroup(hierarchy, parent, &h, &err);
 	if (!p)
-		return -ESTALE;
+		return err;
 	return unlock_finish(h, memcg_create(h, p, name));
 }
 
@@ -148,6 +82,7 @@ int64_t pmc_cgroup_remove(int64_t hierarchy, int64_t cgroup)
 	return unlock_finish(h, memcg_remove(h, memcg));
 }
 
+/* Statistics are per CPU; a reader sums them, as memory.stat's flush does. */
 static void stat_sum(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int64_t *out)
 {
 	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
@@ -155,7 +90,7 @@ static void stat_sum(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int64_t 
 			out[i] += atomic_load_explicit(&memcg->vmstats[cpu].state[i], RELAXED);
 }
 
-/* A pre-order walk of the subtree (dying cgroups included), under h->lock. */
+/* A pre-order walk of the subtree (dying cgroups included), under h->lock: linear. */
 static void stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64_t *out)
 {
 	struct mem_cgroup *c = root;
@@ -172,6 +107,7 @@ static void stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64
 	}
 }
 
+/* O(ncpus): no walk of the subtree (pmc_cgroup_stat has that). */
 int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_info *info)
 {
 	struct pmc_hierarchy *h;
@@ -194,12 +130,31 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 		info->events[i] = atomic_load_explicit(&memcg->events[i], RELAXED);
 		info->events_local[i] = atomic_load_explicit(&memcg->events_local[i], RELAXED);
 	}
-	/* Statistics are per CPU; a reader sums them, as memory.stat's flush does. */
 	stat_sum(h, memcg, info->stat);
-	stat_subtree(h, memcg, info->stat_subtree);
-	strcpy(info->name, memcg->name);
+	info->name_len = (int32_t)memcg->name_len;
+	memcpy(info->name, memcg->name, memcg->name_len < sizeof(info->name) ?
+	       memcg->name_len : sizeof(info->name) - 1);
 	pthread_mutex_unlock(&h->lock);
 	return 0;
+}
+
+int64_t pmc_cgroup_stat(int64_t hierarchy, int64_t cgroup, int32_t subtree, int64_t *out,
+			int32_t n)
+{
+	struct pmc_hierarchy *h;
+	int64_t err, sum[MEMCG_NR_STATS] = { 0 };
+	struct mem_cgroup *memcg = lock_cgroup(hierarchy, cgroup, &h, &err);
+
+	if (!memcg)
+		return err;
+	if (subtree)
+		stat_subtree(h, memcg, sum);
+	else
+		stat_sum(h, memcg, sum);
+	pthread_mutex_unlock(&h->lock);
+	for (int i = 0; i < n && i < MEMCG_NR_STATS; i++)
+		out[i] = sum[i];
+	return MEMCG_NR_STATS;
 }
 
 static bool valid_counter(struct pmc_hierarchy *h, int32_t counter)
@@ -246,82 +201,97 @@ int64_t pmc_cgroup_children(int64_t hierarchy, int64_t cgroup, int64_t *out, int
 	return count;
 }
 
-/* Every cgroup, by a walk of the tree sorted by creation (serial) order. */
+/* Every cgroup in creation order: a walk of the creation list, linear. */
 int64_t pmc_hierarchy_cgroups(int64_t hierarchy, int64_t *out, int64_t n)
 {
-	struct pmc_hierarchy *h = hlookup(hierarchy);
+	struct pmc_hierarchy *h = hier_lock(hierarchy);
 	int64_t count = 0;
 
 	if (!h)
 		return -ESTALE;
-	pthread_mutex_lock(&h->lock);
-	for (uint64_t serial = 0, next; serial < h->next_serial; serial = next) {
-		/* The cgroup with the smallest serial >= serial (ids are not ordered). */
-		struct mem_cgroup *best = NULL;
-
-		next = h->next_serial;
-		for (uint32_t id = 1; id <= MEMCG_ID_MAX; id++) {
-			struct memcg_id_entry *e = atomic_load_explicit(&h->ids[id >> MEMCG_ID_CHUNK_SHIFT],
-									memory_order_acquire);
-			struct mem_cgroup *m;
-
-			if (!e) {
-				id |= MEMCG_ID_CHUNK - 1;
-				continue;
-			}
-			m = atomic_load_explicit(&e[id & (MEMCG_ID_CHUNK - 1)].memcg, RELAXED);
-			if (m && m->serial >= serial && (!best || m->serial < best->serial))
-				best = m;
-		}
-		if (!best)
-			break;
+	for (struct mem_cgroup *m = h->all_head; m; m = m->all_next) {
 		if (count < n)
-			out[count] = memcg_handle(best);
+			out[count] = memcg_handle(m);
 		count++;
-		next = best->serial + 1;
 	}
 	pthread_mutex_unlock(&h->lock);
 	return count;
 }
 
-static int check_charge_args(struct pmc_hierarchy *h, int64_t nr_pages, int32_t cpu)
+static void list_reset(struct pmc_cgroup_list *list)
+{
+	list->count = 0;
+	list->names_len = 0;
+	if (list->cap < 0)
+		list->cap = 0;
+	if (list->names_cap < 0)
+		list->names_cap = 0;
+}
+
+int64_t pmc_cgroup_list(int64_t hierarchy, int64_t cgroup, int32_t how,
+			struct pmc_cgroup_list *list)
+{
+	struct pmc_hierarchy *h;
+	struct mem_cgroup *memcg;
+	int64_t err;
+
+	if (how < PMC_LIST_ALL || how > PMC_LIST_LINEAGE)
+		return -EINVAL;
+	list_reset(list);
+	if (how == PMC_LIST_ALL) {
+		h = hier_lock(hierarchy);
+		memcg = h ? h->root : NULL;
+		err = -ESTALE;
+	} else {
+		memcg = lock_cgroup(hierarchy, cgroup, &h, &err);
+	}
+	if (!memcg)
+		return err;
+	err = memcg_list(h, memcg, how, list);
+	pthread_mutex_unlock(&h->lock);
+	return err;
+}
+
+static int check_charge_args(int64_t nr_pages)
 {
 	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX)
-		return -EINVAL;
-	if (cpu < 0 || cpu >= h->cfg.ncpus)
 		return -EINVAL;
 	return 0;
 }
 
+/*
+ * The single calls.  Arguments first; then hier_cpu_lock finds the
+ * hierarchy, takes the CPU's lock and checks the hierarchy under it, and
+ * memcg.c goes on from there.
+ */
 int64_t pmc_cgroup_try_charge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
 			      int32_t cpu, uint32_t gfp, int32_t kmem)
 {
-	struct pmc_hierarchy *h = hlookup(hierarchy);
-	int ret;
+	struct pmc_hierarchy *h;
+	int ret = check_charge_args(nr_pages);
 
-	if (!h)
-		return -ESTALE;
-	ret = check_charge_args(h, nr_pages, cpu);
 	if (ret)
 		return ret;
 	if (gfp & ~0x7fu)
 		return -EINVAL;
+	ret = hier_cpu_lock(hierarchy, cpu, &h);
+	if (ret)
+		return ret;
 	return memcg_try_charge(h, cgroup, (unsigned long)nr_pages, cpu, gfp, kmem != 0);
 }
 
 int64_t pmc_cgroup_uncharge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
 			    int32_t cpu, int32_t kmem)
 {
-	struct pmc_hierarchy *h = hlookup(hierarchy);
+	struct pmc_hierarchy *h;
 	struct clamp_log log = { 0 };
-	int ret;
+	int ret = check_charge_args(nr_pages);
 
-	if (!h)
-		return -ESTALE;
-	ret = check_charge_args(h, nr_pages, cpu);
 	if (ret)
 		return ret;
-
+	ret = hier_cpu_lock(hierarchy, cpu, &h);
+	if (ret)
+		return ret;
 	ret = (int)memcg_uncharge(h, cgroup, (unsigned long)nr_pages, cpu, kmem != 0, &log);
 	return ret ? ret : (int64_t)log.mask;
 }
@@ -329,15 +299,15 @@ int64_t pmc_cgroup_uncharge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
 int64_t pmc_cgroup_uncharge_levels(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
 				   int32_t cpu, int32_t kmem, uint8_t *clamped, int64_t n)
 {
-	struct pmc_hierarchy *h = hlookup(hierarchy);
+	struct pmc_hierarchy *h;
 	struct clamp_log log = { .levels = clamped, .n = (size_t)n };
-	int ret;
+	int ret = check_charge_args(nr_pages);
 
-	if (!h)
-		return -ESTALE;
-	ret = check_charge_args(h, nr_pages, cpu);
 	if (ret || n < 0)
 		return ret ? ret : -EINVAL;
+	ret = hier_cpu_lock(hierarchy, cpu, &h);
+	if (ret)
+		return ret;
 	memset(clamped, 0, (size_t)n * MEMCG_NR_COUNTERS);
 	ret = (int)memcg_uncharge(h, cgroup, (unsigned long)nr_pages, cpu, kmem != 0, &log);
 	return ret ? ret : (int64_t)log.nr_clamped;
@@ -345,63 +315,97 @@ int64_t pmc_cgroup_uncharge_levels(int64_t hierarchy, int64_t cgroup, int64_t nr
 
 int64_t pmc_hierarchy_drain(int64_t hierarchy, int32_t cpu)
 {
-	struct pmc_hierarchy *h = hlookup(hierarchy);
+	struct pmc_hierarchy *h;
+	int ret = hier_cpu_lock(hierarchy, cpu, &h);
 
-	if (!h)
-		return -ESTALE;
-	if (cpu < 0 || cpu >= h->cfg.ncpus)
-		return -EINVAL;
-	return memcg_drain_cpu(h, cpu);
+	if (ret)
+		return ret;
+	return memcg_drain_cpu_locked(h, cpu);
 }
 
 int64_t pmc_hierarchy_drain_all(int64_t hierarchy, int64_t cgroup)
 {
-	struct pmc_hierarchy *h = hlookup(hierarchy);
+	struct pmc_hierarchy *h = hier_lock(hierarchy);
 
 	if (!h)
 		return -ESTALE;
-	return memcg_drain_all(h, cgroup);
+	return memcg_drain_all_locked(h, cgroup);
 }
 
 int64_t pmc_hierarchy_stock(int64_t hierarchy, int32_t cpu, int64_t *cached, uint64_t *nr_pages,
 			    int32_t n)
 {
-	struct pmc_hierarchy *h = hlookup(hierarchy);
+	return pmc_hierarchy_stock_list(hierarchy, cpu, cached, nr_pages, n, NULL);
+}
+
+/*
+ * Under h->lock (nothing is freed meanwhile) and the CPU's lock (the slots
+ * hold still): the slots, and the lineage of each cached cgroup.
+ */
+int64_t pmc_hierarchy_stock_list(int64_t hierarchy, int32_t cpu, int64_t *cached,
+				 uint64_t *nr_pages, int32_t n, struct pmc_cgroup_list *list)
+{
+	struct pmc_hierarchy *h = hier_lock(hierarchy);
+	struct mem_cgroup *slots[MEMCG_STOCK_MAX_SLOTS] = { 0 };
 	struct memcg_stock_pcp *stock;
+	unsigned int nr;
 
 	if (!h)
 		return -ESTALE;
-	if (cpu < 0 || cpu >= h->cfg.ncpus)
+	if (cpu < 0 || cpu >= h->cfg.ncpus) {
+		pthread_mutex_unlock(&h->lock);
 		return -EINVAL;
-	stock = &h->stock[cpu];
+	}
+	stock = stock_of(h, cpu);
 	cpu_lock(h, cpu);
-	for (int i = 0; i < (int)stock->nr_slots && i < n; i++) {
-		cached[i] = stock->cached[i] ? memcg_handle(stock->cached[i]) : 0;
-		nr_pages[i] = stock->nr_pages[i];
+	nr = stock->nr_slots;
+	for (unsigned int i = 0; i < nr; i++) {
+		slots[i] = stock->cached[i];
+		if ((int)i < n) {
+			cached[i] = slots[i] ? memcg_handle(slots[i]) : 0;
+			nr_pages[i] = stock->nr_pages[i];
+		}
 	}
 	cpu_unlock(h, cpu);
-	return stock->nr_slots;
+	if (list) {
+		/* Still under h->lock: a cgroup seen in a slot cannot be freed yet. */
+		list_reset(list);
+		for (unsigned int i = 0; i < nr; i++)
+			if (slots[i])
+				memcg_list(h, slots[i], PMC_LIST_LINEAGE, list);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return nr;
 }
 
 int64_t pmc_hierarchy_set_reclaim(int64_t hierarchy, int32_t enabled)
 {
-	struct pmc_hierarchy *h = hlookup(hierarchy);
+	struct pmc_hierarchy *h = hier_lock(hierarchy);
 
 	if (!h)
 		return -ESTALE;
 	atomic_store_explicit(&h->reclaim_hook, enabled != 0, RELAXED);
+	pthread_mutex_unlock(&h->lock);
 	return 0;
 }
 
 int64_t pmc_cgroup_reclaim(int64_t hierarchy, int64_t cgroup, int64_t nr_pages)
 {
-	struct pmc_hierarchy *h = hlookup(hierarchy);
+	struct pmc_hierarchy *h;
+	struct hier_frame frame;
+	int64_t ret;
 
-	if (!h)
-		return -ESTALE;
 	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX)
 		return -EINVAL;
-	return memcg_reclaim(h, cgroup, (unsigned long)nr_pages);
+	h = hier_lock(hierarchy);
+	if (!h)
+		return -ESTALE;
+	/* The hook runs with no lock held: hold the hierarchy across it. */
+	hier_hold(h, &frame);
+	pthread_mutex_unlock(&h->lock);
+	ret = memcg_reclaim(h, cgroup, (unsigned long)nr_pages);
+	hier_unhold(h, &frame);
+	return ret;
 }
 
 /*

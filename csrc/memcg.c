@@ -7,6 +7,7 @@
  * describes.  See memcg.h for how threads and CPUs are kept apart.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,8 @@ void pmc_set_reclaim_callback(int64_t (*callback)(int64_t, int64_t, int64_t))
 
 int64_t memcg_handle(struct mem_cgroup *memcg)
 {
-	return (int64_t)(((uint64_t)memcg->gen << 16) | memcg->id);
+	return (int64_t)(((uint64_t)memcg->h->tag << MEMCG_HANDLE_TAG_SHIFT) |
+			 ((uint64_t)memcg->gen << 16) | memcg->id);
 }
 
 static struct memcg_id_entry *id_entry(struct pmc_hierarchy *h, uint32_t id)
@@ -44,10 +46,11 @@ static struct memcg_id_entry *id_entry(struct pmc_hierarchy *h, uint32_t id)
  */
 struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup)
 {
-	uint32_t id = (uint32_t)cgroup & 0xffff, gen = (uint32_t)((uint64_t)cgroup >> 16);
+	uint32_t id = (uint32_t)cgroup & 0xffff;
+	uint32_t gen = (uint32_t)((uint64_t)cgroup >> 16) & 0x7fffffffu;
 	struct memcg_id_entry *e;
 
-	if (cgroup <= 0 || !id || !(gen & 1) || (uint64_t)cgroup >> 47)
+	if (cgroup <= 0 || !id || !(gen & 1) || (uint64_t)cgroup >> MEMCG_HANDLE_TAG_SHIFT != h->tag)
 		return NULL;
 	e = id_entry(h, id);
 	if (!e || atomic_load_explicit(&e->gen, ACQUIRE) != gen)
@@ -56,29 +59,59 @@ struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup)
 }
 
 /*
- * The lowest free id, as the kernel's xa_alloc of memcg ids hands out.
- * Every id below h->id_hint is taken, so the search starts there.
+ * Why memcg_lookup found nothing: -EINVAL for what was never a handle of
+ * this hierarchy (0, negative, another hierarchy's tag), -ESTALE for a
+ * cgroup of this hierarchy that is gone.
+ */
+int memcg_lookup_error(struct pmc_hierarchy *h, int64_t cgroup)
+{
+	if (cgroup <= 0 || (uint64_t)cgroup >> MEMCG_HANDLE_TAG_SHIFT != h->tag)
+		return -EINVAL;
+	return -ESTALE;
+}
+
+/*
+ * The lowest free id, as the kernel's xa_alloc of memcg ids hands out.  A
+ * two-level bitmap of the ids in use finds it in a few word scans: the
+ * summary word i has bit j set when ids 64*(64*i+j) .. +63 are all taken.
+ * Id 0 is never handed out (marked taken at init).
  */
 static int alloc_id(struct pmc_hierarchy *h, uint32_t *idp)
 {
-	for (uint32_t id = h->id_hint; id <= MEMCG_ID_MAX; id++) {
-		struct memcg_id_entry *e = id_entry(h, id);
+	for (uint32_t i = 0; i < MEMCG_ID_WORDS / 64; i++) {
+		uint32_t w, id;
 
-		if (!e) {
+		if (h->id_full[i] == ~0ull)
+			continue;
+		w = i * 64 + (uint32_t)__builtin_ctzll(~h->id_full[i]);
+		id = w * 64 + (uint32_t)__builtin_ctzll(~h->id_used[w]);
+		if (id > MEMCG_ID_MAX)
+			return -ENOSPC;
+		if (!id_entry(h, id)) {
 			struct memcg_id_entry *chunk = calloc(MEMCG_ID_CHUNK, sizeof(*chunk));
 
 			if (!chunk)
 				return -ENOMEM;
 			atomic_store_explicit(&h->ids[id >> MEMCG_ID_CHUNK_SHIFT], chunk, RELEASE);
-			e = id_entry(h, id);
 		}
-		if (!atomic_load_explicit(&e->memcg, RELAXED)) {
-			*idp = id;
-			h->id_hint = id;
-			return 0;
-		}
+		*idp = id;
+		return 0;
 	}
 	return -ENOSPC;
+}
+
+static void id_mark(struct pmc_hierarchy *h, uint32_t id, bool used)
+{
+	uint32_t w = id / 64;
+
+	if (used)
+		h->id_used[w] |= 1ull << (id % 64);
+	else
+		h->id_used[w] &= ~(1ull << (id % 64));
+	if (h->id_used[w] == ~0ull)
+		h->id_full[w / 64] |= 1ull << (w % 64);
+	else
+		h->id_full[w / 64] &= ~(1ull << (w % 64));
 }
 
 /* Publish under h->lock: from here on the handle finds the cgroup. */
@@ -90,6 +123,7 @@ static void publish_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	if (gen >= 0x7fffffffu)        /* keep handles positive: restart the cycle */
 		gen = 1;
 	memcg->gen = gen;
+	id_mark(h, memcg->id, true);
 	atomic_store_explicit(&e->memcg, memcg, RELAXED);
 	atomic_store_explicit(&e->gen, gen, RELEASE);
 }
@@ -100,8 +134,7 @@ static void unpublish_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 
 	atomic_store_explicit(&e->gen, memcg->gen + 1, RELEASE);       /* odd -> even */
 	atomic_store_explicit(&e->memcg, NULL, RELAXED);
-	if (memcg->id < h->id_hint)
-		h->id_hint = memcg->id;
+	id_mark(h, memcg->id, false);
 }
 
 /* --- the tree ---------------------------------------------------------------- */
@@ -149,14 +182,37 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 	/* Kernels since 4.6 account kmem everywhere; 3.8 inherited activation. */
 	atomic_init(&memcg->kmem_active, !h->cfg.kmem_on_limit ||
 		    (parent && atomic_load_explicit(&parent->kmem_active, RELAXED)));
-	memcg->serial = h->next_serial++;
 	return memcg;
 }
 
 static void memcg_free(struct mem_cgroup *memcg)
 {
+	free(memcg->name);
 	free(memcg->vmstats);
 	free(memcg);
+}
+
+/* The creation-order list of every cgroup (listings walk it), under h->lock. */
+static void link_all(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	memcg->all_prev = h->all_tail;
+	if (h->all_tail)
+		h->all_tail->all_next = memcg;
+	else
+		h->all_head = memcg;
+	h->all_tail = memcg;
+}
+
+static void unlink_all(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	if (memcg->all_prev)
+		memcg->all_prev->all_next = memcg->all_next;
+	else
+		h->all_head = memcg->all_next;
+	if (memcg->all_next)
+		memcg->all_next->all_prev = memcg->all_prev;
+	else
+		h->all_tail = memcg->all_prev;
 }
 
 static void link_child(struct mem_cgroup *parent, struct mem_cgroup *memcg)
@@ -183,15 +239,67 @@ static void unlink_child(struct mem_cgroup *parent, struct mem_cgroup *memcg)
 	parent->nr_children--;
 }
 
-/* The directory entry: online children are found by (parent, name). */
-static struct mem_cgroup **name_bucket(struct pmc_hierarchy *h, struct mem_cgroup *parent,
-				       const char *name)
+/*
+ * The directory entries: online children are found by (parent, name) in a
+ * hash table that doubles when it holds more names than buckets, so that a
+ * look-up stays O(1) from one cgroup to 65,535.
+ */
+static uint64_t name_hash(struct mem_cgroup *parent, const char *name)
 {
 	uint64_t hash = 0xcbf29ce484222325ull ^ parent->id;     /* FNV-1a */
 
 	for (; *name; name++)
 		hash = (hash ^ (unsigned char)*name) * 0x100000001b3ull;
-	return &h->names[hash % MEMCG_NAME_BUCKETS];
+	return hash;
+}
+
+static struct mem_cgroup **name_bucket(struct pmc_hierarchy *h, struct mem_cgroup *parent,
+				       const char *name)
+{
+	return &h->names[name_hash(parent, name) & h->names_mask];
+}
+
+static int names_init(struct pmc_hierarchy *h)
+{
+	h->names = calloc(MEMCG_NAME_BUCKETS_MIN, sizeof(*h->names));
+	if (!h->names)
+		return -ENOMEM;
+	h->names_mask = MEMCG_NAME_BUCKETS_MIN - 1;
+	return 0;
+}
+
+/* Twice the buckets; if that memory is not there, the chains just grow longer. */
+static void names_grow(struct pmc_hierarchy *h)
+{
+	size_t nr = (h->names_mask + 1) * 2;
+	struct mem_cgroup **old = h->names, **grown = calloc(nr, sizeof(*grown));
+
+	if (!grown)
+		return;
+	h->names = grown;
+	h->names_mask = nr - 1;
+	for (size_t i = 0; i < nr / 2; i++) {
+		for (struct mem_cgroup *c = old[i], *next; c; c = next) {
+			struct mem_cgroup **bucket = name_bucket(h, c->parent, c->name);
+
+			next = c->next_name;
+			c->next_name = *bucket;
+			*bucket = c;
+		}
+	}
+	free(old);
+}
+
+static void hash_name(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	struct mem_cgroup **bucket;
+
+	if (h->nr_names > h->names_mask)
+		names_grow(h);
+	bucket = name_bucket(h, memcg->parent, memcg->name);
+	memcg->next_name = *bucket;
+	*bucket = memcg;
+	h->nr_names++;
 }
 
 static struct mem_cgroup *find_child(struct pmc_hierarchy *h, struct mem_cgroup *parent,
@@ -212,26 +320,39 @@ static void unhash_name(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	while (*pp != memcg)
 		pp = &(*pp)->next_name;
 	*pp = memcg->next_name;
+	h->nr_names--;
 }
 
-bool memcg_valid_name(const char *name)
+/*
+ * A name mkdir would take, in the order the kernel checks (seen on 6.18):
+ * PATH_MAX bytes or more is -ENAMETOOLONG (getname(), before anything
+ * else; cgroupfs is kernfs, whose lookup has no NAME_MAX check); empty or
+ * with a "/" is -EINVAL (here a name is one path component); "." and ".."
+ * exist (-EEXIST, from the VFS); a newline is -EINVAL (cgroup_mkdir refuses
+ * it, so that /proc/<pid>/cgroup stays parsable).
+ */
+int memcg_check_name(const char *name)
 {
-	const char *end = memchr(name, '\0', MEMCG_NAME_MAX + 1);
-
-	if (!end || end == name || strchr(name, '/'))
-		return false;
-	return strcmp(name, ".") && strcmp(name, "..");
+	if (!memchr(name, '\0', MEMCG_NAME_MAX + 1))
+		return -ENAMETOOLONG;
+	if (!*name || strchr(name, '/'))
+		return -EINVAL;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -EEXIST;
+	if (strchr(name, '\n'))
+		return -EINVAL;
+	return 0;
 }
 
 /* Called with h->lock held. */
 int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name)
 {
-	struct mem_cgroup *memcg, *c, **bucket;
+	struct mem_cgroup *memcg, *c;
 	uint32_t id;
-	int ret;
+	int ret = memcg_check_name(name);
 
-	if (!memcg_valid_name(name))
-		return -EINVAL;
+	if (ret)
+		return ret;
 	if (!memcg_online(parent))
 		return -ENOENT;
 	if (find_child(h, parent, name))
@@ -242,12 +363,17 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 	memcg = memcg_alloc(h, parent);
 	if (!memcg)
 		return -ENOMEM;
+	memcg->name_len = strlen(name);
+	memcg->name = malloc(memcg->name_len + 1);
+	if (!memcg->name) {
+		memcg_free(memcg);
+		return -ENOMEM;
+	}
+	memcpy(memcg->name, name, memcg->name_len + 1);
 	memcg->id = id;
-	strcpy(memcg->name, name);
 	link_child(parent, memcg);
-	bucket = name_bucket(h, parent, name);
-	memcg->next_name = *bucket;
-	*bucket = memcg;
+	link_all(h, memcg);
+	hash_name(h, memcg);
 	for (c = parent; c; c = c->parent)
 		c->nr_descendants++;
 	publish_id(h, memcg);
@@ -277,42 +403,68 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 		c->nr_descendants--;
 		c->nr_dying_descendants++;
 	}
-	memcg->next_dying = h->dying;
-	h->dying = memcg;
 
 	page_counter_set_min(&memcg->counter[MEMCG_MEMORY], 0);
 	page_counter_set_low(&memcg->counter[MEMCG_MEMORY], 0);
 	drain_all_stock(h, memcg);
-	atomic_store_explicit(&h->free_pending, 1, RELAXED);
+	memcg_free_queue(h, memcg);
 	return 0;
 }
 
 /*
+ * The free queue: cgroups that may have become freeable, so that a free
+ * looks at them (and up their ancestry) instead of at every dying cgroup.
+ * A lock-free stack that anyone pushes onto and only memcg_free_dying, under
+ * h->lock, empties whole (no ABA: nothing is ever popped alone).  The
+ * kernel frees a css when its last reference goes; here "freeable" also
+ * needs empty counters and no children, so every event that may complete
+ * it queues the cgroup: its remove, an uncharge or a reference dropped
+ * while it is dying, the free of its last child.
+ *
+ * A cgroup is queued at most once (free_queued).  The pusher holds a lock
+ * or a reference that keeps it from being freed until the push is done.
+ */
+void memcg_free_queue(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	struct mem_cgroup *head;
+
+	/* Acquire: pairs with the release that un-queued it, which read next_free first. */
+	if (atomic_exchange_explicit(&memcg->free_queued, 1, ACQUIRE))
+		return;
+	head = atomic_load_explicit(&h->free_queue, RELAXED);
+	do {
+		memcg->next_free = head;
+		/* Release: the popper sees next_free. */
+	} while (!atomic_compare_exchange_weak_explicit(&h->free_queue, &head, memcg, RELEASE,
+							RELAXED));
+}
+
+/*
  * Drop a reference, holding a CPU lock; a dying cgroup may be freeable
- * afterwards.  The state is read first: once the count is down, a free may
- * be under way.  A remove() in between cannot free it under us (its drain
- * waits for our CPU lock) and raises free_pending itself after its drain.
+ * afterwards.  The state is read and the cgroup queued first: once the count
+ * is down, a free may be under way.  A remove() in between cannot free it
+ * under us (its drain waits for our CPU lock) and queues it itself after its
+ * drain.
  */
 void memcg_put(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	bool dying = !memcg_online(memcg);
-
+	if (!memcg_online(memcg))
+		memcg_free_queue(h, memcg);
 	/* Release: pairs with the acquire in memcg_freeable, which may free it next. */
 	atomic_fetch_sub_explicit(&memcg->refs, 1, memory_order_release);
-	if (dying)
-		atomic_store_explicit(&h->free_pending, 1, RELAXED);
 }
 
 /*
  * Drop a reference holding no lock.  Nothing of the cgroup may be read once
  * the count is down, and a remove() may have come and gone since we last
- * looked (finding our reference and keeping the cgroup): so ask for a free
- * check whatever the state.  Only slow paths (reclaim) get here.
+ * looked (finding our reference and keeping the cgroup): so queue it for a
+ * free check whatever its state, while our reference still keeps it.  Only
+ * slow paths (reclaim) get here.
  */
 void memcg_put_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
+	memcg_free_queue(h, memcg);
 	atomic_fetch_sub_explicit(&memcg->refs, 1, memory_order_release);
-	atomic_store_explicit(&h->free_pending, 1, RELAXED);
 }
 
 static bool memcg_freeable(struct mem_cgroup *memcg)
@@ -325,41 +477,76 @@ static bool memcg_freeable(struct mem_cgroup *memcg)
 	return true;
 }
 
+/* Take it out of every structure a look-up could find it by. */
+static void memcg_doom(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+		       struct mem_cgroup **doomed)
+{
+	memcg->doomed = true;
+	unpublish_id(h, memcg);
+	unlink_child(memcg->parent, memcg);
+	unlink_all(h, memcg);
+	for (struct mem_cgroup *c = memcg->parent; c; c = c->parent)
+		c->nr_dying_descendants--;
+	memcg->next_dying = *doomed;
+	*doomed = memcg;
+}
+
 /*
- * Free the dying cgroups that nothing holds any more.  Called with h->lock
- * held and no CPU lock.  A freed cgroup first disappears from the id table,
- * then every CPU lock is taken once, so that an operation that found it
- * before is over, and only then is its memory released.
+ * Take the queue whole; doom each queued cgroup that is freeable, and then
+ * its ancestors in turn while they are (a freed child was what held them).
+ * next_free is read before the cgroup is un-queued: from then on a pusher
+ * may write it.
+ */
+static void doom_queued(struct pmc_hierarchy *h, struct mem_cgroup **doomed)
+{
+	struct mem_cgroup *memcg = atomic_exchange_explicit(&h->free_queue, NULL, ACQUIRE), *next;
+
+	for (; memcg; memcg = next) {
+		next = memcg->next_free;
+		atomic_store_explicit(&memcg->free_queued, 0, RELEASE);
+		for (struct mem_cgroup *m = memcg; m && !memcg_online(m) && !m->doomed &&
+		     memcg_freeable(m); m = m->parent)
+			memcg_doom(h, m, doomed);
+	}
+}
+
+/*
+ * Cgroups queued while the doomed were being unpublished may be among them
+ * (an uncharge that emptied one, under a CPU lock that synchronize_cpus
+ * then waited for).  Nobody can reach a doomed cgroup any more, so drop
+ * those entries and queue the others again.
+ */
+static void requeue_survivors(struct pmc_hierarchy *h)
+{
+	struct mem_cgroup *memcg = atomic_exchange_explicit(&h->free_queue, NULL, ACQUIRE), *next;
+
+	for (; memcg; memcg = next) {
+		next = memcg->next_free;
+		if (memcg->doomed)
+			continue;
+		atomic_store_explicit(&memcg->free_queued, 0, RELEASE);
+		memcg_free_queue(h, memcg);
+	}
+}
+
+/*
+ * Free the dying cgroups that nothing holds any more, looking only at the
+ * queued ones and their ancestors.  Called with h->lock held and no CPU
+ * lock.  A freed cgroup first disappears from the id table, then every CPU
+ * lock is taken once, so that an operation that found it before is over,
+ * and only then is its memory released.
  */
 void memcg_free_dying(struct pmc_hierarchy *h)
 {
-	struct mem_cgroup *doomed = NULL, **pp;
-	bool progress = true;
+	struct mem_cgroup *doomed = NULL;
 
-	if (!atomic_exchange_explicit(&h->free_pending, 0, RELAXED))
+	if (!memcg_free_pending(h))
 		return;
-	while (progress) {
-		progress = false;
-		for (pp = &h->dying; *pp;) {
-			struct mem_cgroup *memcg = *pp, *c;
-
-			if (!memcg_freeable(memcg)) {
-				pp = &memcg->next_dying;
-				continue;
-			}
-			*pp = memcg->next_dying;
-			unpublish_id(h, memcg);
-			unlink_child(memcg->parent, memcg);
-			for (c = memcg->parent; c; c = c->parent)
-				c->nr_dying_descendants--;
-			memcg->next_dying = doomed;
-			doomed = memcg;
-			progress = true;        /* its parent may be next */
-		}
-	}
+	doom_queued(h, &doomed);
 	if (!doomed)
 		return;
 	synchronize_cpus(h);
+	requeue_survivors(h);
 	while (doomed) {
 		struct mem_cgroup *next = doomed->next_dying;
 
@@ -368,45 +555,123 @@ void memcg_free_dying(struct pmc_hierarchy *h)
 	}
 }
 
+/* --- listings ------------------------------------------------------------------- */
+
+/* Entry idx of a listing, its name at off, if the caller gave room for them. */
+static void list_fill(struct pmc_cgroup_list *list, int64_t idx, struct mem_cgroup *memcg,
+		      int64_t off)
+{
+	if (idx < list->cap) {
+		struct pmc_cgroup_entry *e = &list->entries[idx];
+
+		e->handle = memcg_handle(memcg);
+		e->parent = memcg->parent ? memcg_handle(memcg->parent) : 0;
+		e->state = atomic_load_explicit(&memcg->state, RELAXED);
+		e->name_len = (int32_t)memcg->name_len;
+		e->name_off = off;
+	}
+	if (off + (int64_t)memcg->name_len <= list->names_cap)
+		memcpy(list->names + off, memcg->name, memcg->name_len);
+}
+
+static void list_append(struct pmc_cgroup_list *list, struct mem_cgroup *memcg)
+{
+	list_fill(list, list->count++, memcg, list->names_len);
+	list->names_len += (int64_t)memcg->name_len;
+}
+
+/* The root, ..., memcg, appended: one walk up to size it, one to fill it. */
+static void list_lineage(struct pmc_cgroup_list *list, struct mem_cgroup *memcg)
+{
+	int64_t base = list->count, end = list->names_len;
+	struct mem_cgroup *m;
+
+	for (m = memcg; m; m = m->parent)
+		end += (int64_t)m->name_len;
+	list->count += memcg->depth + 1;
+	list->names_len = end;
+	for (m = memcg; m; m = m->parent) {
+		end -= (int64_t)m->name_len;
+		list_fill(list, base + m->depth, m, end);
+	}
+}
+
+/*
+ * A listing (PMC_LIST_*), under h->lock: linear in what it lists.  memcg
+ * is ignored for PMC_LIST_ALL.  Counts accumulate, so that several
+ * listings can share one buffer.
+ */
+int64_t memcg_list(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int how,
+		   struct pmc_cgroup_list *list)
+{
+	struct mem_cgroup *c;
+
+	switch (how) {
+	case PMC_LIST_ALL:
+		for (c = h->all_head; c; c = c->all_next)
+			list_append(list, c);
+		return 0;
+	case PMC_LIST_CHILDREN:
+		for (c = memcg->first_child; c; c = c->next_sibling)
+			if (memcg_online(c))
+				list_append(list, c);
+		return 0;
+	case PMC_LIST_LINEAGE:
+		list_lineage(list, memcg);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 /* --- hierarchy ----------------------------------------------------------------- */
 
-int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg)
+/*
+ * A new life of a registry slot (hierarchy.c): everything from cfg on is
+ * this life's; the slot's own fields before it are left alone.
+ */
+int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, uint32_t tag)
 {
+	size_t life = offsetof(struct pmc_hierarchy, cfg);
 	struct mem_cgroup *root;
 
-	memset(h, 0, sizeof(*h));
+	memset((char *)h + life, 0, sizeof(*h) - life);
 	h->cfg = *cfg;
-	h->id_hint = 1;
-	pthread_mutex_init(&h->lock, NULL);
-	h->stock = aligned_alloc(PMC_CACHELINE, sizeof(*h->stock) * (size_t)cfg->ncpus);
-	if (!h->stock)
-		return -ENOMEM;
-	memset(h->stock, 0, sizeof(*h->stock) * (size_t)cfg->ncpus);
-	stock_init(h);
-	if (alloc_id(h, &(uint32_t){0}))
+	h->tag = tag;
+	id_mark(h, 0, true);            /* 0 is no id */
+	for (uint32_t id = MEMCG_ID_MAX + 1; id < MEMCG_ID_WORDS * 64; id++)
+		id_mark(h, id, true);   /* past the last id: never free */
+	if (stock_init(h) || names_init(h) || alloc_id(h, &(uint32_t){0}))
 		return -ENOMEM;
 	root = memcg_alloc(h, NULL);
 	if (!root)
 		return -ENOMEM;
+	root->name = calloc(1, 1);
+	if (!root->name) {
+		memcg_free(root);
+		return -ENOMEM;
+	}
 	root->id = 1;
 	h->root = root;
+	link_all(h, root);
 	publish_id(h, root);
 	return 0;
 }
 
+/* The end of a life: nobody can be using it (pmc_hierarchy_close waited). */
 void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
 {
-	for (uint32_t id = 1; id <= MEMCG_ID_MAX; id++) {
-		struct memcg_id_entry *e = id_entry(h, id);
-		struct mem_cgroup *memcg = e ? atomic_load_explicit(&e->memcg, RELAXED) : NULL;
-
-		if (memcg)
-			memcg_free(memcg);
+	for (struct mem_cgroup *memcg = h->all_head, *next; memcg; memcg = next) {
+		next = memcg->all_next;
+		memcg_free(memcg);
 	}
-	for (unsigned int i = 0; i < MEMCG_ID_CHUNKS; i++)
+	h->all_head = h->all_tail = h->root = NULL;
+	for (unsigned int i = 0; i < MEMCG_ID_CHUNKS; i++) {
 		free(atomic_load_explicit(&h->ids[i], RELAXED));
-	free(h->stock);
-	pthread_mutex_destroy(&h->lock);
+		atomic_store_explicit(&h->ids[i], NULL, RELAXED);
+	}
+	free(h->names);
+	h->names = NULL;
 }
 
 /* --- events and statistics ----------------------------------------------------- */
@@ -533,7 +798,7 @@ static long reclaim_pinned(struct pmc_hierarchy *h, int64_t handle, unsigned lon
 		atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
 	pthread_mutex_unlock(&h->lock);
 	if (!memcg)
-		return -ESTALE;
+		return memcg_lookup_error(h, handle);
 	ret = reclaim_unlocked(h, memcg, nr_pages);
 	memcg_put_unlocked(h, memcg);
 	return ret;
@@ -551,6 +816,19 @@ static void charge_pin(struct charge_ctx *ctx)
 	if (!ctx->pinned) {
 		atomic_fetch_add_explicit(&ctx->memcg->refs, 1, RELAXED);
 		ctx->pinned = true;
+	}
+	memcg_charge_hold(ctx);
+}
+
+/*
+ * Before a charging call first lets go of the CPU lock it checked the
+ * hierarchy under, it holds the hierarchy, so that a close waits for it.
+ */
+void memcg_charge_hold(struct charge_ctx *ctx)
+{
+	if (!ctx->held) {
+		hier_hold(ctx->h, &ctx->frame);
+		ctx->held = true;
 	}
 }
 
@@ -728,7 +1006,7 @@ static int handle_over_high(struct charge_ctx *ctx)
 
 void finish_call(struct pmc_hierarchy *h)
 {
-	if (atomic_load_explicit(&h->free_pending, RELAXED)) {
+	if (memcg_free_pending(h)) {
 		pthread_mutex_lock(&h->lock);
 		memcg_free_dying(h);
 		pthread_mutex_unlock(&h->lock);
@@ -750,7 +1028,9 @@ int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 	struct mem_cgroup *fail = NULL;
 	int r;
 
-	if (!ctx->memcg || !memcg_online(ctx->memcg))
+	if (!ctx->memcg)
+		return memcg_lookup_error(h, ctx->handle);
+	if (!memcg_online(ctx->memcg))
 		return -ESTALE;
 	/*
 	 * The root is never charged (try_charge returns early for it).  Nor
@@ -802,13 +1082,15 @@ int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 bool memcg_charge_needs_finish(struct charge_ctx *ctx)
 {
 	return ctx->pinned || ctx->pending_high ||
-	       atomic_load_explicit(&ctx->h->free_pending, RELAXED);
+	       memcg_free_pending(ctx->h);
 }
 
 /*
- * The end of a charging call, with no lock held: drop the reference taken
- * across reclaim, handle memory.high on the way "back to user space", free
- * what became freeable.  Returns ret, or the -errno of a failed hook.
+ * The end of a charging call, with no lock held but the hierarchy held
+ * (memcg_charge_hold): drop the reference taken across reclaim, handle
+ * memory.high on the way "back to user space", free what became
+ * freeable, let go of the hierarchy.  Returns ret, or the -errno of a
+ * failed hook.
  */
 int64_t memcg_charge_finish(struct charge_ctx *ctx, int64_t ret)
 {
@@ -822,13 +1104,19 @@ int64_t memcg_charge_finish(struct charge_ctx *ctx, int64_t ret)
 	if (r < 0 && ret >= 0)
 		ret = r;
 	finish_call(ctx->h);
+	if (ctx->held) {
+		ctx->held = false;
+		hier_unhold(ctx->h, &ctx->frame);
+	}
 	return ret;
 }
 
 /**
  * memcg_try_charge - the public charging call
  *
- * Returns 0, the handle of the cgroup over its limit, or -errno.
+ * Entered holding the CPU lock under which hier_cpu_lock checked the
+ * hierarchy; returns without it.  0, the handle of the cgroup over its
+ * limit, or -errno.
  */
 int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
 			 int cpu, unsigned int gfp, bool kmem)
@@ -836,7 +1124,6 @@ int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long 
 	struct charge_ctx ctx = { .h = h, .handle = cgroup, .cpu = cpu };
 	int64_t ret;
 
-	cpu_lock(h, cpu);
 	ctx.memcg = memcg_lookup(h, cgroup);
 	if (memcg_charge_hit(h, ctx.memcg, nr_pages, cpu, kmem)) {
 		/* Nothing was pinned, nothing went over high, nothing was freed. */
@@ -844,6 +1131,11 @@ int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long 
 		return 0;
 	}
 	ret = memcg_try_charge_locked(&ctx, nr_pages, gfp, kmem);
+	if (!memcg_charge_needs_finish(&ctx)) {
+		cpu_unlock(h, cpu);
+		return ret;
+	}
+	memcg_charge_hold(&ctx);
 	cpu_unlock(h, cpu);
 	return memcg_charge_finish(&ctx, ret);
 }
@@ -875,50 +1167,79 @@ void memcg_uncharge_locked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 		memcg_uncharge_counters(memcg, nr_pages, log);
 out:
 	if (!memcg_online(memcg))
-		atomic_store_explicit(&h->free_pending, 1, RELAXED);
+		memcg_free_queue(h, memcg);
 }
 
-/* The public uncharging call: 0 or -ESTALE; clamps are noted in `log`. */
+/*
+ * Let go of a CPU lock under which the hierarchy was checked, then free
+ * what the call made freeable (holding the hierarchy meanwhile).
+ */
+static void unlock_finish_call(struct pmc_hierarchy *h, int cpu)
+{
+	struct hier_frame frame;
+
+	if (!memcg_free_pending(h)) {
+		cpu_unlock(h, cpu);
+		return;
+	}
+	hier_hold(h, &frame);
+	cpu_unlock(h, cpu);
+	finish_call(h);
+	hier_unhold(h, &frame);
+}
+
+/*
+ * The public uncharging call, entered holding the CPU lock under which
+ * the hierarchy was checked; returns without it.  0 or -errno; clamps are
+ * noted in `log`.
+ */
 int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
 		       int cpu, bool kmem, struct clamp_log *log)
 {
-	struct mem_cgroup *memcg;
+	struct mem_cgroup *memcg = memcg_lookup(h, cgroup);
 
-	cpu_lock(h, cpu);
-	memcg = memcg_lookup(h, cgroup);
-	if (memcg)
-		memcg_uncharge_locked(h, memcg, nr_pages, cpu, kmem, log);
-	cpu_unlock(h, cpu);
-	finish_call(h);
-	return memcg ? 0 : -ESTALE;
-}
-
-/* drain one CPU's stock (CPU hotplug's drain, or a user's). */
-int64_t memcg_drain_cpu(struct pmc_hierarchy *h, int cpu)
-{
-	cpu_lock(h, cpu);
-	drain_stock_fully(h, cpu);
-	cpu_unlock(h, cpu);
-	finish_call(h);
+	if (!memcg) {
+		cpu_unlock(h, cpu);
+		return memcg_lookup_error(h, cgroup);
+	}
+	memcg_uncharge_locked(h, memcg, nr_pages, cpu, kmem, log);
+	unlock_finish_call(h, cpu);
 	return 0;
 }
 
-/* drain_all_stock of a subtree (cgroup 0: the whole tree), synchronously. */
-int64_t memcg_drain_all(struct pmc_hierarchy *h, int64_t cgroup)
+/*
+ * drain one CPU's stock (CPU hotplug's drain, or a user's), entered as
+ * memcg_uncharge is.
+ */
+int64_t memcg_drain_cpu_locked(struct pmc_hierarchy *h, int cpu)
 {
-	struct mem_cgroup *root;
+	drain_stock_fully(h, cpu);
+	unlock_finish_call(h, cpu);
+	return 0;
+}
+
+/*
+ * drain_all_stock of a subtree (cgroup 0: the whole tree), synchronously,
+ * entered holding h->lock under which the hierarchy was checked; returns
+ * without it.
+ */
+int64_t memcg_drain_all_locked(struct pmc_hierarchy *h, int64_t cgroup)
+{
+	struct mem_cgroup *root = cgroup ? memcg_lookup(h, cgroup) : h->root;
+	int64_t ret = root ? 0 : memcg_lookup_error(h, cgroup);
 
 	/* h->lock before the CPU locks: the order every path keeps. */
-	pthread_mutex_lock(&h->lock);
-	root = cgroup ? memcg_lookup(h, cgroup) : h->root;
 	if (root)
 		drain_all_stock(h, root);
 	memcg_free_dying(h);
 	pthread_mutex_unlock(&h->lock);
-	return root ? 0 : -ESTALE;
+	return ret;
 }
 
-/* Reclaim on behalf of the interface files (memory.max, memory.high ...). */
+/*
+ * Reclaim on behalf of the interface files (memory.max, memory.high ...),
+ * with the hierarchy held and no lock.
+ */
 long memcg_reclaim(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages)
 {
 	long ret = reclaim_pinned(h, cgroup, nr_pages);

@@ -30,9 +30,10 @@
 #define MEMCG_ID_CHUNK_SHIFT 10
 #define MEMCG_ID_CHUNK (1u << MEMCG_ID_CHUNK_SHIFT)
 #define MEMCG_ID_CHUNKS ((MEMCG_ID_MAX + MEMCG_ID_CHUNK) / MEMCG_ID_CHUNK)
+#define MEMCG_ID_WORDS ((MEMCG_ID_MAX + 1) / 64)
 #define MEMCG_STOCK_MAX_SLOTS 16
-#define MEMCG_NAME_MAX 255
-#define MEMCG_NAME_BUCKETS 4096
+#define MEMCG_NAME_MAX 4095         /* PATH_MAX - 1: see memcg_check_name */
+#define MEMCG_NAME_BUCKETS_MIN 64
 #define PAGE_ALLOC_COSTLY_ORDER 3
 
 enum memcg_counter_idx {
@@ -61,6 +62,16 @@ enum memcg_stat_idx {
 
 enum memcg_state { MEMCG_ONLINE = 1, MEMCG_DYING = 2 };
 
+/*
+ * Cgroup handles: id in bits 0..15, the id slot's generation (odd while a
+ * cgroup holds it) in bits 16..46 and the hierarchy's tag in bits 47..62.
+ * The tag tells a handle of another hierarchy from a stale one of this
+ * hierarchy: the first is a caller's mistake (-EINVAL), the second a
+ * cgroup that is gone (-ESTALE).
+ */
+#define MEMCG_HANDLE_TAG_SHIFT 47
+#define MEMCG_HANDLE_TAG_MAX 0xffffu
+
 struct clamp_log;
 
 /* Statistics are per CPU, written only under that CPU's lock. */
@@ -86,16 +97,20 @@ struct mem_cgroup {
 	_Atomic long events_local[MEMCG_NR_EVENTS];
 	/* References: stock slots caching it, reclaim in progress (css refs). */
 	_Atomic long refs;
+	_Atomic int free_queued;        /* on h->free_queue (memcg_free_queue) */
+	struct mem_cgroup *next_free;   /* the queue's link, while queued */
+	bool doomed;                    /* being freed, under h->lock */
 
 	/* The tree, under h->lock. */
 	struct mem_cgroup *first_child, *last_child, *next_sibling, *prev_sibling;
-	struct mem_cgroup *next_dying;
+	struct mem_cgroup *next_dying;  /* list of the doomed, in memcg_free_dying */
 	struct mem_cgroup *next_name;   /* hash chain of h->names */
+	struct mem_cgroup *all_prev, *all_next; /* every cgroup, in creation order */
 	long nr_children;               /* online and dying */
 	long nr_descendants;            /* online, all depths */
 	long nr_dying_descendants;
-	uint64_t serial;                /* creation order */
-	char name[MEMCG_NAME_MAX + 1];
+	size_t name_len;
+	char *name;                     /* cold: out of line */
 };
 
 /* One CPU's stock: its lock is also "running on this CPU". */
@@ -112,19 +127,52 @@ struct memcg_id_entry {
 	_Atomic(struct mem_cgroup *) memcg;
 };
 
+struct stock_array {
+	struct stock_array *next;       /* arrays this slot outgrew: kept, see hierarchy.c */
+	struct memcg_stock_pcp pcp[];
+};
+
+/*
+ * A hierarchy lives in a slot of hierarchy.c's registry.  The slot's memory
+ * is never freed and its first fields outlive each hierarchy that uses it:
+ * a caller with a stale handle may still take the slot's locks for a
+ * moment before it sees that the generation moved on (see hierarchy.c).
+ */
 struct pmc_hierarchy {
-	struct pmc_config cfg;
-	struct memcg_stock_pcp *stock;  /* [ncpus] */
-	struct mem_cgroup *root;
+	/* --- the slot: set up once, kept across lives --- */
 	pthread_mutex_t lock;           /* tree shape, ids, frees; never under a CPU lock */
+	_Atomic uint32_t gen;           /* odd while a hierarchy lives here */
+	_Atomic uint32_t stock_cap;     /* CPUs the stock array has room for */
+	_Atomic(struct stock_array *) stock;
+	_Atomic long inflight;          /* calls working without a lock (hier_hold) */
+	uint32_t index;
+	uint32_t next_free;             /* registry free list: index + 1, 0: none */
+
+	/* --- one life: zeroed by memcg_hierarchy_init, cfg first --- */
+	struct pmc_config cfg;
+	struct mem_cgroup *root;
 	_Atomic(struct memcg_id_entry *) ids[MEMCG_ID_CHUNKS];
-	_Atomic int free_pending;       /* a dying cgroup may have become freeable */
+	_Atomic(struct mem_cgroup *) free_queue;  /* may have become freeable */
 	_Atomic int reclaim_hook;       /* call the registered reclaim callback */
-	struct mem_cgroup *dying;       /* list, under lock */
-	uint64_t next_serial;
-	uint32_t id_hint;               /* every id below it is taken */
-	struct mem_cgroup *names[MEMCG_NAME_BUCKETS];  /* online cgroups by (parent, name) */
+	struct mem_cgroup *all_head, *all_tail;  /* creation order, under lock */
+	uint64_t id_used[MEMCG_ID_WORDS];       /* ids in use (alloc_id) */
+	uint64_t id_full[MEMCG_ID_WORDS / 64];  /* words of id_used that are full */
+	uint32_t tag;                   /* bits 47..62 of its cgroups' handles */
+	struct mem_cgroup **names;      /* online cgroups by (parent, name) */
+	size_t names_mask;              /* buckets - 1 */
+	size_t nr_names;
 	int64_t handle;
+};
+
+/*
+ * A call that goes on after letting go of every lock (reclaim, the end of a
+ * charge, a replay batch) holds the hierarchy so that close waits for it.
+ * The frame, on the caller's stack, also tells close that it is being
+ * called from inside such a call on the same thread (a reclaim hook).
+ */
+struct hier_frame {
+	struct pmc_hierarchy *h;
+	struct hier_frame *next;
 };
 
 /* State of one charging call, kept across the points where the CPU lock is dropped. */
@@ -134,19 +182,70 @@ struct charge_ctx {
 	struct mem_cgroup *memcg;
 	int cpu;
 	bool pinned;                    /* holds a reference on memcg */
+	bool held;                      /* holds the hierarchy (frame) */
 	unsigned long pending_high;     /* current->memcg_nr_pages_over_high */
+	struct hier_frame frame;
 };
 
+/* hierarchy.c */
+struct pmc_hierarchy *hier_slot(int64_t hierarchy);
+bool hier_live(struct pmc_hierarchy *h, int64_t hierarchy);
+struct pmc_hierarchy *hier_lock(int64_t hierarchy);
+int hier_cpu_lock(int64_t hierarchy, int32_t cpu, struct pmc_hierarchy **hp);
+void hier_hold(struct pmc_hierarchy *h, struct hier_frame *frame);
+void hier_unhold(struct pmc_hierarchy *h, struct hier_frame *frame);
+
+/*
+ * The stock array of the hierarchy's current life.  It only changes while
+ * no call of this life can run (memcg_hierarchy_init), so a relaxed load
+ * suffices; a caller with a stale handle may see an older, smaller array,
+ * which hier_cpu_lock allows for.
+ */
+static inline struct memcg_stock_pcp *stock_of(struct pmc_hierarchy *h, int cpu)
+{
+	return &atomic_load_explicit(&h->stock, memory_order_relaxed)->pcp[cpu];
+}
+
+void pcp_lock_slow(struct memcg_stock_pcp *pcp);
+
+/*
+ * A CPU's lock: a test-and-test-and-set spinlock whose fast path is one
+ * exchange, inline.  Acquire/release order the slots and everything the
+ * holder touched (see stock.c for the slow path).
+ */
+static inline void pcp_lock(struct memcg_stock_pcp *pcp)
+{
+	if (__builtin_expect(atomic_exchange_explicit(&pcp->lock, 1, memory_order_acquire), 0))
+		pcp_lock_slow(pcp);
+}
+
+static inline void pcp_unlock(struct memcg_stock_pcp *pcp)
+{
+	atomic_store_explicit(&pcp->lock, 0, memory_order_release);
+}
+
+static inline void cpu_lock(struct pmc_hierarchy *h, int cpu)
+{
+	pcp_lock(stock_of(h, cpu));
+}
+
+static inline void cpu_unlock(struct pmc_hierarchy *h, int cpu)
+{
+	pcp_unlock(stock_of(h, cpu));
+}
+
 /* memcg.c */
-int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg);
+int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, uint32_t tag);
 void memcg_hierarchy_destroy(struct pmc_hierarchy *h);
 struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup);
 int64_t memcg_handle(struct mem_cgroup *memcg);
-bool memcg_valid_name(const char *name);
+int memcg_lookup_error(struct pmc_hierarchy *h, int64_t cgroup);
+int memcg_check_name(const char *name);
 int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name);
 int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
 void memcg_free_dying(struct pmc_hierarchy *h);
 void memcg_put(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
+void memcg_free_queue(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
 void memcg_put_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
 uint64_t fold_levels(uint64_t mask);
 bool memcg_is_descendant(struct mem_cgroup *memcg, struct mem_cgroup *root);
@@ -158,14 +257,23 @@ int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr
 int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 				unsigned int gfp, bool kmem);
 bool memcg_charge_needs_finish(struct charge_ctx *ctx);
+void memcg_charge_hold(struct charge_ctx *ctx);
 int64_t memcg_charge_finish(struct charge_ctx *ctx, int64_t ret);
 void memcg_uncharge_locked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 			   unsigned long nr_pages, int cpu, bool kmem, struct clamp_log *log);
 void finish_call(struct pmc_hierarchy *h);
+int64_t memcg_list(struct pmc_hierarchy *h, struct mem_cgroup *first, int how,
+		   struct pmc_cgroup_list *list);
 long memcg_reclaim(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages);
-int64_t memcg_drain_cpu(struct pmc_hierarchy *h, int cpu);
-int64_t memcg_drain_all(struct pmc_hierarchy *h, int64_t cgroup);
+int64_t memcg_drain_cpu_locked(struct pmc_hierarchy *h, int cpu);
+int64_t memcg_drain_all_locked(struct pmc_hierarchy *h, int64_t cgroup);
 int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
+
+/* Anything for memcg_free_dying to look at?  A hint: the free rechecks. */
+static inline bool memcg_free_pending(struct pmc_hierarchy *h)
+{
+	return atomic_load_explicit(&h->free_queue, memory_order_relaxed) != NULL;
+}
 
 static inline bool memcg_is_root(struct mem_cgroup *memcg)
 {
@@ -178,9 +286,7 @@ static inline bool memcg_online(struct mem_cgroup *memcg)
 }
 
 /* stock.c */
-void stock_init(struct pmc_hierarchy *h);
-void cpu_lock(struct pmc_hierarchy *h, int cpu);
-void cpu_unlock(struct pmc_hierarchy *h, int cpu);
+int stock_init(struct pmc_hierarchy *h);
 void refill_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages, int cpu,
 		  struct clamp_log *log);
 void drain_stock_fully(struct pmc_hierarchy *h, int cpu);
@@ -211,7 +317,7 @@ static inline void mod_memcg_state(struct mem_cgroup *memcg, int cpu, enum memcg
 static inline bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 				 unsigned long nr_pages, int cpu)
 {
-	struct memcg_stock_pcp *stock = &h->stock[cpu];
+	struct memcg_stock_pcp *stock = stock_of(h, cpu);
 
 	if (h->cfg.stock_single_page) {
 		/* 3.8: only order-0 charges use the stock, one page each. */
@@ -272,7 +378,7 @@ static inline bool memcg_charge_hit(struct pmc_hierarchy *h, struct mem_cgroup *
 static inline bool memcg_uncharge_hit(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 				      unsigned long nr_pages, int cpu, bool kmem)
 {
-	struct memcg_stock_pcp *stock = &h->stock[cpu];
+	struct memcg_stock_pcp *stock = stock_of(h, cpu);
 
 	if (!kmem || !memcg || !memcg_online(memcg) || memcg_is_root(memcg) || !nr_pages ||
 	    h->cfg.version == 1 || !h->cfg.kmem_uncharge_via_stock || !h->cfg.stock_refill_cap ||

@@ -11,7 +11,10 @@
  *  - Objects are addressed by handles: a positive int64_t packing a slot
  *    index (low 32 bits) and a generation (high 31 bits).  A handle whose
  *    object was freed no longer matches its slot's generation and every
- *    call with it returns -ESTALE.
+ *    call with it returns -ESTALE.  Cgroup handles pack the cgroup's id
+ *    (bits 0..15), its id slot's generation (bits 16..46) and the tag of
+ *    its hierarchy (bits 47..62): a cgroup handle given to another
+ *    hierarchy is refused with -EINVAL, a stale one with -ESTALE.
  *  - Every function returns int64_t: a negative value is -errno (EINVAL,
  *    EBUSY, ESTALE, ENOMEM, ...); zero or positive is the documented result.
  *  - Counts are pages, passed as int64_t so that a negative count from a
@@ -173,26 +176,73 @@ struct pmc_cgroup_info {
 	int64_t nr_dying_descendants;
 	int64_t events[6];
 	int64_t events_local[6];
-	int64_t stat[2];                /* pages, this cgroup's own */
-	int64_t stat_subtree[2];        /* pages, with every descendant's */
-	char name[256];
+	int64_t stat[2];                /* pages, this cgroup's own (summed over the CPUs) */
+	int32_t name_len;               /* bytes, up to 4095 */
+	char name[256];                 /* its first 255 bytes; pmc_cgroup_list has all */
 };
 
-/* Returns a hierarchy handle, or -EINVAL / -ENOMEM. */
+/* One cgroup of a listing; its name is names[name_off .. name_off + name_len). */
+struct pmc_cgroup_entry {
+	int64_t handle;
+	int64_t parent;                 /* 0 for the root */
+	int32_t state;                  /* 1 online, 2 dying */
+	int32_t name_len;
+	int64_t name_off;
+};
+
+/*
+ * A listing, taken in one snapshot under the hierarchy's lock: the caller
+ * gives the room, the call says how much the whole listing needed.  When
+ * count > cap or names_len > names_cap, what did not fit was not written:
+ * call again with more room (that is a new snapshot).
+ */
+struct pmc_cgroup_list {
+	struct pmc_cgroup_entry *entries;
+	int64_t cap;                    /* room in entries */
+	char *names;                    /* names, not NUL-terminated */
+	int64_t names_cap;              /* room in names, bytes */
+	int64_t count;                  /* out: entries in the listing */
+	int64_t names_len;              /* out: bytes of names in the listing */
+};
+
+#define PMC_LIST_ALL 0          /* every cgroup, online and dying, in creation order */
+#define PMC_LIST_CHILDREN 1     /* the cgroup's online children, in creation order */
+#define PMC_LIST_LINEAGE 2      /* the root, its child, ..., the cgroup: root first */
+
+/* Returns a hierarchy handle, or -EINVAL / -ENOMEM / -ENOSPC (65,535 live hierarchies). */
 int64_t pmc_hierarchy_new(const struct pmc_config *cfg);
-/* Frees the hierarchy and every cgroup in it. */
+/*
+ * Frees the hierarchy and every cgroup in it.  Safe while other threads
+ * call into it: calls that start afterwards return -ESTALE, calls in
+ * progress are waited for (a replay batch stops at its next lock
+ * hand-over).  From inside a call on the same hierarchy on this thread
+ * (a reclaim callback) it would wait for itself: it returns -EBUSY and
+ * changes nothing.  A second close returns -ESTALE.
+ */
+int64_t pmc_hierarchy_close(int64_t hierarchy);
+/* The same as pmc_hierarchy_close. */
 int64_t pmc_hierarchy_put(int64_t hierarchy);
 int64_t pmc_cgroup_root(int64_t hierarchy);
-/* A cgroup handle (id in the low 16 bits), or -EINVAL/-EEXIST/-ENOENT/-ENOSPC/-ESTALE. */
+/*
+ * A cgroup handle (id in the low 16 bits), or -errno: the name as mkdir
+ * checks it (-ENAMETOOLONG from 4096 bytes, -EINVAL empty, with "/" or a
+ * newline, -EEXIST "." and ".."), then -ESTALE/-ENOENT/-EEXIST/-ENOSPC.
+ */
 int64_t pmc_cgroup_create(int64_t hierarchy, int64_t parent, const char *name);
 int64_t pmc_cgroup_remove(int64_t hierarchy, int64_t cgroup);
 int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_info *info);
 int64_t pmc_cgroup_counter(int64_t hierarchy, int64_t cgroup, int32_t counter,
                            struct pmc_page_counter_info *info);
+/* Summed statistics (PMC_STAT_*, pages) of the cgroup, or with subtree of its whole subtree. */
+int64_t pmc_cgroup_stat(int64_t hierarchy, int64_t cgroup, int32_t subtree, int64_t *out,
+                        int32_t n);
 /* Online children (creation order) into out[0..n); returns how many there are. */
 int64_t pmc_cgroup_children(int64_t hierarchy, int64_t cgroup, int64_t *out, int64_t n);
 /* Every existing cgroup, online and dying, in creation order. */
 int64_t pmc_hierarchy_cgroups(int64_t hierarchy, int64_t *out, int64_t n);
+/* A listing (PMC_LIST_*) with names and parents; cgroup is ignored for PMC_LIST_ALL.  0 or -errno. */
+int64_t pmc_cgroup_list(int64_t hierarchy, int64_t cgroup, int32_t how,
+                        struct pmc_cgroup_list *list);
 /*
  * 0: charged; > 0: the handle of the cgroup over its limit; < 0: -errno
  * (-ECANCELED: the reclaim callback failed; -ESTALE: the cgroup is gone).
@@ -217,6 +267,12 @@ int64_t pmc_hierarchy_drain_all(int64_t hierarchy, int64_t cgroup);
 /* Slots of one CPU's stock: cached cgroup handles (0: empty) and pages; returns the slot count. */
 int64_t pmc_hierarchy_stock(int64_t hierarchy, int32_t cpu, int64_t *cached, uint64_t *nr_pages,
                             int32_t n);
+/*
+ * The same, with the lineage (PMC_LIST_LINEAGE) of each cached cgroup, one
+ * after the other in slot order, in `list` (may be NULL): one snapshot.
+ */
+int64_t pmc_hierarchy_stock_list(int64_t hierarchy, int32_t cpu, int64_t *cached,
+                                 uint64_t *nr_pages, int32_t n, struct pmc_cgroup_list *list);
 int64_t pmc_hierarchy_set_reclaim(int64_t hierarchy, int32_t enabled);
 /* The binding's reclaim entry: (hierarchy, cgroup, nr_pages) -> pages claimed, or -errno. */
 void pmc_set_reclaim_callback(int64_t (*callback)(int64_t, int64_t, int64_t));
@@ -241,7 +297,16 @@ int64_t pmc_cgroup_activate_kmem(int64_t hierarchy, int64_t cgroup);
 /* Result of an uncharge that clamped some level (the state has changed). */
 #define PMC_RESULT_UNDERFLOW -34
 
-/* One record: 32 bytes, the layout of pymemcg.OP_DTYPE. */
+/*
+ * One record: 32 bytes, the layout of pymemcg.OP_DTYPE.
+ *
+ * The records belong to the caller, who may even rewrite them while the
+ * batch runs (another thread, the GIL released): replay copies each record
+ * into a local once, checks the copy and uses only the copy, never reading
+ * the caller's record again.  Records and results may sit at any alignment.
+ * cgroup 0 stands for "the whole tree" in PMC_OP_DRAIN_ALL and is refused
+ * (-EINVAL) by the records that need a cgroup.
+ */
 struct pmc_op {
 	uint32_t op;
 	uint32_t flags;                 /* GFP bits for a charge */
@@ -252,14 +317,17 @@ struct pmc_op {
 };
 
 /*
- * Apply ops[0..n) in order, result i into results[i]: as the single calls
- * return (0; the handle of the cgroup over its limit; -errno), with
- * PMC_RESULT_UNDERFLOW for an uncharge that clamped.  A bad record gets
- * its -errno and the batch goes on.  The batch stops after a record whose
- * reclaim callback failed (-ECANCELED).  Returns how many records ran.
+ * Apply n records of struct pmc_op (at ops, any alignment) in order, the
+ * int64_t result of record i into the i-th int64_t at results (any
+ * alignment): as the single calls return (0; the id of the cgroup over its
+ * limit; -errno), with PMC_RESULT_UNDERFLOW for an uncharge that clamped.
+ * A bad record gets its -errno (-EINVAL: malformed, or a cgroup of another
+ * hierarchy; -ESTALE: a cgroup that is gone) and the batch goes on.  The
+ * batch stops after a record whose reclaim callback failed (-ECANCELED),
+ * and before the next record once the hierarchy is being closed.  Returns
+ * how many records ran.
  */
-int64_t pmc_hierarchy_replay(int64_t hierarchy, const struct pmc_op *ops, int64_t n,
-                             int64_t *results);
+int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void *results);
 
 /* --- microbenchmarks (csrc/bench.c) ----------------------------------- */
 

@@ -16,7 +16,10 @@
  * The stock's lock doubles as "running on this CPU" (see memcg.h), so the
  * slots themselves are plain fields: only the lock holder touches them.
  */
+#include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "memcg.h"
 
@@ -24,40 +27,59 @@
 #define RELEASE memory_order_release
 #define RELAXED memory_order_relaxed
 
-void stock_init(struct pmc_hierarchy *h)
+/*
+ * Set up the stocks of a new life of the hierarchy's slot.  The slot keeps
+ * its array from life to life, and a larger one replaces it only here,
+ * before the hierarchy is published; the outgrown array stays allocated
+ * (chained to the new one), because a caller with a stale handle may still
+ * be about to lock one of its CPUs (hierarchy.c).  For the same reason the
+ * lock words are never reset: they are 0 whenever nobody holds them.
+ */
+int stock_init(struct pmc_hierarchy *h)
 {
-	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
-		struct memcg_stock_pcp *stock = &h->stock[cpu];
+	struct stock_array *arr = atomic_load_explicit(&h->stock, RELAXED);
+	uint32_t ncpus = (uint32_t)h->cfg.ncpus;
 
-		atomic_init(&stock->lock, 0);
+	if (atomic_load_explicit(&h->stock_cap, RELAXED) < ncpus) {
+		size_t size = sizeof(*arr) + ncpus * sizeof(arr->pcp[0]);
+		struct stock_array *grown = aligned_alloc(PMC_CACHELINE, size);
+
+		if (!grown)
+			return -ENOMEM;
+		memset(grown, 0, size);
+		grown->next = arr;
+		atomic_store_explicit(&h->stock, grown, RELAXED);
+		/* Release: a stale caller that reads this room finds an array that has it. */
+		atomic_store_explicit(&h->stock_cap, ncpus, RELEASE);
+	}
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
+		struct memcg_stock_pcp *stock = stock_of(h, cpu);
+
 		stock->nr_slots = (unsigned int)h->cfg.stock_slots;
+		memset(stock->cached, 0, sizeof(stock->cached));
+		memset(stock->nr_pages, 0, sizeof(stock->nr_pages));
 		/* Each CPU has its own generator: seed + cpu, as DESIGN.md fixes. */
 		stock->rng = h->cfg.seed + (uint64_t)cpu;
 	}
+	return 0;
 }
 
 /*
- * A test-and-test-and-set spinlock.  The exchange is the one atomic
- * read-modify-write of a stock hit; waiters spin on a plain load so that
- * they do not bounce the line while the holder works, and yield when the
- * holder is slow (it may be a Python thread that lost the GIL race).
+ * The contended path of pcp_lock (memcg.h).  Waiters spin on a plain load
+ * so that they do not bounce the line while the holder works, and yield
+ * when the holder is slow (it may be a Python thread that lost the GIL
+ * race).
  */
-void cpu_lock(struct pmc_hierarchy *h, int cpu)
+void pcp_lock_slow(struct memcg_stock_pcp *pcp)
 {
-	_Atomic int *lock = &h->stock[cpu].lock;
 	unsigned int spins = 0;
 
-	while (atomic_exchange_explicit(lock, 1, ACQUIRE)) {
-		while (atomic_load_explicit(lock, RELAXED)) {
+	do {
+		while (atomic_load_explicit(&pcp->lock, RELAXED)) {
 			if (++spins > 256)
 				sched_yield();
 		}
-	}
-}
-
-void cpu_unlock(struct pmc_hierarchy *h, int cpu)
-{
-	atomic_store_explicit(&h->stock[cpu].lock, 0, RELEASE);
+	} while (atomic_exchange_explicit(&pcp->lock, 1, ACQUIRE));
 }
 
 /* splitmix64: the eviction victims are reproducible from the seed. */
@@ -133,7 +155,7 @@ static void drain_stock(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock, 
 
 void drain_stock_fully(struct pmc_hierarchy *h, int cpu)
 {
-	struct memcg_stock_pcp *stock = &h->stock[cpu];
+	struct memcg_stock_pcp *stock = stock_of(h, cpu);
 
 	for (unsigned int i = 0; i < stock->nr_slots; i++)
 		drain_stock(h, stock, (int)i);
@@ -149,7 +171,7 @@ void drain_stock_fully(struct pmc_hierarchy *h, int cpu)
 void refill_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages,
 		  int cpu, struct clamp_log *log)
 {
-	struct memcg_stock_pcp *stock = &h->stock[cpu];
+	struct memcg_stock_pcp *stock = stock_of(h, cpu);
 	unsigned long batch = (unsigned long)h->cfg.charge_batch;
 	int empty = -1, i;
 
@@ -207,7 +229,7 @@ void drain_all_stock(struct pmc_hierarchy *h, struct mem_cgroup *root)
 {
 	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
 		cpu_lock(h, cpu);
-		if (drain_needed(&h->stock[cpu], root))
+		if (drain_needed(stock_of(h, cpu), root))
 			drain_stock_fully(h, cpu);
 		cpu_unlock(h, cpu);
 	}

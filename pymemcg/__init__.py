@@ -34,6 +34,7 @@ from .errors import (
     RangeError,
     StaleHandleError,
     TooBigError,
+    NameTooLongError,
     UnderflowError,
 )
 from .gfp import (
@@ -54,7 +55,6 @@ from .replay import (
     OP_CHARGE,
     OP_DRAIN,
     OP_DRAIN_ALL,
-    OP_DTYPE,
     OP_UNCHARGE,
     RESULT_UNDERFLOW,
     pack_ops,
@@ -108,4 +108,14 @@ __all__ = [
     "ExistsError",
     "StaleHandleError",
     "UnderflowError",
+    "NameTooLongError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # OP_DTYPE is a numpy dtype: built (and numpy imported) on first use only.
+    if name == "OP_DTYPE":
+        from . import replay
+
+        return replay.OP_DTYPE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -240,7 +240,9 @@ class _State:
         self.peaks: Dict[str, "weakref.WeakSet[CgroupFile]"] = {}
 
 
-_STATES: "weakref.WeakKeyDictionary[Any, _State]" = weakref.WeakKeyDictionary()
+#: hierarchy -> {cgroup handle: _State}.  Keyed by handle, not by the Cgroup
+#: object, because a hierarchy need not keep its Cgroup objects alive.
+_STATES: "weakref.WeakKeyDictionary[Any, Dict[int, _State]]" = weakref.WeakKeyDictionary()
 _state_lock = threading.Lock()
 #: memcg_max_mutex: serialises the v1 limit invariant check with set_max.
 _max_mutex = threading.Lock()
@@ -249,11 +251,25 @@ _peaks_lock = threading.Lock()
 
 
 def _state(cg: Any) -> _State:
+    hier, handle = cg.hierarchy, cg.handle
     with _state_lock:
-        st = _STATES.get(cg)
+        states = _STATES.get(hier)
+        if states is None:
+            states = _STATES[hier] = {}
+        st = states.get(handle)
         if st is None:
-            st = _STATES[cg] = _State()
+            if len(states) >= 64 and (len(states) & (len(states) - 1)) == 0:
+                _forget_freed(hier, states)
+            st = states[handle] = _State()
         return st
+
+
+def _forget_freed(hier: Any, states: Dict[int, _State]) -> None:
+    """Drop the states of freed cgroups (a handle is never reused), at each
+    doubling of the table: amortised O(1) per new state."""
+    live = {c.handle for c in hier.cgroups()}
+    for handle in [h for h in states if h not in live]:
+        del states[handle]
 
 
 # ---------------------------------------------------------------------------
@@ -289,17 +305,6 @@ def _v1_parse_limit(cg: Any, buf: bytes) -> int:
     if _config(cg).limit_rounding == "up":
         return _res_counter_memparse(s)
     return _page_counter_memparse(s, b"-1")
-
-
-def _subtree(cg: Any) -> Iterator[Any]:
-    """Every existing cgroup at or below ``cg`` (dying ones included)."""
-    for c in cg.hierarchy.cgroups():
-        p = c
-        while p is not None:
-            if p is cg:
-                yield c
-                break
-            p = p.parent
 
 
 # ---------------------------------------------------------------------------
@@ -445,7 +450,7 @@ def _oom_control_store(cg: Any, buf: bytes) -> None:
 
 def _v1_stat_show(cg: Any) -> str:
     rss = max(cg.stat_local["anon"], 0)
-    total_rss = max(sum(c.stat_local["anon"] for c in _subtree(cg)), 0)
+    total_rss = max(cg._stat_hierarchical()["anon"], 0)
     memory = memsw = PAGE_COUNTER_MAX
     c = cg
     while c is not None:

@@ -33,6 +33,7 @@ __all__ = [
     "RangeError",
     "TooBigError",
     "NoDeviceError",
+    "NameTooLongError",
     "raise_errno",
 ]
 
@@ -130,6 +131,14 @@ class NoDeviceError(_OSErrorWithDefault, OSError):
     default_errno = _errno.ENODEV
 
 
+class NameTooLongError(_OSErrorWithDefault, OSError):
+    """A cgroup name that is too long (the kernel's ``ENAMETOOLONG``, what
+    ``mkdir`` answers for a path of ``PATH_MAX`` bytes or more); see
+    :func:`pymemcg._common.check_name` for the limits."""
+
+    default_errno = _errno.ENAMETOOLONG
+
+
 class StaleHandleError(MemcgError, RuntimeError):
     """A handle to an object that no longer exists (``ESTALE``)."""
 
@@ -165,6 +174,7 @@ _BY_ERRNO: dict[int, type[MemcgError]] = {
     _errno.ERANGE: RangeError,
     _errno.E2BIG: TooBigError,
     _errno.ENODEV: NoDeviceError,
+    _errno.ENAMETOOLONG: NameTooLongError,
 }
 
 

@@ -6,7 +6,8 @@ the names and their meaning in the charge path are the kernel's.
 
 from __future__ import annotations
 
-from .errors import InvalidError, InvalidTypeError
+from ._common import check_int
+from .errors import InvalidError
 
 __all__ = [
     "GFP_DIRECT_RECLAIM", "GFP_KSWAPD_RECLAIM", "GFP_NORETRY", "GFP_RETRY_MAYFAIL",
@@ -38,12 +39,15 @@ _ALL = 0x7F
 
 
 def check_gfp(flags: object) -> int:
-    """Return ``flags`` as an int, refusing unknown bits."""
+    """Return ``flags`` as an int, refusing unknown bits.
+
+    Integers as :func:`pymemcg._common.check_int` reads them (numpy integers
+    and 0-d integer arrays included); anything else, ``bool`` included,
+    raises :class:`InvalidTypeError`; a negative value or an unknown bit
+    :class:`InvalidError`.
+    """
     if flags.__class__ is not int:
-        if isinstance(flags, bool) or not hasattr(flags, "__index__"):
-            raise InvalidTypeError(f"flags must be an int of GFP_* bits, not {type(flags).__name__}")
-        flags = flags.__index__()  # type: ignore[union-attr]
-    assert isinstance(flags, int)
-    if flags < 0 or flags & ~_ALL:
+        flags = check_int(flags, "flags")
+    if flags < 0 or flags & ~_ALL:  # type: ignore[operator]
         raise InvalidError(f"unknown GFP bits in {flags:#x}")
-    return flags
+    return flags  # type: ignore[return-value]

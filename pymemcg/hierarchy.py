@@ -10,16 +10,18 @@ C calls back into Python, and it is never on a charge's fast path.
 from __future__ import annotations
 
 import errno as _errno
+import struct as _struct
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Tuple
 
-from ._common import PAGE_SIZE, PageCounterState, check_count
+from ._common import PAGE_SIZE, PageCounterState, check_bool, check_count, check_name
 from ._common import check_cpu as _check_cpu
 from ._core import ffi, lib
 from ._views import CounterView
 from .config import Config
 from .errors import (
+    BusyError,
     InvalidError,
     InvalidTypeError,
     NotFoundError,
@@ -121,9 +123,16 @@ class Hierarchy:
             the counter.  Without a hook, reclaim frees nothing.
 
     Thread-safe: any cgroup and any CPU may be used from any thread.
+
+    Lifetime: :meth:`close` (or leaving a ``with`` block) frees the tree at
+    once; without it, the tree is freed when the hierarchy and every
+    :class:`Cgroup` of it are unreachable (a Cgroup keeps its hierarchy
+    alive; the hierarchy keeps no Cgroup alive, so no reference cycle
+    needs the cyclic garbage collector).
     """
 
-    __slots__ = ("_h", "config", "root", "_by_path", "_cgroups", "_reclaim", "__weakref__")
+    __slots__ = ("_h", "config", "_root", "_by_path", "_cgroups", "_reclaim", "_close_lock",
+                 "__weakref__")
 
     def __init__(self, config: Optional[Config] = None,
                  reclaim: Optional[ReclaimHook] = None) -> None:
@@ -132,35 +141,104 @@ class Hierarchy:
             config = Config.current()
         if not isinstance(config, Config):
             raise InvalidTypeError(f"config must be a pymemcg.Config, not {type(config).__name__}")
+        if reclaim is not None and not callable(reclaim):
+            raise InvalidTypeError("reclaim must be a callable (cgroup, nr_pages) -> int or None")
         h = lib.pmc_hierarchy_new(_config_struct(config))
         _check(h, "Hierarchy")
         self._h = h
         self.config = config
+        self._close_lock = threading.Lock()
         self._cgroups: "weakref.WeakValueDictionary[int, Cgroup]" = weakref.WeakValueDictionary()
-        self._by_path: Dict[str, Cgroup] = {}
+        # Path -> handle of the online cgroups created through this object
+        # (handles, not Cgroups: the hierarchy keeps no Cgroup alive).
+        self._by_path: Dict[str, int] = {}
         self._reclaim: Optional[ReclaimHook] = None
         _HIERARCHIES[h] = self
-        self.root = Cgroup(self, lib.pmc_cgroup_root(h), None, "")
-        self._by_path[""] = self.root
+        self._root = lib.pmc_cgroup_root(h)
+        self._by_path[""] = self._root
         self.reclaim = reclaim
 
+    # -- lifetime ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the tree now.  Every later use of the hierarchy or of its
+        cgroups raises :class:`StaleHandleError`; closing again does nothing.
+
+        Safe while other threads use the hierarchy: calls already running
+        are waited for (a replay batch stops at its next lock hand-over and
+        raises StaleHandleError in its thread), later ones are refused.
+        From inside this hierarchy's own reclaim hook it would wait for
+        itself: it raises :class:`BusyError` there and closes nothing.
+        """
+        with self._close_lock:
+            h = self._h
+            if h <= 0:
+                return
+            r = lib.pmc_hierarchy_close(h)
+            if r == -_errno.EBUSY:
+                raise BusyError(_errno.EBUSY, "close() from inside a call on this hierarchy "
+                                "(its reclaim hook): it would wait for itself")
+            self._h = -h        # keeps its sign: closed (0 is "never opened")
+            _HIERARCHIES.pop(h, None)
+            self._by_path.clear()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._h <= 0
+
+    def __enter__(self) -> "Hierarchy":
+        self._live()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     def __del__(self) -> None:
-        h = self._h
+        h = getattr(self, "_h", 0)
         if h > 0:
-            self._h = 0
-            lib.pmc_hierarchy_put(h)
+            self._h = -h
+            lib.pmc_hierarchy_close(h)
+
+    def _live(self) -> int:
+        h = self._h
+        if h <= 0:
+            raise StaleHandleError("the hierarchy is closed")
+        return h
 
     # -- the tree --------------------------------------------------------------
+
+    @property
+    def root(self) -> "Cgroup":
+        """The root cgroup."""
+        self._live()
+        cg = self._cgroups.get(self._root)
+        if cg is None:
+            cg = Cgroup(self, self._root, None, "")
+        return cg
 
     def _cgroup(self, handle: int) -> "Cgroup":
         """The Python object of a C handle (the same one while it lives)."""
         cg = self._cgroups.get(handle)
         if cg is None:
-            info = ffi.new("struct pmc_cgroup_info *")
-            _check(lib.pmc_cgroup_info(self._h, handle, info), "cgroup")
-            parent = self._cgroup(info.parent) if info.parent else None
-            cg = Cgroup(self, handle, parent, ffi.string(info.name).decode())
+            # The lineage ends with the cgroup itself.
+            cg = self._build(_list(lib.pmc_cgroup_list, self._h, handle, lib.PMC_LIST_LINEAGE))[-1]
         return cg
+
+    def _build(self, entries: List["_Entry"]) -> List["Cgroup"]:
+        """The Cgroups of a listing's entries; parents come before children
+        (in the listing, or known already)."""
+        made: Dict[int, Cgroup] = {}        # strong: keeps new parents alive meanwhile
+        out = []
+        get = self._cgroups.get
+        for handle, parent, _state, name in entries:
+            cg = made.get(handle) or get(handle)
+            if cg is None:
+                p = (made.get(parent) or get(parent)) if parent else None
+                cg = Cgroup(self, handle, p, name)
+                made[handle] = cg
+            out.append(cg)
+        return out
 
     def create(self, path: str) -> "Cgroup":
         """Create the cgroup at ``path`` ("a/b/c"); its parent must exist."""
@@ -168,10 +246,16 @@ class Hierarchy:
         return self[parent_path].create(name)
 
     def __getitem__(self, path: str) -> "Cgroup":
-        cg = self._by_path.get(_split(path))
-        if cg is None or not cg.online:
-            raise NotFoundError(f"no cgroup {path!r}")
-        return cg
+        handle = self._by_path.get(_split(path))
+        if handle is not None:
+            try:
+                cg = self._cgroup(handle)
+            except StaleHandleError:
+                cg = None
+            if cg is not None and cg.online:
+                return cg
+        self._live()
+        raise NotFoundError(f"no cgroup {path!r}")
 
     def get(self, path: str, default: Any = None) -> Any:
         """``h[path]``, or ``default`` if there is no such cgroup."""
@@ -181,8 +265,9 @@ class Hierarchy:
             return default
 
     def cgroups(self) -> List["Cgroup"]:
-        """Every cgroup that exists, online and dying, in creation order."""
-        return [self._cgroup(x) for x in _handles(lib.pmc_hierarchy_cgroups, self._h)]
+        """Every cgroup that exists, online and dying, in creation order:
+        one snapshot of the tree (linear in its size)."""
+        return self._build(_list(lib.pmc_cgroup_list, self._h, 0, lib.PMC_LIST_ALL))
 
     def __iter__(self) -> Iterator["Cgroup"]:
         return iter(self.cgroups())
@@ -196,19 +281,31 @@ class Hierarchy:
     def drain_all(self, root: Optional["Cgroup"] = None) -> None:
         """drain_all_stock: drain every CPU whose stock holds pages of
         ``root``'s subtree (the whole tree by default).  Synchronous."""
-        if root is not None and not isinstance(root, Cgroup):
-            raise InvalidTypeError(f"root must be a Cgroup, not {type(root).__name__}")
+        if root is not None:
+            self._own(root, "root")
         _check(lib.pmc_hierarchy_drain_all(self._h, root._cg if root is not None else 0),
                "drain_all")
 
+    def _own(self, cg: Any, what: str) -> "Cgroup":
+        """``cg`` as a Cgroup of this hierarchy (InvalidError for another's)."""
+        if not isinstance(cg, Cgroup):
+            raise InvalidTypeError(f"{what} must be a Cgroup, not {type(cg).__name__}")
+        if cg._hier is not self:
+            raise InvalidError(f"{what} {cg.path or '/'!r} is a cgroup of another hierarchy")
+        return cg
+
     def stock(self, cpu: int) -> Tuple[Tuple[Optional["Cgroup"], int], ...]:
-        """The slots of one CPU's stock: (cached cgroup or None, pages)."""
+        """The slots of one CPU's stock: (cached cgroup or None, pages), one
+        snapshot (a cgroup seen in a slot is described as it was then)."""
         cpu = _check_cpu(cpu, self.config.ncpus)
         n = self.config.stock_slots
         cached = ffi.new("int64_t[]", n)
         pages = ffi.new("uint64_t[]", n)
-        _check(lib.pmc_hierarchy_stock(self._h, cpu, cached, pages, n), "stock")
-        return tuple((self._cgroup(cached[i]) if cached[i] else None, int(pages[i]))
+        entries = _list(lib.pmc_hierarchy_stock_list, self._h, cpu, cached, pages, n)
+        # Strong references to every cgroup of the lineages until the slots are built.
+        made = self._build(entries)
+        by_handle = {cg._cg: cg for cg in made}
+        return tuple((by_handle[cached[i]] if cached[i] else None, int(pages[i]))
                      for i in range(n))
 
     # -- batch -------------------------------------------------------------------
@@ -221,17 +318,25 @@ class Hierarchy:
         returned filled; by default a new one.  In a loop, pass the same
         ``out`` each time: allocating and zeroing the results costs about as
         much as replaying the records."""
-        view = _replay.as_bytes(ops)
-        n = len(view) // _replay.OP_SIZE
+        n = len(_replay.as_bytes(ops)) // _replay.OP_SIZE
         if out is None:
             out = _replay.new_results(n)
-        res = ffi.from_buffer("int64_t[]", out, require_writable=True)
-        if len(res) < n:
-            raise InvalidError(f"out holds {len(res)} results, the batch has {n}")
-        done = lib.pmc_hierarchy_replay(self._h, ffi.from_buffer("struct pmc_op[]", view), n, res)
-        _check(done, "replay")
-        if done < n or (n and res[done - 1] == -_errno.ECANCELED):
+        _replay.check_out(out, n).release()
+        # The C core copies each record before it checks it and writes each
+        # result once: another thread may rewrite either buffer meanwhile.
+        src = ffi.from_buffer("char[]", ops)
+        res = ffi.from_buffer("char[]", out, require_writable=True)
+        try:
+            done = lib.pmc_hierarchy_replay(self._h, src, n, res)
+            _check(done, "replay")
+            last = _replay_result(res, done - 1) if done else 0
+        finally:
+            ffi.release(res)
+            ffi.release(src)
+        if last == -_errno.ECANCELED:
             _check(-_errno.ECANCELED, "replay")
+        if done < n:
+            raise StaleHandleError(f"replay: the hierarchy was closed after {done} of {n} records")
         return out
 
     # -- reclaim ---------------------------------------------------------------
@@ -252,20 +357,39 @@ class Hierarchy:
         return f"<pymemcg.Hierarchy v{self.config.version} ncpus={self.config.ncpus}>"
 
 
+def _replay_result(res: Any, i: int) -> int:
+    return int(_struct.unpack_from("<q", ffi.buffer(res), 8 * i)[0])
+
+
 def _split(path: str) -> str:
     if not isinstance(path, str):
         raise InvalidTypeError(f"path must be a str, not {type(path).__name__}")
     return path.strip("/")
 
 
-def _handles(fn: Any, *args: Any) -> List[int]:
-    n = 64
+_Entry = Tuple[int, int, int, str]
+_ENTRY_FORMAT = "<qqiiq"        # struct pmc_cgroup_entry
+
+
+def _list(fn: Any, *args: Any) -> List[_Entry]:
+    """Call a listing function (its last argument a struct pmc_cgroup_list),
+    with more room until the whole snapshot fits; (handle, parent, state,
+    name) per entry."""
+    cap, names_cap = 64, 4096
     while True:
-        out = ffi.new("int64_t[]", n)
-        count = _check(fn(*args, out, n), "list")
-        if count <= n:
-            return [out[i] for i in range(count)]
-        n = count
+        entries = ffi.new("struct pmc_cgroup_entry[]", cap)
+        names = ffi.new("char[]", names_cap)
+        lst = ffi.new("struct pmc_cgroup_list *", {
+            "entries": entries, "cap": cap, "names": names, "names_cap": names_cap})
+        _check(fn(*args, lst), "list")
+        count, names_len = lst.count, lst.names_len
+        if count <= cap and names_len <= names_cap:
+            break
+        cap, names_cap = max(cap, 2 * count), max(names_cap, 2 * names_len)
+    text = ffi.buffer(names, names_len)[:]
+    return [(handle, parent, state, text[off:off + size].decode("utf-8", "surrogateescape"))
+            for handle, parent, state, size, off
+            in _struct.iter_unpack(_ENTRY_FORMAT, ffi.buffer(entries, 32 * count))]
 
 
 def _raise_cgroup_underflow(cg: "Cgroup", views: List[CounterView], nr_pages: int) -> None:
@@ -319,22 +443,28 @@ class Cgroup:
         info = ffi.new("struct pmc_cgroup_info *")
         r = lib.pmc_cgroup_info(self._h, self._cg, info)
         if r < 0:
-            raise StaleHandleError(f"cgroup {self.path!r} (id {self.id}) no longer exists")
+            self._stale()
         return info
 
+    def _stale(self) -> NoReturn:
+        if self._hier.closed:
+            raise StaleHandleError(f"cgroup {self.path!r}: its hierarchy is closed")
+        raise StaleHandleError(f"cgroup {self.path!r} (id {self.id}) no longer exists")
+
+    def _stat(self, subtree: bool) -> Dict[str, int]:
+        out = ffi.new("int64_t[]", len(STATS))
+        if lib.pmc_cgroup_stat(self._h, self._cg, subtree, out, len(STATS)) < 0:
+            self._stale()
+        return {name: int(out[i]) * PAGE_SIZE for i, name in enumerate(STATS)}
+
     def create(self, name: str) -> "Cgroup":
-        """mkdir: a child cgroup named ``name``."""
-        if not isinstance(name, str):
-            raise InvalidTypeError(f"name must be a str, not {type(name).__name__}")
-        try:
-            raw = name.encode()
-        except UnicodeEncodeError:
-            raise InvalidError(f"invalid cgroup name {name!r}") from None
-        if b"\0" in raw:
-            raise InvalidError(f"invalid cgroup name {name!r}")
+        """mkdir: a child cgroup named ``name``, with the kernel's rules and
+        errnos for names (:func:`pymemcg._common.check_name`)."""
+        raw = check_name(name)
+        name = raw.decode()
         h = _check(lib.pmc_cgroup_create(self._h, self._cg, raw), f"create {name!r}")
         child = Cgroup(self._hier, h, self, name)
-        self._hier._by_path[child.path] = child
+        self._hier._by_path[child.path] = h
         return child
 
     def remove(self) -> None:
@@ -342,7 +472,7 @@ class Cgroup:
         charged to it or cached in a stock; BusyError while it has online
         children."""
         _check(lib.pmc_cgroup_remove(self._h, self._cg), f"remove {self.path!r}")
-        if self._hier._by_path.get(self.path) is self:
+        if self._hier._by_path.get(self.path) == self._cg:
             del self._hier._by_path[self.path]
 
     @property
@@ -365,10 +495,12 @@ class Cgroup:
 
     @property
     def children(self) -> Tuple["Cgroup", ...]:
-        """Online children, in creation order."""
-        self._info()
-        return tuple(self._hier._cgroup(x)
-                     for x in _handles(lib.pmc_cgroup_children, self._h, self._cg))
+        """Online children, in creation order (one snapshot)."""
+        try:
+            entries = _list(lib.pmc_cgroup_list, self._h, self._cg, lib.PMC_LIST_CHILDREN)
+        except StaleHandleError:
+            self._stale()
+        return tuple(self._hier._build(entries))
 
     @property
     def nr_descendants(self) -> int:
@@ -404,7 +536,8 @@ class Cgroup:
         if flags.__class__ is not int:
             flags = check_gfp(flags)
         try:
-            r = _try_charge(self._h, self._cg, nr_pages, cpu, flags, bool(kmem))
+            r = _try_charge(self._h, self._cg, nr_pages, cpu, flags,
+                            kmem if kmem.__class__ is bool else check_bool(kmem, "kmem"))
         except OverflowError:
             check_count(nr_pages)
             check_gfp(flags)
@@ -427,10 +560,12 @@ class Cgroup:
             nr_pages = check_count(nr_pages)
         if cpu.__class__ is not int:
             cpu = _check_cpu(cpu, self._hier.config.ncpus)
+        if kmem.__class__ is not bool:
+            kmem = check_bool(kmem, "kmem")
         if self._depth >= _MASK_LEVELS:
-            return self._uncharge_deep(nr_pages, cpu, bool(kmem))
+            return self._uncharge_deep(nr_pages, cpu, kmem)
         try:
-            r = _uncharge(self._h, self._cg, nr_pages, cpu, bool(kmem))
+            r = _uncharge(self._h, self._cg, nr_pages, cpu, kmem)
         except OverflowError:
             check_count(nr_pages)
             raise InvalidError(f"cpu must be in 0..{self._hier.config.ncpus - 1}") from None
@@ -464,6 +599,8 @@ class Cgroup:
             _check_cpu(cpu, self._hier.config.ncpus)
             check_gfp(flags)
         if r == -_errno.ESTALE:
+            if self._hier.closed:
+                raise StaleHandleError(f"{what}: cgroup {self.path!r}: its hierarchy is closed")
             raise StaleHandleError(
                 f"{what}: cgroup {self.path!r} (id {self.id}) is removed or freed")
         _check(r, what)
@@ -533,15 +670,16 @@ class Cgroup:
     def stat(self) -> Dict[str, int]:
         """memory.stat entries that pymemcg keeps, in bytes: the subtree's on
         cgroup v2 (its memory.stat is hierarchical), this cgroup's own on v1."""
-        info = self._info()
-        values = info.stat_subtree if self._hier.config.version == 2 else info.stat
-        return {name: int(values[i]) * PAGE_SIZE for i, name in enumerate(STATS)}
+        return self._stat(self._hier.config.version == 2)
 
     @property
     def stat_local(self) -> Dict[str, int]:
         """The same, charged to this cgroup itself."""
-        info = self._info()
-        return {name: int(info.stat[i]) * PAGE_SIZE for i, name in enumerate(STATS)}
+        return self._stat(False)
+
+    def _stat_hierarchical(self) -> Dict[str, int]:
+        """The same, summed over the whole subtree (v1's ``total_*`` keys)."""
+        return self._stat(True)
 
     @property
     def events(self) -> Dict[str, int]:

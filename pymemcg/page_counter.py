@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno as _errno
 from typing import Optional
 
-from ._common import PAGE_COUNTER_MAX, PageCounterState, check_count
+from ._common import PAGE_COUNTER_MAX, PageCounterState, check_bool, check_count
 from ._core import ffi, lib
 from .errors import InvalidError, InvalidTypeError, UnderflowError, raise_errno
 
@@ -92,8 +92,10 @@ class PageCounter:
                 f"parent must be a pymemcg.PageCounter, not {type(parent).__name__}"
             )
         max = check_count(max, "max")
+        track_failcnt = check_bool(track_failcnt, "track_failcnt")
+        protection = check_bool(protection, "protection")
         h = lib.pmc_page_counter_new(
-            parent._h if parent is not None else 0, max, bool(track_failcnt), bool(protection)
+            parent._h if parent is not None else 0, max, track_failcnt, protection
         )
         if h < 0:
             raise_errno(h, "PageCounter")

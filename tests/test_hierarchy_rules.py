@@ -115,15 +115,24 @@ def test_create_lookup_ids(backend):
 
 def test_create_name_rules(backend):
     h = make(backend)
-    for bad in ("", "x/y", ".", "..", "n" * 256):
+    # mkdir's errnos (a live 6.18 kernel answers the same)
+    for bad in ("", "x/y", "a\nb"):
         with pytest.raises(backend.InvalidError):
             h.root.create(bad)
-    assert h.root.create("n" * 255).name == "n" * 255  # 255 bytes is the limit
+    for bad in (".", ".."):
+        with pytest.raises(backend.ExistsError):
+            h.root.create(bad)
+    with pytest.raises(backend.NameTooLongError) as ei:
+        h.root.create("n" * 4096)           # getname(): PATH_MAX bytes or more
+    assert ei.value.errno == errno.ENAMETOOLONG
+    # kernfs has no NAME_MAX check: up to PATH_MAX - 1 bytes
+    assert h.root.create("n" * 4095).name == "n" * 4095
+    assert h.cgroups()[-1].name == "n" * 4095
     h.create("a")
     with pytest.raises(backend.ExistsError) as ei:
         h.root.create("a")
     assert ei.value.errno == errno.EEXIST and isinstance(ei.value, FileExistsError)
-    assert [g.path for g in h.cgroups()] == ["", "n" * 255, "a"]
+    assert [g.path for g in h.cgroups()] == ["", "n" * 4095, "a"]
 
 
 def test_remove_rules_and_id_reuse(backend):

@@ -44,7 +44,7 @@ def state(h: Any) -> list[Any]:
     out = []
     for cg in h.cgroups():
         counters = [getattr(cg, name).snapshot() for name in h.config.counters]
-        out.append((cg.path, cg.id, cg.handle, cg.online, counters, cg.stat, cg.events,
+        out.append((cg.path, cg.id, cg.handle & ((1 << 47) - 1), cg.online, counters, cg.stat, cg.events,
                     cg.events_local))
     stocks = [[(c.path if c else None, n) for c, n in h.stock(cpu)]
               for cpu in range(h.config.ncpus)]

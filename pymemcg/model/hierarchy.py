@@ -20,10 +20,19 @@ from __future__ import annotations
 import errno
 import heapq
 import operator
+import weakref
 from typing import Any, Callable, Iterator, Optional
 
 from .. import replay as _replay
-from .._common import PAGE_COUNTER_MAX, PAGE_SIZE, U64_MASK, PageCounterState, check_count
+from .._common import (
+    PAGE_COUNTER_MAX,
+    PAGE_SIZE,
+    U64_MASK,
+    PageCounterState,
+    check_bool,
+    check_count,
+    check_name,
+)
 from .._common import check_cpu as _check_cpu
 from .._views import CounterView
 from ..config import Config
@@ -57,12 +66,28 @@ EVENT_NAMES: tuple[str, ...] = ("low", "high", "max", "oom", "oom_kill", "oom_gr
 #: Cgroup ids are 1..MAX_ID (the root holds 1): the kernel's cgroup id space
 #: for memcg (MEM_CGROUP_ID_MAX = USHRT_MAX).
 MAX_ID = 65535
+#: Cgroup handles: id (bits 0..15), generation (16..46), hierarchy tag (47..62).
+_TAG_SHIFT = 47
+_TAG_MAX = 0xFFFF
+# Tags of live model hierarchies: unique among them, handed out round-robin
+# (as the C core's), so a cgroup handle given to another hierarchy is seen.
+_live_tags: "weakref.WeakValueDictionary[int, Hierarchy]" = weakref.WeakValueDictionary()
+_tag_cursor = [0]
+
+
+def _tag_alloc(h: "Hierarchy") -> int:
+    for i in range(_TAG_MAX):
+        tag = (_tag_cursor[0] + i) % _TAG_MAX + 1
+        if tag not in _live_tags:
+            _live_tags[tag] = h
+            _tag_cursor[0] = tag
+            return tag
+    raise NoSpaceError("65,535 hierarchies are open")
 
 #: PAGE_ALLOC_COSTLY_ORDER: charges above this order are not retried on mere
 #: progress and do not invoke the OOM killer.
 PAGE_ALLOC_COSTLY_ORDER = 3
 
-_NAME_MAX = 255  # bytes, as a directory entry
 
 # splitmix64 constants
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -243,8 +268,9 @@ class Cgroup:
 
     @property
     def handle(self) -> int:
-        """``id | generation << 16``, as replay records name a cgroup."""
-        return (self._gen << 16) | self._id
+        """``id | generation << 16 | hierarchy tag << 47``, as replay records
+        name a cgroup (the C core's layout)."""
+        return (self._hierarchy._tag << _TAG_SHIFT) | (self._gen << 16) | self._id
 
     @property
     def online(self) -> bool:
@@ -259,6 +285,8 @@ class Cgroup:
 
     def _live(self) -> None:
         if self._freed:
+            if self._hierarchy._closed:
+                raise StaleHandleError(f"cgroup {self._path!r}: its hierarchy is closed")
             raise StaleHandleError(f"cgroup {self._path!r} (id {self._id}) has been freed")
 
     @property
@@ -319,23 +347,15 @@ class Cgroup:
         """Create the child ``name`` (``mkdir``: ``cgroup_mkdir()`` →
         ``mem_cgroup_css_alloc()``/``css_online()``).
 
-        ``name`` must be a non-empty str without ``/`` or NUL, not ``.`` or
-        ``..``, at most 255 bytes in UTF-8 (else :class:`InvalidError`); an
-        online child of that name raises :class:`ExistsError` (a dying one is
+        ``name`` follows mkdir's rules and errnos (see
+        :func:`pymemcg._common.check_name`: :class:`InvalidError`,
+        :class:`ExistsError` for ``.`` and ``..``, :class:`NameTooLongError`
+        from 4096 bytes); an online child of that name raises :class:`ExistsError` (a dying one is
         invisible); a cgroup that is not online raises :class:`NotFoundError`;
         no free id raises :class:`NoSpaceError`.  The new cgroup takes the
         lowest free id.
         """
-        if not isinstance(name, str):
-            raise InvalidTypeError(f"name must be a str, not {type(name).__name__}")
-        if (
-            not name
-            or "/" in name
-            or "\0" in name
-            or name in (".", "..")
-            or len(name.encode("utf-8", "surrogatepass")) > _NAME_MAX
-        ):
-            raise InvalidError(f"invalid cgroup name {name!r}")
+        name = check_name(name).decode()
         self._live()
         h = self._hierarchy
         if not self._online:
@@ -516,7 +536,7 @@ class Cgroup:
         h = self._hierarchy
         cpu = _check_cpu(cpu, h.config.ncpus)
         gfp = check_gfp(flags)
-        kmem = bool(kmem)
+        kmem = kmem if kmem.__class__ is bool else check_bool(kmem, "kmem")
         self._live()
         if not self._online:
             raise StaleHandleError(f"cannot charge the removed cgroup {self._path!r}")
@@ -540,7 +560,7 @@ class Cgroup:
         n = check_count(nr_pages)
         h = self._hierarchy
         cpu = _check_cpu(cpu, h.config.ncpus)
-        kmem = bool(kmem)
+        kmem = kmem if kmem.__class__ is bool else check_bool(kmem, "kmem")
         self._live()
         clamped: list[CounterView] = []
         try:
@@ -576,6 +596,14 @@ class Cgroup:
         """``anon`` and ``kernel`` charged to this cgroup itself, in bytes."""
         self._live()
         return {"anon": self._anon * PAGE_SIZE, "kernel": self._kernel * PAGE_SIZE}
+
+    def _stat_hierarchical(self) -> dict[str, int]:
+        """The same, summed over the whole subtree (v1's ``total_*`` keys)."""
+        self._live()
+        anon, kernel = self._anon, self._kernel
+        for c in self._descendants():
+            anon, kernel = anon + c._anon, kernel + c._kernel
+        return {"anon": anon * PAGE_SIZE, "kernel": kernel * PAGE_SIZE}
 
     @property
     def events(self) -> dict[str, int]:
@@ -670,8 +698,49 @@ class Hierarchy:
         self._all: dict[int, Cgroup] = {}  # serial -> cgroup, creation order
         self._serial_of: dict[Cgroup, int] = {}
         self._dying: dict[Cgroup, None] = {}
+        self._closed = False
+        self._hook_depth = 0  # reclaim hooks running (close() from one is refused)
+        self._tag = _tag_alloc(self)
         self._root = Cgroup._new(self, None, "", self._alloc_id())
         self._register(self._root)
+
+    # ------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        """Free the tree now, as the C core's ``pmc_hierarchy_close``: every
+        later use of the hierarchy or its cgroups raises
+        :class:`StaleHandleError`; closing again does nothing; from inside
+        this hierarchy's reclaim hook it raises :class:`BusyError`."""
+        if self._closed:
+            return
+        if self._hook_depth:
+            raise BusyError(errno.EBUSY, "close() from inside a call on this hierarchy "
+                            "(its reclaim hook): it would wait for itself")
+        self._closed = True
+        for cg in self._all.values():
+            cg._online, cg._freed = False, True
+        self._all.clear()
+        self._dying.clear()
+        self._by_id.clear()
+        self._cached = [[None] * len(slots) for slots in self._cached]
+        if _live_tags.get(self._tag) is self:
+            del _live_tags[self._tag]
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._closed
+
+    def __enter__(self) -> Hierarchy:
+        self._open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> None:
+        if self._closed:
+            raise StaleHandleError("the hierarchy is closed")
 
     # ------------------------------------------------------------------ basics
 
@@ -685,27 +754,35 @@ class Hierarchy:
     def _by_handle(self, handle: int) -> Optional[Cgroup]:
         """The cgroup a replay record names (dying ones included), if its
         id still has that generation."""
-        if handle <= 0 or handle >> 47:
+        if handle <= 0 or handle >> _TAG_SHIFT != self._tag:
             return None
         cg = self._by_id.get(handle & 0xFFFF)
-        return cg if cg is not None and cg._gen == handle >> 16 else None
+        return cg if cg is not None and cg._gen == (handle >> 16) & 0x7FFFFFFF else None
+
+    def _handle_error(self, handle: int) -> int:
+        """Why :meth:`_by_handle` found nothing: ``-EINVAL`` for what was
+        never a handle of this hierarchy, ``-ESTALE`` for a cgroup gone."""
+        if handle <= 0 or handle >> _TAG_SHIFT != self._tag:
+            return -errno.EINVAL
+        return -errno.ESTALE
 
     def replay(self, ops: Any, out: Any = None) -> Any:
         """Apply a buffer of replay records, one result per record, exactly as
         the C core's ``pmc_hierarchy_replay`` (see :mod:`pymemcg.replay`)."""
+        self._open()
         view = _replay.as_bytes(ops)
         n = len(view) // _replay.OP_SIZE
         if out is None:
             out = _replay.new_results(n)
-        if len(out) < n:
-            raise InvalidError(f"out holds {len(out)} results, the batch has {n}")
-        for i, record in enumerate(_replay.iter_ops(view)):
+        res = _replay.check_out(out, n)
+        for i, record in enumerate(_replay.iter_ops(bytes(view))):
             try:
-                out[i] = self._replay_one(*record)
+                r = self._replay_one(*record)
             except BaseException:
                 # Only a reclaim hook raises here; the batch stops at this record.
-                out[i] = -errno.ECANCELED
+                res[i] = -errno.ECANCELED
                 raise
+            res[i] = r
         return out
 
     def _replay_one(self, op: int, flags: int, handle: int, nr_pages: int, cpu: int,
@@ -715,11 +792,13 @@ class Hierarchy:
             # The C core's order of checks: counts and CPU, flags, then the cgroup.
             if not 0 <= nr_pages <= PAGE_COUNTER_MAX or not 0 <= cpu < ncpus:
                 return -errno.EINVAL
+            if handle == 0:  # "no cgroup": only OP_DRAIN_ALL takes it
+                return -errno.EINVAL
             if op == _replay.OP_CHARGE and flags & ~0x7F:
                 return -errno.EINVAL
             cg = self._by_handle(handle)
             if cg is None:
-                return -errno.ESTALE
+                return self._handle_error(handle)
             if op == _replay.OP_UNCHARGE:
                 try:
                     cg.uncharge(nr_pages, cpu, bool(kmem))
@@ -738,7 +817,7 @@ class Hierarchy:
         if op == _replay.OP_DRAIN_ALL:
             root = self._root if handle == 0 else self._by_handle(handle)
             if root is None:
-                return -errno.ESTALE
+                return self._handle_error(handle)
             self.drain_all(root)
             return 0
         return -errno.EINVAL
@@ -746,6 +825,7 @@ class Hierarchy:
     @property
     def root(self) -> Cgroup:
         """The root cgroup (path ``""``, id 1; never charged)."""
+        self._open()
         return self._root
 
     @property
@@ -800,11 +880,14 @@ class Hierarchy:
         """The online cgroup at ``path`` (``"a/b"``; ``""`` is the root);
         :class:`NotFoundError` if there is none.  Leading and trailing ``/``
         are ignored; an empty component (``"a//b"``) names nothing."""
-        return self._lookup(self._components(path), path)
+        parts = self._components(path)
+        self._open()
+        return self._lookup(parts, path)
 
     def get(self, path: str, default: Optional[Cgroup] = None) -> Optional[Cgroup]:
         """Like ``h[path]`` but returns ``default`` when there is no such cgroup."""
         parts = self._components(path)
+        self._open()
         try:
             return self._lookup(parts, path)
         except NotFoundError:
@@ -816,11 +899,13 @@ class Hierarchy:
         parts = self._components(path)
         if not parts:
             raise InvalidError("cannot create the root cgroup")
+        self._open()
         parent = self._lookup(parts[:-1], path)
         return parent.create(parts[-1])
 
     def cgroups(self) -> list[Cgroup]:
         """Every existing cgroup (online and dying), root first, in creation order."""
+        self._open()
         return list(self._all.values())
 
     # ------------------------------------------------------------------ stocks
@@ -828,12 +913,14 @@ class Hierarchy:
     def stock(self, cpu: int) -> tuple[tuple[Optional[Cgroup], int], ...]:
         """The stock of ``cpu``: (cached cgroup or None, nr_pages) per slot."""
         cpu = _check_cpu(cpu, self._config.ncpus)
+        self._open()
         return tuple(zip(self._cached[cpu], self._nr_pages[cpu]))
 
     def drain(self, cpu: int) -> None:
         """Drain every slot of ``cpu``'s stock (``drain_local_stock()`` /
         ``drain_stock_fully()``; also CPU hotplug's ``memcg_hotplug_cpu_dead()``)."""
         cpu = _check_cpu(cpu, self._config.ncpus)
+        self._open()
         try:
             self._drain_cpu(cpu)
         finally:
@@ -848,7 +935,8 @@ class Hierarchy:
         elif not isinstance(root, Cgroup):
             raise InvalidTypeError(f"root must be a model Cgroup or None, not {type(root).__name__}")
         elif root._hierarchy is not self:
-            raise InvalidError("root belongs to another hierarchy")
+            raise InvalidError(f"root {root._path or '/'!r} is a cgroup of another hierarchy")
+        self._open()
         root._live()
         try:
             self._drain_all_stock(root)
@@ -983,9 +1071,11 @@ class Hierarchy:
         memory = memcg._counters["memory"]
         before = memory.usage
         memcg._pins += 1
+        self._hook_depth += 1
         try:
             claimed = hook(memcg, nr_pages)
         finally:
+            self._hook_depth -= 1
             memcg._pins -= 1
         claimed = _check_hook_result(claimed)
         after = memory.usage

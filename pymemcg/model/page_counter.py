@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .._common import PAGE_COUNTER_MAX, U64_MASK, PageCounterState, check_count
+from .._common import PAGE_COUNTER_MAX, U64_MASK, PageCounterState, check_bool, check_count
 from ..errors import BusyError, InvalidError, InvalidTypeError, UnderflowError
 
 __all__ = ["PageCounter"]
@@ -56,6 +56,8 @@ class PageCounter:
                 f"parent must be a pymemcg.model.PageCounter or None, not {type(parent).__name__}"
             )
         limit = check_count(max, "max")
+        track_failcnt = check_bool(track_failcnt, "track_failcnt")
+        protection = check_bool(protection, "protection")
         self._usage = 0
         self._max = limit
         self._min = self._low = 0
@@ -66,8 +68,8 @@ class PageCounter:
         self._min_usage = self._low_usage = 0
         self._children_min_usage = self._children_low_usage = 0
         self._parent = parent
-        self._track_failcnt = bool(track_failcnt)
-        self._protection = bool(protection)
+        self._track_failcnt = track_failcnt
+        self._protection = protection
         self._depth = 0 if parent is None else parent._depth + 1
 
     def _ancestry(self) -> Iterator[PageCounter]:
