@@ -57,6 +57,7 @@ static uint32_t nr_slots;                       /* under registry_lock */
 static uint32_t free_head;                      /* index + 1, 0: none */
 static uint64_t tag_used[(MEMCG_HANDLE_TAG_MAX + 1) / 64];
 static uint32_t tag_cursor;
+static int64_t nr_live;                         /* hierarchies created and not closed */
 
 /* The calls this thread is in that hold a hierarchy (hier_hold), innermost first. */
 static _Thread_local struct hier_frame *held_frames;
@@ -291,6 +292,7 @@ int64_t pmc_hierarchy_new(const struct pmc_config *cfg)
 	h->handle = (int64_t)(((uint64_t)gen << 32) | h->index);
 	/* Release: whoever finds this generation finds the hierarchy set up. */
 	atomic_store_explicit(&h->gen, gen, RELEASE);
+	nr_live++;
 	pthread_mutex_unlock(&registry_lock);
 	return h->handle;
 }
@@ -340,8 +342,19 @@ int64_t pmc_hierarchy_close(int64_t hierarchy)
 	pthread_mutex_lock(&registry_lock);
 	tag_free(tag);
 	slot_free(h);
+	nr_live--;
 	pthread_mutex_unlock(&registry_lock);
 	return 0;
+}
+
+int64_t pmc_hierarchy_nr_live(void)
+{
+	int64_t n;
+
+	pthread_mutex_lock(&registry_lock);
+	n = nr_live;
+	pthread_mutex_unlock(&registry_lock);
+	return n;
 }
 
 int64_t pmc_hierarchy_put(int64_t hierarchy)

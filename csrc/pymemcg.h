@@ -222,6 +222,8 @@ int64_t pmc_hierarchy_new(const struct pmc_config *cfg);
 int64_t pmc_hierarchy_close(int64_t hierarchy);
 /* The same as pmc_hierarchy_close. */
 int64_t pmc_hierarchy_put(int64_t hierarchy);
+/* Hierarchies created and not yet closed, in the process (for leak checks). */
+int64_t pmc_hierarchy_nr_live(void);
 int64_t pmc_cgroup_root(int64_t hierarchy);
 /*
  * A cgroup handle (id in the low 16 bits), or -errno: the name as mkdir

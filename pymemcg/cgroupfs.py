@@ -121,6 +121,7 @@ from .errors import (
     NoDeviceError,
     NotFoundError,
     RangeError,
+    StaleHandleError,
     TooBigError,
 )
 
@@ -274,6 +275,12 @@ def _forget_freed(hier: Any, states: Dict[int, _State]) -> None:
 
 # ---------------------------------------------------------------------------
 # helpers over the primitives
+
+
+def _hierarchy_of(cg: Any) -> Any:
+    """The hierarchy of a cgroup of either backend, even a freed one."""
+    h = getattr(cg, "_hier", None)
+    return h if h is not None else cg._hierarchy
 
 
 def _config(cg: Any) -> Any:
@@ -709,6 +716,8 @@ def _lookup(cg: Any, name: object) -> _File:
     if not isinstance(name, str):
         raise InvalidTypeError(f"file name must be a str, not {type(name).__name__}")
     if not cg.online:
+        if _hierarchy_of(cg).closed:
+            raise StaleHandleError(f"cgroup {cg.path or '/'!r}: its hierarchy is closed")
         raise NotFoundError(f"cgroup {cg.path or '/'!r} has been removed: no {name}")
     cfg = _config(cg)
     f = _FILES[cfg.version].get(name)
