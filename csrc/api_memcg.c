@@ -56,6 +56,24 @@ int64_t pmc_cgroup_root(int64_t hierarchy)
 	return ret;
 }
 
+int64_t pmc_cgroup_by_id(int64_t hierarchy, int64_t id)
+{
+	struct pmc_hierarchy *h;
+	struct mem_cgroup *memcg = NULL;
+	int64_t ret;
+
+	if (id < 1 || id > MEMCG_ID_MAX)
+		return -ENOENT;
+	h = hier_lock(hierarchy);
+	if (!h)
+		return -ESTALE;
+	/* The id's current generation: whatever holds it now. */
+	memcg = memcg_by_id(h, (uint32_t)id);
+	ret = memcg ? memcg_handle(memcg) : -ENOENT;
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
 int64_t pmc_cgroup_create(int64_t hierarchy, int64_t parent, const char *name)
 {
 	struct pmc_hierarchy *h;

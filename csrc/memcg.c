@@ -58,6 +58,14 @@ struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup)
 	return atomic_load_explicit(&e->memcg, RELAXED);
 }
 
+/* The cgroup holding an id, under h->lock (or NULL). */
+struct mem_cgroup *memcg_by_id(struct pmc_hierarchy *h, uint32_t id)
+{
+	struct memcg_id_entry *e = id_entry(h, id);
+
+	return e ? atomic_load_explicit(&e->memcg, RELAXED) : NULL;
+}
+
 /*
  * Why memcg_lookup found nothing: -EINVAL for what was never a handle of
  * this hierarchy (0, negative, another hierarchy's tag), -ESTALE for a

@@ -240,6 +240,7 @@ void memcg_hierarchy_destroy(struct pmc_hierarchy *h);
 struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup);
 int64_t memcg_handle(struct mem_cgroup *memcg);
 int memcg_lookup_error(struct pmc_hierarchy *h, int64_t cgroup);
+struct mem_cgroup *memcg_by_id(struct pmc_hierarchy *h, uint32_t id);
 int memcg_check_name(const char *name);
 int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name);
 int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg);

@@ -225,6 +225,8 @@ int64_t pmc_hierarchy_put(int64_t hierarchy);
 /* Hierarchies created and not yet closed, in the process (for leak checks). */
 int64_t pmc_hierarchy_nr_live(void);
 int64_t pmc_cgroup_root(int64_t hierarchy);
+/* The handle of the cgroup (online or dying) that holds id, or -ENOENT. */
+int64_t pmc_cgroup_by_id(int64_t hierarchy, int64_t id);
 /*
  * A cgroup handle (id in the low 16 bits), or -errno: the name as mkdir
  * checks it (-ENAMETOOLONG from 4096 bytes, -EINVAL empty, with "/" or a

@@ -15,7 +15,7 @@ import threading
 import weakref
 from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Tuple
 
-from ._common import PAGE_SIZE, PageCounterState, check_bool, check_count, check_name
+from ._common import PAGE_SIZE, PageCounterState, check_bool, check_count, check_int, check_name
 from ._common import check_cpu as _check_cpu
 from ._core import ffi, lib
 from ._views import CounterView
@@ -263,6 +263,30 @@ class Hierarchy:
             return self[path]
         except NotFoundError:
             return default
+
+    def by_id(self, cgid: int) -> "Cgroup":
+        """The cgroup (online or dying) that holds the memcg id ``cgid``
+        (what a refused replay record returns); :class:`NotFoundError` if
+        none does."""
+        cgid = check_int(cgid, "id")
+        r = lib.pmc_cgroup_by_id(self._h, cgid)
+        if r == -_errno.ENOENT:
+            raise NotFoundError(f"no cgroup holds id {cgid}")
+        return self._cgroup(_check(r, "by_id"))
+
+    def __contains__(self, item: object) -> bool:
+        """``path in h``: an online cgroup at that path; ``cgroup in h``: a
+        cgroup of this hierarchy that still exists (online or dying)."""
+        if isinstance(item, str):
+            return self.get(item) is not None
+        if isinstance(item, Cgroup):
+            return item._hier is self and (item.online or item.dying)
+        return False
+
+    def __len__(self) -> int:
+        """How many cgroups exist, online and dying, the root included."""
+        root = self.root._info()
+        return 1 + int(root.nr_descendants) + int(root.nr_dying_descendants)
 
     def cgroups(self) -> List["Cgroup"]:
         """Every cgroup that exists, online and dying, in creation order:

@@ -944,3 +944,29 @@ def test_counter_views(backend):
     assert a._counter_state("memory").max == 7 and a.memory.snapshot().max == 7
     with pytest.raises(AttributeError):
         a._counter_state("swap")
+
+
+def test_container_protocol(backend):
+    h = make(backend)
+    a = h.create("a")
+    b = h.create("a/b")
+    assert "a" in h and "/a/b/" in h and "x" not in h and "" in h
+    assert a in h and b in h and 3 not in h and None not in h
+    assert len(h) == 3 and [c.path for c in h] == ["", "a", "a/b"]
+    assert h.by_id(1) is h.root and h.by_id(3) is b
+    with pytest.raises(backend.NotFoundError):
+        h.by_id(4)
+    with pytest.raises(backend.NotFoundError):
+        h.by_id(70000)
+    with pytest.raises(backend.InvalidTypeError):
+        h.by_id(2.0)
+    b.try_charge(1)
+    h.drain_all()
+    b.remove()                       # dying: still counted, still found by id
+    assert "a/b" not in h and b in h and len(h) == 3 and h.by_id(3) is b
+    b.uncharge(1)
+    assert b not in h and len(h) == 2
+    with pytest.raises(backend.NotFoundError):
+        h.by_id(3)
+    other = make(backend)
+    assert other.root not in h

@@ -31,6 +31,7 @@ from .._common import (
     PageCounterState,
     check_bool,
     check_count,
+    check_int,
     check_name,
 )
 from .._common import check_cpu as _check_cpu
@@ -902,6 +903,34 @@ class Hierarchy:
         self._open()
         parent = self._lookup(parts[:-1], path)
         return parent.create(parts[-1])
+
+    def by_id(self, cgid: int) -> Cgroup:
+        """The cgroup (online or dying) that holds the memcg id ``cgid``
+        (what a refused replay record returns); :class:`NotFoundError` if
+        none does."""
+        cgid = check_int(cgid, "id")
+        self._open()
+        cg = self._by_id.get(cgid)
+        if cg is None:
+            raise NotFoundError(f"no cgroup holds id {cgid}")
+        return cg
+
+    def __contains__(self, item: object) -> bool:
+        """``path in h``: an online cgroup at that path; ``cgroup in h``: a
+        cgroup of this hierarchy that still exists (online or dying)."""
+        if isinstance(item, str):
+            return self.get(item) is not None
+        if isinstance(item, Cgroup):
+            return item._hierarchy is self and not item._freed
+        return False
+
+    def __len__(self) -> int:
+        """How many cgroups exist, online and dying, the root included."""
+        self._open()
+        return len(self._all)
+
+    def __iter__(self) -> Iterator[Cgroup]:
+        return iter(self.cgroups())
 
     def cgroups(self) -> list[Cgroup]:
         """Every existing cgroup (online and dying), root first, in creation order."""
