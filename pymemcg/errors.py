@@ -60,10 +60,18 @@ class _OSErrorWithDefault(MemcgError, OSError):
             super().__init__(*args)
 
 
-class InvalidError(MemcgError, ValueError):
-    """Bad argument or unparsable text (the kernel's ``EINVAL``)."""
 
-    errno = _errno.EINVAL
+
+class InvalidError(_OSErrorWithDefault, ValueError):
+    """Bad argument or unparsable text (the kernel's ``EINVAL``).
+
+    Also an :class:`OSError` with errno EINVAL, as a write to a real
+    cgroupfs file raises it, so code written against the kernel's files
+    catches it unchanged; and a :class:`ValueError`, as Python code expects
+    of a bad argument.
+    """
+
+    default_errno = _errno.EINVAL
 
 
 class InvalidTypeError(MemcgError, TypeError):

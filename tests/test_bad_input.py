@@ -208,8 +208,9 @@ def test_errors_hierarchy():
     assert issubclass(E.BusyError, OSError) and issubclass(E.BusyError, E.MemcgError)
     assert E.BusyError().errno == errno.EBUSY
     assert E.BusyError("limit below usage").errno == errno.EBUSY
-    assert issubclass(E.InvalidError, ValueError)
-    assert E.InvalidError.errno == errno.EINVAL
+    assert issubclass(E.InvalidError, ValueError) and issubclass(E.InvalidError, OSError)
+    assert E.InvalidError().errno == errno.EINVAL
+    assert E.InvalidError("bad").errno == errno.EINVAL
     assert issubclass(E.InvalidTypeError, TypeError)
     assert issubclass(E.UnderflowError, ValueError)
     assert not issubclass(E.UnderflowError, E.InvalidError)
