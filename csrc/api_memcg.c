@@ -149,6 +149,7 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 		info->events_local[i] = atomic_load_explicit(&memcg->events_local[i], RELAXED);
 	}
 	stat_sum(h, memcg, info->stat);
+	info->throttle_jiffies = atomic_load_explicit(&memcg->throttle_jiffies, RELAXED);
 	info->name_len = (int32_t)memcg->name_len;
 	memcpy(info->name, memcg->name, memcg->name_len < sizeof(info->name) ?
 	       memcg->name_len : sizeof(info->name) - 1);

@@ -254,6 +254,8 @@ static int check_config(const struct pmc_config *cfg)
 	if (cfg->kmem_limit < PMC_KMEM_LIMIT_ENFORCED || cfg->kmem_limit > PMC_KMEM_LIMIT_ABSENT ||
 	    cfg->failcnt < PMC_FAILCNT_NONE || cfg->failcnt > PMC_FAILCNT_ALL)
 		return -EINVAL;
+	if (cfg->hz < 0 || cfg->hz > 100000)         /* 0: the default, 1000 */
+		return -EINVAL;
 	/* The uncapped single-slot stock of 3.8 has exactly one slot. */
 	if (!cfg->stock_refill_cap && cfg->stock_slots != 1)
 		return -EINVAL;

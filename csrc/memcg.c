@@ -645,6 +645,8 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 
 	memset((char *)h + life, 0, sizeof(*h) - life);
 	h->cfg = *cfg;
+	if (!h->cfg.hz)
+		h->cfg.hz = 1000;
 	h->tag = tag;
 	id_mark(h, 0, true);            /* 0 is no id */
 	for (uint32_t id = MEMCG_ID_MAX + 1; id < MEMCG_ID_WORDS * 64; id++)
@@ -968,47 +970,132 @@ done_restock:
 }
 
 /*
- * reclaim_high on the way back to user space (mem_cgroup_handle_over_high
- * without its throttling): every over-high cgroup below the root gets a
- * high event and is reclaimed.  Called without any lock.
+ * memory.high on the way back to user space: mem_cgroup_handle_over_high.
+ *
+ * The overage of a counter is ((usage - high) << 20) / high, the penalty
+ * overage^2 * HZ >> 20 >> 14, scaled by the pages the task charged over
+ * high against a batch; memory's and swap's are added and clamped to 2 s.
+ * All of it is the kernel's unsigned arithmetic, wraps included (the task's
+ * page count is an unsigned int there).  The delay the kernel would sleep
+ * is not slept: it is added to the charging cgroup's throttle total.
  */
+#define MEMCG_DELAY_PRECISION_SHIFT 20
+#define MEMCG_DELAY_SCALING_SHIFT 14
+#define SWAP_CLUSTER_MAX 32u
+
+static uint64_t calculate_overage(unsigned long usage, unsigned long high)
+{
+	if (usage <= high)
+		return 0;
+	if (!high)
+		high = 1;               /* as if the threshold were one page */
+	return ((uint64_t)(usage - high) << MEMCG_DELAY_PRECISION_SHIFT) / high;
+}
+
+/* The largest overage from memcg up to, not including, the root. */
+static uint64_t find_max_overage(struct mem_cgroup *memcg, int idx)
+{
+	uint64_t overage, max_overage = 0;
+
+	do {
+		struct page_counter *c = &memcg->counter[idx];
+
+		overage = calculate_overage(page_counter_read(c),
+					    atomic_load_explicit(&c->high, RELAXED));
+		if (overage > max_overage)
+			max_overage = overage;
+		memcg = memcg->parent;
+	} while (memcg && !memcg_is_root(memcg));
+	return max_overage;
+}
+
+static unsigned long calculate_high_delay(const struct pmc_config *cfg, unsigned int nr_pages,
+					  uint64_t max_overage)
+{
+	unsigned long penalty_jiffies;
+
+	if (!max_overage)
+		return 0;
+	penalty_jiffies = max_overage * max_overage * (uint64_t)cfg->hz;
+	penalty_jiffies >>= MEMCG_DELAY_PRECISION_SHIFT;
+	penalty_jiffies >>= MEMCG_DELAY_SCALING_SHIFT;
+	return penalty_jiffies * nr_pages / (unsigned long)cfg->charge_batch;
+}
+
+/*
+ * reclaim_high: each non-root cgroup from memcg up that is above its
+ * memory.high gets a high event and a reclaim of nr_pages.  No lock held;
+ * memcg is pinned, so it and its ancestors stay allocated.  Returns the
+ * pages reclaimed, or -errno of a failed hook.
+ */
+static long reclaim_high(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned int nr_pages)
+{
+	long nr_reclaimed = 0;
+
+	do {
+		struct page_counter *mem = &memcg->counter[MEMCG_MEMORY];
+		long r;
+
+		if (page_counter_read(mem) <= atomic_load_explicit(&mem->high, RELAXED))
+			continue;
+		memcg_memory_event(memcg, MEMCG_HIGH);
+		r = reclaim_unlocked(h, memcg, nr_pages);
+		if (r < 0)
+			return r;
+		nr_reclaimed += r;
+	} while ((memcg = memcg->parent) && !memcg_is_root(memcg));
+	return nr_reclaimed;
+}
+
 static int handle_over_high(struct charge_ctx *ctx)
 {
 	struct pmc_hierarchy *h = ctx->h;
-	unsigned long nr_pages = ctx->pending_high;
-	int64_t handle = ctx->handle;
+	const struct pmc_config *cfg = &h->cfg;
+	/* current->memcg_nr_pages_over_high is an unsigned int. */
+	unsigned int nr_pages = (unsigned int)ctx->pending_high;
+	int nr_retries = cfg->reclaim_retries;
+	unsigned long penalty_jiffies;
+	struct mem_cgroup *memcg;
+	bool in_retry = false;
+	long nr_reclaimed;
 	int ret = 0;
 
+	ctx->pending_high = 0;
 	if (!nr_pages)
 		return 0;
-	ctx->pending_high = 0;
-	for (;;) {
-		struct mem_cgroup *m;
-		int64_t parent;
-		bool high;
-
-		pthread_mutex_lock(&h->lock);
-		m = memcg_lookup(h, handle);
-		if (!m || memcg_is_root(m)) {
-			pthread_mutex_unlock(&h->lock);
-			break;
-		}
-		high = page_counter_read(&m->counter[MEMCG_MEMORY]) >
-		       atomic_load_explicit(&m->counter[MEMCG_MEMORY].high, RELAXED);
-		if (high)
-			memcg_memory_event(m, MEMCG_HIGH);
-		parent = memcg_handle(m->parent);
-		pthread_mutex_unlock(&h->lock);
-		if (high) {
-			long r = reclaim_pinned(h, handle, nr_pages);
-
-			if (r < 0 && r != -ESTALE) {
-				ret = (int)r;
-				break;
-			}
-		}
-		handle = parent;
+	/* The task's memcg, held as get_mem_cgroup_from_mm() holds it. */
+	pthread_mutex_lock(&h->lock);
+	memcg = memcg_lookup(h, ctx->handle);
+	if (memcg)
+		atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
+	pthread_mutex_unlock(&h->lock);
+	if (!memcg)
+		return 0;
+retry_reclaim:
+	nr_reclaimed = reclaim_high(h, memcg, in_retry ? SWAP_CLUSTER_MAX : nr_pages);
+	if (nr_reclaimed < 0) {
+		ret = (int)nr_reclaimed;
+		goto out;
 	}
+	penalty_jiffies = calculate_high_delay(cfg, nr_pages, find_max_overage(memcg, MEMCG_MEMORY));
+	if (cfg->version == 2)
+		penalty_jiffies += calculate_high_delay(cfg, nr_pages,
+							find_max_overage(memcg, MEMCG_MEMSW));
+	if (penalty_jiffies > 2ul * (unsigned long)cfg->hz)
+		penalty_jiffies = 2ul * (unsigned long)cfg->hz;   /* MEMCG_MAX_HIGH_DELAY_JIFFIES */
+	/* Not worth a sleep: a little over high, maybe not reclaimed hard enough yet. */
+	if (penalty_jiffies <= (unsigned long)cfg->hz / 100)
+		goto out;
+	/* Reclaim makes progress (or may yet): reclaim rather than throttle. */
+	if (nr_reclaimed || nr_retries--) {
+		in_retry = true;
+		goto retry_reclaim;
+	}
+	/* schedule_timeout_killable(penalty_jiffies), not slept: counted. */
+	atomic_fetch_add_explicit(&memcg->throttle_jiffies, (long)penalty_jiffies, RELAXED);
+	ctx->throttle_jiffies += penalty_jiffies;
+out:
+	memcg_put_unlocked(h, memcg);
 	return ret;
 }
 

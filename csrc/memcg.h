@@ -95,6 +95,8 @@ struct mem_cgroup {
 	/* Events: rare, atomic. */
 	_Alignas(PMC_CACHELINE) _Atomic long events[MEMCG_NR_EVENTS];
 	_Atomic long events_local[MEMCG_NR_EVENTS];
+	/* memory.high throttling this cgroup's charges earned (jiffies, not slept). */
+	_Atomic long throttle_jiffies;
 	/* References: stock slots caching it, reclaim in progress (css refs). */
 	_Atomic long refs;
 	_Atomic int free_queued;        /* on h->free_queue (memcg_free_queue) */
@@ -184,6 +186,7 @@ struct charge_ctx {
 	bool pinned;                    /* holds a reference on memcg */
 	bool held;                      /* holds the hierarchy (frame) */
 	unsigned long pending_high;     /* current->memcg_nr_pages_over_high */
+	unsigned long throttle_jiffies; /* memory.high delay this call earned */
 	struct hier_frame frame;
 };
 

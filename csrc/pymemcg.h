@@ -161,6 +161,7 @@ struct pmc_config {
 	int32_t failcnt;
 	int32_t allow_spinning_batch;
 	int32_t memory_localevents;
+	int32_t hz;                     /* jiffies per second (memory.high throttling); 0: 1000 */
 	uint64_t seed;
 };
 
@@ -177,6 +178,7 @@ struct pmc_cgroup_info {
 	int64_t events[6];
 	int64_t events_local[6];
 	int64_t stat[2];                /* pages, this cgroup's own (summed over the CPUs) */
+	int64_t throttle_jiffies;       /* memory.high delay its charges earned (not slept) */
 	int32_t name_len;               /* bytes, up to 4095 */
 	char name[256];                 /* its first 255 bytes; pmc_cgroup_list has all */
 };

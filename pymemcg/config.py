@@ -84,6 +84,9 @@ class Config:
     memory_localevents: bool = False
     #: cgroup2 mount option: unclaimed protection floats down.
     memory_recursiveprot: bool = False
+    #: CONFIG_HZ: jiffies per second, the unit of memory.high throttling
+    #: (the delay is computed, never slept: Cgroup.throttle_jiffies).
+    hz: int = 1000
     #: Seed of the per-CPU stock eviction generators (splitmix64, seed + cpu).
     seed: int = 0
 
@@ -106,6 +109,7 @@ class Config:
         _check_range("stock_slots", self.stock_slots, 1, 16)
         _check_range("kernel_stack_pages", self.kernel_stack_pages, 1, 1 << 10)
         _check_range("seed", self.seed, 0, 2**64 - 1)
+        _check_range("hz", self.hz, 1, 100000)
         if self.version == 2 and (self.memsw or self.kmem_limit != "absent" or self.kmem_first):
             raise InvalidError("cgroup v2 has no memsw counter, no kmem counter and no kmem limit")
         if not self.stock_refill_cap and self.stock_slots != 1:

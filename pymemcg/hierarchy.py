@@ -70,6 +70,7 @@ def _config_struct(cfg: Config) -> Any:
         "failcnt": ("none", "memory", "all").index(cfg.failcnt),
         "allow_spinning_batch": cfg.allow_spinning_batch,
         "memory_localevents": cfg.memory_localevents,
+        "hz": cfg.hz,
         "seed": cfg.seed,
     })
 
@@ -704,6 +705,12 @@ class Cgroup:
     def _stat_hierarchical(self) -> Dict[str, int]:
         """The same, summed over the whole subtree (v1's ``total_*`` keys)."""
         return self._stat(True)
+
+    @property
+    def throttle_jiffies(self) -> int:
+        """The memory.high throttling its charges earned: the jiffies
+        ``mem_cgroup_handle_over_high()`` would have slept (not slept here)."""
+        return int(self._info().throttle_jiffies)
 
     @property
     def events(self) -> Dict[str, int]:

@@ -708,22 +708,33 @@ def test_hook_exception_3_8_kmem_uncharged(backend):
 # ==========================================================================
 
 
+# mem_cgroup_handle_over_high(), at HZ = 1000 and MEMCG_CHARGE_BATCH = 64:
+#   overage = ((usage - high) << 20) // max(high, 1)       (the largest from the
+#             charging cgroup up to, not including, the root)
+#   penalty = min(overage**2 * HZ >> 34 * nr_pages // 64, 2 * HZ)
+# penalty <= HZ/100 ends it; otherwise it reclaims again (32 pages a pass) while
+# reclaim makes progress or MAX_RECLAIM_RETRIES (16) remain; then the task
+# would sleep `penalty` jiffies: the charging cgroup's throttle_jiffies here.
+
 def test_memory_high_events_and_reclaim(backend):
     hook = Recorder()
     h = make(backend, hook=hook)
     p = h.create("p")
     a = p.create("a")
     p._set_high("memory", 10)
-    # batch 64: p 64 > high 10 -> pending 64; at the end: a not over, p over:
-    # high event on p and reclaim(p, 64)
+    # batch 64: p 64 > high 10 -> pending 64; overage (54 << 20) // 10 =
+    # 5662310, penalty 1866240 -> 2000 jiffies: 1 pass + 16 retries (the hook
+    # frees nothing), a high event on p each, then 2000 jiffies of throttle.
     assert a.try_charge(1) is None
-    assert hook.calls == [(p, 64)]
-    assert p.events == ev(high=1) and p.events_local == ev(high=1)
+    assert hook.calls == [(p, 64)] + [(p, 32)] * 16
+    assert p.events == ev(high=17) and p.events_local == ev(high=17)
     assert a.events == EV0 and h.root.events == EV0
+    assert (a.throttle_jiffies, p.throttle_jiffies) == (2000, 0)
     assert a.try_charge(1) is None  # stock hit: no memory.high check
-    assert hook.calls == [(p, 64)] and p.events == ev(high=1)
+    assert len(hook.calls) == 17 and p.events == ev(high=17)
     assert a.try_charge(70) is None  # > batch: batch 70, pending 70
-    assert hook.calls == [(p, 64), (p, 70)] and p.events == ev(high=2)
+    assert hook.calls[17:] == [(p, 70)] + [(p, 32)] * 16 and p.events == ev(high=34)
+    assert a.throttle_jiffies == 4000
 
 
 def test_memory_high_every_over_ancestor(backend):
@@ -734,19 +745,69 @@ def test_memory_high_every_over_ancestor(backend):
     a._set_high("memory", 10)
     p._set_high("memory", 10)
     assert a.try_charge(1) is None
-    # a over: event on a (propagates to p), reclaim(a, 64); p over: event on p
-    assert hook.calls == [(a, 64), (p, 64)]
-    assert a.events == ev(high=1) and a.events_local == ev(high=1)
-    assert p.events == ev(high=2) and p.events_local == ev(high=1)
+    # each pass: a over: event on a (propagates to p), reclaim(a); p over:
+    # event on p; 17 passes (2000 jiffies of penalty, nothing reclaimed)
+    assert hook.calls == [(a, 64), (p, 64)] + [(a, 32), (p, 32)] * 16
+    assert a.events == ev(high=17) and a.events_local == ev(high=17)
+    assert p.events == ev(high=34) and p.events_local == ev(high=17)
     assert h.root.events == EV0
+    assert (a.throttle_jiffies, p.throttle_jiffies) == (2000, 0)
 
 
 def test_memory_high_without_hook(backend):
     h = make(backend)
     a = h.create("a")
     a._set_high("memory", 0)
-    assert a.try_charge(1) is None  # 64 > 0: high event, reclaim frees nothing
-    assert a.memory.usage == 64 and a.events == ev(high=1)
+    # high 0 counts as 1 page: overage (63 << 20) // 1; 17 passes, 2000 jiffies
+    assert a.try_charge(1) is None
+    assert a.memory.usage == 64 and a.events == ev(high=17)
+    assert a.throttle_jiffies == 2000
+
+
+@pytest.mark.parametrize("over_mib, passes, throttle", [
+    # The kernel's own table (mm/memcontrol.c, high = 100M): 101M -> 6 ms,
+    # 105M -> 159 ms, 110M -> 639 ms, 118M -> 2000 ms (the clamp).
+    (1, 1, 0),          # penalty 6 <= HZ/100: no retry, no throttle
+    (5, 17, 159),
+    (10, 17, 639),
+    (18, 17, 2000),
+])
+def test_memory_high_penalty_table(backend, over_mib, passes, throttle):
+    hook = Recorder()
+    h = make(backend, hook=hook)
+    g = h.create("g")
+    high = 100 * 256                                  # 100M in pages
+    target = (100 + over_mib) * 256
+    assert g.try_charge(target - 64) is None          # exact size (> batch): no stock left
+    g._set_high("memory", high)
+    assert g.try_charge(1) is None                    # a batch of 64: usage = target
+    assert g.memory.usage == target
+    assert len(hook.calls) == passes and g.events == ev(high=passes)
+    assert g.throttle_jiffies == throttle
+
+
+def test_memory_high_reclaim_progress_retries(backend):
+    # A hook that frees 32 pages a call: progress, so it reclaims again until
+    # the penalty drops to HZ/100 or below, never throttling.
+    hook = Recorder(uncharge=True)
+    h = make(backend, hook=hook)
+    g = h.create("g")
+    assert g.try_charge(100 * 256 + 256 - 64) is None   # 101M - 64 pages
+    g._set_high("memory", 100 * 256 - 4 * 256)          # 96M: 5M over after the batch
+    assert g.try_charge(1) is None
+    # pass 1 frees 64 pages (its batch); each later pass 32; penalty falls as
+    # usage falls: usage u over high H costs ((u-H)<<20)//H squared ... <= 10
+    u, H, calls = 101 * 256, 96 * 256, []
+    n = 64
+    while True:
+        calls.append(n)
+        u -= n
+        over = ((u - H) << 20) // H if u > H else 0
+        if (over * over * 1000 >> 34) <= 10:
+            break
+        n = 32
+    assert [n for _, n in hook.calls] == calls
+    assert g.memory.usage == u and g.throttle_jiffies == 0
 
 
 # ==========================================================================

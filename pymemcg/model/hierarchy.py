@@ -90,6 +90,30 @@ def _tag_alloc(h: "Hierarchy") -> int:
 PAGE_ALLOC_COSTLY_ORDER = 3
 
 
+# memory.high throttling (mm/memcontrol.c)
+_MEMCG_DELAY_PRECISION_SHIFT = 20
+_MEMCG_DELAY_SCALING_SHIFT = 14
+_SWAP_CLUSTER_MAX = 32
+
+
+def _calculate_overage(usage: int, high: int) -> int:
+    """``calculate_overage()``: ((usage - high) << 20) / high in u64."""
+    if usage <= high:
+        return 0
+    high = max(high, 1)
+    return (((usage - high) << _MEMCG_DELAY_PRECISION_SHIFT) & U64_MASK) // high
+
+
+def _calculate_high_delay(cfg: Config, nr_pages: int, max_overage: int) -> int:
+    """``calculate_high_delay()``: overage^2 * HZ >> 34, scaled by
+    nr_pages / MEMCG_CHARGE_BATCH, in unsigned long."""
+    if not max_overage:
+        return 0
+    penalty = (max_overage * max_overage * cfg.hz) & U64_MASK
+    penalty >>= _MEMCG_DELAY_PRECISION_SHIFT + _MEMCG_DELAY_SCALING_SHIFT
+    return ((penalty * nr_pages) & U64_MASK) // cfg.charge_batch
+
+
 # splitmix64 constants
 _GOLDEN = 0x9E3779B97F4A7C15
 _MIX1 = 0xBF58476D1CE4E5B9
@@ -235,6 +259,7 @@ class Cgroup:
         self._kernel = 0
         self._stock_refs = 0  # stock slots caching this cgroup (css refs held by stocks)
         self._pins = 0  # calls in progress on this cgroup (css refs held by a charge)
+        self._throttle_jiffies = 0  # memory.high delay its charges earned (not slept)
         if cfg.kmem_activation == "always":
             self._kmem_active = True
         else:  # 3.8: children of an activated group are activated at creation
@@ -605,6 +630,13 @@ class Cgroup:
         for c in self._descendants():
             anon, kernel = anon + c._anon, kernel + c._kernel
         return {"anon": anon * PAGE_SIZE, "kernel": kernel * PAGE_SIZE}
+
+    @property
+    def throttle_jiffies(self) -> int:
+        """The memory.high throttling its charges earned: the jiffies
+        ``mem_cgroup_handle_over_high()`` would have slept (not slept here)."""
+        self._live()
+        return self._throttle_jiffies
 
     @property
     def events(self) -> dict[str, int]:
@@ -1122,17 +1154,63 @@ class Hierarchy:
             margin = min(margin, s.max - s.usage if s.usage < s.max else 0)
         return margin
 
-    def _reclaim_high(self, memcg: Cgroup, nr_pages: int) -> None:
-        """``reclaim_high()`` (one pass of ``mem_cgroup_handle_over_high()``,
-        no throttling): each non-root memcg from ``memcg`` up that is above
-        memory.high gets a ``high`` event and a reclaim of ``nr_pages``."""
+    def _reclaim_high(self, memcg: Cgroup, nr_pages: int) -> int:
+        """``reclaim_high()``: each non-root memcg from ``memcg`` up that is
+        above memory.high gets a ``high`` event and a reclaim of
+        ``nr_pages``; the pages reclaimed in all."""
+        nr_reclaimed = 0
         m: Optional[Cgroup] = memcg
         while m is not None and m is not self._root:
             c = m._counters["memory"]
             if c.usage > c.high:
                 self._memcg_memory_event(m, "high")
-                self._try_to_free(m, nr_pages)
+                nr_reclaimed += self._try_to_free(m, nr_pages)
             m = m._parent
+        return nr_reclaimed
+
+    def _max_overage(self, memcg: Cgroup, counter: str) -> int:
+        """``mem_find_max_overage()`` / ``swap_find_max_overage()``: the
+        largest overage from memcg up to, not including, the root."""
+        best = 0
+        m: Optional[Cgroup] = memcg
+        while m is not None and m is not self._root:
+            c = m._counters[counter]
+            best = max(best, _calculate_overage(c.usage, c.high))
+            m = m._parent
+        return best
+
+    def _handle_over_high(self, memcg: Cgroup, nr_pages: int) -> None:
+        """``mem_cgroup_handle_over_high()`` on the way back to user space:
+        reclaim_high, then the penalty; reclaim again while reclaim makes
+        progress or retries remain; the delay the kernel would sleep is added
+        to the cgroup's throttle total instead."""
+        cfg = self._config
+        nr_pages &= 0xFFFFFFFF  # current->memcg_nr_pages_over_high: unsigned int
+        if not nr_pages:
+            return
+        retries = cfg.reclaim_retries
+        in_retry = False
+        memcg._pins += 1  # get_mem_cgroup_from_mm(): a css reference
+        try:
+            while True:
+                nr_reclaimed = self._reclaim_high(memcg, _SWAP_CLUSTER_MAX if in_retry else nr_pages)
+                penalty = _calculate_high_delay(cfg, nr_pages, self._max_overage(memcg, "memory"))
+                if cfg.version == 2:
+                    penalty += _calculate_high_delay(cfg, nr_pages, self._max_overage(memcg, "swap"))
+                penalty = min(penalty & U64_MASK, 2 * cfg.hz)  # MEMCG_MAX_HIGH_DELAY_JIFFIES
+                if penalty <= cfg.hz // 100:
+                    return
+                if nr_reclaimed:
+                    in_retry = True
+                    continue
+                retries -= 1  # `nr_retries--` (post-decrement: tested before)
+                if retries + 1 > 0:
+                    in_retry = True
+                    continue
+                memcg._throttle_jiffies += penalty  # schedule_timeout_killable(), not slept
+                return
+        finally:
+            memcg._pins -= 1
 
     # ------------------------------------------------------------------ charge path
 
@@ -1189,7 +1267,7 @@ class Hierarchy:
                 cg._anon += n
         if pending[0]:
             nr, pending[0] = pending[0], 0
-            self._reclaim_high(cg, nr)
+            self._handle_over_high(cg, nr)
         return over
 
     def _try_charge_memcg(
