@@ -29,8 +29,40 @@ test: test-c test-python
 test-c:
 	$(MAKE) -C tests/c check
 
-test-python: $(STAMP)
+test-python: $(STAMP) fuzz-deps-optional
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q
+
+# Fuzzing (tests/fuzz/README.md).  atheris is the `fuzz` extra of pyproject.toml;
+# it is installed alone, since `pip install -e '.[fuzz]'` would rebuild the extension.
+.PHONY: fuzz fuzz-deps-optional
+FUZZ_SECONDS ?= 600
+FUZZERS ?=
+FUZZ_STAMP := $(VENV)/.fuzz-installed
+
+$(FUZZ_STAMP): $(STAMP)
+	$(PY) -m pip install -q --retries 1 --timeout 15 'atheris>=2.3'
+	touch $@
+
+# `make test` tries to install atheris; where it cannot (no wheel for this Python or
+# platform, no network), tests/test_fuzz_short.py runs the harnesses over Hypothesis
+# and reports test_atheris_installed as skipped.
+fuzz-deps-optional: $(STAMP)
+	@$(MAKE) --no-print-directory $(FUZZ_STAMP) || echo "make: atheris could not be installed: the short fuzz runs of make test fall back to Hypothesis"
+
+# Every harness (or FUZZERS="memparse replay") for FUZZ_SECONDS each, each in its own
+# process; prints each one's execution count; corpus, logs and reproducers in build/fuzz/.
+fuzz: $(FUZZ_STAMP)
+	$(PY) tests/fuzz/run_all.py --seconds $(FUZZ_SECONDS) --workdir build/fuzz $(FUZZERS)
+
+# Line coverage of csrc/ by the C programs (tests/c, flavour cov) and by the Python
+# suite (an extension built with --coverage in build/coverage; the in-place
+# pymemcg/_core*.so is untouched), merged per source line by gcovr (the `coverage`
+# extra of pyproject.toml, installed alone by tools/coverage.py if missing).  Prints
+# the table and the uncovered lines; fails below COVERAGE_MIN percent or if a run fails.
+.PHONY: coverage
+COVERAGE_MIN ?= 95
+coverage: $(STAMP)
+	$(PY) tools/coverage.py --min $(COVERAGE_MIN)
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'

@@ -29,15 +29,7 @@ void pmc_set_reclaim_callback(int64_t (*callback)(int64_t, int64_t, int64_t))
 int64_t memcg_handle(struct mem_cgroup *memcg)
 {
 	return (int64_t)(((uint64_t)memcg->h->tag << MEMCG_HANDLE_TAG_SHIFT) |
-			 ((uint64_t)memcg->gen << 16) | memcg->id);
-}
-
-static struct memcg_id_entry *id_entry(struct pmc_hierarchy *h, uint32_t id)
-{
-	struct memcg_id_entry *chunk =
-		atomic_load_explicit(&h->ids[id >> MEMCG_ID_CHUNK_SHIFT], ACQUIRE);
-
-	return chunk ? &chunk[id & (MEMCG_ID_CHUNK - 1)] : NULL;
+			 ((uint64_t)memcg->gen << MEMCG_HANDLE_SLOT_BITS) | memcg->slot);
 }
 
 /*
@@ -46,24 +38,18 @@ static struct memcg_id_entry *id_entry(struct pmc_hierarchy *h, uint32_t id)
  */
 struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup)
 {
-	uint32_t id = (uint32_t)cgroup & 0xffff;
-	uint32_t gen = (uint32_t)((uint64_t)cgroup >> 16) & 0x7fffffffu;
-	struct memcg_id_entry *e;
+	uint64_t v = (uint64_t)cgroup;
 
-	if (cgroup <= 0 || !id || !(gen & 1) || (uint64_t)cgroup >> MEMCG_HANDLE_TAG_SHIFT != h->tag)
+	if (cgroup <= 0 || v >> MEMCG_HANDLE_TAG_SHIFT != h->tag)
 		return NULL;
-	e = id_entry(h, id);
-	if (!e || atomic_load_explicit(&e->gen, ACQUIRE) != gen)
-		return NULL;
-	return atomic_load_explicit(&e->memcg, RELAXED);
+	return idmap_lookup(&h->slots, (uint32_t)(v & MEMCG_HANDLE_SLOT_MASK),
+			    (uint32_t)(v >> MEMCG_HANDLE_SLOT_BITS) & MEMCG_HANDLE_GEN_MASK);
 }
 
 /* The cgroup holding an id, under h->lock (or NULL). */
 struct mem_cgroup *memcg_by_id(struct pmc_hierarchy *h, uint32_t id)
 {
-	struct memcg_id_entry *e = id_entry(h, id);
-
-	return e ? atomic_load_explicit(&e->memcg, RELAXED) : NULL;
+	return idmap_get(&h->ids, id);
 }
 
 /*
@@ -79,70 +65,47 @@ int memcg_lookup_error(struct pmc_hierarchy *h, int64_t cgroup)
 }
 
 /*
- * The lowest free id, as the kernel's xa_alloc of memcg ids hands out.  A
- * two-level bitmap of the ids in use finds it in a few word scans: the
- * summary word i has bit j set when ids 64*(64*i+j) .. +63 are all taken.
- * Id 0 is never handed out (marked taken at init).
+ * A new cgroup's memcg id (lowest free, as xa_alloc hands them out) and its
+ * handle slot.  The id errno when none is left is the era's: idr's -ENOSPC
+ * (3.8), xa_alloc's -EBUSY (current kernels).
  */
-static int alloc_id(struct pmc_hierarchy *h, uint32_t *idp)
+static int memcg_alloc_ids(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	for (uint32_t i = 0; i < MEMCG_ID_WORDS / 64; i++) {
-		uint32_t w, id;
+	int ret = idmap_alloc(&h->ids, &memcg->id);
 
-		if (h->id_full[i] == ~0ull)
-			continue;
-		w = i * 64 + (uint32_t)__builtin_ctzll(~h->id_full[i]);
-		id = w * 64 + (uint32_t)__builtin_ctzll(~h->id_used[w]);
-		if (id > MEMCG_ID_MAX)
-			return -ENOSPC;
-		if (!id_entry(h, id)) {
-			struct memcg_id_entry *chunk = calloc(MEMCG_ID_CHUNK, sizeof(*chunk));
-
-			if (!chunk)
-				return -ENOMEM;
-			atomic_store_explicit(&h->ids[id >> MEMCG_ID_CHUNK_SHIFT], chunk, RELEASE);
-		}
-		*idp = id;
-		return 0;
+	if (ret)
+		return ret == -ENOSPC ? -h->cfg.id_errno : ret;
+	ret = idmap_alloc(&h->slots, &memcg->slot);
+	if (ret) {
+		idmap_free(&h->ids, memcg->id);
+		return ret;
 	}
-	return -ENOSPC;
+	return 0;
 }
 
-static void id_mark(struct pmc_hierarchy *h, uint32_t id, bool used)
+/* Publish under h->lock: from here on the handle (and the id) find the cgroup. */
+static void memcg_publish(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	uint32_t w = id / 64;
-
-	if (used)
-		h->id_used[w] |= 1ull << (id % 64);
-	else
-		h->id_used[w] &= ~(1ull << (id % 64));
-	if (h->id_used[w] == ~0ull)
-		h->id_full[w / 64] |= 1ull << (w % 64);
-	else
-		h->id_full[w / 64] &= ~(1ull << (w % 64));
+	idmap_publish(&h->ids, memcg->id, memcg);
+	memcg->id_held = true;
+	memcg->gen = idmap_publish(&h->slots, memcg->slot, memcg);
 }
 
-/* Publish under h->lock: from here on the handle finds the cgroup. */
-static void publish_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+/* Give the memcg id back (at offline since 4.8, at free before). */
+static void memcg_release_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	struct memcg_id_entry *e = id_entry(h, memcg->id);
-	uint32_t gen = atomic_load_explicit(&e->gen, RELAXED) + 1;     /* even -> odd */
-
-	if (gen >= 0x7fffffffu)        /* keep handles positive: restart the cycle */
-		gen = 1;
-	memcg->gen = gen;
-	id_mark(h, memcg->id, true);
-	atomic_store_explicit(&e->memcg, memcg, RELAXED);
-	atomic_store_explicit(&e->gen, gen, RELEASE);
+	if (!memcg->id_held)
+		return;
+	idmap_unpublish(&h->ids, memcg->id);
+	idmap_free(&h->ids, memcg->id);
+	memcg->id_held = false;
 }
 
-static void unpublish_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+static void memcg_unpublish(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	struct memcg_id_entry *e = id_entry(h, memcg->id);
-
-	atomic_store_explicit(&e->gen, memcg->gen + 1, RELEASE);       /* odd -> even */
-	atomic_store_explicit(&e->memcg, NULL, RELAXED);
-	id_mark(h, memcg->id, false);
+	memcg_release_id(h, memcg);
+	idmap_unpublish(&h->slots, memcg->slot);
+	idmap_free(&h->slots, memcg->slot);
 }
 
 /* --- the tree ---------------------------------------------------------------- */
@@ -254,7 +217,7 @@ static void unlink_child(struct mem_cgroup *parent, struct mem_cgroup *memcg)
  */
 static uint64_t name_hash(struct mem_cgroup *parent, const char *name)
 {
-	uint64_t hash = 0xcbf29ce484222325ull ^ parent->id;     /* FNV-1a */
+	uint64_t hash = 0xcbf29ce484222325ull ^ parent->slot;   /* FNV-1a */
 
 	for (; *name; name++)
 		hash = (hash ^ (unsigned char)*name) * 0x100000001b3ull;
@@ -356,7 +319,6 @@ int memcg_check_name(const char *name)
 int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name)
 {
 	struct mem_cgroup *memcg, *c;
-	uint32_t id;
 	int ret = memcg_check_name(name);
 
 	if (ret)
@@ -365,26 +327,29 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 		return -ENOENT;
 	if (find_child(h, parent, name))
 		return -EEXIST;
-	ret = alloc_id(h, &id);
-	if (ret)
-		return ret;
 	memcg = memcg_alloc(h, parent);
 	if (!memcg)
 		return -ENOMEM;
+	ret = memcg_alloc_ids(h, memcg);
+	if (ret) {
+		memcg_free(memcg);
+		return ret;
+	}
 	memcg->name_len = strlen(name);
 	memcg->name = malloc(memcg->name_len + 1);
 	if (!memcg->name) {
+		idmap_free(&h->ids, memcg->id);
+		idmap_free(&h->slots, memcg->slot);
 		memcg_free(memcg);
 		return -ENOMEM;
 	}
 	memcpy(memcg->name, name, memcg->name_len + 1);
-	memcg->id = id;
 	link_child(parent, memcg);
 	link_all(h, memcg);
 	hash_name(h, memcg);
 	for (c = parent; c; c = c->parent)
 		c->nr_descendants++;
-	publish_id(h, memcg);
+	memcg_publish(h, memcg);
 	return memcg_handle(memcg);
 }
 
@@ -415,6 +380,9 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	page_counter_set_min(&memcg->counter[MEMCG_MEMORY], 0);
 	page_counter_set_low(&memcg->counter[MEMCG_MEMORY], 0);
 	drain_all_stock(h, memcg);
+	/* mem_cgroup_id_put: only swap could hold the id longer (not modelled). */
+	if (h->cfg.id_at_offline)
+		memcg_release_id(h, memcg);
 	memcg_free_queue(h, memcg);
 	return 0;
 }
@@ -429,15 +397,21 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
  * it queues the cgroup: its remove, an uncharge or a reference dropped
  * while it is dying, the free of its last child.
  *
- * A cgroup is queued at most once (free_queued).  The pusher holds a lock
- * or a reference that keeps it from being freed until the push is done.
+ * A cgroup is queued at most once (free_queued).  The event comes first,
+ * the push after it, while a lock keeps the cgroup from being freed (a CPU
+ * lock: a free waits for every CPU; or h->lock).  The free un-queues a
+ * cgroup with an exchange before it looks at it.  The two exchanges on
+ * free_queued order the event and the look: either the free's exchange
+ * comes second and sees the event (acq_rel on both), or the pusher's comes
+ * second, finds the flag clear and queues the cgroup again.  A plain store
+ * to clear the flag would let the free read a counter from before the
+ * event while the pusher, seeing the flag still set, skipped its push.
  */
 void memcg_free_queue(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	struct mem_cgroup *head;
 
-	/* Acquire: pairs with the release that un-queued it, which read next_free first. */
-	if (atomic_exchange_explicit(&memcg->free_queued, 1, ACQUIRE))
+	if (atomic_exchange_explicit(&memcg->free_queued, 1, memory_order_acq_rel))
 		return;
 	head = atomic_load_explicit(&h->free_queue, RELAXED);
 	do {
@@ -449,30 +423,33 @@ void memcg_free_queue(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 
 /*
  * Drop a reference, holding a CPU lock; a dying cgroup may be freeable
- * afterwards.  The state is read and the cgroup queued first: once the count
- * is down, a free may be under way.  A remove() in between cannot free it
- * under us (its drain waits for our CPU lock) and queues it itself after its
- * drain.
+ * afterwards, so it is queued after the put (memcg_free_queue).  A remove()
+ * racing with us cannot free it under us (its drain waits for our CPU lock)
+ * and queues it itself after its drain.
  */
 void memcg_put(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
+	/* Release: pairs with the acquire in memcg_freeable. */
+	atomic_fetch_sub_explicit(&memcg->refs, 1, memory_order_release);
+	/* Our CPU lock keeps it allocated: a free waits for every CPU (memcg_free_dying). */
 	if (!memcg_online(memcg))
 		memcg_free_queue(h, memcg);
-	/* Release: pairs with the acquire in memcg_freeable, which may free it next. */
-	atomic_fetch_sub_explicit(&memcg->refs, 1, memory_order_release);
 }
 
 /*
- * Drop a reference holding no lock.  Nothing of the cgroup may be read once
- * the count is down, and a remove() may have come and gone since we last
- * looked (finding our reference and keeping the cgroup): so queue it for a
- * free check whatever its state, while our reference still keeps it.  Only
- * slow paths (reclaim) get here.
+ * Drop a reference holding no CPU lock.  A remove() may have come and gone
+ * since we last looked (finding our reference and keeping the cgroup): so
+ * queue it for a free check whatever its state.  Only slow paths (reclaim,
+ * memory.high) get here, so h->lock may be taken to keep a free from
+ * running between the put and the push.
  */
 void memcg_put_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	memcg_free_queue(h, memcg);
+	/* h->lock: no free can run between the put and the push. */
+	pthread_mutex_lock(&h->lock);
 	atomic_fetch_sub_explicit(&memcg->refs, 1, memory_order_release);
+	memcg_free_queue(h, memcg);
+	pthread_mutex_unlock(&h->lock);
 }
 
 static bool memcg_freeable(struct mem_cgroup *memcg)
@@ -490,7 +467,7 @@ static void memcg_doom(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 		       struct mem_cgroup **doomed)
 {
 	memcg->doomed = true;
-	unpublish_id(h, memcg);
+	memcg_unpublish(h, memcg);
 	unlink_child(memcg->parent, memcg);
 	unlink_all(h, memcg);
 	for (struct mem_cgroup *c = memcg->parent; c; c = c->parent)
@@ -511,7 +488,8 @@ static void doom_queued(struct pmc_hierarchy *h, struct mem_cgroup **doomed)
 
 	for (; memcg; memcg = next) {
 		next = memcg->next_free;
-		atomic_store_explicit(&memcg->free_queued, 0, RELEASE);
+		/* An exchange, not a store: see memcg_free_queue. */
+		atomic_exchange_explicit(&memcg->free_queued, 0, memory_order_acq_rel);
 		for (struct mem_cgroup *m = memcg; m && !memcg_online(m) && !m->doomed &&
 		     memcg_freeable(m); m = m->parent)
 			memcg_doom(h, m, doomed);
@@ -532,7 +510,7 @@ static void requeue_survivors(struct pmc_hierarchy *h)
 		next = memcg->next_free;
 		if (memcg->doomed)
 			continue;
-		atomic_store_explicit(&memcg->free_queued, 0, RELEASE);
+		atomic_exchange_explicit(&memcg->free_queued, 0, memory_order_acq_rel);
 		memcg_free_queue(h, memcg);
 	}
 }
@@ -577,6 +555,8 @@ static void list_fill(struct pmc_cgroup_list *list, int64_t idx, struct mem_cgro
 		e->state = atomic_load_explicit(&memcg->state, RELAXED);
 		e->name_len = (int32_t)memcg->name_len;
 		e->name_off = off;
+		e->id = memcg->id;
+		e->reserved = 0;
 	}
 	if (off + (int64_t)memcg->name_len <= list->names_cap)
 		memcpy(list->names + off, memcg->name, memcg->name_len);
@@ -647,24 +627,24 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 	h->cfg = *cfg;
 	if (!h->cfg.hz)
 		h->cfg.hz = 1000;
+	if (!h->cfg.id_errno)
+		h->cfg.id_errno = ENOSPC;
 	h->tag = tag;
-	id_mark(h, 0, true);            /* 0 is no id */
-	for (uint32_t id = MEMCG_ID_MAX + 1; id < MEMCG_ID_WORDS * 64; id++)
-		id_mark(h, id, true);   /* past the last id: never free */
-	if (stock_init(h) || names_init(h) || alloc_id(h, &(uint32_t){0}))
+	idmap_init(&h->ids, MEMCG_ID_MAX, 0x7fffffffu);
+	idmap_init(&h->slots, MEMCG_HANDLE_SLOT_MASK, MEMCG_HANDLE_GEN_MASK);
+	if (stock_init(h) || names_init(h))
 		return -ENOMEM;
 	root = memcg_alloc(h, NULL);
 	if (!root)
 		return -ENOMEM;
 	root->name = calloc(1, 1);
-	if (!root->name) {
+	if (!root->name || memcg_alloc_ids(h, root)) {
 		memcg_free(root);
 		return -ENOMEM;
 	}
-	root->id = 1;
 	h->root = root;
 	link_all(h, root);
-	publish_id(h, root);
+	memcg_publish(h, root);
 	return 0;
 }
 
@@ -676,10 +656,8 @@ void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
 		memcg_free(memcg);
 	}
 	h->all_head = h->all_tail = h->root = NULL;
-	for (unsigned int i = 0; i < MEMCG_ID_CHUNKS; i++) {
-		free(atomic_load_explicit(&h->ids[i], RELAXED));
-		atomic_store_explicit(&h->ids[i], NULL, RELAXED);
-	}
+	idmap_destroy(&h->ids);
+	idmap_destroy(&h->slots);
 	free(h->names);
 	h->names = NULL;
 }
@@ -1108,6 +1086,13 @@ void finish_call(struct pmc_hierarchy *h)
 	}
 }
 
+/* A refusal: the handle of the cgroup over its limit; its id for replay. */
+static int64_t charge_refused(struct charge_ctx *ctx, struct mem_cgroup *over)
+{
+	ctx->over_id = over->id;
+	return memcg_handle(over);
+}
+
 /**
  * memcg_try_charge_locked - the charging call, on a CPU already held
  *
@@ -1142,7 +1127,7 @@ int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 		struct page_counter *kfail;
 
 		if (!page_counter_try_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages, &kfail))
-			return memcg_handle(memcg_of(kfail, MEMCG_KMEM));
+			return charge_refused(ctx, memcg_of(kfail, MEMCG_KMEM));
 	}
 	r = try_charge_memcg(ctx, gfp, nr_pages, &fail);
 	if (r) {
@@ -1150,7 +1135,7 @@ int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 			page_counter_uncharge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages);
 		if (r < 0)
 			ctx->pending_high = 0;
-		return r < 0 ? r : memcg_handle(fail);
+		return r < 0 ? r : charge_refused(ctx, fail);
 	}
 	if (kmem && h->cfg.version == 1 && !h->cfg.kmem_first) {
 		struct page_counter *kfail;
@@ -1163,7 +1148,7 @@ int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 			/* 4.x-5.15: a kmem limit after the memory charge, no reclaim. */
 			if (!(gfp & PMC_GFP_NOFAIL)) {
 				memcg_uncharge_counters(ctx->memcg, nr_pages, NULL);  /* cancel_charge */
-				return memcg_handle(memcg_of(kfail, MEMCG_KMEM));
+				return charge_refused(ctx, memcg_of(kfail, MEMCG_KMEM));
 			}
 			page_counter_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages);
 		}

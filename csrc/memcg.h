@@ -23,14 +23,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "idmap.h"
 #include "page_counter.h"
 #include "pymemcg.h"
 
 #define MEMCG_ID_MAX 65535u
-#define MEMCG_ID_CHUNK_SHIFT 10
-#define MEMCG_ID_CHUNK (1u << MEMCG_ID_CHUNK_SHIFT)
-#define MEMCG_ID_CHUNKS ((MEMCG_ID_MAX + MEMCG_ID_CHUNK) / MEMCG_ID_CHUNK)
-#define MEMCG_ID_WORDS ((MEMCG_ID_MAX + 1) / 64)
 #define MEMCG_STOCK_MAX_SLOTS 16
 #define MEMCG_NAME_MAX 4095         /* PATH_MAX - 1: see memcg_check_name */
 #define MEMCG_NAME_BUCKETS_MIN 64
@@ -63,12 +60,17 @@ enum memcg_stat_idx {
 enum memcg_state { MEMCG_ONLINE = 1, MEMCG_DYING = 2 };
 
 /*
- * Cgroup handles: id in bits 0..15, the id slot's generation (odd while a
- * cgroup holds it) in bits 16..46 and the hierarchy's tag in bits 47..62.
- * The tag tells a handle of another hierarchy from a stale one of this
- * hierarchy: the first is a caller's mistake (-EINVAL), the second a
- * cgroup that is gone (-ESTALE).
+ * Cgroup handles: the cgroup's slot in bits 0..21, the slot's generation
+ * (odd while a cgroup holds it) in bits 22..46 and the hierarchy's tag in
+ * bits 47..62.  A slot lives as long as its cgroup, dying included; the
+ * memcg id (1..65,535) is separate, since current kernels give it back at
+ * offline.  The tag tells a handle of another hierarchy from a stale one
+ * of this hierarchy: the first is a caller's mistake (-EINVAL), the second
+ * a cgroup that is gone (-ESTALE).
  */
+#define MEMCG_HANDLE_SLOT_BITS 22
+#define MEMCG_HANDLE_SLOT_MASK ((1u << MEMCG_HANDLE_SLOT_BITS) - 1)   /* = IDMAP_MAX_INDEX */
+#define MEMCG_HANDLE_GEN_MASK ((1u << 25) - 1)
 #define MEMCG_HANDLE_TAG_SHIFT 47
 #define MEMCG_HANDLE_TAG_MAX 0xffffu
 
@@ -88,8 +90,10 @@ struct mem_cgroup {
 	struct memcg_vmstats_percpu *vmstats;   /* [ncpus] */
 	_Atomic int state;
 	_Atomic bool kmem_active;
-	uint32_t id;
-	uint32_t gen;
+	uint32_t id;                    /* memcg id; kept for show once given back */
+	uint32_t slot;                  /* of its handle */
+	uint32_t gen;                   /* of its slot */
+	bool id_held;                   /* the id still names it (h->ids) */
 	int depth;
 
 	/* Events: rare, atomic. */
@@ -124,11 +128,6 @@ struct memcg_stock_pcp {
 	uint64_t rng;                   /* splitmix64 state: random eviction */
 };
 
-struct memcg_id_entry {
-	_Atomic uint32_t gen;           /* odd while a cgroup holds the id */
-	_Atomic(struct mem_cgroup *) memcg;
-};
-
 struct stock_array {
 	struct stock_array *next;       /* arrays this slot outgrew: kept, see hierarchy.c */
 	struct memcg_stock_pcp pcp[];
@@ -153,12 +152,11 @@ struct pmc_hierarchy {
 	/* --- one life: zeroed by memcg_hierarchy_init, cfg first --- */
 	struct pmc_config cfg;
 	struct mem_cgroup *root;
-	_Atomic(struct memcg_id_entry *) ids[MEMCG_ID_CHUNKS];
+	struct idmap ids;               /* memcg id -> cgroup, under lock */
+	struct idmap slots;             /* handle slot -> cgroup, lock-free look-ups */
 	_Atomic(struct mem_cgroup *) free_queue;  /* may have become freeable */
 	_Atomic int reclaim_hook;       /* call the registered reclaim callback */
 	struct mem_cgroup *all_head, *all_tail;  /* creation order, under lock */
-	uint64_t id_used[MEMCG_ID_WORDS];       /* ids in use (alloc_id) */
-	uint64_t id_full[MEMCG_ID_WORDS / 64];  /* words of id_used that are full */
 	uint32_t tag;                   /* bits 47..62 of its cgroups' handles */
 	struct mem_cgroup **names;      /* online cgroups by (parent, name) */
 	size_t names_mask;              /* buckets - 1 */
@@ -187,6 +185,7 @@ struct charge_ctx {
 	bool held;                      /* holds the hierarchy (frame) */
 	unsigned long pending_high;     /* current->memcg_nr_pages_over_high */
 	unsigned long throttle_jiffies; /* memory.high delay this call earned */
+	uint32_t over_id;               /* memcg id of the cgroup that refused */
 	struct hier_frame frame;
 };
 

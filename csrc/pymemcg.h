@@ -162,6 +162,8 @@ struct pmc_config {
 	int32_t allow_spinning_batch;
 	int32_t memory_localevents;
 	int32_t hz;                     /* jiffies per second (memory.high throttling); 0: 1000 */
+	int32_t id_at_offline;          /* the memcg id is given back at offline (4.8+), else at free */
+	int32_t id_errno;               /* no id left: ENOSPC (idr, 3.8) or EBUSY (xa_alloc); 0: ENOSPC */
 	uint64_t seed;
 };
 
@@ -187,9 +189,11 @@ struct pmc_cgroup_info {
 struct pmc_cgroup_entry {
 	int64_t handle;
 	int64_t parent;                 /* 0 for the root */
+	int64_t name_off;
 	int32_t state;                  /* 1 online, 2 dying */
 	int32_t name_len;
-	int64_t name_off;
+	uint32_t id;                    /* memcg id (given back at offline on 4.8+: kept for show) */
+	uint32_t reserved;
 };
 
 /*

@@ -108,8 +108,8 @@ static int64_t replay_charge(struct replay_state *st, const struct pmc_op *op)
 		replay_release(st);
 		ret = memcg_charge_finish(&ctx, ret);
 	}
-	/* A refusal names the cgroup by id: it is alive, an ancestor of a live one. */
-	return ret > 0 ? (ret & 0xffff) : ret;
+	/* A refusal names the cgroup over its limit by its memcg id (h.by_id). */
+	return ret > 0 ? (int64_t)ctx.over_id : ret;
 }
 
 static int64_t replay_uncharge(struct replay_state *st, const struct pmc_op *op)

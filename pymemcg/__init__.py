@@ -13,6 +13,13 @@ True
 True
 >>> (a.usage, root.usage, a.failcnt)
 (60, 60, 1)
+
+Without the compiled extension (``pymemcg/_core*.so``, built by ``pip
+install`` or ``make venv``), ``import pymemcg`` still works and so does all
+of :mod:`pymemcg.model`; only the C-backed names (:class:`PageCounter`,
+:class:`Hierarchy`, :class:`Cgroup`, :func:`memparse`,
+:func:`page_counter_memparse`) raise :class:`ImportError`, saying so, when
+they are used.
 """
 
 from __future__ import annotations
@@ -50,17 +57,35 @@ from .gfp import (
     GFP_NOWAIT,
     GFP_RETRY_MAYFAIL,
 )
-from .hierarchy import Cgroup, Hierarchy
 from .replay import (
     OP_CHARGE,
     OP_DRAIN,
     OP_DRAIN_ALL,
     OP_UNCHARGE,
     RESULT_UNDERFLOW,
+    ReplayResult,
+    decode,
+    ops,
     pack_ops,
 )
-from .memparse import memparse, page_counter_memparse
-from .page_counter import PageCounter
+
+#: Why the C core did not load (None when it did): the C-backed names then
+#: raise ImportError on use, and pymemcg.model works all the same.
+_CORE_ERROR: "ImportError | None" = None
+try:
+    from .hierarchy import Cgroup, Hierarchy
+    from .memparse import memparse, page_counter_memparse
+    from .page_counter import PageCounter
+except ImportError as _exc:
+    # Only the extension itself may be missing; any other ImportError is a bug.
+    if getattr(_exc, "name", None) != __name__ + "._core":
+        raise
+    _CORE_ERROR = _exc
+    del _exc
+
+#: The names that need the compiled C core.
+_CORE_NAMES = frozenset({"Cgroup", "Hierarchy", "memparse", "page_counter_memparse",
+                         "PageCounter"})
 
 __version__ = "0.1.0"
 
@@ -76,6 +101,9 @@ __all__ = [
     "OP_DRAIN_ALL",
     "RESULT_UNDERFLOW",
     "pack_ops",
+    "ops",
+    "decode",
+    "ReplayResult",
     "PAGE_SIZE",
     "PAGE_SHIFT",
     "PAGE_COUNTER_MAX",
@@ -118,4 +146,10 @@ def __getattr__(name: str) -> object:
         from . import replay
 
         return replay.OP_DTYPE
+    if name in _CORE_NAMES and _CORE_ERROR is not None:
+        raise ImportError(
+            f"pymemcg.{name} needs the compiled C core, which did not load "
+            f"({_CORE_ERROR}): build it with `pip install .` or `make venv` (a C compiler "
+            "and the Python headers), or use the pure-Python pymemcg.model, which has "
+            "the same API", name=__name__ + "._core") from _CORE_ERROR
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

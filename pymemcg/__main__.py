@@ -1,7 +1,8 @@
-"""python -m pymemcg"""
+"""python -m pymemcg: the ``pymemcg`` command (:mod:`pymemcg.cli`)."""
 
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

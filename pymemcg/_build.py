@@ -13,6 +13,7 @@ import glob
 import os
 import re
 import sys
+import sysconfig
 
 from cffi import FFI
 
@@ -51,6 +52,12 @@ def _sources() -> list[str]:
 #: the one function C calls back in Python.
 BINDING_CDEF = 'extern "Python" int64_t pmc_py_reclaim(int64_t, int64_t, int64_t);'
 
+#: Build against CPython's limited API (stable ABI): one ``_core.abi3.so``
+#: and one ``cp39-abi3`` wheel for every CPython >= 3.9 (setup.py tags the
+#: wheel).  Not possible on a debug or free-threaded interpreter.
+PY_LIMITED_API = not hasattr(sys, "gettotalrefcount") and not sysconfig.get_config_var(
+    "Py_GIL_DISABLED")
+
 ffibuilder = FFI()
 ffibuilder.cdef(cdef_from_header())
 ffibuilder.cdef(BINDING_CDEF)
@@ -61,6 +68,7 @@ ffibuilder.set_source(
     include_dirs=[os.path.relpath(CSRC, os.path.dirname(HERE))],
     extra_compile_args=["-std=c11", "-O2", "-flto", "-fvisibility=hidden", "-Wall", "-Wextra", "-pthread", "-D_GNU_SOURCE"],
     extra_link_args=["-pthread", "-flto", "-O2"],
+    py_limited_api=PY_LIMITED_API,
 )
 
 if __name__ == "__main__":  # pragma: no cover - manual build

@@ -1,21 +1,43 @@
-"""Command line: ``python -m pymemcg demo | replay FILE``.
+"""Command line: ``pymemcg demo | replay FILE`` (also ``python -m pymemcg``).
 
 The demo walks through the page counter's behaviour on the C core and
 replays every step on the pure-Python model, printing both; every number
-shown is computed by the run.
+shown is computed by the run.  ``replay`` runs a text trace
+(:mod:`pymemcg.trace`) and prints the final counters, events and stats.
+
+Every bad input is one line on standard error, ``pymemcg: FILE:LINE:
+message`` (``pymemcg: FILE: message`` where there is no line), never a
+traceback; the exit status says what happened (:data:`EXIT_STATUSES`).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 from types import ModuleType
-from typing import Callable, List, Optional, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, List, NoReturn, Optional, Sequence
 
 import pymemcg
 import pymemcg.model
 
-__all__ = ["main", "demo"]
+__all__ = ["main", "demo", "EXIT_STATUSES"]
+
+#: The exit statuses of the command.
+EXIT_STATUSES = """\
+exit status:
+  0    success
+  1    bad input: a file that cannot be read, a trace line that cannot be run,
+       bad records (each reported), the C core and the model disagree
+       (--compare), the C core not built
+  2    bad command line
+  70   an internal error (a bug: please report it; PYMEMCG_TRACEBACK=1 shows it)
+  130  interrupted (Ctrl-C)
+  141  the reader of standard output went away (a closed pipe, as in
+       `pymemcg replay big.trace | head`): the command stops quietly, with the
+       status a shell reports for coreutils killed by SIGPIPE (128 + 13)
+"""
 
 MiB = 1 << 20
 
@@ -239,45 +261,227 @@ def _fail_small(mod: ModuleType, preset: str) -> object:
     return (over is g, g.events["max"], g.events["oom"], g.memory.failcnt)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line: ``pymemcg: message``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog.split()[0]}: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import trace
+
+    parser = _Parser(prog="pymemcg", description="Linux memory-cgroup (memcg) accounting in "
+                     "user space: the C core and the pure-Python model.",
+                     epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pymemcg {pymemcg.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    sub.add_parser("demo", help="walk through the accounting, C core vs model",
+                   description="Walk through the accounting on the C core and the model.",
+                   epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp = sub.add_parser(
+        "replay", help="run a text trace and print the final counters, events and stats",
+        description="Run a text trace and print the final counters (pages), events and "
+                    "memory.stat (bytes) of every cgroup.",
+        epilog="trace format:\n" + _indent(trace.FORMAT) + "\n" + EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp.add_argument("file", metavar="FILE", help="the trace; - for standard input")
+    which = rp.add_mutually_exclusive_group()
+    which.add_argument("--model", action="store_true",
+                       help="run the pure-Python model instead of the C core")
+    which.add_argument("--compare", action="store_true",
+                       help="run both; exit status 1 if the C core and the model disagree")
+    rp.add_argument("--no-progress", action="store_true",
+                    help="no progress bar (one is shown on standard error for runs longer "
+                         "than a second when it is a terminal and tqdm is installed)")
+    return parser
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line if line else line for line in text.splitlines())
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="pymemcg", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="walk through the accounting, C core vs model")
-    rp = sub.add_parser("replay", help="run a text trace (see pymemcg.trace) and print the "
-                                       "final counters and events")
-    rp.add_argument("file", help="the trace; - for standard input")
-    rp.add_argument("--model", action="store_true", help="run the pure-Python model")
-    rp.add_argument("--compare", action="store_true",
-                    help="run both and fail if the C core and the model disagree")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return 1 if demo() else 0
-    if args.command == "replay":
-        return _replay(args.file, args.model, args.compare)
-    return 2  # pragma: no cover - argparse rejects unknown commands
-
-
-def _replay(path: str, model: bool, compare: bool) -> int:
-    from .errors import MemcgError
-    from .trace import format_state, run_trace
-
-    text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
-    backends = [pymemcg.model if model else pymemcg]
-    if compare:
-        backends = [pymemcg, pymemcg.model]
-    outputs = []
-    for backend in backends:
+    """The command: returns its exit status (:data:`EXIT_STATUSES`)."""
+    try:
         try:
-            outputs.append(format_state(run_trace(text.splitlines(), backend)))
-        except MemcgError as e:
-            print(f"pymemcg replay: {e}", file=sys.stderr)
-            return 1
-    print("\n".join(outputs[0]))
-    if compare and outputs[0] != outputs[1]:
-        print("the C core and the model disagree; the model printed:", file=sys.stderr)
-        print("\n".join(outputs[1]), file=sys.stderr)
+            args = _parser().parse_args(argv)
+        except SystemExit as e:  # --help, --version, a bad command line
+            return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+        if args.command == "demo":
+            return 1 if demo() else 0
+        return _replay(args.file, args.model, args.compare, not args.no_progress)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except _Failed as e:
+        _error(str(e))
         return 1
-    return 0
+    except ImportError as e:
+        if getattr(e, "name", None) != "pymemcg._core":
+            return _internal(e)
+        _error("the C core (pymemcg._core) is not built: pip install . (or make venv) "
+               "builds it; replay --model runs without it")
+        return 1
+    except Exception as e:  # noqa: BLE001 - a bug: one line, not a traceback
+        return _internal(e)
+
+
+class _Failed(Exception):
+    """A bad input, already worded: ``FILE:LINE: message`` or ``FILE: message``."""
+
+
+def _error(message: str) -> None:
+    try:
+        print(f"pymemcg: {message}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr closed too: nothing more to say
+        pass
+
+
+def _internal(e: BaseException) -> int:
+    if os.environ.get("PYMEMCG_TRACEBACK"):
+        import traceback
+
+        traceback.print_exception(type(e), e, e.__traceback__)
+    else:
+        _error(f"internal error: {type(e).__name__}: {e} (a bug: please report it; "
+               "PYMEMCG_TRACEBACK=1 shows the traceback)")
+    return 70
+
+
+def _write(text: str) -> None:
+    """Write to standard output, all of it or BrokenPipeError.
+
+    Through the binary layer, in a loop: where stdout is unbuffered
+    (``python -u``, PYTHONUNBUFFERED) its text layer writes to the raw file
+    once and drops what a partial write left over, so a closed pipe would go
+    unnoticed and the output be cut silently."""
+    out = sys.stdout
+    raw = getattr(out, "buffer", None)
+    if raw is None:  # a stream without a binary layer (a StringIO ...)
+        out.write(text)
+        out.flush()
+        return
+    out.flush()
+    view = memoryview(text.encode(out.encoding or "utf-8", "backslashreplace"))
+    while view:
+        n = raw.write(view)
+        view = view[n if n is not None else 0:]
+    raw.flush()
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null, so that the flush at
+    exit does not complain (the recipe of Python's signal documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (pytest's capture ...)
+        pass
+
+
+def _read(path: str) -> "tuple[str, IO[bytes], Optional[int]]":
+    """(the name used in messages, the open binary file, its size or None)."""
+    if path == "-":
+        return "<stdin>", sys.stdin.buffer, None
+    try:
+        f = open(path, "rb")
+        size = os.fstat(f.fileno()).st_size
+    except OSError as e:
+        raise _Failed(f"{path}: {e.strerror or e}") from None
+    return path, f, size if size > 0 else None
+
+
+def _decoded(name: str, f: IO[bytes], bar: Any) -> Iterator[str]:
+    """The lines of a trace file, decoded: a byte that is not UTF-8 is a
+    TraceError of its line.  Feeds the progress bar (bytes read)."""
+    from .trace import TraceError
+
+    pending = 0
+    lineno = 0
+    try:
+        for raw in f:
+            lineno += 1
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise TraceError.at(lineno, f"not UTF-8 text: byte 0x{raw[e.start]:02x} "
+                                            f"at column {e.start + 1}") from None
+            if lineno == 1 and line.startswith("\ufeff"):
+                line = line[1:]  # a byte-order mark
+            if bar is not None:
+                pending += len(raw)
+                if not lineno & 0xFFF:
+                    bar.update(pending)
+                    pending = 0
+            yield line
+    except TraceError:
+        raise
+    except OSError as e:  # a read error (EISDIR on some systems, EIO ...)
+        raise _Failed(f"{name}: {e.strerror or e}") from None
+    if bar is not None and pending:
+        bar.update(pending)
+
+
+def _progress(enabled: bool, total: Optional[int], name: str) -> Any:
+    """A tqdm bar on standard error, or None: without tqdm, when disabled,
+    or when standard error is not a terminal."""
+    if not enabled:
+        return None
+    try:  # optional (the `progress` extra); imported by name: no stubs needed
+        tqdm = importlib.import_module("tqdm").tqdm
+    except ImportError:
+        return None
+    try:
+        if not sys.stderr.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    return tqdm(total=total, desc=os.path.basename(name), unit="B", unit_scale=True,
+                unit_divisor=1024, delay=1.0, file=sys.stderr, leave=False)
+
+
+def _replay(path: str, model: bool, compare: bool, progress: bool) -> int:
+    from . import trace
+
+    name, f, size = _read(path)
+    backends: List[ModuleType] = [pymemcg, pymemcg.model] if compare else \
+        [pymemcg.model if model else pymemcg]
+    bar = _progress(progress, size, name)
+    outcomes = []
+    try:
+        lines: Iterable[str] = _decoded(name, f, bar)
+        if compare:
+            lines = list(lines)  # read once, run twice
+        for backend in backends:
+            try:
+                outcomes.append(trace.run_trace(lines, backend))
+            except trace.TraceError as e:
+                raise _Failed(f"{name}:{e.lineno}: {e.reason}" if e.lineno
+                              else f"{name}: {e.reason or e}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+        if f is not sys.stdin.buffer:
+            f.close()
+    printed = [trace.format_state(o) for o in outcomes]
+    first = outcomes[0]
+    for lineno, message in first.bad:
+        _error(f"{name}:{lineno}: {message}")
+    if first.errors > len(first.bad):
+        _error(f"{name}: {first.errors} bad records in all (the first {len(first.bad)} shown)")
+    _write("\n".join(printed[0]) + "\n")
+    if compare and (printed[0] != printed[1] or first.bad != outcomes[1].bad):
+        _error(f"{name}: the C core and the model disagree; the model printed:")
+        for lineno, message in outcomes[1].bad:
+            _error(f"{name}:{lineno}: {message}")
+        print("\n".join(printed[1]), file=sys.stderr)
+        return 1
+    return 1 if first.errors else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

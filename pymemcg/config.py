@@ -21,12 +21,14 @@ KmemActivation = Literal["always", "on_limit"]
 KmemLimit = Literal["enforced", "ignored", "absent"]
 Failcnt = Literal["all", "memory", "none"]
 Rounding = Literal["up", "down"]
+IdErrno = Literal["ENOSPC", "EBUSY"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kmem_activation": ("always", "on_limit"),
     "kmem_limit": ("enforced", "ignored", "absent"),
     "failcnt": ("all", "memory", "none"),
     "limit_rounding": ("up", "down"),
+    "id_errno": ("ENOSPC", "EBUSY"),
 }
 
 
@@ -87,6 +89,13 @@ class Config:
     #: CONFIG_HZ: jiffies per second, the unit of memory.high throttling
     #: (the delay is computed, never slept: Cgroup.throttle_jiffies).
     hz: int = 1000
+    #: The memcg id is given back at offline (Linux 4.8+, 73f576c04b94: only
+    #: swap could hold it longer, and swap is not modelled), so dying cgroups
+    #: do not use up the 65,535 ids; before, at free (zombies exhaust them).
+    id_at_offline: bool = True
+    #: What mkdir returns when no memcg id is left: "ENOSPC" (idr, 3.8) or
+    #: "EBUSY" (xa_alloc with a limit, current kernels).
+    id_errno: IdErrno = "EBUSY"
     #: Seed of the per-CPU stock eviction generators (splitmix64, seed + cpu).
     seed: int = 0
 
@@ -130,7 +139,8 @@ class Config:
                  stock_single_page=True, stock_refill_cap=False, memsw=True,
                  kmem_activation="on_limit", kmem_limit="enforced", kmem_first=True,
                  kmem_uncharge_via_stock=False, failcnt="all", allow_spinning_batch=False,
-                 limit_rounding="up", kernel_stack_pages=2),
+                 limit_rounding="up", kernel_stack_pages=2, id_at_offline=False,
+                 id_errno="ENOSPC"),
             changes,
         )
 

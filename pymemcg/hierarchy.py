@@ -71,6 +71,8 @@ def _config_struct(cfg: Config) -> Any:
         "allow_spinning_batch": cfg.allow_spinning_batch,
         "memory_localevents": cfg.memory_localevents,
         "hz": cfg.hz,
+        "id_at_offline": cfg.id_at_offline,
+        "id_errno": _errno.EBUSY if cfg.id_errno == "EBUSY" else _errno.ENOSPC,
         "seed": cfg.seed,
     })
 
@@ -215,7 +217,7 @@ class Hierarchy:
         self._live()
         cg = self._cgroups.get(self._root)
         if cg is None:
-            cg = Cgroup(self, self._root, None, "")
+            cg = Cgroup(self, self._root, None, "", 1)
         return cg
 
     def _cgroup(self, handle: int) -> "Cgroup":
@@ -232,11 +234,11 @@ class Hierarchy:
         made: Dict[int, Cgroup] = {}        # strong: keeps new parents alive meanwhile
         out = []
         get = self._cgroups.get
-        for handle, parent, _state, name in entries:
+        for handle, parent, _state, name, cgid in entries:
             cg = made.get(handle) or get(handle)
             if cg is None:
                 p = (made.get(parent) or get(parent)) if parent else None
-                cg = Cgroup(self, handle, p, name)
+                cg = Cgroup(self, handle, p, name, cgid)
                 made[handle] = cg
             out.append(cg)
         return out
@@ -387,13 +389,15 @@ def _replay_result(res: Any, i: int) -> int:
 
 
 def _split(path: str) -> str:
+    """A path as the VFS walks it: "/a//b/" is "a/b"."""
     if not isinstance(path, str):
         raise InvalidTypeError(f"path must be a str, not {type(path).__name__}")
-    return path.strip("/")
+    return "/".join(p for p in path.split("/") if p)
 
 
-_Entry = Tuple[int, int, int, str]
-_ENTRY_FORMAT = "<qqiiq"        # struct pmc_cgroup_entry
+_Entry = Tuple[int, int, int, str, int]
+_ENTRY_FORMAT = "<qqqiiII"      # struct pmc_cgroup_entry
+_ENTRY_SIZE = _struct.calcsize(_ENTRY_FORMAT)
 
 
 def _list(fn: Any, *args: Any) -> List[_Entry]:
@@ -412,9 +416,9 @@ def _list(fn: Any, *args: Any) -> List[_Entry]:
             break
         cap, names_cap = max(cap, 2 * count), max(names_cap, 2 * names_len)
     text = ffi.buffer(names, names_len)[:]
-    return [(handle, parent, state, text[off:off + size].decode("utf-8", "surrogateescape"))
-            for handle, parent, state, size, off
-            in _struct.iter_unpack(_ENTRY_FORMAT, ffi.buffer(entries, 32 * count))]
+    return [(handle, parent, state, text[off:off + size].decode("utf-8", "surrogateescape"), cgid)
+            for handle, parent, off, state, size, cgid, _
+            in _struct.iter_unpack(_ENTRY_FORMAT, ffi.buffer(entries, _ENTRY_SIZE * count))]
 
 
 def _raise_cgroup_underflow(cg: "Cgroup", views: List[CounterView], nr_pages: int) -> None:
@@ -436,7 +440,7 @@ class Cgroup:
                  "__weakref__")
 
     def __init__(self, hierarchy: Hierarchy, handle: int, parent: Optional["Cgroup"],
-                 name: str) -> None:
+                 name: str, cgid: int) -> None:
         self._hier = hierarchy
         self._h = hierarchy._h
         self._cg = handle
@@ -446,7 +450,7 @@ class Cgroup:
             self.path = ""
         else:
             self.path = f"{parent.path}/{name}" if parent.path else name
-        self.id = handle & 0xFFFF
+        self.id = cgid
         self._depth = parent._depth + 1 if parent is not None else 0
         hierarchy._cgroups[handle] = self
 
@@ -488,7 +492,10 @@ class Cgroup:
         raw = check_name(name)
         name = raw.decode()
         h = _check(lib.pmc_cgroup_create(self._h, self._cg, raw), f"create {name!r}")
-        child = Cgroup(self._hier, h, self, name)
+        info = ffi.new("struct pmc_cgroup_info *")
+        if lib.pmc_cgroup_info(self._h, h, info):     # removed and freed by another thread
+            raise StaleHandleError(f"create {name!r}: removed as soon as created")
+        child = Cgroup(self._hier, h, self, name, int(info.id))
         self._hier._by_path[child.path] = h
         return child
 
@@ -770,6 +777,16 @@ class Cgroup:
 
     def _activate_kmem(self) -> None:
         _check(lib.pmc_cgroup_activate_kmem(self._h, self._cg), "activate kmem")
+
+    def __eq__(self, other: object) -> bool:
+        """The same cgroup: the same hierarchy and handle (two Python objects
+        may stand for one cgroup when the first was collected meanwhile)."""
+        if not isinstance(other, Cgroup):
+            return NotImplemented
+        return self._cg == other._cg and self._hier is other._hier
+
+    def __hash__(self) -> int:
+        return hash(self._cg)
 
     def __repr__(self) -> str:
         info = ffi.new("struct pmc_cgroup_info *")

@@ -1895,7 +1895,9 @@ class HierarchyComparison(RuleBasedStateMachine):
             for i in self._existing()
             if self.parent[i] == p and self.status[i] == "online"
         }
-        ids = {self.cgs[ORACLE][i].id for i in self._existing()}
+        # The ids in use: a dying cgroup gave its id back at offline (4.8+).
+        ids = {self.cgs[ORACLE][i].id for i in self._existing()
+               if self.status[i] == "online" or not self.config.id_at_offline}
 
         def call(side: int) -> Any:
             if by_path:
@@ -1929,6 +1931,8 @@ class HierarchyComparison(RuleBasedStateMachine):
         assert cg.id == lowest, f"new cgroup {i} has id {cg.id}, the lowest free is {lowest}"
         if lowest < max(ids):
             record_edge("id reused")
+        if lowest in {self.cgs[ORACLE][j].id for j in self._existing() if self.status[j] == "dying"}:
+            record_edge("id of a dying cgroup reused")
         if name in {self.cgs[ORACLE][j].name for j in self._existing() if self.status[j] == "dying" and self.parent[j] == p}:
             record_edge("name of a dying cgroup reused")
         assert self._norm(ORACLE, cg.parent) == ("cgroup", p)
@@ -2826,7 +2830,8 @@ class HierarchyComparison(RuleBasedStateMachine):
         stock = obs["stock"]
         existing = self._existing()
         assert sorted(groups) == existing, f"cgroups {sorted(groups)}, machine has {existing}"
-        ids = [g["id"] for g in groups.values()]
+        ids = [g["id"] for g in groups.values()
+               if not g["dying"] or not cfg.id_at_offline]     # the ids held
         assert len(set(ids)) == len(ids) and groups[0]["id"] == 1, f"ids {ids}"
         # Stocks.
         k, batch = cfg.stock_slots, cfg.charge_batch

@@ -16,6 +16,9 @@ and retries, memory.high, the kmem paths of each era and dying cgroups.
 The model is written for clarity, not speed.  It is deterministic and
 single-threaded: it is NOT thread-safe (no locks, no atomics); share a tree
 between threads only under your own lock.
+
+It is pure Python: it imports and runs without the compiled C core (a
+checkout never built, a platform without a compiler).
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ from ..replay import (
     OP_DRAIN_ALL,
     OP_UNCHARGE,
     RESULT_UNDERFLOW,
+    ReplayResult,
+    decode,
+    ops,
     pack_ops,
 )
 from .memparse import memparse, page_counter_memparse
@@ -78,6 +84,9 @@ __all__ = [
     "OP_DRAIN_ALL",
     "RESULT_UNDERFLOW",
     "pack_ops",
+    "ops",
+    "decode",
+    "ReplayResult",
     "PAGE_SIZE",
     "PAGE_COUNTER_MAX",
     "memparse",

@@ -67,7 +67,13 @@ EVENT_NAMES: tuple[str, ...] = ("low", "high", "max", "oom", "oom_kill", "oom_gr
 #: Cgroup ids are 1..MAX_ID (the root holds 1): the kernel's cgroup id space
 #: for memcg (MEM_CGROUP_ID_MAX = USHRT_MAX).
 MAX_ID = 65535
-#: Cgroup handles: id (bits 0..15), generation (16..46), hierarchy tag (47..62).
+#: Cgroup handles: slot (bits 0..21), the slot's generation (22..46), the
+#: hierarchy's tag (47..62), as the C core's.  A slot lives as long as its
+#: cgroup (dying included); the memcg id is separate (given back at offline
+#: on current kernels).  Both are handed out lowest free first.
+_SLOT_BITS = 22
+_SLOT_MAX = (1 << _SLOT_BITS) - 1
+_GEN_MASK = (1 << 25) - 1
 _TAG_SHIFT = 47
 _TAG_MAX = 0xFFFF
 # Tags of live model hierarchies: unique among them, handed out round-robin
@@ -235,7 +241,8 @@ class Cgroup:
         raise TypeError("cgroups are made by Hierarchy.create() or Cgroup.create()")
 
     @classmethod
-    def _new(cls, hierarchy: Hierarchy, parent: Optional[Cgroup], name: str, cgid: int) -> Cgroup:
+    def _new(cls, hierarchy: Hierarchy, parent: Optional[Cgroup], name: str, cgid: int,
+             slot: int) -> Cgroup:
         """``mem_cgroup_alloc()`` + ``mem_cgroup_css_online()``."""
         self = object.__new__(cls)
         cfg = hierarchy.config
@@ -244,11 +251,16 @@ class Cgroup:
         self._name = name
         self._path = name if parent is None or parent._parent is None else f"{parent._path}/{name}"
         self._id = cgid
-        # Generation of the id, as the C core counts it: odd while in use,
-        # bumped at every allocation and every free (handles never repeat).
-        gen = hierarchy._gens.get(cgid, 0) + 1
-        self._gen = gen if gen < 0x7FFFFFFF else 1
         hierarchy._by_id[cgid] = self
+        self._id_held = True
+        # The handle's slot and its generation, as the C core counts it: odd
+        # while in use, bumped at every allocation and every free, wrapping
+        # within 25 bits (0 skipped): handles do not repeat for 2**24 reuses.
+        self._slot = slot
+        gen = (hierarchy._slot_gens.get(slot, 0) + 1) & _GEN_MASK
+        self._gen = gen or 1
+        hierarchy._slot_gens[slot] = self._gen
+        hierarchy._by_slot[slot] = self
         self._online = True
         self._freed = False
         self._children_all: list[Cgroup] = []  # online and dying, creation order
@@ -294,9 +306,9 @@ class Cgroup:
 
     @property
     def handle(self) -> int:
-        """``id | generation << 16 | hierarchy tag << 47``, as replay records
-        name a cgroup (the C core's layout)."""
-        return (self._hierarchy._tag << _TAG_SHIFT) | (self._gen << 16) | self._id
+        """``slot | generation << 22 | hierarchy tag << 47``, as replay
+        records name a cgroup (the C core's layout)."""
+        return (self._hierarchy._tag << _TAG_SHIFT) | (self._gen << _SLOT_BITS) | self._slot
 
     @property
     def online(self) -> bool:
@@ -388,8 +400,8 @@ class Cgroup:
             raise NotFoundError(f"cgroup {self._path!r} has been removed")
         if name in self._online_by_name:
             raise ExistsError(f"cgroup {name!r} exists in {self._path!r}")
-        cgid = h._alloc_id()
-        child = Cgroup._new(h, self, name, cgid)
+        cgid, slot = h._alloc_ids()
+        child = Cgroup._new(h, self, name, cgid, slot)
         self._children_all.append(child)
         self._online_by_name[name] = child
         h._register(child)
@@ -422,6 +434,8 @@ class Cgroup:
             memory.set_min(0)
             memory.set_low(0)
             h._drain_all_stock(self)
+            if h._config.id_at_offline:
+                h._release_id(self)  # mem_cgroup_id_put(): no swap holds it
         finally:
             h._free_check()
 
@@ -724,9 +738,12 @@ class Hierarchy:
         self._nr_pages: list[list[int]] = [[0] * k for _ in range(ncpus)]
         self._rng = [_SplitMix64(config.seed + cpu) for cpu in range(ncpus)]
         self._free_ids: list[int] = []  # heap of released ids, all < _next_id
-        self._gens: dict[int, int] = {}  # id -> generation of its last user
         self._by_id: dict[int, Cgroup] = {}  # id -> the cgroup holding it
         self._next_id = 1
+        self._free_slots: list[int] = []  # heap of released handle slots, all < _next_slot
+        self._slot_gens: dict[int, int] = {}  # slot -> its generation (even while free)
+        self._by_slot: dict[int, Cgroup] = {}  # slot -> the cgroup holding it
+        self._next_slot = 1
         self._serial = 0
         self._all: dict[int, Cgroup] = {}  # serial -> cgroup, creation order
         self._serial_of: dict[Cgroup, int] = {}
@@ -734,7 +751,7 @@ class Hierarchy:
         self._closed = False
         self._hook_depth = 0  # reclaim hooks running (close() from one is refused)
         self._tag = _tag_alloc(self)
-        self._root = Cgroup._new(self, None, "", self._alloc_id())
+        self._root = Cgroup._new(self, None, "", *self._alloc_ids())
         self._register(self._root)
 
     # ------------------------------------------------------------------ lifetime
@@ -755,6 +772,7 @@ class Hierarchy:
         self._all.clear()
         self._dying.clear()
         self._by_id.clear()
+        self._by_slot.clear()
         self._cached = [[None] * len(slots) for slots in self._cached]
         if _live_tags.get(self._tag) is self:
             del _live_tags[self._tag]
@@ -789,8 +807,8 @@ class Hierarchy:
         id still has that generation."""
         if handle <= 0 or handle >> _TAG_SHIFT != self._tag:
             return None
-        cg = self._by_id.get(handle & 0xFFFF)
-        return cg if cg is not None and cg._gen == (handle >> 16) & 0x7FFFFFFF else None
+        cg = self._by_slot.get(handle & _SLOT_MAX)
+        return cg if cg is not None and cg._gen == (handle >> _SLOT_BITS) & _GEN_MASK else None
 
     def _handle_error(self, handle: int) -> int:
         """Why :meth:`_by_handle` found nothing: ``-EINVAL`` for what was
@@ -875,16 +893,36 @@ class Hierarchy:
     def __repr__(self) -> str:
         return f"<model.Hierarchy v{self._config.version} ncpus={self._config.ncpus} cgroups={len(self._all)}>"
 
-    def _alloc_id(self) -> int:
-        """The lowest free id in 1..65535 (``idr_alloc(&mem_cgroup_idr, ...)``
-        range), else :class:`NoSpaceError`."""
+    def _alloc_ids(self) -> tuple[int, int]:
+        """A new cgroup's memcg id, the lowest free in 1..65535
+        (``xa_alloc``/``idr_alloc``; none left: :class:`NoSpaceError` with the
+        idr of 3.8, :class:`BusyError` with xa_alloc), and its handle slot
+        (lowest free; 4M of them)."""
         if self._free_ids:
-            return heapq.heappop(self._free_ids)
-        if self._next_id > MAX_ID:
-            raise NoSpaceError("no free cgroup id")
-        cgid = self._next_id
-        self._next_id += 1
-        return cgid
+            cgid = heapq.heappop(self._free_ids)
+        elif self._next_id > MAX_ID:
+            if self._config.id_errno == "EBUSY":
+                raise BusyError("no free memcg id (xa_alloc: EBUSY)")
+            raise NoSpaceError("no free memcg id")
+        else:
+            cgid = self._next_id
+            self._next_id += 1
+        if self._free_slots:
+            slot = heapq.heappop(self._free_slots)
+        elif self._next_slot > _SLOT_MAX:
+            heapq.heappush(self._free_ids, cgid)
+            raise NoSpaceError("4,194,303 cgroups exist")
+        else:
+            slot = self._next_slot
+            self._next_slot += 1
+        return cgid, slot
+
+    def _release_id(self, cg: Cgroup) -> None:
+        """``mem_cgroup_id_remove()``: the id is free for the next cgroup."""
+        if cg._id_held:
+            cg._id_held = False
+            heapq.heappush(self._free_ids, cg._id)
+            del self._by_id[cg._id]
 
     def _register(self, cg: Cgroup) -> None:
         self._all[self._serial] = cg
@@ -897,8 +935,7 @@ class Hierarchy:
     def _components(path: object) -> list[str]:
         if not isinstance(path, str):
             raise InvalidTypeError(f"path must be a str, not {type(path).__name__}")
-        stripped = path.strip("/")
-        return stripped.split("/") if stripped else []
+        return [p for p in path.split("/") if p]  # the VFS collapses "//"
 
     def _lookup(self, parts: list[str], path: str) -> Cgroup:
         cg = self._root
@@ -912,7 +949,7 @@ class Hierarchy:
     def __getitem__(self, path: str) -> Cgroup:
         """The online cgroup at ``path`` (``"a/b"``; ``""`` is the root);
         :class:`NotFoundError` if there is none.  Leading and trailing ``/``
-        are ignored; an empty component (``"a//b"``) names nothing."""
+        are ignored and ``"a//b"`` is ``"a/b"``, as the VFS walks a path."""
         parts = self._components(path)
         self._open()
         return self._lookup(parts, path)
@@ -1413,9 +1450,10 @@ class Hierarchy:
     def _free(self, cg: Cgroup) -> None:
         del self._dying[cg]
         cg._freed = True
-        heapq.heappush(self._free_ids, cg._id)  # mem_cgroup_id_remove()
-        self._gens[cg._id] = cg._gen + 1
-        del self._by_id[cg._id]
+        self._release_id(cg)
+        heapq.heappush(self._free_slots, cg._slot)
+        self._slot_gens[cg._slot] = (cg._gen + 1) & _GEN_MASK
+        del self._by_slot[cg._slot]
         parent = cg._parent
         assert parent is not None
         parent._children_all.remove(cg)
