@@ -265,6 +265,11 @@ int64_t memcg_charge_finish(struct charge_ctx *ctx, int64_t ret);
 void memcg_uncharge_locked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 			   unsigned long nr_pages, int cpu, bool kmem, struct clamp_log *log);
 void finish_call(struct pmc_hierarchy *h);
+
+/* reclaim.c */
+long reclaim_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages);
+long reclaim_pinned(struct pmc_hierarchy *h, int64_t handle, unsigned long nr_pages);
+int handle_over_high(struct charge_ctx *ctx);
 int64_t memcg_list(struct pmc_hierarchy *h, struct mem_cgroup *first, int how,
 		   struct pmc_cgroup_list *list);
 long memcg_reclaim(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages);

@@ -1,0 +1,483 @@
+/*
+ * charge.c - the charge path: try_charge_memcg and its callers.
+ *
+ * Follows mm/memcontrol.c: the stock, the batch, the exact-size retry,
+ * reclaim, drain and the retry loop, memory events, for the kernel era
+ * that struct pmc_config describes.  See memcg.h for how threads and CPUs
+ * are kept apart.
+ */
+#include <errno.h>
+#include <stddef.h>
+
+#include "memcg.h"
+
+#define RELAXED memory_order_relaxed
+
+/* --- the charge path ------------------------------------------------------------ */
+
+/* A page counter's clamp mask in the 16 bits per counter of pymemcg.h. */
+uint64_t fold_levels(uint64_t mask)
+{
+	return (mask & 0x7fff) | (mask >> 15 ? 0x8000 : 0);
+}
+
+static unsigned long mem_cgroup_margin(struct mem_cgroup *memcg)
+{
+	unsigned long margin = 0, count, limit;
+
+	count = page_counter_read(&memcg->counter[MEMCG_MEMORY]);
+	limit = atomic_load_explicit(&memcg->counter[MEMCG_MEMORY].max, RELAXED);
+	if (count < limit)
+		margin = limit - count;
+	if (memcg->h->cfg.memsw) {
+		count = page_counter_read(&memcg->counter[MEMCG_MEMSW]);
+		limit = atomic_load_explicit(&memcg->counter[MEMCG_MEMSW].max, RELAXED);
+		if (count < limit)
+			margin = margin < limit - count ? margin : limit - count;
+		else
+			margin = 0;
+	}
+	return margin;
+}
+
+static struct mem_cgroup *memcg_of(struct page_counter *counter, int idx)
+{
+	/* The counters are the first member of the cgroup: step back to it. */
+	return (struct mem_cgroup *)((char *)(counter - idx) - offsetof(struct mem_cgroup, counter));
+}
+
+static int get_order(unsigned long nr_pages)
+{
+	int order = 0;
+
+	while (order < 63 && (1ul << order) < nr_pages)
+		order++;
+	return order;
+}
+
+/*
+ * res_counter's nofail charge (3.8): usage goes up at every level, and
+ * every level that ends up above its limit counts a failure.
+ */
+static void charge_nofail(struct pmc_hierarchy *h, struct page_counter *counter,
+			  unsigned long nr_pages)
+{
+	struct page_counter *c;
+
+	page_counter_charge(counter, nr_pages);
+	/* page_counter_charge itself never counts failures. */
+	if (h->cfg.failcnt != PMC_FAILCNT_ALL)
+		return;
+	for (c = counter; c; c = c->parent) {
+		if (page_counter_read(c) > atomic_load_explicit(&c->max, RELAXED))
+			atomic_store_explicit(&c->failcnt,
+				atomic_load_explicit(&c->failcnt, RELAXED) + 1, RELAXED);
+	}
+}
+
+
+/*
+ * Before the charge path first lets go of its CPU lock, it takes a
+ * reference on the charging cgroup, as the kernel's charge holds a css
+ * reference: whatever happens meanwhile (the hook may even remove the
+ * cgroup), the cgroup and its ancestors -- `over` among them -- stay
+ * allocated, and the charge goes on as the kernel's would.
+ */
+static void charge_pin(struct charge_ctx *ctx)
+{
+	if (!ctx->pinned) {
+		atomic_fetch_add_explicit(&ctx->memcg->refs, 1, RELAXED);
+		ctx->pinned = true;
+	}
+	memcg_charge_hold(ctx);
+}
+
+/*
+ * Before a charging call first lets go of the CPU lock it checked the
+ * hierarchy under, it holds the hierarchy, so that a close waits for it.
+ */
+void memcg_charge_hold(struct charge_ctx *ctx)
+{
+	if (!ctx->held) {
+		hier_hold(ctx->h, &ctx->frame);
+		ctx->held = true;
+	}
+}
+
+static long unlocked_reclaim(struct charge_ctx *ctx, struct mem_cgroup *over, unsigned long nr)
+{
+	long ret;
+
+	charge_pin(ctx);
+	cpu_unlock(ctx->h, ctx->cpu);
+	ret = reclaim_unlocked(ctx->h, over, nr);
+	cpu_lock(ctx->h, ctx->cpu);
+	return ret;
+}
+
+static void unlocked_drain(struct charge_ctx *ctx, struct mem_cgroup *over)
+{
+	charge_pin(ctx);
+	cpu_unlock(ctx->h, ctx->cpu);
+	drain_all_stock(ctx->h, over);
+	cpu_lock(ctx->h, ctx->cpu);
+}
+
+static bool over_high(struct mem_cgroup *m)
+{
+	struct page_counter *mem = &m->counter[MEMCG_MEMORY];
+
+	if (page_counter_read(mem) > atomic_load_explicit(&mem->high, RELAXED))
+		return true;
+	if (m->h->cfg.version == 2) {
+		struct page_counter *swap = &m->counter[MEMCG_MEMSW];
+
+		return page_counter_read(swap) > atomic_load_explicit(&swap->high, RELAXED);
+	}
+	return false;
+}
+
+/**
+ * try_charge_memcg - charge nr_pages, reclaiming and retrying as the kernel does
+ *
+ * Called with the CPU lock held; returns with it held.  0 on success, 1 on
+ * failure with *fail_out set to the cgroup over its limit, or -errno.
+ */
+static int try_charge_memcg(struct charge_ctx *ctx, unsigned int gfp, unsigned long nr_pages,
+			    struct mem_cgroup **fail_out)
+{
+	struct pmc_hierarchy *h = ctx->h;
+	const struct pmc_config *cfg = &h->cfg;
+	unsigned long batch = nr_pages > (unsigned long)cfg->charge_batch ?
+			      nr_pages : (unsigned long)cfg->charge_batch;
+	int nr_retries = cfg->reclaim_retries;
+	bool drained = false, raised_max_event = false;
+	struct mem_cgroup *over = NULL;
+	struct page_counter *fail;
+	long nr_reclaimed;
+
+	if (cfg->allow_spinning_batch && !(gfp & (PMC_GFP_DIRECT_RECLAIM | PMC_GFP_KSWAPD_RECLAIM)))
+		batch = nr_pages;
+retry:
+	if (consume_stock(h, ctx->memcg, nr_pages, ctx->cpu))
+		return 0;
+	if (cfg->memsw && !page_counter_try_charge(&ctx->memcg->counter[MEMCG_MEMSW], batch, &fail)) {
+		/* memsw at its limit: swapping cannot help, only reclaim. */
+		over = memcg_of(fail, MEMCG_MEMSW);
+	} else if (page_counter_try_charge(&ctx->memcg->counter[MEMCG_MEMORY], batch, &fail)) {
+		goto done_restock;
+	} else {
+		if (cfg->memsw)
+			page_counter_uncharge(&ctx->memcg->counter[MEMCG_MEMSW], batch);
+		over = memcg_of(fail, MEMCG_MEMORY);
+	}
+
+	/* Try the exact size before doing anything drastic. */
+	if (batch > nr_pages) {
+		batch = nr_pages;
+		goto retry;
+	}
+	if (!(gfp & PMC_GFP_DIRECT_RECLAIM))
+		goto nomem;
+
+	memcg_memory_event(over, MEMCG_MAX);
+	raised_max_event = true;
+
+	nr_reclaimed = unlocked_reclaim(ctx, over, nr_pages);
+	if (nr_reclaimed < 0)
+		return (int)nr_reclaimed;
+	if (mem_cgroup_margin(over) >= nr_pages)
+		goto retry;
+	if (!drained) {
+		unlocked_drain(ctx, over);
+		drained = true;
+		goto retry;
+	}
+	if (gfp & PMC_GFP_NORETRY)
+		goto nomem;
+	/* Small allocations keep trying while reclaim makes progress. */
+	if (nr_reclaimed && nr_pages <= (1ul << PAGE_ALLOC_COSTLY_ORDER))
+		goto retry;
+	if (nr_retries-- > 0)
+		goto retry;
+	if (gfp & PMC_GFP_RETRY_MAYFAIL)
+		goto nomem;
+	/* mem_cgroup_oom(): no OOM killer victims exist yet, so it kills nothing. */
+	if (get_order(nr_pages) <= PAGE_ALLOC_COSTLY_ORDER)
+		memcg_memory_event(over, MEMCG_OOM);
+nomem:
+	if (!(gfp & (PMC_GFP_NOFAIL | PMC_GFP_HIGH))) {
+		*fail_out = over;
+		return 1;
+	}
+	/* Atomic and no-fail allocations go through, over the limit. */
+	if (!raised_max_event)
+		memcg_memory_event(over, MEMCG_MAX);
+	charge_nofail(h, &ctx->memcg->counter[MEMCG_MEMORY], nr_pages);
+	if (cfg->memsw)
+		charge_nofail(h, &ctx->memcg->counter[MEMCG_MEMSW], nr_pages);
+	return 0;
+
+done_restock:
+	if (batch > nr_pages)
+		refill_stock(h, ctx->memcg, batch - nr_pages, ctx->cpu, NULL);
+	/* Note who went over memory.high; it is reclaimed on the way out. */
+	for (struct mem_cgroup *m = ctx->memcg; m; m = m->parent) {
+		if (over_high(m)) {
+			ctx->pending_high += batch;
+			break;
+		}
+	}
+	return 0;
+}
+
+void finish_call(struct pmc_hierarchy *h)
+{
+	if (memcg_free_pending(h)) {
+		pthread_mutex_lock(&h->lock);
+		memcg_free_dying(h);
+		pthread_mutex_unlock(&h->lock);
+	}
+}
+
+/* A refusal: the handle of the cgroup over its limit; its id for replay. */
+static int64_t charge_refused(struct charge_ctx *ctx, struct mem_cgroup *over)
+{
+	ctx->over_id = over->id;
+	return memcg_handle(over);
+}
+
+/**
+ * memcg_try_charge_locked - the charging call, on a CPU already held
+ *
+ * ctx->memcg is what the handle found (NULL: stale).  Returns with the CPU
+ * lock held (it may have been dropped and taken again on the way: then
+ * ctx->pinned is set).  0, the handle of the cgroup over its limit, or
+ * -errno; the caller then lets go of the CPU and calls memcg_charge_finish.
+ */
+int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
+				unsigned int gfp, bool kmem)
+{
+	struct pmc_hierarchy *h = ctx->h;
+	struct mem_cgroup *fail = NULL;
+	int r;
+
+	if (!ctx->memcg)
+		return memcg_lookup_error(h, ctx->handle);
+	if (!memcg_online(ctx->memcg))
+		return -ESTALE;
+	/*
+	 * The root is never charged (try_charge returns early for it).  Nor
+	 * is nothing: the kernel never charges 0 pages, and its loop would
+	 * spin on a cgroup above its limit (0 pages never fit, margin 0 >= 0).
+	 */
+	if (memcg_is_root(ctx->memcg) || !nr_pages)
+		return 0;
+	if (kmem && !atomic_load_explicit(&ctx->memcg->kmem_active, RELAXED))
+		return 0;               /* 3.8: kmem not accounted in this cgroup yet */
+
+	if (kmem && h->cfg.kmem_first) {
+		/* 3.8 memcg_charge_kmem: the kmem counter first, with its own limit. */
+		struct page_counter *kfail;
+
+		if (!page_counter_try_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages, &kfail))
+			return charge_refused(ctx, memcg_of(kfail, MEMCG_KMEM));
+	}
+	r = try_charge_memcg(ctx, gfp, nr_pages, &fail);
+	if (r) {
+		if (kmem && h->cfg.kmem_first)
+			page_counter_uncharge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages);
+		if (r < 0)
+			ctx->pending_high = 0;
+		return r < 0 ? r : charge_refused(ctx, fail);
+	}
+	if (kmem && h->cfg.version == 1 && !h->cfg.kmem_first) {
+		struct page_counter *kfail;
+
+		if (h->cfg.kmem_limit != PMC_KMEM_LIMIT_ENFORCED) {
+			/* v1 since 5.16: the kmem counter is charged, never limited. */
+			page_counter_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages);
+		} else if (!page_counter_try_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages,
+						    &kfail)) {
+			/* 4.x-5.15: a kmem limit after the memory charge, no reclaim. */
+			if (!(gfp & PMC_GFP_NOFAIL)) {
+				memcg_uncharge_counters(ctx->memcg, nr_pages, NULL);  /* cancel_charge */
+				return charge_refused(ctx, memcg_of(kfail, MEMCG_KMEM));
+			}
+			page_counter_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages);
+		}
+	}
+	mod_memcg_state(ctx->memcg, ctx->cpu, kmem ? MEMCG_STAT_KERNEL : MEMCG_STAT_ANON,
+			(long)nr_pages);
+	return 0;
+}
+
+/* Does a charge need its ending, outside the CPU lock? (Rarely.) */
+bool memcg_charge_needs_finish(struct charge_ctx *ctx)
+{
+	return ctx->pinned || ctx->pending_high ||
+	       memcg_free_pending(ctx->h);
+}
+
+/*
+ * The end of a charging call, with no lock held but the hierarchy held
+ * (memcg_charge_hold): drop the reference taken across reclaim, handle
+ * memory.high on the way "back to user space", free what became
+ * freeable, let go of the hierarchy.  Returns ret, or the -errno of a
+ * failed hook.
+ */
+int64_t memcg_charge_finish(struct charge_ctx *ctx, int64_t ret)
+{
+	int r;
+
+	if (ctx->pinned) {
+		memcg_put_unlocked(ctx->h, ctx->memcg);
+		ctx->pinned = false;
+	}
+	r = handle_over_high(ctx);
+	if (r < 0 && ret >= 0)
+		ret = r;
+	finish_call(ctx->h);
+	if (ctx->held) {
+		ctx->held = false;
+		hier_unhold(ctx->h, &ctx->frame);
+	}
+	return ret;
+}
+
+/**
+ * memcg_try_charge - the public charging call
+ *
+ * Entered holding the CPU lock under which hier_cpu_lock checked the
+ * hierarchy; returns without it.  0, the handle of the cgroup over its
+ * limit, or -errno.
+ */
+int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
+			 int cpu, unsigned int gfp, bool kmem)
+{
+	struct charge_ctx ctx = { .h = h, .handle = cgroup, .cpu = cpu };
+	int64_t ret;
+
+	ctx.memcg = memcg_lookup(h, cgroup);
+	if (memcg_charge_hit(h, ctx.memcg, nr_pages, cpu, kmem)) {
+		/* Nothing was pinned, nothing went over high, nothing was freed. */
+		cpu_unlock(h, cpu);
+		return 0;
+	}
+	ret = memcg_try_charge_locked(&ctx, nr_pages, gfp, kmem);
+	if (!memcg_charge_needs_finish(&ctx)) {
+		cpu_unlock(h, cpu);
+		return ret;
+	}
+	memcg_charge_hold(&ctx);
+	cpu_unlock(h, cpu);
+	return memcg_charge_finish(&ctx, ret);
+}
+
+/**
+ * memcg_uncharge_locked - the uncharging call, on a CPU already held
+ *
+ * User pages go straight back to the counters; kernel memory goes through
+ * the stock where the era does so.  Clamps are noted in `log`.
+ */
+void memcg_uncharge_locked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			   unsigned long nr_pages, int cpu, bool kmem, struct clamp_log *log)
+{
+	/* Nothing was charged to the root; and the kernel skips empty uncharges. */
+	if (memcg_is_root(memcg) || !nr_pages ||
+	    (kmem && !atomic_load_explicit(&memcg->kmem_active, RELAXED)))
+		goto out;
+	if (!kmem) {
+		mod_memcg_state(memcg, cpu, MEMCG_STAT_ANON, -(long)nr_pages);
+		memcg_uncharge_counters(memcg, nr_pages, log);
+		goto out;
+	}
+	mod_memcg_state(memcg, cpu, MEMCG_STAT_KERNEL, -(long)nr_pages);
+	if (h->cfg.version == 1)
+		counter_uncharge(&memcg->counter[MEMCG_KMEM], MEMCG_KMEM, nr_pages, log);
+	if (h->cfg.kmem_uncharge_via_stock)
+		refill_stock(h, memcg, nr_pages, cpu, log);
+	else
+		memcg_uncharge_counters(memcg, nr_pages, log);
+out:
+	if (!memcg_online(memcg))
+		memcg_free_queue(h, memcg);
+}
+
+/*
+ * Let go of a CPU lock under which the hierarchy was checked, then free
+ * what the call made freeable (holding the hierarchy meanwhile).
+ */
+static void unlock_finish_call(struct pmc_hierarchy *h, int cpu)
+{
+	struct hier_frame frame;
+
+	if (!memcg_free_pending(h)) {
+		cpu_unlock(h, cpu);
+		return;
+	}
+	hier_hold(h, &frame);
+	cpu_unlock(h, cpu);
+	finish_call(h);
+	hier_unhold(h, &frame);
+}
+
+/*
+ * The public uncharging call, entered holding the CPU lock under which
+ * the hierarchy was checked; returns without it.  0 or -errno; clamps are
+ * noted in `log`.
+ */
+int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr_pages,
+		       int cpu, bool kmem, struct clamp_log *log)
+{
+	struct mem_cgroup *memcg = memcg_lookup(h, cgroup);
+
+	if (!memcg) {
+		cpu_unlock(h, cpu);
+		return memcg_lookup_error(h, cgroup);
+	}
+	memcg_uncharge_locked(h, memcg, nr_pages, cpu, kmem, log);
+	unlock_finish_call(h, cpu);
+	return 0;
+}
+
+/*
+ * drain one CPU's stock (CPU hotplug's drain, or a user's), entered as
+ * memcg_uncharge is.
+ */
+int64_t memcg_drain_cpu_locked(struct pmc_hierarchy *h, int cpu)
+{
+	drain_stock_fully(h, cpu);
+	unlock_finish_call(h, cpu);
+	return 0;
+}
+
+/*
+ * drain_all_stock of a subtree (cgroup 0: the whole tree), synchronously,
+ * entered holding h->lock under which the hierarchy was checked; returns
+ * without it.
+ */
+int64_t memcg_drain_all_locked(struct pmc_hierarchy *h, int64_t cgroup)
+{
+	struct mem_cgroup *root = cgroup ? memcg_lookup(h, cgroup) : h->root;
+	int64_t ret = root ? 0 : memcg_lookup_error(h, cgroup);
+
+	/* h->lock before the CPU locks: the order every path keeps. */
+	if (root)
+		drain_all_stock(h, root);
+	memcg_free_dying(h);
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+/* 3.8: the first kmem limit switches kmem accounting on, if nothing is in the way. */
+int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	if (atomic_load_explicit(&memcg->kmem_active, RELAXED))
+		return 0;
+	if (memcg->nr_children)
+		return -EBUSY;
+	atomic_store_explicit(&memcg->kmem_active, true, RELAXED);
+	(void)h;
+	return 0;
+}
