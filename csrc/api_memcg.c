@@ -150,6 +150,7 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 	}
 	stat_sum(h, memcg, info->stat);
 	info->throttle_jiffies = atomic_load_explicit(&memcg->throttle_jiffies, RELAXED);
+	info->oom_livelocks = atomic_load_explicit(&memcg->oom_livelocks, RELAXED);
 	info->name_len = (int32_t)memcg->name_len;
 	memcpy(info->name, memcg->name, memcg->name_len < sizeof(info->name) ?
 	       memcg->name_len : sizeof(info->name) - 1);
@@ -291,7 +292,7 @@ int64_t pmc_cgroup_try_charge(int64_t hierarchy, int64_t cgroup, int64_t nr_page
 
 	if (ret)
 		return ret;
-	if (gfp & ~0x7fu)
+	if (gfp & ~(uint32_t)PMC_GFP_ALL)
 		return -EINVAL;
 	ret = hier_cpu_lock(hierarchy, cpu, &h);
 	if (ret)

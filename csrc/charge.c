@@ -240,6 +240,163 @@ void finish_call(struct pmc_hierarchy *h)
 	}
 }
 
+/*
+ * Linux 3.8: __mem_cgroup_try_charge and mem_cgroup_do_charge, its own
+ * loop, not the current one with 3.8's numbers.  What differs:
+ *  - memory (res) is charged before memsw;
+ *  - a charge that cannot wait fails after the batch retry: no reclaim,
+ *    nothing forced; __GFP_NORETRY fails before any reclaim;
+ *  - mem_cgroup_reclaim drains the subtree's stocks on its second inner
+ *    pass, so a failing round may drain every time (3.8 drained
+ *    asynchronously, a work item per CPU; here at once);
+ *  - the MEM_CGROUP_RECLAIM_RETRIES rounds count only where the caller
+ *    allows OOM (user pages; kmem with __GFP_FS and without NORETRY), and
+ *    the OOM path resets them: 3.8 retries until the charge fits;
+ *  - nothing is ever forced over a limit, not even __GFP_NOFAIL or
+ *    __GFP_HIGH (3.8 knew neither in its charge loop).
+ * Where 3.8 would loop forever (the memcg OOM killer finds no victim; or a
+ * round with OOM allowed that cannot reach the OOM killer, NORETRY or no
+ * __GFP_WAIT), pymemcg fails the charge instead, as current kernels do, and
+ * counts it in the refusing cgroup's oom_livelocks (DESIGN.md).
+ */
+enum charge38 {
+	CHARGE_OK,
+	CHARGE_RETRY,           /* retry, no harm done */
+	CHARGE_NOMEM,           /* a failed round */
+	CHARGE_WOULDBLOCK,      /* no __GFP_WAIT */
+	CHARGE_LIVELOCK,        /* 3.8 would retry forever: fail instead, counted */
+};
+
+#define CHARGE_BATCH_38_SWAP_CLUSTER_MAX 32u
+#define MEM_CGROUP_MAX_RECLAIM_LOOPS 100
+
+/* mem_cgroup_reclaim (3.8): the stocks are drained from the second pass on. */
+static long mem_cgroup_reclaim_38(struct charge_ctx *ctx, struct mem_cgroup *over)
+{
+	long total = 0;
+
+	for (int loop = 0; loop < MEM_CGROUP_MAX_RECLAIM_LOOPS; loop++) {
+		long r;
+
+		if (loop)
+			unlocked_drain(ctx, over);      /* drain_all_stock_async */
+		/* try_to_free_mem_cgroup_pages: SWAP_CLUSTER_MAX pages a pass */
+		r = unlocked_reclaim(ctx, over, CHARGE_BATCH_38_SWAP_CLUSTER_MAX);
+		if (r < 0)
+			return r;
+		total += r;
+		if (mem_cgroup_margin(over))
+			break;
+		if (loop && !total)
+			break;
+	}
+	return total;
+}
+
+/*
+ * mem_cgroup_handle_oom (3.8): the memcg OOM killer.  No task is modelled
+ * yet that it could kill, so it never finds a victim: where 3.8 would sleep
+ * a jiffy and retry forever, the charge fails (CHARGE_LIVELOCK).
+ */
+static int mem_cgroup_handle_oom_38(struct mem_cgroup *over)
+{
+	memcg_memory_event(over, MEMCG_OOM);
+	atomic_fetch_add_explicit(&over->oom_livelocks, 1, RELAXED);
+	return CHARGE_LIVELOCK;
+}
+
+static int mem_cgroup_do_charge_38(struct charge_ctx *ctx, unsigned int gfp, unsigned long batch,
+				   unsigned long min_pages, bool oom_check,
+				   struct mem_cgroup **over_out)
+{
+	struct mem_cgroup *memcg = ctx->memcg, *over;
+	struct page_counter *fail;
+	long ret;
+
+	if (page_counter_try_charge(&memcg->counter[MEMCG_MEMORY], batch, &fail)) {
+		if (!ctx->h->cfg.memsw ||
+		    page_counter_try_charge(&memcg->counter[MEMCG_MEMSW], batch, &fail))
+			return CHARGE_OK;
+		page_counter_uncharge(&memcg->counter[MEMCG_MEMORY], batch);
+		over = memcg_of(fail, MEMCG_MEMSW);
+	} else {
+		over = memcg_of(fail, MEMCG_MEMORY);
+	}
+	*over_out = over;
+	/* Never reclaim on behalf of optional batching: retry the exact size. */
+	if (batch > min_pages)
+		return CHARGE_RETRY;
+	if (!(gfp & PMC_GFP_DIRECT_RECLAIM))
+		return CHARGE_WOULDBLOCK;
+	if (gfp & PMC_GFP_NORETRY)
+		return CHARGE_NOMEM;
+	memcg_memory_event(over, MEMCG_MAX);    /* 3.8 had no events file: kept for show */
+	ret = mem_cgroup_reclaim_38(ctx, over);
+	if (ret < 0)
+		return (int)ret;
+	if (mem_cgroup_margin(over) >= min_pages)
+		return CHARGE_RETRY;
+	/* Small charges retry while reclaim makes progress. */
+	if (min_pages <= (1ul << PAGE_ALLOC_COSTLY_ORDER) && ret)
+		return CHARGE_RETRY;
+	if (!oom_check)
+		return CHARGE_NOMEM;
+	return mem_cgroup_handle_oom_38(over);
+}
+
+static int try_charge_memcg_38(struct charge_ctx *ctx, unsigned int gfp, unsigned long nr_pages,
+			       bool oom, struct mem_cgroup **fail_out)
+{
+	struct pmc_hierarchy *h = ctx->h;
+	const struct pmc_config *cfg = &h->cfg;
+	unsigned long batch = nr_pages > (unsigned long)cfg->charge_batch ?
+			      nr_pages : (unsigned long)cfg->charge_batch;
+	int nr_oom_retries = cfg->reclaim_retries;
+	struct mem_cgroup *over = NULL;
+
+again:
+	if (consume_stock(h, ctx->memcg, nr_pages, ctx->cpu))
+		return 0;
+	for (;;) {
+		bool oom_check = false;
+		int ret;
+
+		if (oom && !nr_oom_retries) {
+			oom_check = true;
+			nr_oom_retries = cfg->reclaim_retries;
+		}
+		ret = mem_cgroup_do_charge_38(ctx, gfp, batch, nr_pages, oom_check, &over);
+		switch (ret) {
+		case CHARGE_OK:
+			if (batch > nr_pages)
+				refill_stock(h, ctx->memcg, batch - nr_pages, ctx->cpu, NULL);
+			return 0;
+		case CHARGE_RETRY:
+			batch = nr_pages;
+			goto again;
+		case CHARGE_WOULDBLOCK:
+			goto nomem;
+		case CHARGE_NOMEM:
+			if (!oom)
+				goto nomem;
+			/* "If oom, we never return -ENOMEM": unless the OOM killer is unreachable. */
+			if (oom_check) {
+				atomic_fetch_add_explicit(&over->oom_livelocks, 1, RELAXED);
+				goto nomem;
+			}
+			nr_oom_retries--;
+			break;
+		case CHARGE_LIVELOCK:
+			goto nomem;
+		default:
+			return ret;     /* the reclaim hook failed */
+		}
+	}
+nomem:
+	*fail_out = over;
+	return 1;
+}
+
 /* A refusal: the handle of the cgroup over its limit; its id for replay. */
 static int64_t charge_refused(struct charge_ctx *ctx, struct mem_cgroup *over)
 {
@@ -275,6 +432,12 @@ int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 		return 0;
 	if (kmem && !atomic_load_explicit(&ctx->memcg->kmem_active, RELAXED))
 		return 0;               /* 3.8: kmem not accounted in this cgroup yet */
+	/*
+	 * 3.8 (memcg_kmem_newpage_charge): a __GFP_NOFAIL kernel allocation is
+	 * "unaccounted": allowed, charged nowhere.
+	 */
+	if (kmem && h->cfg.charge_loop == PMC_CHARGE_LOOP_38 && (gfp & PMC_GFP_NOFAIL))
+		return 0;
 
 	if (kmem && h->cfg.kmem_first) {
 		/* 3.8 memcg_charge_kmem: the kmem counter first, with its own limit. */
@@ -283,7 +446,12 @@ int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 		if (!page_counter_try_charge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages, &kfail))
 			return charge_refused(ctx, memcg_of(kfail, MEMCG_KMEM));
 	}
-	r = try_charge_memcg(ctx, gfp, nr_pages, &fail);
+	if (h->cfg.charge_loop == PMC_CHARGE_LOOP_38) {
+		r = try_charge_memcg_38(ctx, gfp, nr_pages,
+					!kmem || ((gfp & PMC_GFP_FS) && !(gfp & PMC_GFP_NORETRY)), &fail);
+	} else {
+		r = try_charge_memcg(ctx, gfp, nr_pages, &fail);
+	}
 	if (r) {
 		if (kmem && h->cfg.kmem_first)
 			page_counter_uncharge(&ctx->memcg->counter[MEMCG_KMEM], nr_pages);

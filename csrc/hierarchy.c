@@ -258,6 +258,8 @@ static int check_config(const struct pmc_config *cfg)
 		return -EINVAL;
 	if (cfg->id_errno && cfg->id_errno != ENOSPC && cfg->id_errno != EBUSY)
 		return -EINVAL;
+	if (cfg->charge_loop != PMC_CHARGE_LOOP_CURRENT && cfg->charge_loop != PMC_CHARGE_LOOP_38)
+		return -EINVAL;
 	/* The uncapped single-slot stock of 3.8 has exactly one slot. */
 	if (!cfg->stock_refill_cap && cfg->stock_slots != 1)
 		return -EINVAL;

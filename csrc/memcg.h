@@ -101,6 +101,8 @@ struct mem_cgroup {
 	_Atomic long events_local[MEMCG_NR_EVENTS];
 	/* memory.high throttling this cgroup's charges earned (jiffies, not slept). */
 	_Atomic long throttle_jiffies;
+	/* 3.8 charges refused here that 3.8 would have retried forever. */
+	_Atomic long oom_livelocks;
 	/* References: stock slots caching it, reclaim in progress (css refs). */
 	_Atomic long refs;
 	_Atomic int free_queued;        /* on h->free_queue (memcg_free_queue) */

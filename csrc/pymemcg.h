@@ -132,6 +132,11 @@ int64_t pmc_page_counter_memparse(const char *buf, const char *max_token, uint64
 #define PMC_GFP_NOFAIL 16
 #define PMC_GFP_HIGH 32
 #define PMC_GFP_ACCOUNT 64
+#define PMC_GFP_FS 128
+#define PMC_GFP_ALL 255
+
+#define PMC_CHARGE_LOOP_CURRENT 0
+#define PMC_CHARGE_LOOP_38 1
 
 #define PMC_KMEM_LIMIT_ENFORCED 0
 #define PMC_KMEM_LIMIT_IGNORED 1
@@ -164,6 +169,7 @@ struct pmc_config {
 	int32_t hz;                     /* jiffies per second (memory.high throttling); 0: 1000 */
 	int32_t id_at_offline;          /* the memcg id is given back at offline (4.8+), else at free */
 	int32_t id_errno;               /* no id left: ENOSPC (idr, 3.8) or EBUSY (xa_alloc); 0: ENOSPC */
+	int32_t charge_loop;            /* PMC_CHARGE_LOOP_*: whose try_charge */
 	uint64_t seed;
 };
 
@@ -181,6 +187,7 @@ struct pmc_cgroup_info {
 	int64_t events_local[6];
 	int64_t stat[2];                /* pages, this cgroup's own (summed over the CPUs) */
 	int64_t throttle_jiffies;       /* memory.high delay its charges earned (not slept) */
+	int64_t oom_livelocks;          /* 3.8 charges that would have retried forever (failed) */
 	int32_t name_len;               /* bytes, up to 4095 */
 	char name[256];                 /* its first 255 bytes; pmc_cgroup_list has all */
 };

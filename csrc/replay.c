@@ -92,7 +92,7 @@ static int64_t replay_charge(struct replay_state *st, const struct pmc_op *op)
 	struct mem_cgroup *memcg;
 	int64_t ret;
 
-	if (op->flags & ~0x7fu)
+	if (op->flags & ~(uint32_t)PMC_GFP_ALL)
 		return -EINVAL;
 	if (!replay_hold(st, op->cpu))
 		return REPLAY_STOP;

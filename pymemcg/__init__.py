@@ -47,6 +47,8 @@ from .errors import (
 from .gfp import (
     GFP_ACCOUNT,
     GFP_ATOMIC,
+    GFP_FS,
+    GFP_NOFS,
     GFP_DIRECT_RECLAIM,
     GFP_HIGH,
     GFP_KERNEL,
@@ -115,6 +117,8 @@ __all__ = [
     "CounterView",
     "GFP_ACCOUNT",
     "GFP_ATOMIC",
+    "GFP_FS",
+    "GFP_NOFS",
     "GFP_DIRECT_RECLAIM",
     "GFP_HIGH",
     "GFP_KERNEL",

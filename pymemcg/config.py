@@ -22,6 +22,7 @@ KmemLimit = Literal["enforced", "ignored", "absent"]
 Failcnt = Literal["all", "memory", "none"]
 Rounding = Literal["up", "down"]
 IdErrno = Literal["ENOSPC", "EBUSY"]
+ChargeLoop = Literal["current", "3.8"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kmem_activation": ("always", "on_limit"),
@@ -29,6 +30,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "failcnt": ("all", "memory", "none"),
     "limit_rounding": ("up", "down"),
     "id_errno": ("ENOSPC", "EBUSY"),
+    "charge_loop": ("current", "3.8"),
 }
 
 
@@ -96,6 +98,11 @@ class Config:
     #: What mkdir returns when no memcg id is left: "ENOSPC" (idr, 3.8) or
     #: "EBUSY" (xa_alloc with a limit, current kernels).
     id_errno: IdErrno = "EBUSY"
+    #: Whose charge loop runs: "current" (try_charge_memcg, 4.x and later:
+    #: one drain, forced NOFAIL/HIGH charges, OOM once) or "3.8"
+    #: (__mem_cgroup_try_charge: no forcing, a drain in each failing reclaim
+    #: round, retries reset by the OOM path; see Cgroup.oom_livelocks).
+    charge_loop: ChargeLoop = "current"
     #: Seed of the per-CPU stock eviction generators (splitmix64, seed + cpu).
     seed: int = 0
 
@@ -136,11 +143,11 @@ class Config:
         res_counter era; two deliberate differences, see DESIGN.md)."""
         return _preset(
             dict(version=1, ncpus=ncpus, charge_batch=32, reclaim_retries=5, stock_slots=1,
-                 stock_single_page=True, stock_refill_cap=False, memsw=True,
+                 stock_single_page=False, stock_refill_cap=False, memsw=True,
                  kmem_activation="on_limit", kmem_limit="enforced", kmem_first=True,
                  kmem_uncharge_via_stock=False, failcnt="all", allow_spinning_batch=False,
                  limit_rounding="up", kernel_stack_pages=2, id_at_offline=False,
-                 id_errno="ENOSPC"),
+                 id_errno="ENOSPC", charge_loop="3.8"),
             changes,
         )
 

@@ -11,8 +11,8 @@ from .errors import InvalidError
 
 __all__ = [
     "GFP_DIRECT_RECLAIM", "GFP_KSWAPD_RECLAIM", "GFP_NORETRY", "GFP_RETRY_MAYFAIL",
-    "GFP_NOFAIL", "GFP_HIGH", "GFP_ACCOUNT", "GFP_KERNEL", "GFP_NOWAIT", "GFP_ATOMIC",
-    "GFP_KERNEL_ACCOUNT", "check_gfp",
+    "GFP_NOFAIL", "GFP_HIGH", "GFP_ACCOUNT", "GFP_FS", "GFP_KERNEL", "GFP_NOFS", "GFP_NOWAIT",
+    "GFP_ATOMIC", "GFP_KERNEL_ACCOUNT", "check_gfp",
 ]
 
 #: May reclaim and wait (``__GFP_DIRECT_RECLAIM``): the charge path runs reclaim.
@@ -29,13 +29,17 @@ GFP_NOFAIL = 0x10
 GFP_HIGH = 0x20
 #: Account to the memcg (``__GFP_ACCOUNT``), for kernel allocations.
 GFP_ACCOUNT = 0x40
+#: May call into the filesystem (``__GFP_FS``): 3.8 let a kernel-memory
+#: charge invoke the OOM killer only with it (and without NORETRY).
+GFP_FS = 0x80
 
-GFP_KERNEL = GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM
+GFP_KERNEL = GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM | GFP_FS
+GFP_NOFS = GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM
 GFP_NOWAIT = GFP_KSWAPD_RECLAIM
 GFP_ATOMIC = GFP_HIGH | GFP_KSWAPD_RECLAIM
 GFP_KERNEL_ACCOUNT = GFP_KERNEL | GFP_ACCOUNT
 
-_ALL = 0x7F
+_ALL = 0xFF
 
 
 def check_gfp(flags: object) -> int:

@@ -73,6 +73,7 @@ def _config_struct(cfg: Config) -> Any:
         "hz": cfg.hz,
         "id_at_offline": cfg.id_at_offline,
         "id_errno": _errno.EBUSY if cfg.id_errno == "EBUSY" else _errno.ENOSPC,
+        "charge_loop": 1 if cfg.charge_loop == "3.8" else 0,
         "seed": cfg.seed,
     })
 
@@ -712,6 +713,13 @@ class Cgroup:
     def _stat_hierarchical(self) -> Dict[str, int]:
         """The same, summed over the whole subtree (v1's ``total_*`` keys)."""
         return self._stat(True)
+
+    @property
+    def oom_livelocks(self) -> int:
+        """Charges refused here that Linux 3.8 would have retried forever (its
+        memcg OOM killer found no victim, or could not be reached): pymemcg
+        fails them instead.  Always 0 with the current charge loop."""
+        return int(self._info().oom_livelocks)
 
     @property
     def throttle_jiffies(self) -> int:

@@ -2096,10 +2096,14 @@ class HierarchyComparison(RuleBasedStateMachine):
             charged.append(n > 0 and got == n)
         assert charged[IMPL] == charged[ORACLE], f"{what}: charged {charged}"
         ok = charged[ORACLE]
+        # 3.8 left __GFP_NOFAIL kernel allocations unaccounted.
+        unaccounted = kmem and cfg.charge_loop == "3.8" and bool(flags & GFP_NOFAIL)
         if out[0] == "returned":
             if out[1] is None:
-                want = i != 0 and n > 0 and (not kmem or active)
+                want = i != 0 and n > 0 and (not kmem or active) and not unaccounted
                 assert ok == want, f"{what} returned None, charged {ok}, wanted {want}"
+                if unaccounted and i and n and active:
+                    record_edge("3.8 NOFAIL kmem unaccounted")
             else:
                 assert not ok, f"{what} failed but charged"
                 assert out[1][0] == "cgroup" and out[1][1] in self._path_up(i), f"{what}: {out}"
@@ -2122,7 +2126,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         forced_flags = bool(flags & (GFP_NOFAIL | GFP_HIGH))
         # 3.8: the kmem counter is charged first and its limit refuses
         # before anything else happens.
-        if kmem and cfg.kmem_first and active and i and n > 0:
+        if kmem and cfg.kmem_first and active and i and n > 0 and not unaccounted:
             refuser = next(
                 (j for j in path if pre["ctr"][j]["kmem"]["usage"] + n > pre["ctr"][j]["kmem"]["max"]),
                 None,
@@ -2477,7 +2481,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         calls = {
             "cpu": lambda s: self.cgs[s][i].try_charge(1, cpu=ncpus),
             "cpu-1": lambda s: self.cgs[s][i].try_charge(1, cpu=-1),
-            "flags": lambda s: self.cgs[s][i].try_charge(1, flags=0x80),
+            "flags": lambda s: self.cgs[s][i].try_charge(1, flags=0x100),
             "count": lambda s: self.cgs[s][i].try_charge(-1),
             "big count": lambda s: self.cgs[s][i].try_charge(PAGE_COUNTER_MAX + 1),
             "uncharge count": lambda s: self.cgs[s][i].uncharge(2**64),
@@ -2707,6 +2711,8 @@ class HierarchyComparison(RuleBasedStateMachine):
                 continue
             ledgers = self.kmem if kmem else self.user
             counts = i != 0 and n > 0 and (not kmem or active.get(i, False))
+            if op == rp.OP_CHARGE and kmem and self.config.charge_loop == "3.8" and flags & GFP_NOFAIL:
+                counts = False      # 3.8 left NOFAIL kernel allocations unaccounted
             if got == -errno.ECANCELED:
                 # The hook raised in this record: it may have charged first
                 # (memory.high runs after the charge); the stat says.

@@ -313,22 +313,27 @@ def test_create_under_dying_parent(backend):
 # ==========================================================================
 
 
-def test_stock_3_8_single_page(backend):
-    h = make(backend, "linux_3_8")  # batch 32, one slot, single-page consume, no cap
+def test_stock_3_8(backend):
+    # 3.8 consume_stock: any charge of up to CHARGE_BATCH (32) pages, from the
+    # one slot if it caches the memcg with enough pages ("memcg: make it
+    # possible to use the stock for more than one page", merged in 3.8);
+    # refill_stock: no cap.
+    h = make(backend, "linux_3_8")
     a, b = h.create("a"), h.create("b")
     assert len(h.stock(0)) == 1
     assert a.try_charge(1) is None  # batch 32: memory 32, memsw 32, slot (a, 31)
     assert (a.memory.usage, a.memsw.usage, h.stock(0)) == (32, 32, ((a, 31),))
     assert a.try_charge(1) is None  # consumed: (a, 30), counters unchanged
     assert (a.memory.usage, h.stock(0)) == (32, ((a, 30),))
-    assert a.try_charge(2) is None  # n != 1: not consumed; batch 32 -> memory 64
-    # refill(a, 30): same memcg, no cap -> 30 + 30 = 60 (> batch, kept)
-    assert (a.memory.usage, h.stock(0)) == (64, ((a, 60),))
+    assert a.try_charge(2) is None  # consumed too: (a, 28)
+    assert (a.memory.usage, h.stock(0)) == (32, ((a, 28),))
+    assert a.try_charge(29) is None  # 28 < 29: batch 32 -> memory 64, refill 3 -> 31
+    assert (a.memory.usage, h.stock(0)) == (64, ((a, 31),))
     assert a.try_charge(40) is None  # batch = max(32, 40) = 40: no refill
-    assert (a.memory.usage, h.stock(0)) == (104, ((a, 60),))
-    assert b.try_charge(1) is None  # b: 32; refill drains a's 60 -> a 104 - 60 = 44
-    assert (a.memory.usage, a.memsw.usage, b.memory.usage, h.stock(0)) == (44, 44, 32, ((b, 31),))
-    assert a.stat["anon"] == 44 * PAGE  # 1 + 1 + 2 + 40 pages charged by the user
+    assert (a.memory.usage, h.stock(0)) == (104, ((a, 31),))
+    assert b.try_charge(1) is None  # b: 32; refill drains a's 31 -> a 104 - 31 = 73
+    assert (a.memory.usage, a.memsw.usage, b.memory.usage, h.stock(0)) == (73, 73, 32, ((b, 31),))
+    assert a.stat["anon"] == 73 * PAGE  # 1 + 1 + 2 + 29 + 40 pages charged by the user
 
 
 def test_stock_current_consume_and_cap(backend):
@@ -512,17 +517,46 @@ def test_failing_kernel_charge_at_parent_v2(backend):
 
 
 def test_failing_kernel_charge_3_8(backend):
+    # 3.8 __mem_cgroup_try_charge, a user page (oom = true), reclaim frees nothing:
+    #   batch 32 refused -> CHARGE_RETRY (no reclaim), exact size 5 from then on;
+    #   5 rounds of (refused, reclaim, NOMEM): nr_oom_retries 5 -> 0;
+    #   a 6th round with oom_check: refused, reclaim, mem_cgroup_handle_oom: no
+    #   victim -- 3.8 would retry forever; pymemcg fails it, counts a livelock.
+    # mem_cgroup_reclaim stops after its first pass (margin 4 > 0): no drain.
     h = make(backend, "linux_3_8")  # retries 5, batch 32, failcnt "all"
     p = h.create("p")
     a = p.create("a")
     a._set_max("memory", 4)
     assert a.try_charge(5) is a
-    assert a.events == ev(max=7, oom=1)  # 1 + 1 + 5
+    assert a.events == ev(max=6, oom=1)  # a reclaim round each (kept for show)
     assert p.events == EV0  # v1: local only
-    # failcnt: batch 32 (1) + exact (1) + after the drain (1) + 5 retries = 8
-    assert (a.memory.failcnt, a.memsw.failcnt, p.memory.failcnt) == (8, 0, 0)
-    # memsw was charged first (32, unlimited) then uncharged each time
-    assert (a.memsw.usage, a.memsw.watermark, a.memory.usage) == (0, 32, 0)
+    assert a.oom_livelocks == 1 and p.oom_livelocks == 0
+    # failcnt: batch 32 (1) + 5 NOMEM rounds + the OOM round = 7
+    assert (a.memory.failcnt, a.memsw.failcnt, p.memory.failcnt) == (7, 0, 0)
+    # 3.8 charges memory (res) first: memsw is never reached
+    assert (a.memsw.usage, a.memsw.watermark, a.memory.usage) == (0, 0, 0)
+    # NORETRY with OOM allowed: 3.8 loops forever without reaching the OOM
+    # killer (CHARGE_NOMEM before reclaim); pymemcg ends it at the OOM round.
+    assert a.try_charge(5, flags=backend.GFP_KERNEL | backend.GFP_NORETRY) is a
+    assert a.events == ev(max=6, oom=1) and a.oom_livelocks == 2
+    assert a.memory.failcnt == 7 + 1 + 6  # batch + 5 rounds + the OOM round
+
+
+def test_kernel_memory_without_fs_fails_after_one_round_3_8(backend):
+    # kmem charges may OOM only with __GFP_FS and without NORETRY (3.8
+    # memcg_charge_kmem: may_oom); without, one failed reclaim round -> ENOMEM.
+    h = make(backend, "linux_3_8")
+    a = h.create("a")
+    a._activate_kmem()
+    a._set_max("memory", 4)
+    assert a.try_charge(5, flags=backend.GFP_NOFS, kmem=True) is a
+    assert a.events == ev(max=1) and a.oom_livelocks == 0
+    assert a.memory.failcnt == 2 and a.kmem.usage == 0   # kmem rolled back
+    assert a.try_charge(5, kmem=True) is a               # GFP_KERNEL: OOM allowed
+    assert a.events == ev(max=7, oom=1) and a.oom_livelocks == 1
+    # __GFP_NOFAIL kernel memory is not accounted at all in 3.8
+    assert a.try_charge(5, flags=backend.GFP_KERNEL | backend.GFP_NOFAIL, kmem=True) is None
+    assert (a.memory.usage, a.kmem.usage, a.stat["kernel"]) == (0, 0, 0)
 
 
 def test_failing_kernel_charge_current_v1(backend):
@@ -600,24 +634,27 @@ def test_nofail_forces(backend):
     assert b.memory.usage == 5 and b.events == ev(max=18, oom=1)
 
 
-def test_atomic_forced_failcnt_3_8(backend):
+def test_atomic_fails_3_8(backend):
+    # 3.8: a charge that cannot wait (no __GFP_WAIT) fails after the batch
+    # retry -- CHARGE_WOULDBLOCK: no reclaim, and nothing forced (__GFP_HIGH
+    # meant nothing to 3.8's charge loop; forcing atomic charges came later).
     h = make(backend, "linux_3_8")
     p = h.create("p")
     a = p.create("a")
     a._set_max("memory", 4)
-    assert a.try_charge(5, flags=backend.GFP_ATOMIC) is None
-    # batch 32 refused (1), exact 5 refused (2), forced 5 > 4 -> res_counter
-    # nofail counts the failure too (3); memsw (unlimited) and p never over
-    assert (a.memory.failcnt, a.memsw.failcnt, p.memory.failcnt) == (3, 0, 0)
-    assert (a.memory.usage, a.memsw.usage, p.memory.usage) == (5, 5, 5)
-    assert a.events == ev(max=1)
-    # limit on the parent: p refuses (a's level is cancelled), p is forced over
+    assert a.try_charge(5, flags=backend.GFP_ATOMIC) is a
+    assert (a.memory.failcnt, a.memsw.failcnt, p.memory.failcnt) == (2, 0, 0)
+    assert (a.memory.usage, a.memsw.usage, p.memory.usage) == (0, 0, 0)
+    assert a.events == EV0
     q = h.create("q")
     b = q.create("b")
     q._set_max("memory", 4)
-    assert b.try_charge(5, flags=backend.GFP_ATOMIC) is None
-    assert (b.memory.failcnt, q.memory.failcnt) == (0, 3)
-    assert q.events == ev(max=1) and b.events == EV0
+    assert b.try_charge(5, flags=backend.GFP_ATOMIC) is q     # the ancestor refuses
+    assert (b.memory.failcnt, q.memory.failcnt) == (0, 2)
+    assert q.events == EV0 and b.events == EV0
+    # __GFP_NOFAIL is no exception for user pages either: the loop, then ENOMEM
+    assert a.try_charge(5, flags=backend.GFP_KERNEL | backend.GFP_NOFAIL) is a
+    assert a.memory.usage == 0 and a.oom_livelocks == 1
 
 
 def test_noretry_stops_after_drain(backend):
@@ -1000,7 +1037,7 @@ def test_argument_checks_change_nothing(backend):
         ((1,), {"cpu": -1}, backend.InvalidError),
         ((1,), {"cpu": True}, backend.InvalidTypeError),
         ((1,), {"cpu": 0.0}, backend.InvalidTypeError),
-        ((1,), {"flags": 0x80}, backend.InvalidError),
+        ((1,), {"flags": 0x100}, backend.InvalidError),
         ((1,), {"flags": 1.0}, backend.InvalidTypeError),
     ]:
         with pytest.raises(exc):

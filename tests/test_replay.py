@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import types
+import weakref
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ PRESETS = {
 PATHS = ["a", "a/b", "a/c", "d"]
 FLAGS = [pymemcg.GFP_KERNEL, pymemcg.GFP_NOWAIT, pymemcg.GFP_ATOMIC,
          pymemcg.GFP_KERNEL | pymemcg.GFP_NOFAIL, pymemcg.GFP_KERNEL | pymemcg.GFP_NORETRY, 0,
-         0x80]
+         pymemcg.GFP_NOFS, 0x100]
 
 
 def build(mod: types.ModuleType, preset: str) -> Any:
@@ -36,8 +37,13 @@ def build(mod: types.ModuleType, preset: str) -> Any:
     h["a"]._set_max("memory", 40)
     h["a/b"]._set_max("memory", 24)
     h["d"]._set_max("memory", 16)
+    REMOVED[h] = h["a/c"].handle
     h["a/c"].remove()                   # a removed (and, being empty, freed) cgroup
     return h
+
+
+#: The handle each built hierarchy's a/c had (stale since).
+REMOVED: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
 
 
 def state(h: Any) -> list[Any]:
@@ -92,7 +98,7 @@ def test_c_and_model_agree_record_by_record(preset: str, records: list[Any]) -> 
     results, states = [], []
     for mod in (pymemcg, pymemcg.model):
         h = build(mod, preset)
-        removed = 4 | (1 << 16)          # a/c had id 4, generation 1; freed since
+        removed = REMOVED[h]             # a/c's handle: freed since
         assert removed not in [cg.handle for cg in h.cgroups()]
         results.append(list(h.replay(encode(h, removed, records))))
         states.append(state(h))

@@ -46,6 +46,8 @@ from ..errors import (
 from ..gfp import (
     GFP_ACCOUNT,
     GFP_ATOMIC,
+    GFP_FS,
+    GFP_NOFS,
     GFP_DIRECT_RECLAIM,
     GFP_HIGH,
     GFP_KERNEL,
@@ -107,6 +109,8 @@ __all__ = [
     "GFP_KERNEL",
     "GFP_NOWAIT",
     "GFP_ATOMIC",
+    "GFP_FS",
+    "GFP_NOFS",
     "GFP_KERNEL_ACCOUNT",
     "MemcgError",
     "InvalidError",

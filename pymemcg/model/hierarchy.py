@@ -49,6 +49,7 @@ from ..errors import (
 )
 from ..gfp import (
     GFP_DIRECT_RECLAIM,
+    GFP_FS,
     GFP_HIGH,
     GFP_KERNEL,
     GFP_KSWAPD_RECLAIM,
@@ -100,6 +101,7 @@ PAGE_ALLOC_COSTLY_ORDER = 3
 _MEMCG_DELAY_PRECISION_SHIFT = 20
 _MEMCG_DELAY_SCALING_SHIFT = 14
 _SWAP_CLUSTER_MAX = 32
+_MEM_CGROUP_MAX_RECLAIM_LOOPS = 100
 
 
 def _calculate_overage(usage: int, high: int) -> int:
@@ -272,6 +274,7 @@ class Cgroup:
         self._stock_refs = 0  # stock slots caching this cgroup (css refs held by stocks)
         self._pins = 0  # calls in progress on this cgroup (css refs held by a charge)
         self._throttle_jiffies = 0  # memory.high delay its charges earned (not slept)
+        self._oom_livelocks = 0  # 3.8 charges refused here that 3.8 would retry forever
         if cfg.kmem_activation == "always":
             self._kmem_active = True
         else:  # 3.8: children of an activated group are activated at creation
@@ -646,6 +649,14 @@ class Cgroup:
         return {"anon": anon * PAGE_SIZE, "kernel": kernel * PAGE_SIZE}
 
     @property
+    def oom_livelocks(self) -> int:
+        """Charges refused here that Linux 3.8 would have retried forever (its
+        memcg OOM killer found no victim, or could not be reached): pymemcg
+        fails them instead.  Always 0 with the current charge loop."""
+        self._live()
+        return self._oom_livelocks
+
+    @property
     def throttle_jiffies(self) -> int:
         """The memory.high throttling its charges earned: the jiffies
         ``mem_cgroup_handle_over_high()`` would have slept (not slept here)."""
@@ -845,7 +856,7 @@ class Hierarchy:
                 return -errno.EINVAL
             if handle == 0:  # "no cgroup": only OP_DRAIN_ALL takes it
                 return -errno.EINVAL
-            if op == _replay.OP_CHARGE and flags & ~0x7F:
+            if op == _replay.OP_CHARGE and flags & ~0xFF:
                 return -errno.EINVAL
             cg = self._by_handle(handle)
             if cg is None:
@@ -1264,6 +1275,8 @@ class Hierarchy:
             return None
         if kmem and not cg._kmem_active:
             return None  # 3.8: kmem accounting not activated for this memcg
+        if kmem and cfg.charge_loop == "3.8" and gfp & GFP_NOFAIL:
+            return None  # 3.8 memcg_kmem_newpage_charge(): NOFAIL kmem is unaccounted
         pending = [0]
         if kmem and cfg.kmem_first and "kmem" in cg._counters:
             # 3.8 memcg_charge_kmem(): the kmem counter first, no reclaim on it
@@ -1273,7 +1286,7 @@ class Hierarchy:
                 assert isinstance(fail, _CgCounter)
                 return fail.cgroup
             try:
-                over = self._try_charge_memcg(cg, gfp, n, cpu, pending)
+                over = self._charge_loop(cg, gfp, n, cpu, pending, kmem)
             except BaseException:
                 _uncharge(kc, n, None)  # a clamp here is silent, as in the C core
                 raise
@@ -1281,7 +1294,7 @@ class Hierarchy:
                 _uncharge(kc, n, None)
                 return over
         else:
-            over = self._try_charge_memcg(cg, gfp, n, cpu, pending)
+            over = self._charge_loop(cg, gfp, n, cpu, pending, kmem)
         if over is None and kmem and cfg.version == 1 and not cfg.kmem_first:
             kc = cg._counters["kmem"]
             if cfg.kmem_limit != "enforced":
@@ -1306,6 +1319,15 @@ class Hierarchy:
             nr, pending[0] = pending[0], 0
             self._handle_over_high(cg, nr)
         return over
+
+    def _charge_loop(self, memcg: Cgroup, gfp: int, nr_pages: int, cpu: int,
+                     pending: list[int], kmem: bool) -> Optional[Cgroup]:
+        """The era's charge loop: 3.8's lets OOM in for user pages, and for
+        kernel memory only with __GFP_FS and without NORETRY."""
+        if self._config.charge_loop == "3.8":
+            oom = not kmem or bool(gfp & GFP_FS and not gfp & GFP_NORETRY)
+            return self._try_charge_memcg_38(memcg, gfp, nr_pages, cpu, oom)
+        return self._try_charge_memcg(memcg, gfp, nr_pages, cpu, pending)
 
     def _try_charge_memcg(
         self, memcg: Cgroup, gfp: int, nr_pages: int, cpu: int, pending: list[int]
@@ -1375,6 +1397,90 @@ class Hierarchy:
         if memsw is not None:
             self._force_charge(memsw, nr_pages)
         return None
+
+    # -------------------------------------------------------------- 3.8's loop
+
+    def _mem_cgroup_reclaim_38(self, over: Cgroup) -> int:
+        """``mem_cgroup_reclaim()`` (3.8): up to 100 passes of
+        SWAP_CLUSTER_MAX; from the second pass on, drain the subtree's
+        stocks first (3.8's asynchronous drain, done at once here)."""
+        total = 0
+        for loop in range(_MEM_CGROUP_MAX_RECLAIM_LOOPS):
+            if loop:
+                self._drain_all_stock(over)
+            total += self._try_to_free(over, _SWAP_CLUSTER_MAX)
+            if self._mem_cgroup_margin(over, self._config.memsw):
+                break
+            if loop and not total:
+                break
+        return total
+
+    def _do_charge_38(self, memcg: Cgroup, gfp: int, batch: int, min_pages: int,
+                      oom_check: bool) -> tuple[str, Optional[Cgroup]]:
+        """``mem_cgroup_do_charge()`` (3.8): res (memory) first, then memsw."""
+        cfg = self._config
+        memory = memcg._counters["memory"]
+        f = memory.try_charge(batch)
+        if f is None:
+            if not cfg.memsw:
+                return "ok", None
+            f = memcg._counters["memsw"].try_charge(batch)
+            if f is None:
+                return "ok", None
+            _uncharge(memory, batch, None)
+        assert isinstance(f, _CgCounter)
+        over = f.cgroup
+        if batch > min_pages:
+            return "retry", over  # never reclaim on behalf of optional batching
+        if not gfp & GFP_DIRECT_RECLAIM:
+            return "wouldblock", over
+        if gfp & GFP_NORETRY:
+            return "nomem", over
+        self._memcg_memory_event(over, "max")  # 3.8 had no events file: kept for show
+        ret = self._mem_cgroup_reclaim_38(over)
+        if self._mem_cgroup_margin(over, cfg.memsw) >= min_pages:
+            return "retry", over
+        if min_pages <= (1 << PAGE_ALLOC_COSTLY_ORDER) and ret:
+            return "retry", over
+        if not oom_check:
+            return "nomem", over
+        # mem_cgroup_handle_oom(): no task to kill, so no victim: 3.8 would
+        # sleep a jiffy and retry forever; the charge fails instead, counted.
+        self._memcg_memory_event(over, "oom")
+        over._oom_livelocks += 1
+        return "livelock", over
+
+    def _try_charge_memcg_38(self, memcg: Cgroup, gfp: int, nr_pages: int, cpu: int,
+                             oom: bool) -> Optional[Cgroup]:
+        """``__mem_cgroup_try_charge()`` (3.8): None when charged, else the
+        memcg over its limit.  Nothing is ever forced."""
+        cfg = self._config
+        batch = max(cfg.charge_batch, nr_pages)
+        nr_oom_retries = cfg.reclaim_retries
+        while True:  # again:
+            if self._consume_stock(memcg, nr_pages, cpu):
+                return None
+            while True:
+                oom_check = False
+                if oom and not nr_oom_retries:
+                    oom_check = True
+                    nr_oom_retries = cfg.reclaim_retries
+                ret, over = self._do_charge_38(memcg, gfp, batch, nr_pages, oom_check)
+                if ret == "ok":
+                    if batch > nr_pages:
+                        self._refill_stock(memcg, batch - nr_pages, cpu)
+                    return None
+                if ret == "retry":
+                    break
+                if ret == "nomem" and oom:
+                    if oom_check:  # NORETRY: the OOM killer is never reached
+                        assert over is not None
+                        over._oom_livelocks += 1
+                        return over
+                    nr_oom_retries -= 1
+                    continue
+                return over  # wouldblock, nomem without OOM, livelock
+            batch = nr_pages
 
     def _force_charge(self, counter: PageCounter, nr_pages: int) -> None:
         """``page_counter_charge()``; with res_counter failcnt ("all", 3.8
