@@ -528,6 +528,36 @@ int64_t pmc_cgroup_event(int64_t hierarchy, int64_t cgroup, int32_t event)
 	return 0;
 }
 
+int64_t pmc_cgroup_tunable(int64_t hierarchy, int64_t cgroup, int32_t which, int64_t value)
+{
+	struct pmc_hierarchy *h;
+	int64_t err;
+	struct mem_cgroup *memcg = lock_cgroup(hierarchy, cgroup, &h, &err);
+
+	if (!memcg)
+		return err;
+	err = -EINVAL;
+	switch (which) {
+	case PMC_TUNABLE_OOM_KILL_DISABLE:
+		if (value > 1)
+			break;
+		if (value >= 0)
+			atomic_store_explicit(&memcg->oom_kill_disable, (int)value, RELAXED);
+		err = atomic_load_explicit(&memcg->oom_kill_disable, RELAXED);
+		break;
+	case PMC_TUNABLE_SWAPPINESS:
+		if (value > 200)        /* MAX_SWAPPINESS */
+			break;
+		if (value >= 0)
+			atomic_store_explicit(memcg_is_root(memcg) ? &h->vm_swappiness :
+					      &memcg->swappiness, (int)value, RELAXED);
+		err = memcg_swappiness(h, memcg);
+		break;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return err;
+}
+
 int64_t pmc_cgroup_activate_kmem(int64_t hierarchy, int64_t cgroup)
 {
 	struct pmc_hierarchy *h;

@@ -144,6 +144,12 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 	memcg->parent = parent;
 	memcg->depth = parent ? parent->depth + 1 : 0;
 	atomic_init(&memcg->state, MEMCG_ONLINE);
+	/* mem_cgroup_css_alloc: the v1 tunables come from the parent. */
+	if (parent) {
+		atomic_init(&memcg->oom_kill_disable,
+			    atomic_load_explicit(&parent->oom_kill_disable, RELAXED));
+		atomic_init(&memcg->swappiness, memcg_swappiness(h, parent));
+	}
 	/* Kernels since 4.6 account kmem everywhere; 3.8 inherited activation. */
 	atomic_init(&memcg->kmem_active, !h->cfg.kmem_on_limit ||
 		    (parent && atomic_load_explicit(&parent->kmem_active, RELAXED)));
@@ -535,6 +541,14 @@ void memcg_free_dying(struct pmc_hierarchy *h)
 	}
 }
 
+/* mem_cgroup_swappiness: the root's is the sysctl. */
+int memcg_swappiness(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	if (memcg_is_root(memcg))
+		return atomic_load_explicit(&h->vm_swappiness, RELAXED);
+	return atomic_load_explicit(&memcg->swappiness, RELAXED);
+}
+
 /* --- listings ------------------------------------------------------------------- */
 
 /* Entry idx of a listing, its name at off, if the caller gave room for them. */
@@ -624,6 +638,7 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 	if (!h->cfg.id_errno)
 		h->cfg.id_errno = ENOSPC;
 	h->tag = tag;
+	atomic_init(&h->vm_swappiness, PMC_VM_SWAPPINESS_DEFAULT);
 	idmap_init(&h->ids, MEMCG_ID_MAX, 0x7fffffffu);
 	idmap_init(&h->slots, MEMCG_HANDLE_SLOT_MASK, MEMCG_HANDLE_GEN_MASK);
 	if (stock_init(h) || names_init(h))

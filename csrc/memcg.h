@@ -103,6 +103,9 @@ struct mem_cgroup {
 	_Atomic long throttle_jiffies;
 	/* 3.8 charges refused here that 3.8 would have retried forever. */
 	_Atomic long oom_livelocks;
+	/* v1 tunables, copied from the parent at creation. */
+	_Atomic int oom_kill_disable;
+	_Atomic int swappiness;
 	/* References: stock slots caching it, reclaim in progress (css refs). */
 	_Atomic long refs;
 	_Atomic int free_queued;        /* on h->free_queue (memcg_free_queue) */
@@ -158,6 +161,7 @@ struct pmc_hierarchy {
 	struct idmap slots;             /* handle slot -> cgroup, lock-free look-ups */
 	_Atomic(struct mem_cgroup *) free_queue;  /* may have become freeable */
 	_Atomic int reclaim_hook;       /* call the registered reclaim callback */
+	_Atomic int vm_swappiness;      /* the sysctl: the root's swappiness */
 	struct mem_cgroup *all_head, *all_tail;  /* creation order, under lock */
 	uint32_t tag;                   /* bits 47..62 of its cgroups' handles */
 	struct mem_cgroup **names;      /* online cgroups by (parent, name) */
@@ -245,6 +249,7 @@ struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup);
 int64_t memcg_handle(struct mem_cgroup *memcg);
 int memcg_lookup_error(struct pmc_hierarchy *h, int64_t cgroup);
 struct mem_cgroup *memcg_by_id(struct pmc_hierarchy *h, uint32_t id);
+int memcg_swappiness(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
 int memcg_check_name(const char *name);
 int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name);
 int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg);

@@ -305,6 +305,17 @@ int64_t pmc_cgroup_reset(int64_t hierarchy, int64_t cgroup, int32_t counter, int
 int64_t pmc_cgroup_event(int64_t hierarchy, int64_t cgroup, int32_t event);
 int64_t pmc_cgroup_activate_kmem(int64_t hierarchy, int64_t cgroup);
 
+#define PMC_TUNABLE_OOM_KILL_DISABLE 0
+#define PMC_TUNABLE_SWAPPINESS 1
+#define PMC_VM_SWAPPINESS_DEFAULT 60
+/*
+ * v1 tunables a new cgroup copies from its parent (mem_cgroup_css_alloc):
+ * read with value < 0, else set, returning the value.  The root's
+ * swappiness is the hierarchy's vm_swappiness sysctl, which a child of the
+ * root copies.  The interface files apply each era's rules (cgroupfs).
+ */
+int64_t pmc_cgroup_tunable(int64_t hierarchy, int64_t cgroup, int32_t which, int64_t value);
+
 /* --- batch entry point (csrc/replay.c) ------------------------------- */
 
 #define PMC_OP_CHARGE 1         /* try_charge(cgroup, nr_pages, cpu, flags, kmem) */

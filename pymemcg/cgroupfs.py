@@ -49,7 +49,7 @@ Files per preset (anything else raises :class:`NotFoundError`, ``ENOENT``):
   oom.group}`` and ``memory.swap.{current,high,max,peak,events}`` on
   non-root cgroups only (``CFTYPE_NOT_ON_ROOT``); ``memory.stat``,
   ``memory.reclaim`` and ``cgroup.stat`` everywhere.
-* Not modelled (real files that raise ``ENOENT`` here): v1 ``swappiness``,
+* Not modelled (real files that raise ``ENOENT`` here): v1
   ``move_charge_at_immigrate``, ``pressure_level``, ``numa_stat``,
   ``kmem.slabinfo``, ``cgroup.event_control``; v2 ``numa_stat``,
   ``zswap.*``; the cgroup core's ``cgroup.procs``, ``tasks`` and friends.
@@ -69,12 +69,13 @@ Decisions (documented deviations and choices):
   base-10 1 (``-1``, ``-01``), and unlimited reads ``9223372036854775807``
   (LLONG_MAX).  A byte value at or above ``PAGE_COUNTER_MAX`` pages is
   stored as unlimited (res_counter would keep and print the exact value).
-  The current kernel's ``mem_cgroup_resize_max`` loop (drain once, then one
-  page per round, EBUSY on a round without progress) is used on every
-  preset; 3.8 retried ``MEM_CGROUP_RECLAIM_RETRIES * nr_children`` rounds
-  without draining (a Config field would be needed to select it).  Also
-  the current cgroup core on every preset (3.8's core rejected writes of
-  64 bytes or more, stripped ``write_u64`` input and had no zero-length
+  Limits are lowered with the era's loop (``config.charge_loop``): the
+  current ``mem_cgroup_resize_max`` (drain once, then one page per round,
+  EBUSY on a round without progress), or 3.8's ``mem_cgroup_resize_limit``
+  (``MEM_CGROUP_RECLAIM_RETRIES`` fruitless rounds per cgroup of the
+  subtree, no drain of its own, so stocked pages keep usage up).  The
+  current cgroup core is used on every preset (3.8's core rejected writes
+  of 64 bytes or more, stripped ``write_u64`` input and had no zero-length
   shortcut).
 * memory.stat prints only the keys pymemcg keeps, in the kernel's order:
   v1 ``rss`` (this cgroup's anon), ``hierarchical_memory_limit``,
@@ -95,10 +96,14 @@ Decisions (documented deviations and choices):
   the rest and relies on ``try_to_free_mem_cgroup_pages()`` reclaiming at
   least SWAP_CLUSTER_MAX (32).  ``swappiness=`` is parsed and validated,
   then ignored (hooks see no swappiness).
-* v1 ``oom_control`` stores ``oom_kill_disable`` (read back; it changes no
-  charge, and children do not inherit it as the kernel's css_alloc would);
-  ``under_oom`` is always 0.  ``soft_limit_in_bytes`` is stored and read
-  back; it drives nothing.  Both live in cgroupfs' per-cgroup state.
+* v1 ``oom_control`` and ``swappiness`` are kept by the core, and a new
+  cgroup copies both from its parent (``mem_cgroup_css_alloc``; a child
+  of the root copies the vm.swappiness sysctl, which is what the root's
+  ``swappiness`` file shows and, on current kernels, sets).  In 3.x a write
+  to either is EINVAL under a use_hierarchy parent (so nowhere in the 3.8
+  preset, which runs with use_hierarchy = 1), and 3.8 printed no
+  ``oom_kill`` line.  ``under_oom`` is always 0.  ``soft_limit_in_bytes`` is
+  stored and read back; it drives nothing (cgroupfs' per-cgroup state).
 * v1 ``use_hierarchy`` reads ``config.use_hierarchy``; writing that value
   succeeds, anything else is ``EINVAL`` (3.8's 0/EBUSY rules are not
   modelled: the 3.8 preset fixes use_hierarchy at 1).
@@ -231,11 +236,10 @@ def _match_swappiness(token: bytes) -> bool:
 
 
 class _State:
-    __slots__ = ("soft_limit", "oom_kill_disable", "oom_group", "peaks")
+    __slots__ = ("soft_limit", "oom_group", "peaks")
 
     def __init__(self) -> None:
         self.soft_limit = PAGE_COUNTER_MAX  # css_alloc: memcg->soft_limit = PAGE_COUNTER_MAX
-        self.oom_kill_disable = 0
         self.oom_group = 0
         # counter name -> open files that have written (the kernel's watchers list)
         self.peaks: Dict[str, "weakref.WeakSet[CgroupFile]"] = {}
@@ -384,12 +388,67 @@ def _resize_max(cg: Any, pages: int, memsw: bool) -> None:
             raise BusyError(f"cannot shrink {cg.path or '/'} below its {counter} usage")
 
 
+def _margin(cg: Any, counter: str) -> int:
+    """``mem_cgroup_margin()`` of one counter: pages left below its max."""
+    c = _counter(cg, counter)
+    return c.max - c.usage if c.usage < c.max else 0
+
+
+def _resize_limit_3_8(cg: Any, pages: int, memsw: bool) -> None:
+    """3.8 ``mem_cgroup_resize_limit()`` / ``_memsw_limit()``: no drain of its
+    own; a budget of MEM_CGROUP_RECLAIM_RETRIES per cgroup of the subtree,
+    spent only by rounds after which usage did not drop; each round is a
+    ``mem_cgroup_reclaim(SHRINK)``, which stops at the first pass that frees
+    anything or leaves a margin under the old limit, and drains the stocks
+    only on a second pass.  EBUSY when the budget is spent."""
+    counter = "memsw" if memsw else "memory"
+    subtree = 1 + cg.nr_descendants
+    retry_count = _config(cg).reclaim_retries * subtree
+    oldusage = _counter(cg, counter).usage
+    while retry_count:
+        with _max_mutex:
+            if memsw:
+                ok = pages >= _counter(cg, "memory").max
+            else:
+                ok = pages <= _counter(cg, "memsw").max
+            if not ok:
+                raise InvalidError(
+                    f"{'memsw' if memsw else 'memory'} limit would break memory.max <= memsw.max")
+            try:
+                cg._set_max(counter, pages)
+                return
+            except BusyError:
+                pass
+        total = 0
+        for loop in range(100):                 # mem_cgroup_reclaim(SHRINK)
+            if loop:
+                cg.hierarchy.drain_all(root=cg)  # drain_all_stock_async
+            total += cg._reclaim(32)
+            if total:
+                break
+            margin = _margin(cg, "memory")
+            if _config(cg).memsw:
+                margin = min(margin, _margin(cg, "memsw"))
+            if margin:
+                break
+            if loop and not total:
+                break
+        curusage = _counter(cg, counter).usage
+        if curusage >= oldusage:
+            retry_count -= 1
+        else:
+            oldusage = curusage
+    raise BusyError(f"cannot shrink {cg.path or '/'} below its {counter} usage")
+
+
 def _v1_limit_store(counter: str) -> Callable[[Any, bytes], None]:
     def store(cg: Any, buf: bytes) -> None:
         pages = _v1_parse_limit(cg, buf)
         if _is_root(cg):
             raise InvalidError("cannot set a limit on the root cgroup")
-        if counter in ("memory", "memsw"):
+        if counter in ("memory", "memsw") and _config(cg).charge_loop == "3.8":
+            _resize_limit_3_8(cg, pages, counter == "memsw")
+        elif counter in ("memory", "memsw"):
             _resize_max(cg, pages, counter == "memsw")
         elif counter == "kmem":
             _kmem_limit(cg, pages)
@@ -443,16 +502,45 @@ def _use_hierarchy_store(cg: Any, buf: bytes) -> None:
 
 
 def _oom_control_show(cg: Any) -> str:
-    return (f"oom_kill_disable {_state(cg).oom_kill_disable}\n"
-            f"under_oom 0\n"
-            f"oom_kill {cg.events['oom_kill']}\n")
+    text = f"oom_kill_disable {cg._tunable('oom_kill_disable')}\nunder_oom 0\n"
+    if _config(cg).charge_loop == "3.8":
+        return text  # 3.8 printed no oom_kill count
+    return text + f"oom_kill {cg.events['oom_kill']}\n"
+
+
+def _v1_tunable_locked(cg: Any) -> bool:
+    """3.x ``mem_cgroup_oom_control_write`` / ``_swappiness_write``: EINVAL
+    when the parent has use_hierarchy, or the cgroup has use_hierarchy and
+    children (so with use_hierarchy = 1 from the root, nowhere)."""
+    parent = cg.parent
+    return _config(cg).charge_loop == "3.8" and (
+        (parent is not None and _config(cg).use_hierarchy)
+        or (_config(cg).use_hierarchy and bool(cg.children)))
 
 
 def _oom_control_store(cg: Any, buf: bytes) -> None:
     val = _kstrtox.kstrtoull(buf)
     if _is_root(cg) or val not in (0, 1):
         raise InvalidError("oom_control takes 0 or 1 on a non-root cgroup")
-    _state(cg).oom_kill_disable = val
+    if _v1_tunable_locked(cg):
+        raise InvalidError("3.x: oom_control is fixed under a hierarchical parent")
+    cg._tunable("oom_kill_disable", val)
+
+
+def _swappiness_show(cg: Any) -> str:
+    return f"{cg._tunable('swappiness')}\n"
+
+
+def _swappiness_store(cg: Any, buf: bytes) -> None:
+    """``mem_cgroup_swappiness_write``: 0..MAX_SWAPPINESS (200; 100 in 3.x);
+    on the root it sets the vm.swappiness sysctl (6.x) or is EINVAL (3.x)."""
+    val = _kstrtox.kstrtoull(buf)
+    old = _config(cg).charge_loop == "3.8"
+    if val > (100 if old else 200):
+        raise InvalidError(f"swappiness {val} is out of range")
+    if old and (_is_root(cg) or _v1_tunable_locked(cg)):
+        raise InvalidError("3.x: swappiness is fixed on the root and under a hierarchical parent")
+    cg._tunable("swappiness", val)
 
 
 def _v1_stat_show(cg: Any) -> str:
@@ -681,6 +769,7 @@ def _table() -> Dict[str, _File]:
     t["memory.force_empty"] = _File(1, None, _force_empty_store)
     t["memory.use_hierarchy"] = _File(1, _use_hierarchy_show, _use_hierarchy_store)
     t["memory.oom_control"] = _File(1, _oom_control_show, _oom_control_store)
+    t["memory.swappiness"] = _File(1, _swappiness_show, _swappiness_store)
     return t
 
 

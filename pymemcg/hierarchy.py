@@ -783,6 +783,14 @@ class Cgroup:
             raise InvalidError(f"no memory event {name!r}; events are {EVENTS}")
         _check(lib.pmc_cgroup_event(self._h, self._cg, EVENTS.index(name)), "event")
 
+    def _tunable(self, name: str, value: Optional[int] = None) -> int:
+        """Read (or set) a v1 tunable the core keeps: "oom_kill_disable" or
+        "swappiness" (the root's is the hierarchy's vm_swappiness)."""
+        which = {"oom_kill_disable": lib.PMC_TUNABLE_OOM_KILL_DISABLE,
+                 "swappiness": lib.PMC_TUNABLE_SWAPPINESS}[name]
+        return _check(lib.pmc_cgroup_tunable(self._h, self._cg, which,
+                                             -1 if value is None else value), name)
+
     def _activate_kmem(self) -> None:
         _check(lib.pmc_cgroup_activate_kmem(self._h, self._cg), "activate kmem")
 

@@ -249,15 +249,15 @@ def test_missing_handlers_are_einval(backend):
 
 def test_which_files_exist(backend):
     v1 = make(backend).create("a")
-    assert len(cgroupfs.files(v1)) == 21  # 4 counters x 4 files + 5 others
+    assert len(cgroupfs.files(v1)) == 22  # 4 counters x 4 files + 6 others
     assert cgroupfs.files(v1) == cgroupfs.files(v1.hierarchy.root)  # no NOT_ON_ROOT in v1
     for name in ("memory.max", "memory.current", "cgroup.stat", "memory.events",
-                 "memory.swappiness", "memory.numa_stat", "memory.kmem.slabinfo", "nope"):
+                 "memory.numa_stat", "memory.kmem.slabinfo", "nope"):
         with pytest.raises(pymemcg.NotFoundError) as ei:
             v1.read(name)
         assert ei.value.errno == errno.ENOENT and isinstance(ei.value, FileNotFoundError)
     no_memsw = make(backend, memsw=False).create("a")
-    assert len(cgroupfs.files(no_memsw)) == 17
+    assert len(cgroupfs.files(no_memsw)) == 18
     with pytest.raises(pymemcg.NotFoundError):
         no_memsw.write("memory.memsw.limit_in_bytes", "1M")
     v2 = make(backend, "current")
@@ -1029,3 +1029,39 @@ def test_against_the_running_kernel(backend):
         assert mismatches == []
     finally:
         os.rmdir(child)
+
+
+def test_v1_tunables_are_inherited(backend):
+    # mem_cgroup_css_alloc: a new cgroup copies oom_kill_disable and
+    # swappiness from its parent; a child of the root copies vm.swappiness.
+    h = make(backend)                                   # current_v1
+    assert h.root.read("memory.swappiness") == "60\n"
+    h.root.write("memory.swappiness", "30")             # 6.x: sets the sysctl
+    a = h.create("a")
+    assert a.read("memory.swappiness") == "30\n"
+    a.write("memory.oom_control", "1")
+    a.write("memory.swappiness", "10")
+    b = a.create("b")
+    assert b.read("memory.oom_control").startswith("oom_kill_disable 1\nunder_oom 0\n")
+    assert b.read("memory.swappiness") == "10\n"
+    a.write("memory.oom_control", "0")                  # copied at creation, not linked
+    assert b.read("memory.oom_control").startswith("oom_kill_disable 1\n")
+    with pytest.raises(pymemcg.InvalidError):
+        a.write("memory.swappiness", "201")
+    with pytest.raises(pymemcg.InvalidError):
+        h.root.write("memory.oom_control", "1")
+
+
+def test_v1_tunables_locked_under_hierarchy_3_8(backend):
+    # 3.x: EINVAL under a use_hierarchy parent (the 3.8 preset: everywhere),
+    # swappiness at most 100 and not on the root; oom_control has no oom_kill.
+    h = make(backend, "linux_3_8")
+    a = h.create("a")
+    for name, value in (("memory.oom_control", "1"), ("memory.swappiness", "10")):
+        with pytest.raises(pymemcg.InvalidError) as ei:
+            a.write(name, value)
+        assert ei.value.errno == errno.EINVAL and isinstance(ei.value, OSError)
+    with pytest.raises(pymemcg.InvalidError):
+        h.root.write("memory.swappiness", "10")
+    assert a.read("memory.oom_control") == "oom_kill_disable 0\nunder_oom 0\n"
+    assert a.read("memory.swappiness") == "60\n"

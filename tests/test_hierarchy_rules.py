@@ -1090,3 +1090,25 @@ def test_container_protocol(backend):
     assert b not in h and len(h) == 2
     other = make(backend)
     assert other.root not in h
+
+
+def test_lowering_a_limit_does_not_drain_3_8(backend):
+    # 3.8 mem_cgroup_resize_limit: reclaim (SHRINK) stops at a pass that
+    # leaves a margin under the old limit, so the stocks stay full and keep
+    # usage up: EBUSY after 5 x (cgroups in the subtree) fruitless rounds.
+    hook = Recorder()
+    h = make(backend, "linux_3_8", hook=hook)
+    a = h.create("a")
+    a.create("b")
+    assert a.try_charge(1) is None                   # memory 32, stock (a, 31)
+    with pytest.raises(backend.BusyError) as ei:
+        a.write("memory.limit_in_bytes", str(16 * PAGE))
+    assert ei.value.errno == errno.EBUSY
+    assert hook.calls == [(a, 32)] * 10              # 5 retries x 2 cgroups, one pass each
+    assert h.stock(0) == ((a, 31),) and a.memory.usage == 32
+    # current kernels drain once, then the limit fits (usage 1)
+    h2 = make(backend, "current_v1")
+    b = h2.create("b")
+    assert b.try_charge(1) is None
+    b.write("memory.limit_in_bytes", str(16 * PAGE))
+    assert b.memory.max == 16 and b.memory.usage == 1

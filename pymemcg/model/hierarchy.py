@@ -275,6 +275,10 @@ class Cgroup:
         self._pins = 0  # calls in progress on this cgroup (css refs held by a charge)
         self._throttle_jiffies = 0  # memory.high delay its charges earned (not slept)
         self._oom_livelocks = 0  # 3.8 charges refused here that 3.8 would retry forever
+        # v1 tunables, copied from the parent (mem_cgroup_css_alloc); the
+        # root's swappiness is the hierarchy's vm_swappiness sysctl.
+        self._oom_kill_disable = parent._oom_kill_disable if parent is not None else 0
+        self._swappiness = hierarchy._swappiness_of(parent) if parent is not None else 0
         if cfg.kmem_activation == "always":
             self._kmem_active = True
         else:  # 3.8: children of an activated group are activated at creation
@@ -548,6 +552,26 @@ class Cgroup:
         self._live()
         return self._kmem_active
 
+    def _tunable(self, name: str, value: Optional[int] = None) -> int:
+        """Read (or set) a v1 tunable the core keeps: "oom_kill_disable" or
+        "swappiness" (the root's is the hierarchy's vm_swappiness)."""
+        self._live()
+        h = self._hierarchy
+        if name == "oom_kill_disable":
+            if value is not None:
+                if not 0 <= value <= 1:
+                    raise InvalidError("oom_kill_disable is 0 or 1")
+                self._oom_kill_disable = value
+            return self._oom_kill_disable
+        if value is not None:
+            if not 0 <= value <= 200:
+                raise InvalidError("swappiness is 0..200")
+            if self._parent is None:
+                h._vm_swappiness = value
+            else:
+                self._swappiness = value
+        return h._swappiness_of(self)
+
     def _activate_kmem(self) -> None:
         """3.8 ``memcg_activate_kmem()`` on the first kmem limit write:
         BusyError if the cgroup has children (online or dying) and kmem is
@@ -760,6 +784,7 @@ class Hierarchy:
         self._serial_of: dict[Cgroup, int] = {}
         self._dying: dict[Cgroup, None] = {}
         self._closed = False
+        self._vm_swappiness = 60  # the sysctl
         self._hook_depth = 0  # reclaim hooks running (close() from one is refused)
         self._tag = _tag_alloc(self)
         self._root = Cgroup._new(self, None, "", *self._alloc_ids())
@@ -927,6 +952,10 @@ class Hierarchy:
             slot = self._next_slot
             self._next_slot += 1
         return cgid, slot
+
+    def _swappiness_of(self, cg: Cgroup) -> int:
+        """``mem_cgroup_swappiness()``: the root's is the sysctl."""
+        return self._vm_swappiness if cg._parent is None else cg._swappiness
 
     def _release_id(self, cg: Cgroup) -> None:
         """``mem_cgroup_id_remove()``: the id is free for the next cgroup."""
