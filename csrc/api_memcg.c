@@ -28,8 +28,8 @@ static struct mem_cgroup *lock_cgroup(int64_t hierarchy, int64_t cgroup, struct 
 	if (!h)
 		return NULL;
 	memcg = memcg_lookup(h, cgroup);
-	if (!memcg) {
-		*err = memcg_lookup_error(h, cgroup);
+	if (!memcg || memcg_shell(memcg)) {
+		*err = memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
 		pthread_mutex_unlock(&h->lock);
 		return NULL;
 	}
@@ -115,6 +115,8 @@ static void stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64
 
 	while (c) {
 		stat_sum(h, c, out);
+		for (int i = 0; i < MEMCG_NR_STATS; i++)
+			out[i] += c->dead_stat[i];      /* freed descendants' */
 		if (c->first_child) {
 			c = c->first_child;
 			continue;
@@ -149,6 +151,7 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 		info->events_local[i] = atomic_load_explicit(&memcg->events_local[i], RELAXED);
 	}
 	stat_sum(h, memcg, info->stat);
+	info->nr_tasks = memcg->nr_tasks;
 	info->throttle_jiffies = atomic_load_explicit(&memcg->throttle_jiffies, RELAXED);
 	info->oom_livelocks = atomic_load_explicit(&memcg->oom_livelocks, RELAXED);
 	info->name_len = (int32_t)memcg->name_len;
@@ -230,6 +233,8 @@ int64_t pmc_hierarchy_cgroups(int64_t hierarchy, int64_t *out, int64_t n)
 	if (!h)
 		return -ESTALE;
 	for (struct mem_cgroup *m = h->all_head; m; m = m->all_next) {
+		if (memcg_shell(m))
+			continue;
 		if (count < n)
 			out[count] = memcg_handle(m);
 		count++;
@@ -544,6 +549,13 @@ int64_t pmc_cgroup_tunable(int64_t hierarchy, int64_t cgroup, int32_t which, int
 		if (value >= 0)
 			atomic_store_explicit(&memcg->oom_kill_disable, (int)value, RELAXED);
 		err = atomic_load_explicit(&memcg->oom_kill_disable, RELAXED);
+		break;
+	case PMC_TUNABLE_OOM_GROUP:
+		if (value > 1)
+			break;
+		if (value >= 0)
+			atomic_store_explicit(&memcg->oom_group, (int)value, RELAXED);
+		err = atomic_load_explicit(&memcg->oom_group, RELAXED);
 		break;
 	case PMC_TUNABLE_SWAPPINESS:
 		if (value > 200)        /* MAX_SWAPPINESS */

@@ -3,136 +3,382 @@
  *
  * They call the same entry points Python does (pmc_cgroup_try_charge ...),
  * handle look-up and CPU lock included, so what they time is what a
- * caller of the C API pays per operation.
+ * caller of the C API pays per operation.  Each thread owns its CPU slot
+ * (thread i on CPU i): no two threads ever share a slot's lock.
+ *
+ * The task modes (fork + exit, fault + unmap) call pmc_task_* the same way.
+ *
+ * Not here yet: a stock hit on a CPU slot the caller holds (the owned-CPU
+ * API of issue 10, part 2); once the core has it, its loop goes here as
+ * one more PMC_BENCH_* mode.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "bench.h"
 #include "pymemcg.h"
 
-struct memcg_bench_arg {
-	int64_t h, cgroup;
-	int32_t cpu;
-	int mode;
-};
-
+#define GFP_BENCH (PMC_GFP_DIRECT_RECLAIM | PMC_GFP_KSWAPD_RECLAIM)
+/* Records per replay call: the call's own cost is spread as a simulator's is. */
 #define REPLAY_CHUNK 4096
 
+struct memcg_bench_arg {
+	int64_t h, cgroup;
+	int64_t task;                   /* FAULT_UNMAP: the thread's task (0: none) */
+	int32_t cpu;
+	int mode;
+	/* Replay: records prepared before the timing (a pool, replayed in order), results. */
+	struct pmc_op *ops;
+	int64_t *res;
+	int64_t nops, next;
+};
+
 /*
- * The stock hits of charge_loop as replay records: the batch keeps the CPU
- * and the cgroup across records, as a kernel charge runs on its own CPU
- * without an atomic to take it (local_lock).  Chunks of REPLAY_CHUNK
- * records per call, so the call's own cost is spread as a simulator's is.
+ * Replay `iters` records of the thread's pool, REPLAY_CHUNK per call, from
+ * where the last call stopped.  A pool holds whole pairs and has an even
+ * number of records, and every run replays an even number: a charge is
+ * never separated from its uncharge at the end of a run.
  */
-static int replay_hit_loop(void *p, uint64_t iters)
+__attribute__((noinline)) static int bench_loop_replay(void *p, uint64_t iters)
 {
 	struct memcg_bench_arg *a = p;
-	struct pmc_op *ops = malloc(REPLAY_CHUNK * sizeof(*ops));
-	int64_t *res = malloc(REPLAY_CHUNK * sizeof(*res));
-	int failed = !ops || !res;
+	int failed = 0;
 
-	for (int i = 0; !failed && i < REPLAY_CHUNK; i++)
-		ops[i] = (struct pmc_op){ .op = PMC_OP_CHARGE, .cgroup = a->cgroup, .nr_pages = 1,
-					  .cpu = a->cpu,
-					  .flags = PMC_GFP_DIRECT_RECLAIM | PMC_GFP_KSWAPD_RECLAIM };
 	for (uint64_t done = 0; !failed && done < iters; ) {
-		int64_t k = iters - done < REPLAY_CHUNK ? (int64_t)(iters - done) : REPLAY_CHUNK;
+		int64_t k = a->nops - a->next;
 
-		failed = pmc_hierarchy_replay(a->h, ops, k, res) != k || res[k - 1] != 0;
+		if (k > REPLAY_CHUNK)
+			k = REPLAY_CHUNK;
+		if ((uint64_t)k > iters - done)
+			k = (int64_t)(iters - done);
+		failed = pmc_hierarchy_replay(a->h, a->ops + a->next, k, a->res) != k;
+		for (int64_t i = 0; !failed && i < k; i++)
+			failed = a->res[i] != 0;
+		a->next = a->next + k == a->nops ? 0 : a->next + k;
 		done += (uint64_t)k;
 	}
-	free(ops);
-	free(res);
 	return failed;
 }
 
 /* Charges only: served from the stock (STOCK_HIT) or walking the counters (DIRECT). */
-static int charge_loop(void *p, uint64_t iters)
+__attribute__((noinline)) static int bench_loop_charge(void *p, uint64_t iters)
 {
 	struct memcg_bench_arg *a = p;
 	int failed = 0;
 
 	for (uint64_t i = 0; i < iters; i++)
-		failed |= pmc_cgroup_try_charge(a->h, a->cgroup, 1, a->cpu,
-						PMC_GFP_DIRECT_RECLAIM | PMC_GFP_KSWAPD_RECLAIM, 0) != 0;
+		failed |= pmc_cgroup_try_charge(a->h, a->cgroup, 1, a->cpu, GFP_BENCH, 0) != 0;
 	return failed;
 }
 
 /* Kernel-memory charge and uncharge pairs: both ends go through the stock. */
-static int kmem_pair_loop(void *p, uint64_t iters)
+__attribute__((noinline)) static int bench_loop_kmem_pair(void *p, uint64_t iters)
 {
 	struct memcg_bench_arg *a = p;
 	int failed = 0;
 
 	for (uint64_t i = 0; i < iters; i++) {
-		failed |= pmc_cgroup_try_charge(a->h, a->cgroup, 1, a->cpu,
-						PMC_GFP_DIRECT_RECLAIM | PMC_GFP_KSWAPD_RECLAIM, 1) != 0;
+		failed |= pmc_cgroup_try_charge(a->h, a->cgroup, 1, a->cpu, GFP_BENCH, 1) != 0;
 		failed |= pmc_cgroup_uncharge(a->h, a->cgroup, 1, a->cpu, 1) != 0;
 	}
 	return failed;
 }
 
-/* A chain of `depth` cgroups below the root; the handle of the deepest. */
-static int64_t make_chain(int64_t h, int depth)
+/* User-page charge and uncharge pairs: the charge from the stock, the uncharge a walk. */
+__attribute__((noinline)) static int bench_loop_user_pair(void *p, uint64_t iters)
 {
-	int64_t cg = pmc_cgroup_root(h);
+	struct memcg_bench_arg *a = p;
+	int failed = 0;
 
-	for (int i = 0; i < depth && cg > 0; i++)
-		cg = pmc_cgroup_create(h, cg, "b");
+	for (uint64_t i = 0; i < iters; i++) {
+		failed |= pmc_cgroup_try_charge(a->h, a->cgroup, 1, a->cpu, GFP_BENCH, 0) != 0;
+		failed |= pmc_cgroup_uncharge(a->h, a->cgroup, 1, a->cpu, 0) != 0;
+	}
+	return failed;
+}
+
+/* A task forked and exited: its kernel stack charged, then uncharged. */
+__attribute__((noinline)) static int bench_loop_fork_exit(void *p, uint64_t iters)
+{
+	struct memcg_bench_arg *a = p;
+	int failed = 0;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		int64_t t = pmc_task_fork(a->h, a->cgroup, a->cpu, 0, 0);
+
+		if (t < 0) {
+			failed = 1;
+			continue;
+		}
+		failed |= pmc_task_exit(a->h, t, a->cpu) != 0;
+	}
+	return failed;
+}
+
+/*
+ * One page faulted in and unmapped by the thread's task: its page tables
+ * were charged by the first fault (the warm-up's) and stay until exit, so
+ * each iteration is the user page's charge and uncharge, through the task.
+ */
+__attribute__((noinline)) static int bench_loop_fault_unmap(void *p, uint64_t iters)
+{
+	struct memcg_bench_arg *a = p;
+	int failed = 0;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		failed |= pmc_task_fault(a->h, a->task, 1, a->cpu, NULL) != 0;
+		failed |= pmc_task_unmap(a->h, a->task, 1, a->cpu) != 0;
+	}
+	return failed;
+}
+
+/*
+ * A chain of `depth` cgroups below `cg`; the handle of the deepest.  Kernel
+ * memory is activated on each (3.8: a kmem-limit write does it, and a
+ * child made afterwards inherits it; later eras: already active).
+ */
+static int64_t make_chain(int64_t h, int64_t cg, int depth, const char *name)
+{
+	for (int i = 0; i < depth && cg > 0; i++) {
+		int64_t err;
+
+		cg = pmc_cgroup_create(h, cg, name);
+		err = cg > 0 ? pmc_cgroup_activate_kmem(h, cg) : 0;
+		if (err < 0)
+			return err;
+	}
 	return cg;
+}
+
+/* Zero usage on every counter of the root (where the whole tree's charges add up). */
+static int64_t check_empty(int64_t h)
+{
+	struct pmc_page_counter_info info;
+
+	for (int32_t c = PMC_COUNTER_MEMORY; c <= PMC_COUNTER_TCPMEM; c++) {
+		int64_t r = pmc_cgroup_counter(h, pmc_cgroup_root(h), c, &info);
+
+		if (r == -EINVAL)       /* v2: memory and swap only */
+			break;
+		if (r || info.usage)
+			return -EIO;
+	}
+	return 0;
+}
+
+static struct pmc_op bench_op(uint32_t op, int64_t cgroup, int32_t cpu, int32_t kmem)
+{
+	return (struct pmc_op){ .op = op, .flags = op == PMC_OP_CHARGE ? GFP_BENCH : 0,
+				.cgroup = cgroup, .nr_pages = 1, .cpu = cpu, .kmem = kmem };
+}
+
+/* The replay modes' pools: REPLAY_CHUNK records on the thread's own cgroup and CPU. */
+static int fill_pool(struct memcg_bench_arg *a)
+{
+	int mode = a->mode & PMC_BENCH_MODE_MASK;
+
+	a->nops = REPLAY_CHUNK;
+	a->next = 0;
+	a->ops = malloc(REPLAY_CHUNK * sizeof(*a->ops));
+	a->res = malloc(REPLAY_CHUNK * sizeof(*a->res));
+	if (!a->ops || !a->res)
+		return -ENOMEM;
+	for (int i = 0; i < REPLAY_CHUNK; i++) {
+		uint32_t op = mode == PMC_BENCH_REPLAY_HIT || i % 2 == 0 ? PMC_OP_CHARGE :
+			      PMC_OP_UNCHARGE;
+
+		a->ops[i] = bench_op(op, a->cgroup, a->cpu, mode == PMC_BENCH_REPLAY_KMEM);
+	}
+	return 0;
+}
+
+static bench_loop_fn memcg_loop(int m)
+{
+	switch (m) {
+	case PMC_BENCH_KMEM_PAIR:
+		return bench_loop_kmem_pair;
+	case PMC_BENCH_USER_PAIR:
+		return bench_loop_user_pair;
+	case PMC_BENCH_FORK_EXIT:
+		return bench_loop_fork_exit;
+	case PMC_BENCH_FAULT_UNMAP:
+		return bench_loop_fault_unmap;
+	case PMC_BENCH_REPLAY_HIT:
+	case PMC_BENCH_REPLAY_KMEM:
+	case PMC_BENCH_REPLAY_USER:
+		return bench_loop_replay;
+	default:
+		return bench_loop_charge;
+	}
 }
 
 /*
  * mode PMC_BENCH_STOCK_HIT: one-page charges that the stock serves (the
- * batch is raised to cover the whole run, so only the first walks the
+ * batch is raised to cover the whole call, so only the first walks the
  * counters); PMC_BENCH_DIRECT: the same with a batch of 1, every charge a
  * walk of atomic adds; PMC_BENCH_KMEM_PAIR: try_charge + uncharge of one
- * kmem page per iteration.  Thread i runs on CPU i of a hierarchy with
- * cfg, all on one cgroup `depth` levels below the root.
+ * kmem page per iteration; PMC_BENCH_USER_PAIR: the same of a user page,
+ * with STOCK_HIT's raised batch; PMC_BENCH_FORK_EXIT, PMC_BENCH_FAULT_UNMAP:
+ * tasks; PMC_BENCH_REPLAY_*: records (see pymemcg.h).  Thread i runs on
+ * CPU i of a hierarchy with cfg, on one cgroup `depth` levels below the
+ * root, or with PMC_BENCH_OWN_CGROUPS on its own cgroup at that depth
+ * (below a shared chain of depth - 1).
  */
 int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, int mode,
 			uint64_t iters, struct pmc_bench_result *out)
 {
-	struct pmc_config c = *cfg;
+	struct pmc_config c;
 	struct memcg_bench_arg *args = NULL;
 	void **argv = NULL;
-	struct pmc_page_counter_info info;
-	int64_t h, cg, ret;
-	bench_loop_fn loop = mode == PMC_BENCH_KMEM_PAIR ? kmem_pair_loop :
-			     mode == PMC_BENCH_REPLAY_HIT ? replay_hit_loop : charge_loop;
+	int own = !!(mode & PMC_BENCH_OWN_CGROUPS), m = mode & PMC_BENCH_MODE_MASK;
+	int replay = m >= PMC_BENCH_REPLAY_HIT && m <= PMC_BENCH_REPLAY_USER;
+	int64_t h, shared, ret = 0;
+	uint64_t samples;
 
-	if (depth < 1 || depth > BENCH_MAX_DEPTH || nthreads < 1 || nthreads > cfg->ncpus ||
-	    mode < PMC_BENCH_STOCK_HIT || mode > PMC_BENCH_REPLAY_HIT || !iters || !out)
+	if (!cfg || depth < 1 || depth > BENCH_MAX_DEPTH || nthreads < 1 ||
+	    nthreads > cfg->ncpus || nthreads > BENCH_MAX_THREADS ||
+	    m < PMC_BENCH_STOCK_HIT || m > PMC_BENCH_FAULT_UNMAP ||
+	    (mode & ~(PMC_BENCH_MODE_MASK | PMC_BENCH_OWN_CGROUPS)) || !iters || !out ||
+	    out->samples < 0 || out->samples > BENCH_MAX_SAMPLES)
 		return -EINVAL;
-	if (mode == PMC_BENCH_STOCK_HIT || mode == PMC_BENCH_REPLAY_HIT)
-		c.charge_batch = (int64_t)(warmup_iters(iters) + iters + 1);
-	if (mode == PMC_BENCH_DIRECT)
+	/* Replay records come in pairs: a run stops between two pairs. */
+	if ((m == PMC_BENCH_REPLAY_KMEM || m == PMC_BENCH_REPLAY_USER) && iters % 2)
+		return -EINVAL;
+	c = *cfg;
+	samples = (uint64_t)(out->samples ? out->samples : 1);
+	if (m == PMC_BENCH_STOCK_HIT || m == PMC_BENCH_REPLAY_HIT || m == PMC_BENCH_USER_PAIR) {
+		/* One batch covers every charge of the call. */
+		if (iters > (uint64_t)PMC_PAGE_COUNTER_MAX / (samples + 2))
+			return -EINVAL;
+		c.charge_batch = (int64_t)(warmup_iters(iters) + samples * iters + 1);
+	}
+	if (m == PMC_BENCH_DIRECT)
 		c.charge_batch = 1;
 	h = pmc_hierarchy_new(&c);
 	if (h < 0)
 		return h;
-	cg = make_chain(h, depth);
+	shared = make_chain(h, pmc_cgroup_root(h), own ? depth - 1 : depth, "b");
 	args = calloc((size_t)nthreads, sizeof(*args));
 	argv = calloc((size_t)nthreads, sizeof(*argv));
-	if (cg < 0 || !args || !argv) {
-		ret = cg < 0 ? cg : -ENOMEM;
+	if (shared < 0 || !args || !argv) {
+		ret = shared < 0 ? shared : -ENOMEM;
 		goto out;
 	}
-	for (int i = 0; i < nthreads; i++) {
+	for (int i = 0; !ret && i < nthreads; i++) {
+		char name[32];
+		int64_t cg = shared;
+
+		if (own) {
+			snprintf(name, sizeof(name), "t%d", i);
+			cg = make_chain(h, shared, 1, name);
+			if (cg < 0) {
+				ret = cg;
+				break;
+			}
+		}
 		args[i] = (struct memcg_bench_arg){ .h = h, .cgroup = cg, .cpu = i, .mode = mode };
 		argv[i] = &args[i];
+		if (replay)
+			ret = fill_pool(&args[i]);
+		if (m == PMC_BENCH_FAULT_UNMAP) {
+			args[i].task = pmc_task_fork(h, cg, i, 0, 0);
+			if (args[i].task < 0)
+				ret = args[i].task;
+		}
 	}
-	ret = bench_run_threads(nthreads, loop, argv, iters, out);
-	/* Pairs leave nothing behind once the stocks are drained. */
-	if (!ret && mode == PMC_BENCH_KMEM_PAIR) {
-		pmc_hierarchy_drain_all(h, 0);
-		if (pmc_cgroup_counter(h, cg, PMC_COUNTER_MEMORY, &info) || info.usage)
+	if (!ret)
+		ret = bench_run(nthreads, memcg_loop(m), argv, iters, out);
+	for (int i = 0; i < nthreads; i++)
+		if (args[i].task > 0 && pmc_task_exit(h, args[i].task, i) && !ret)
 			ret = -EIO;
+	/* What was given back is back: nothing stays charged once the stocks are drained. */
+	if (!ret && m != PMC_BENCH_STOCK_HIT && m != PMC_BENCH_DIRECT && m != PMC_BENCH_REPLAY_HIT) {
+		pmc_hierarchy_drain_all(h, 0);
+		ret = check_empty(h);
 	}
 out:
+	if (args)
+		for (int i = 0; i < nthreads; i++) {
+			free(args[i].ops);
+			free(args[i].res);
+		}
 	free(args);
 	free(argv);
 	pmc_hierarchy_put(h);
+	return ret;
+}
+
+/* --- the number of cgroups: a tree, and pairs on random leaves ------------ */
+
+int64_t pmc_bench_tree(int64_t hierarchy, int64_t parent, int64_t nmid, int64_t nleaves,
+		       int64_t *leaves)
+{
+	int64_t *mids = NULL, made = 0;
+	char name[32];
+
+	if (nmid < 0 || nleaves < 0 || nmid > 65535 || nleaves > 65535)
+		return -EINVAL;
+	if (nmid) {
+		mids = malloc((size_t)nmid * sizeof(*mids));
+		if (!mids)
+			return -ENOMEM;
+	}
+	for (int64_t i = 0; i < nmid; i++) {
+		snprintf(name, sizeof(name), "m%lld", (long long)i);
+		mids[i] = pmc_cgroup_create(hierarchy, parent, name);
+		if (mids[i] < 0) {
+			made = mids[i];
+			goto out;
+		}
+		made++;
+	}
+	for (int64_t i = 0; i < nleaves; i++) {
+		int64_t cg;
+
+		snprintf(name, sizeof(name), "l%lld", (long long)i);
+		cg = pmc_cgroup_create(hierarchy, nmid ? mids[i % nmid] : parent, name);
+		if (cg < 0) {
+			made = cg;
+			goto out;
+		}
+		if (leaves)
+			leaves[i] = cg;
+		made++;
+	}
+out:
+	free(mids);
+	return made;
+}
+
+int64_t pmc_bench_replay_pairs(int64_t hierarchy, const int64_t *leaves, int64_t nleaves,
+			       int32_t kmem, uint64_t seed, uint64_t iters,
+			       struct pmc_bench_result *out)
+{
+	/* 64K records (2 MiB): a simulator's chunk; every leaf comes up in a tree of 60,000. */
+	const int64_t pool = 65536;
+	struct memcg_bench_arg a = { .h = hierarchy, .cpu = 0, .nops = pool };
+	void *argv = &a;
+	uint64_t rng = seed;
+	int64_t ret;
+
+	if (!leaves || nleaves < 1 || (kmem != 0 && kmem != 1) || !iters || iters % 2 || !out)
+		return -EINVAL;
+	a.ops = malloc((size_t)pool * sizeof(*a.ops));
+	a.res = malloc(REPLAY_CHUNK * sizeof(*a.res));
+	if (!a.ops || !a.res) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (int64_t i = 0; i < pool; i += 2) {
+		int64_t cg = leaves[bench_rand(&rng) % (uint64_t)nleaves];
+
+		a.ops[i] = bench_op(PMC_OP_CHARGE, cg, 0, kmem);
+		a.ops[i + 1] = bench_op(PMC_OP_UNCHARGE, cg, 0, kmem);
+	}
+	ret = bench_run(1, bench_loop_replay, &argv, iters, out);
+out:
+	free(a.ops);
+	free(a.res);
 	return ret;
 }

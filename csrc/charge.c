@@ -21,7 +21,7 @@ uint64_t fold_levels(uint64_t mask)
 	return (mask & 0x7fff) | (mask >> 15 ? 0x8000 : 0);
 }
 
-static unsigned long mem_cgroup_margin(struct mem_cgroup *memcg)
+unsigned long memcg_margin(struct mem_cgroup *memcg)
 {
 	unsigned long margin = 0, count, limit;
 
@@ -104,6 +104,13 @@ void memcg_charge_hold(struct charge_ctx *ctx)
 	}
 }
 
+/* Let go of the CPU lock mid-charge (the kernel may sleep here): pin and hold first. */
+void memcg_charge_unlock(struct charge_ctx *ctx)
+{
+	charge_pin(ctx);
+	cpu_unlock(ctx->h, ctx->cpu);
+}
+
 static long unlocked_reclaim(struct charge_ctx *ctx, struct mem_cgroup *over, unsigned long nr)
 {
 	long ret;
@@ -151,7 +158,7 @@ static int try_charge_memcg(struct charge_ctx *ctx, unsigned int gfp, unsigned l
 	unsigned long batch = nr_pages > (unsigned long)cfg->charge_batch ?
 			      nr_pages : (unsigned long)cfg->charge_batch;
 	int nr_retries = cfg->reclaim_retries;
-	bool drained = false, raised_max_event = false;
+	bool drained = false, raised_max_event = false, passed_oom = false;
 	struct mem_cgroup *over = NULL;
 	struct page_counter *fail;
 	long nr_reclaimed;
@@ -186,7 +193,7 @@ retry:
 	nr_reclaimed = unlocked_reclaim(ctx, over, nr_pages);
 	if (nr_reclaimed < 0)
 		return (int)nr_reclaimed;
-	if (mem_cgroup_margin(over) >= nr_pages)
+	if (memcg_margin(over) >= nr_pages)
 		goto retry;
 	if (!drained) {
 		unlocked_drain(ctx, over);
@@ -202,9 +209,15 @@ retry:
 		goto retry;
 	if (gfp & PMC_GFP_RETRY_MAYFAIL)
 		goto nomem;
-	/* mem_cgroup_oom(): no OOM killer victims exist yet, so it kills nothing. */
-	if (get_order(nr_pages) <= PAGE_ALLOC_COSTLY_ORDER)
-		memcg_memory_event(over, MEMCG_OOM);
+	/* Avoid an endless loop for a dying task (an OOM victim, or exited meanwhile). */
+	if (passed_oom && task_is_dying(ctx->task))
+		goto nomem;
+	/* Retry while the OOM killer makes progress; fail if it cannot. */
+	if (memcg_oom(ctx, over, get_order(nr_pages))) {
+		passed_oom = true;
+		nr_retries = cfg->reclaim_retries;
+		goto retry;
+	}
 nomem:
 	if (!(gfp & (PMC_GFP_NOFAIL | PMC_GFP_HIGH))) {
 		*fail_out = over;
@@ -265,6 +278,7 @@ enum charge38 {
 	CHARGE_NOMEM,           /* a failed round */
 	CHARGE_WOULDBLOCK,      /* no __GFP_WAIT */
 	CHARGE_LIVELOCK,        /* 3.8 would retry forever: fail instead, counted */
+	CHARGE_OOM_DIE,         /* the charging task was chosen: bypass to the root */
 };
 
 #define CHARGE_BATCH_38_SWAP_CLUSTER_MAX 32u
@@ -285,7 +299,7 @@ static long mem_cgroup_reclaim_38(struct charge_ctx *ctx, struct mem_cgroup *ove
 		if (r < 0)
 			return r;
 		total += r;
-		if (mem_cgroup_margin(over))
+		if (memcg_margin(over))
 			break;
 		if (loop && !total)
 			break;
@@ -294,15 +308,23 @@ static long mem_cgroup_reclaim_38(struct charge_ctx *ctx, struct mem_cgroup *ove
 }
 
 /*
- * mem_cgroup_handle_oom (3.8): the memcg OOM killer.  No task is modelled
- * yet that it could kill, so it never finds a victim: where 3.8 would sleep
- * a jiffy and retry forever, the charge fails (CHARGE_LIVELOCK).
+ * mem_cgroup_handle_oom (3.8): the memcg OOM killer kills, and the charge
+ * retries.  Where 3.8 would wait for memory to come back (no victim, or
+ * oom_kill_disable) and so retry forever, the charge fails (CHARGE_LIVELOCK,
+ * counted); where the charging task itself was chosen, the charge is
+ * bypassed to the root (CHARGE_OOM_DIE).
  */
-static int mem_cgroup_handle_oom_38(struct mem_cgroup *over)
+static int mem_cgroup_handle_oom_38(struct charge_ctx *ctx, struct mem_cgroup *over)
 {
-	memcg_memory_event(over, MEMCG_OOM);
-	atomic_fetch_add_explicit(&over->oom_livelocks, 1, RELAXED);
-	return CHARGE_LIVELOCK;
+	switch (memcg_oom_38(ctx, over)) {
+	case OOM38_RETRY:
+		return CHARGE_RETRY;
+	case OOM38_DIE:
+		return CHARGE_OOM_DIE;
+	default:
+		atomic_fetch_add_explicit(&over->oom_livelocks, 1, RELAXED);
+		return CHARGE_LIVELOCK;
+	}
 }
 
 static int mem_cgroup_do_charge_38(struct charge_ctx *ctx, unsigned int gfp, unsigned long batch,
@@ -334,14 +356,14 @@ static int mem_cgroup_do_charge_38(struct charge_ctx *ctx, unsigned int gfp, uns
 	ret = mem_cgroup_reclaim_38(ctx, over);
 	if (ret < 0)
 		return (int)ret;
-	if (mem_cgroup_margin(over) >= min_pages)
+	if (memcg_margin(over) >= min_pages)
 		return CHARGE_RETRY;
 	/* Small charges retry while reclaim makes progress. */
 	if (min_pages <= (1ul << PAGE_ALLOC_COSTLY_ORDER) && ret)
 		return CHARGE_RETRY;
 	if (!oom_check)
 		return CHARGE_NOMEM;
-	return mem_cgroup_handle_oom_38(over);
+	return mem_cgroup_handle_oom_38(ctx, over);
 }
 
 static int try_charge_memcg_38(struct charge_ctx *ctx, unsigned int gfp, unsigned long nr_pages,
@@ -388,6 +410,9 @@ again:
 			break;
 		case CHARGE_LIVELOCK:
 			goto nomem;
+		case CHARGE_OOM_DIE:
+			ctx->bypassed = true;   /* charged to the root: nothing counted */
+			return 0;
 		default:
 			return ret;     /* the reclaim hook failed */
 		}
@@ -402,6 +427,30 @@ static int64_t charge_refused(struct charge_ctx *ctx, struct mem_cgroup *over)
 {
 	ctx->over_id = over->id;
 	return memcg_handle(over);
+}
+
+/*
+ * 3.8: a user charge that let go of its CPU (reclaim, OOM) and completed
+ * after its cgroup's offline moved the user pages to the parent.  3.8's
+ * offline loops (mem_cgroup_reparent_charges) until no user page is left,
+ * so this page follows the others: to the nearest online ancestor, off the
+ * levels in between.  The offline took every CPU lock to move the pages;
+ * holding ours, we either came before it (it moved this page too) or see
+ * the cgroup offline (and move it here).
+ */
+static void reparent_late_charge(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int cpu,
+				 unsigned long nr_pages)
+{
+	struct mem_cgroup *to = memcg_reparented_to(memcg);
+
+	mod_memcg_state(memcg, cpu, MEMCG_STAT_ANON, -(long)nr_pages);
+	mod_memcg_state(to, cpu, MEMCG_STAT_ANON, (long)nr_pages);
+	for (struct mem_cgroup *m = memcg; m != to; m = m->parent) {
+		page_counter_cancel(&m->counter[MEMCG_MEMORY], nr_pages);
+		if (h->cfg.memsw)
+			page_counter_cancel(&m->counter[MEMCG_MEMSW], nr_pages);
+	}
+	memcg_free_queue(h, memcg);
 }
 
 /**
@@ -459,6 +508,18 @@ int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 			ctx->pending_high = 0;
 		return r < 0 ? r : charge_refused(ctx, fail);
 	}
+	if (ctx->bypassed) {
+		if (!kmem)
+			return 0;       /* the root took it: not charged, not counted */
+		/*
+		 * 3.8 memcg_charge_kmem: the kmem counter was charged; memory
+		 * (and memsw) are forced on the same cgroup to match.
+		 */
+		ctx->bypassed = false;
+		charge_nofail(h, &ctx->memcg->counter[MEMCG_MEMORY], nr_pages);
+		if (h->cfg.memsw)
+			charge_nofail(h, &ctx->memcg->counter[MEMCG_MEMSW], nr_pages);
+	}
 	if (kmem && h->cfg.version == 1 && !h->cfg.kmem_first) {
 		struct page_counter *kfail;
 
@@ -477,6 +538,10 @@ int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 	}
 	mod_memcg_state(ctx->memcg, ctx->cpu, kmem ? MEMCG_STAT_KERNEL : MEMCG_STAT_ANON,
 			(long)nr_pages);
+	if (kmem)
+		mod_memcg_state(ctx->memcg, ctx->cpu, MEMCG_STAT_KMEM_OWN, (long)nr_pages);
+	else if (h->cfg.reparent_user_pages && !memcg_online(ctx->memcg))
+		reparent_late_charge(h, ctx->memcg, ctx->cpu, nr_pages);
 	return 0;
 }
 
@@ -542,6 +607,61 @@ int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long 
 	return memcg_charge_finish(&ctx, ret);
 }
 
+/*
+ * Kernel pages of a task (its stack, its page tables) come off, with their
+ * own statistic, from where their objcg points now (memcg_uncharge_locked).
+ */
+void memcg_uncharge_kmem_stat(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			      unsigned long nr_pages, int cpu, enum memcg_stat_idx stat)
+{
+	struct mem_cgroup *to = memcg;
+
+	if (memcg_is_root(memcg) || !nr_pages)
+		return;
+	if (h->cfg.objcg)
+		to = memcg_reparented_to(memcg);
+	mod_memcg_state(to, cpu, stat, -(long)nr_pages);
+	memcg_uncharge_locked(h, memcg, nr_pages, cpu, true, NULL);
+}
+
+/*
+ * A charge on behalf of a task (fork, faults): the hierarchy held, no lock.
+ * As the single call, with the task known to the OOM killer.  0, > 0 the
+ * handle of the cgroup that refused, -errno; *bypassed: 3.8 charged the
+ * root instead (nothing counted) since the task was chosen by the OOM
+ * killer.  The task's memory.high throttle is added to it.
+ */
+int64_t memcg_charge_task(struct pmc_hierarchy *h, int64_t cgroup, struct pmc_task *task,
+			  unsigned long nr_pages, int cpu, unsigned int gfp, bool kmem,
+			  bool *bypassed)
+{
+	struct charge_ctx ctx = { .h = h, .handle = cgroup, .cpu = cpu, .task = task };
+	int64_t ret;
+
+	cpu_lock(h, cpu);
+	ctx.memcg = memcg_lookup(h, cgroup);
+	if (memcg_charge_hit(h, ctx.memcg, nr_pages, cpu, kmem)) {
+		cpu_unlock(h, cpu);
+		*bypassed = false;
+		return 0;
+	}
+	ret = memcg_try_charge_locked(&ctx, nr_pages, gfp, kmem);
+	*bypassed = ctx.bypassed;
+	if (memcg_charge_needs_finish(&ctx)) {
+		memcg_charge_hold(&ctx);
+		cpu_unlock(h, cpu);
+		ret = memcg_charge_finish(&ctx, ret);
+	} else {
+		cpu_unlock(h, cpu);
+	}
+	if (task && ctx.throttle_jiffies) {
+		pthread_mutex_lock(&h->lock);
+		task->throttle_jiffies += ctx.throttle_jiffies;
+		pthread_mutex_unlock(&h->lock);
+	}
+	return ret;
+}
+
 /**
  * memcg_uncharge_locked - the uncharging call, on a CPU already held
  *
@@ -551,22 +671,30 @@ int64_t memcg_try_charge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long 
 void memcg_uncharge_locked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 			   unsigned long nr_pages, int cpu, bool kmem, struct clamp_log *log)
 {
+	struct mem_cgroup *to = memcg;
+
 	/* Nothing was charged to the root; and the kernel skips empty uncharges. */
 	if (memcg_is_root(memcg) || !nr_pages ||
 	    (kmem && !atomic_load_explicit(&memcg->kmem_active, RELAXED)))
 		goto out;
+	if (kmem ? h->cfg.objcg : h->cfg.reparent_user_pages) {
+		to = memcg_reparented_to(memcg);
+		if (log)
+			log->offset = (size_t)(memcg->depth - to->depth);
+	}
 	if (!kmem) {
-		mod_memcg_state(memcg, cpu, MEMCG_STAT_ANON, -(long)nr_pages);
-		memcg_uncharge_counters(memcg, nr_pages, log);
+		mod_memcg_state(to, cpu, MEMCG_STAT_ANON, -(long)nr_pages);
+		memcg_uncharge_counters(to, nr_pages, log);
 		goto out;
 	}
-	mod_memcg_state(memcg, cpu, MEMCG_STAT_KERNEL, -(long)nr_pages);
+	mod_memcg_state(to, cpu, MEMCG_STAT_KERNEL, -(long)nr_pages);
+	mod_memcg_state(memcg, cpu, MEMCG_STAT_KMEM_OWN, -(long)nr_pages);
 	if (h->cfg.version == 1)
-		counter_uncharge(&memcg->counter[MEMCG_KMEM], MEMCG_KMEM, nr_pages, log);
+		counter_uncharge(&to->counter[MEMCG_KMEM], MEMCG_KMEM, nr_pages, log);
 	if (h->cfg.kmem_uncharge_via_stock)
-		refill_stock(h, memcg, nr_pages, cpu, log);
+		refill_stock(h, to, nr_pages, cpu, log);
 	else
-		memcg_uncharge_counters(memcg, nr_pages, log);
+		memcg_uncharge_counters(to, nr_pages, log);
 out:
 	if (!memcg_online(memcg))
 		memcg_free_queue(h, memcg);
@@ -600,9 +728,10 @@ int64_t memcg_uncharge(struct pmc_hierarchy *h, int64_t cgroup, unsigned long nr
 {
 	struct mem_cgroup *memcg = memcg_lookup(h, cgroup);
 
-	if (!memcg) {
+	/* A shell is only there for its objcg's kernel pages. */
+	if (!memcg || (memcg_shell(memcg) && !kmem)) {
 		cpu_unlock(h, cpu);
-		return memcg_lookup_error(h, cgroup);
+		return memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
 	}
 	memcg_uncharge_locked(h, memcg, nr_pages, cpu, kmem, log);
 	unlock_finish_call(h, cpu);
@@ -630,6 +759,11 @@ int64_t memcg_drain_all_locked(struct pmc_hierarchy *h, int64_t cgroup)
 	struct mem_cgroup *root = cgroup ? memcg_lookup(h, cgroup) : h->root;
 	int64_t ret = root ? 0 : memcg_lookup_error(h, cgroup);
 
+	if (root && memcg_shell(root)) {
+		root = NULL;
+		ret = -ESTALE;
+	}
+
 	/* h->lock before the CPU locks: the order every path keeps. */
 	if (root)
 		drain_all_stock(h, root);
@@ -638,13 +772,21 @@ int64_t memcg_drain_all_locked(struct pmc_hierarchy *h, int64_t cgroup)
 	return ret;
 }
 
-/* 3.8: the first kmem limit switches kmem accounting on, if nothing is in the way. */
+/*
+ * 3.8 memcg_update_kmem_limit: the first limit switches kmem accounting on,
+ * unless the cgroup has children already (memcg_has_children: the cgroup's
+ * children list, which rmdir empties, so online ones; with use_hierarchy)
+ * or tasks.
+ */
 int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	if (atomic_load_explicit(&memcg->kmem_active, RELAXED))
 		return 0;
-	if (memcg->nr_children)
-		return -EBUSY;
+	for (struct mem_cgroup *c = memcg->first_child; c; c = c->next_sibling)
+		if (memcg_online(c))
+			return -EBUSY;
+	if (memcg->nr_tasks || memcg->nr_forking)
+		return -EBUSY;          /* cgroup_task_count */
 	atomic_store_explicit(&memcg->kmem_active, true, RELAXED);
 	(void)h;
 	return 0;

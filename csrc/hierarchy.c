@@ -251,14 +251,18 @@ static int check_config(const struct pmc_config *cfg)
 	if (cfg->reclaim_retries < 0 || cfg->stock_slots < 1 ||
 	    cfg->stock_slots > MEMCG_STOCK_MAX_SLOTS)
 		return -EINVAL;
-	if (cfg->kmem_limit < PMC_KMEM_LIMIT_ENFORCED || cfg->kmem_limit > PMC_KMEM_LIMIT_ABSENT ||
+	if (cfg->kmem_limit < PMC_KMEM_LIMIT_ENFORCED || cfg->kmem_limit > PMC_KMEM_LIMIT_EOPNOTSUPP ||
 	    cfg->failcnt < PMC_FAILCNT_NONE || cfg->failcnt > PMC_FAILCNT_ALL)
 		return -EINVAL;
 	if (cfg->hz < 0 || cfg->hz > 100000)         /* 0: the default, 1000 */
 		return -EINVAL;
+	if (cfg->kernel_stack_pages < 0 || cfg->kernel_stack_pages > 1024)  /* 0: the default, 4 */
+		return -EINVAL;
 	if (cfg->id_errno && cfg->id_errno != ENOSPC && cfg->id_errno != EBUSY)
 		return -EINVAL;
 	if (cfg->charge_loop != PMC_CHARGE_LOOP_CURRENT && cfg->charge_loop != PMC_CHARGE_LOOP_38)
+		return -EINVAL;
+	if (cfg->objcg && cfg->reparent_user_pages)     /* two eras that never met */
 		return -EINVAL;
 	/* The uncapped single-slot stock of 3.8 has exactly one slot. */
 	if (!cfg->stock_refill_cap && cfg->stock_slots != 1)

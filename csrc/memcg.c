@@ -34,7 +34,7 @@ struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup)
 {
 	uint64_t v = (uint64_t)cgroup;
 
-	if (cgroup <= 0 || v >> MEMCG_HANDLE_TAG_SHIFT != h->tag)
+	if (cgroup <= 0 || v >> MEMCG_HANDLE_TAG_SHIFT != h->tag || (v & MEMCG_HANDLE_KIND_TASK))
 		return NULL;
 	return idmap_lookup(&h->slots, (uint32_t)(v & MEMCG_HANDLE_SLOT_MASK),
 			    (uint32_t)(v >> MEMCG_HANDLE_SLOT_BITS) & MEMCG_HANDLE_GEN_MASK);
@@ -53,7 +53,8 @@ struct mem_cgroup *memcg_by_id(struct pmc_hierarchy *h, uint32_t id)
  */
 int memcg_lookup_error(struct pmc_hierarchy *h, int64_t cgroup)
 {
-	if (cgroup <= 0 || (uint64_t)cgroup >> MEMCG_HANDLE_TAG_SHIFT != h->tag)
+	if (cgroup <= 0 || (uint64_t)cgroup >> MEMCG_HANDLE_TAG_SHIFT != h->tag ||
+	    ((uint64_t)cgroup & MEMCG_HANDLE_KIND_TASK))
 		return -EINVAL;
 	return -ESTALE;
 }
@@ -93,13 +94,6 @@ static void memcg_release_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	idmap_unpublish(&h->ids, memcg->id);
 	idmap_free(&h->ids, memcg->id);
 	memcg->id_held = false;
-}
-
-static void memcg_unpublish(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
-{
-	memcg_release_id(h, memcg);
-	idmap_unpublish(&h->slots, memcg->slot);
-	idmap_free(&h->slots, memcg->slot);
 }
 
 /* --- the tree ---------------------------------------------------------------- */
@@ -354,6 +348,36 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 }
 
 /*
+ * 3.8 mem_cgroup_reparent_charges: the user pages move to the parent.  The
+ * parent's counters have them already (hierarchical): only this level's
+ * counters let go of them (res_counter_uncharge_until).  Every CPU is held,
+ * so no uncharge of this cgroup runs meanwhile.
+ */
+static void reparent_user_pages(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	struct mem_cgroup *parent = memcg->parent;
+	long nr = 0;
+
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
+		cpu_lock(h, cpu);
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
+		long a = atomic_load_explicit(&memcg->vmstats[cpu].state[MEMCG_STAT_ANON], RELAXED);
+
+		atomic_store_explicit(&memcg->vmstats[cpu].state[MEMCG_STAT_ANON], 0, RELAXED);
+		mod_memcg_state(parent, cpu, MEMCG_STAT_ANON, a);
+		nr += a;
+	}
+	if (nr > 0) {
+		page_counter_cancel(&memcg->counter[MEMCG_MEMORY], (unsigned long)nr);
+		if (h->cfg.memsw)
+			page_counter_cancel(&memcg->counter[MEMCG_MEMSW], (unsigned long)nr);
+	}
+	task_reparent_user_pages(memcg);
+	for (int cpu = h->cfg.ncpus - 1; cpu >= 0; cpu--)
+		cpu_unlock(h, cpu);
+}
+
+/*
  * Called with h->lock held and no CPU lock: rmdir.  The cgroup goes
  * offline, as mem_cgroup_css_offline() has it: protection off, its stocks
  * drained; it stays around, dying, while anything is charged to it.
@@ -369,6 +393,8 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	for (c = memcg->first_child; c; c = c->next_sibling)
 		if (memcg_online(c))
 			return -EBUSY;
+	if (memcg->nr_tasks || memcg->nr_forking)
+		return -EBUSY;          /* rmdir of a cgroup with tasks */
 
 	atomic_store_explicit(&memcg->state, MEMCG_DYING, RELAXED);
 	unhash_name(h, memcg);          /* its name may be taken again at once */
@@ -380,6 +406,8 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	page_counter_set_min(&memcg->counter[MEMCG_MEMORY], 0);
 	page_counter_set_low(&memcg->counter[MEMCG_MEMORY], 0);
 	drain_all_stock(h, memcg);
+	if (h->cfg.reparent_user_pages)
+		reparent_user_pages(h, memcg);
 	/* mem_cgroup_id_put: only swap could hold the id longer (not modelled). */
 	if (h->cfg.id_at_offline)
 		memcg_release_id(h, memcg);
@@ -452,37 +480,112 @@ void memcg_put_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	pthread_mutex_unlock(&h->lock);
 }
 
-static bool memcg_freeable(struct mem_cgroup *memcg)
+/* A per-CPU statistic summed (racy against updates; callers allow for it). */
+static long stat_read(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int idx)
+{
+	long sum = 0;
+
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
+		sum += atomic_load_explicit(&memcg->vmstats[cpu].state[idx], RELAXED);
+	return sum;
+}
+
+/*
+ * Nothing holds a dying cgroup any more: no child, no reference (stock
+ * slots, calls in progress).  Then what its counters still hold decides,
+ * by era: with objcgs (5.9+) only user pages hold a cgroup (its kernel
+ * memory went with its objcg to the parent at offline); 3.8 moved the user
+ * pages to the parent at offline, and kernel memory held it; otherwise
+ * every counter must be empty.
+ */
+static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	if (memcg->nr_children || atomic_load_explicit(&memcg->refs, ACQUIRE))
 		return false;
+	/*
+	 * A task's pages hold their cgroup as the kernel's pages hold a css
+	 * reference: even when a caller's own uncharges took the counts to
+	 * zero, the task still names it and will uncharge it at exit.  (3.8
+	 * moved user segments to the parent at offline: none name a dying
+	 * cgroup there.)  Kernel pages: through the objcg, so a shell where
+	 * there is one.
+	 */
+	if (memcg->user_segs || (!h->cfg.objcg && memcg->task_ksegs))
+		return false;
+	if (h->cfg.objcg)
+		return stat_read(h, memcg, MEMCG_STAT_ANON) <= 0;
 	for (int i = 0; i < MEMCG_NR_COUNTERS; i++)
 		if (page_counter_read(&memcg->counter[i]))
 			return false;
 	return true;
 }
 
-/* Take it out of every structure a look-up could find it by. */
-static void memcg_doom(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
-		       struct mem_cgroup **doomed)
+/*
+ * A shell keeps going while its objcg has pages charged, a task's kernel
+ * pages name it, or shells below pin it.
+ */
+static bool memcg_needs_shell(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	memcg->doomed = true;
-	memcg_unpublish(h, memcg);
-	unlink_child(memcg->parent, memcg);
-	unlink_all(h, memcg);
-	for (struct mem_cgroup *c = memcg->parent; c; c = c->parent)
-		c->nr_dying_descendants--;
-	memcg->next_dying = *doomed;
-	*doomed = memcg;
+	return h->cfg.objcg && (memcg->nr_shells || memcg->task_ksegs ||
+				stat_read(h, memcg, MEMCG_STAT_KMEM_OWN) > 0);
+}
+
+/* The freed, in freeing order (a child before its parent), until the memory goes. */
+struct free_list {
+	struct mem_cgroup *head, **tail;
+};
+
+static void free_list_add(struct free_list *l, struct mem_cgroup *memcg)
+{
+	memcg->next_dying = NULL;
+	*l->tail = memcg;
+	l->tail = &memcg->next_dying;
 }
 
 /*
- * Take the queue whole; doom each queued cgroup that is freeable, and then
+ * Out of the tree: a dying cgroup is freed (or becomes a shell).  A shell
+ * stays on the creation list, which listings read past, so that closing
+ * the hierarchy frees it too.
+ */
+static void memcg_release(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	memcg_release_id(h, memcg);
+	unlink_child(memcg->parent, memcg);
+	for (struct mem_cgroup *c = memcg->parent; c; c = c->parent)
+		c->nr_dying_descendants--;
+}
+
+/* Take it out of every structure a look-up could find it by; free it after the sync. */
+static void memcg_doom(struct pmc_hierarchy *h, struct mem_cgroup *memcg, struct free_list *doomed)
+{
+	memcg->doomed = true;
+	if (atomic_load_explicit(&memcg->state, RELAXED) == MEMCG_SHELL)
+		memcg->parent->nr_shells--;
+	else
+		memcg_release(h, memcg);
+	unlink_all(h, memcg);
+	idmap_unpublish(&h->slots, memcg->slot);
+	idmap_free(&h->slots, memcg->slot);
+	free_list_add(doomed, memcg);
+}
+
+/* Freed, but its handle stays for the kernel pages its objcg still has charged. */
+static void memcg_make_shell(struct pmc_hierarchy *h, struct mem_cgroup *memcg, struct free_list *shelled)
+{
+	memcg_release(h, memcg);
+	atomic_store_explicit(&memcg->state, MEMCG_SHELL, RELAXED);
+	memcg->parent->nr_shells++;
+	free_list_add(shelled, memcg);
+}
+
+/*
+ * Take the queue whole; free each queued cgroup that is freeable, and then
  * its ancestors in turn while they are (a freed child was what held them).
+ * A shell whose pages are all uncharged goes too, and its parent may follow.
  * next_free is read before the cgroup is un-queued: from then on a pusher
  * may write it.
  */
-static void doom_queued(struct pmc_hierarchy *h, struct mem_cgroup **doomed)
+static void doom_queued(struct pmc_hierarchy *h, struct free_list *doomed, struct free_list *shelled)
 {
 	struct mem_cgroup *memcg = atomic_exchange_explicit(&h->free_queue, NULL, ACQUIRE), *next;
 
@@ -490,9 +593,20 @@ static void doom_queued(struct pmc_hierarchy *h, struct mem_cgroup **doomed)
 		next = memcg->next_free;
 		/* An exchange, not a store: see memcg_free_queue. */
 		atomic_exchange_explicit(&memcg->free_queued, 0, memory_order_acq_rel);
-		for (struct mem_cgroup *m = memcg; m && !memcg_online(m) && !m->doomed &&
-		     memcg_freeable(m); m = m->parent)
-			memcg_doom(h, m, doomed);
+		for (struct mem_cgroup *m = memcg; m && !m->doomed; m = m->parent) {
+			int state = atomic_load_explicit(&m->state, RELAXED);
+
+			if (state == MEMCG_SHELL && !memcg_needs_shell(h, m)) {
+				memcg_doom(h, m, doomed);
+			} else if (state == MEMCG_DYING && memcg_freeable(h, m)) {
+				if (memcg_needs_shell(h, m))
+					memcg_make_shell(h, m, shelled);
+				else
+					memcg_doom(h, m, doomed);
+			} else {
+				break;
+			}
+		}
 	}
 }
 
@@ -516,6 +630,33 @@ static void requeue_survivors(struct pmc_hierarchy *h)
 }
 
 /*
+ * A freed cgroup's statistics go to its parent's dead_stat, as the kernel's
+ * rstat keeps a dead memcg's counts in its ancestors: the subtree sums do
+ * not change.  After the sync, so no CPU still updates them (a shell's own
+ * objcg count goes on; it is not a statistic).
+ */
+static void memcg_fold_stats(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	struct mem_cgroup *parent = memcg->parent;
+
+	/*
+	 * Into the nearest ancestor still in the tree: a parent made a shell or
+	 * doomed in this same pass is out of it already (its own counts may
+	 * have been folded before this child's), and stat_subtree would never
+	 * see what went to it.
+	 */
+	while (parent->doomed || atomic_load_explicit(&parent->state, RELAXED) == MEMCG_SHELL)
+		parent = parent->parent;
+
+	for (int i = 0; i < MEMCG_NR_STATS; i++) {
+		parent->dead_stat[i] += memcg->dead_stat[i] + stat_read(h, memcg, i);
+		memcg->dead_stat[i] = 0;
+		for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
+			atomic_store_explicit(&memcg->vmstats[cpu].state[i], 0, RELAXED);
+	}
+}
+
+/*
  * Free the dying cgroups that nothing holds any more, looking only at the
  * queued ones and their ancestors.  Called with h->lock held and no CPU
  * lock.  A freed cgroup first disappears from the id table, then every CPU
@@ -524,20 +665,21 @@ static void requeue_survivors(struct pmc_hierarchy *h)
  */
 void memcg_free_dying(struct pmc_hierarchy *h)
 {
-	struct mem_cgroup *doomed = NULL;
+	struct free_list doomed = { NULL, &doomed.head }, shelled = { NULL, &shelled.head };
 
 	if (!memcg_free_pending(h))
 		return;
-	doom_queued(h, &doomed);
-	if (!doomed)
+	doom_queued(h, &doomed, &shelled);
+	if (!doomed.head && !shelled.head)
 		return;
 	synchronize_cpus(h);
 	requeue_survivors(h);
-	while (doomed) {
-		struct mem_cgroup *next = doomed->next_dying;
-
-		memcg_free(doomed);
-		doomed = next;
+	for (struct mem_cgroup *m = shelled.head; m; m = m->next_dying)
+		memcg_fold_stats(h, m);
+	for (struct mem_cgroup *m = doomed.head, *next; m; m = next) {
+		next = m->next_dying;
+		memcg_fold_stats(h, m);         /* a shell's were folded already: zeros */
+		memcg_free(m);
 	}
 }
 
@@ -566,7 +708,7 @@ static void list_fill(struct pmc_cgroup_list *list, int64_t idx, struct mem_cgro
 		e->id = memcg->id;
 		e->reserved = 0;
 	}
-	if (off + (int64_t)memcg->name_len <= list->names_cap)
+	if (memcg->name_len && off + (int64_t)memcg->name_len <= list->names_cap)
 		memcpy(list->names + off, memcg->name, memcg->name_len);
 }
 
@@ -605,7 +747,8 @@ int64_t memcg_list(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int how,
 	switch (how) {
 	case PMC_LIST_ALL:
 		for (c = h->all_head; c; c = c->all_next)
-			list_append(list, c);
+			if (!memcg_shell(c))
+				list_append(list, c);
 		return 0;
 	case PMC_LIST_CHILDREN:
 		for (c = memcg->first_child; c; c = c->next_sibling)
@@ -641,6 +784,10 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 	atomic_init(&h->vm_swappiness, PMC_VM_SWAPPINESS_DEFAULT);
 	idmap_init(&h->ids, MEMCG_ID_MAX, 0x7fffffffu);
 	idmap_init(&h->slots, MEMCG_HANDLE_SLOT_MASK, MEMCG_HANDLE_GEN_MASK);
+	idmap_init(&h->tasks, MEMCG_HANDLE_SLOT_MASK, MEMCG_HANDLE_GEN_MASK);
+	h->nr_task_slots = 1;
+	if (!h->cfg.kernel_stack_pages)
+		h->cfg.kernel_stack_pages = 4;
 	if (stock_init(h) || names_init(h))
 		return -ENOMEM;
 	root = memcg_alloc(h, NULL);
@@ -660,6 +807,7 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 /* The end of a life: nobody can be using it (pmc_hierarchy_close waited). */
 void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
 {
+	tasks_destroy(h);
 	for (struct mem_cgroup *memcg = h->all_head, *next; memcg; memcg = next) {
 		next = memcg->all_next;
 		memcg_free(memcg);
@@ -667,6 +815,7 @@ void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
 	h->all_head = h->all_tail = h->root = NULL;
 	idmap_destroy(&h->ids);
 	idmap_destroy(&h->slots);
+	idmap_destroy(&h->tasks);
 	free(h->names);
 	h->names = NULL;
 }

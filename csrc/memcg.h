@@ -54,31 +54,50 @@ enum memcg_event_idx {
 enum memcg_stat_idx {
 	MEMCG_STAT_ANON = PMC_STAT_ANON,
 	MEMCG_STAT_KERNEL = PMC_STAT_KERNEL,
+	MEMCG_STAT_KERNEL_STACK = PMC_STAT_KERNEL_STACK,
+	MEMCG_STAT_PAGETABLES = PMC_STAT_PAGETABLES,
 	MEMCG_NR_STATS = PMC_NR_STATS,
+	/*
+	 * Not a memory.stat key: kernel pages charged through this cgroup's
+	 * own objcg and not uncharged yet, which keep its handle (a shell)
+	 * usable once the cgroup is freed.
+	 */
+	MEMCG_STAT_KMEM_OWN = PMC_NR_STATS,
+	MEMCG_NR_STATS_ALL,
 };
 
-enum memcg_state { MEMCG_ONLINE = 1, MEMCG_DYING = 2 };
+/*
+ * A shell is what is left of a freed cgroup (objcg era) whose objcg still
+ * has kernel pages charged: out of the tree, without id or events, but its
+ * handle still finds it, for one thing only: uncharging those pages (from
+ * its nearest online ancestor, where its objcg now points).  The kernel's
+ * obj_cgroup outliving its memcg.
+ */
+enum memcg_state { MEMCG_ONLINE = 1, MEMCG_DYING = 2, MEMCG_SHELL = 3 };
 
 /*
- * Cgroup handles: the cgroup's slot in bits 0..21, the slot's generation
- * (odd while a cgroup holds it) in bits 22..46 and the hierarchy's tag in
- * bits 47..62.  A slot lives as long as its cgroup, dying included; the
- * memcg id (1..65,535) is separate, since current kernels give it back at
- * offline.  The tag tells a handle of another hierarchy from a stale one
- * of this hierarchy: the first is a caller's mistake (-EINVAL), the second
- * a cgroup that is gone (-ESTALE).
+ * Handles of cgroups and tasks: the object's slot in bits 0..21, the slot's
+ * generation (odd while an object holds it) in bits 22..45, the kind in bit
+ * 46 (0 a cgroup, 1 a task) and the hierarchy's tag in bits 47..62.  A
+ * cgroup's slot lives as long as the cgroup, dying included; the memcg id
+ * (1..65,535) is separate, since current kernels give it back at offline.
+ * The tag and the kind tell a handle of another hierarchy or another kind
+ * from a stale one: the first is a caller's mistake (-EINVAL), the second
+ * an object that is gone (-ESTALE).
  */
 #define MEMCG_HANDLE_SLOT_BITS 22
 #define MEMCG_HANDLE_SLOT_MASK ((1u << MEMCG_HANDLE_SLOT_BITS) - 1)   /* = IDMAP_MAX_INDEX */
-#define MEMCG_HANDLE_GEN_MASK ((1u << 25) - 1)
+#define MEMCG_HANDLE_GEN_MASK ((1u << 24) - 1)
+#define MEMCG_HANDLE_KIND_TASK (1ull << 46)
 #define MEMCG_HANDLE_TAG_SHIFT 47
 #define MEMCG_HANDLE_TAG_MAX 0xffffu
 
 struct clamp_log;
+struct pmc_task;
 
 /* Statistics are per CPU, written only under that CPU's lock. */
 struct memcg_vmstats_percpu {
-	_Alignas(PMC_CACHELINE) _Atomic long state[MEMCG_NR_STATS];
+	_Alignas(PMC_CACHELINE) _Atomic long state[MEMCG_NR_STATS_ALL];
 };
 
 struct mem_cgroup {
@@ -118,6 +137,14 @@ struct mem_cgroup {
 	struct mem_cgroup *next_name;   /* hash chain of h->names */
 	struct mem_cgroup *all_prev, *all_next; /* every cgroup, in creation order */
 	long nr_children;               /* online and dying */
+	long nr_shells;                 /* shells whose parent this is: they pin it */
+	struct pmc_task *tasks_head, *tasks_tail;       /* its tasks, in fork order */
+	long nr_tasks;
+	long nr_forking;                /* forks in progress: they count as tasks (EBUSY) */
+	struct task_seg *user_segs;     /* tasks' user pages charged here (3.8 reparenting) */
+	long task_ksegs;                /* tasks' kernel-page segments naming it (stacks, tables) */
+	_Atomic int oom_group;          /* memory.oom.group (v2) */
+	long dead_stat[MEMCG_NR_STATS]; /* folded in from freed descendants */
 	long nr_descendants;            /* online, all depths */
 	long nr_dying_descendants;
 	size_t name_len;
@@ -159,6 +186,8 @@ struct pmc_hierarchy {
 	struct mem_cgroup *root;
 	struct idmap ids;               /* memcg id -> cgroup, under lock */
 	struct idmap slots;             /* handle slot -> cgroup, lock-free look-ups */
+	struct idmap tasks;             /* handle slot -> task */
+	uint32_t nr_task_slots;         /* task slots ever used + 1 */
 	_Atomic(struct mem_cgroup *) free_queue;  /* may have become freeable */
 	_Atomic int reclaim_hook;       /* call the registered reclaim callback */
 	_Atomic int vm_swappiness;      /* the sysctl: the root's swappiness */
@@ -181,6 +210,58 @@ struct hier_frame {
 	struct hier_frame *next;
 };
 
+/*
+ * Pages of a task charged to one cgroup: a task's user pages and its page
+ * tables each make a list of these, newest first (a task that moves
+ * charges the new cgroup from then on; what it had stays where it was).
+ * User segments are also on their cgroup's list, so that 3.8's offline can
+ * move them to the parent.  Under h->lock.
+ */
+struct task_seg {
+	struct mem_cgroup *memcg;
+	unsigned long nr_pages;
+	struct task_seg *next;                  /* the task's list */
+	struct task_seg *mprev, *mnext;         /* the cgroup's list (user pages) */
+};
+
+/*
+ * A task: a kernel stack, user pages and the page tables that map them,
+ * in a cgroup.  Under h->lock; its handle finds it lock-free.
+ */
+struct pmc_task {
+	struct pmc_hierarchy *h;
+	uint32_t slot, gen;
+	_Atomic bool alive;             /* written under h->lock; read by charges */
+	bool sparse;                    /* one page-table page per mapped page */
+	_Atomic bool oom_victim;        /* chosen by the OOM killer (TIF_MEMDIE) */
+	long refs;                      /* its handle, and calls in progress */
+	struct pmc_task *next_victim;   /* oom.c's list of the tasks it kills */
+	int oom_score_adj;
+	struct mem_cgroup *memcg;       /* its cgroup now */
+	struct pmc_task *cg_prev, *cg_next;
+	struct mem_cgroup *stack_memcg; /* whose objcg the stack was charged through */
+	unsigned long stack_pages;      /* charged (0 where kmem was not accounted) */
+	struct task_seg *user, *pgtables;
+	unsigned long rss;              /* user pages mapped */
+	unsigned long max_mapped;       /* page tables follow the high-water mark */
+	unsigned long pte, pmd, pud;    /* page-table pages by level */
+	unsigned long pt_charged;       /* of those, charged (accounted) */
+	unsigned long throttle_jiffies; /* memory.high delay its faults earned */
+};
+
+/*
+ * Is the charging task dying (task_is_dying: exited, or chosen by the OOM
+ * killer)?  Its charges are let fail after one OOM pass rather than loop.
+ */
+static inline bool task_is_dying(struct pmc_task *task)
+{
+	return task && (!atomic_load_explicit(&task->alive, memory_order_relaxed) ||
+			atomic_load_explicit(&task->oom_victim, memory_order_relaxed));
+}
+
+/* GFP_KERNEL: may wait, may wake kswapd, may call into the filesystem. */
+#define PMC_GFP_KERNEL_DEFAULT (PMC_GFP_DIRECT_RECLAIM | PMC_GFP_KSWAPD_RECLAIM | PMC_GFP_FS)
+
 /* State of one charging call, kept across the points where the CPU lock is dropped. */
 struct charge_ctx {
 	struct pmc_hierarchy *h;
@@ -192,6 +273,8 @@ struct charge_ctx {
 	unsigned long pending_high;     /* current->memcg_nr_pages_over_high */
 	unsigned long throttle_jiffies; /* memory.high delay this call earned */
 	uint32_t over_id;               /* memcg id of the cgroup that refused */
+	struct pmc_task *task;          /* the charging task, if any (OOM, bypass) */
+	bool bypassed;                  /* 3.8: charged to the root instead (nothing) */
 	struct hier_frame frame;
 };
 
@@ -271,7 +354,27 @@ void memcg_charge_hold(struct charge_ctx *ctx);
 int64_t memcg_charge_finish(struct charge_ctx *ctx, int64_t ret);
 void memcg_uncharge_locked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 			   unsigned long nr_pages, int cpu, bool kmem, struct clamp_log *log);
+void memcg_uncharge_kmem_stat(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			      unsigned long nr_pages, int cpu, enum memcg_stat_idx stat);
+int64_t task_handle(struct pmc_task *t);
 void finish_call(struct pmc_hierarchy *h);
+
+/* charge.c, for the core's own callers */
+unsigned long memcg_margin(struct mem_cgroup *memcg);
+void memcg_charge_unlock(struct charge_ctx *ctx);
+int64_t memcg_charge_task(struct pmc_hierarchy *h, int64_t cgroup, struct pmc_task *task,
+			  unsigned long nr_pages, int cpu, unsigned int gfp, bool kmem,
+			  bool *bypassed);
+
+/* oom.c */
+enum oom38 { OOM38_RETRY, OOM38_WAIT, OOM38_DIE };
+bool memcg_oom(struct charge_ctx *ctx, struct mem_cgroup *over, int order);
+enum oom38 memcg_oom_38(struct charge_ctx *ctx, struct mem_cgroup *over);
+
+/* task.c */
+void task_exit_locked(struct pmc_hierarchy *h, struct pmc_task *task, int cpu);
+void task_reparent_user_pages(struct mem_cgroup *memcg);
+void tasks_destroy(struct pmc_hierarchy *h);
 
 /* reclaim.c */
 long reclaim_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg, unsigned long nr_pages);
@@ -298,6 +401,26 @@ static inline bool memcg_is_root(struct mem_cgroup *memcg)
 static inline bool memcg_online(struct mem_cgroup *memcg)
 {
 	return atomic_load_explicit(&memcg->state, memory_order_relaxed) == MEMCG_ONLINE;
+}
+
+/*
+ * Where the pages of a cgroup that is not online went: its nearest online
+ * ancestor.  An objcg is reparented at each offline, so it always names an
+ * online cgroup (objcg era, kernel memory); 3.8's offline moved the user
+ * pages to the parent, and the parent's offline moves them on (user
+ * memory).  The walk is safe under a CPU lock or h->lock: a dying cgroup or a shell
+ * keeps its parent allocated (nr_children, nr_shells).
+ */
+static inline struct mem_cgroup *memcg_reparented_to(struct mem_cgroup *memcg)
+{
+	while (!memcg_online(memcg))
+		memcg = memcg->parent;
+	return memcg;
+}
+
+static inline bool memcg_shell(struct mem_cgroup *memcg)
+{
+	return atomic_load_explicit(&memcg->state, memory_order_relaxed) == MEMCG_SHELL;
 }
 
 /* stock.c */
@@ -376,6 +499,8 @@ static inline bool memcg_charge_hit(struct pmc_hierarchy *h, struct mem_cgroup *
 	if (!consume_stock(h, memcg, nr_pages, cpu))
 		return false;
 	mod_memcg_state(memcg, cpu, kmem ? MEMCG_STAT_KERNEL : MEMCG_STAT_ANON, (long)nr_pages);
+	if (kmem)
+		mod_memcg_state(memcg, cpu, MEMCG_STAT_KMEM_OWN, (long)nr_pages);
 	return true;
 }
 
@@ -405,6 +530,7 @@ static inline bool memcg_uncharge_hit(struct pmc_hierarchy *h, struct mem_cgroup
 		if (stock->nr_pages[i] + nr_pages > (unsigned long)h->cfg.charge_batch)
 			return false;
 		mod_memcg_state(memcg, cpu, MEMCG_STAT_KERNEL, -(long)nr_pages);
+		mod_memcg_state(memcg, cpu, MEMCG_STAT_KMEM_OWN, -(long)nr_pages);
 		stock->nr_pages[i] += nr_pages;
 		return true;
 	}
@@ -420,6 +546,8 @@ struct clamp_log {
 	uint8_t *levels;        /* [MEMCG_NR_COUNTERS][n], or NULL */
 	size_t n;
 	size_t nr_clamped;
+	/* Levels between the named cgroup and the one uncharged (reparented pages). */
+	size_t offset;
 };
 
 void counter_uncharge(struct page_counter *counter, int idx, unsigned long nr_pages,

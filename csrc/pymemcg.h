@@ -11,10 +11,11 @@
  *  - Objects are addressed by handles: a positive int64_t packing a slot
  *    index (low 32 bits) and a generation (high 31 bits).  A handle whose
  *    object was freed no longer matches its slot's generation and every
- *    call with it returns -ESTALE.  Cgroup handles pack the cgroup's id
- *    (bits 0..15), its id slot's generation (bits 16..46) and the tag of
- *    its hierarchy (bits 47..62): a cgroup handle given to another
- *    hierarchy is refused with -EINVAL, a stale one with -ESTALE.
+ *    call with it returns -ESTALE.  Cgroup handles pack the cgroup's slot
+ *    (bits 0..21), the slot's generation (bits 22..46) and the tag of its
+ *    hierarchy (bits 47..62): a cgroup handle given to another hierarchy is
+ *    refused with -EINVAL, a stale one with -ESTALE.  The memcg id (1..65,535,
+ *    in pmc_cgroup_info and replay refusals) is not part of the handle.
  *  - Every function returns int64_t: a negative value is -errno (EINVAL,
  *    EBUSY, ESTALE, ENOMEM, ...); zero or positive is the documented result.
  *  - Counts are pages, passed as int64_t so that a negative count from a
@@ -121,8 +122,10 @@ int64_t pmc_page_counter_memparse(const char *buf, const char *max_token, uint64
 #define PMC_NR_EVENTS 6
 
 #define PMC_STAT_ANON 0
-#define PMC_STAT_KERNEL 1
-#define PMC_NR_STATS 2
+#define PMC_STAT_KERNEL 1               /* every kernel page: stacks and page tables too */
+#define PMC_STAT_KERNEL_STACK 2
+#define PMC_STAT_PAGETABLES 3
+#define PMC_NR_STATS 4
 
 /* GFP bits: the same values as pymemcg/gfp.py. */
 #define PMC_GFP_DIRECT_RECLAIM 1
@@ -141,6 +144,7 @@ int64_t pmc_page_counter_memparse(const char *buf, const char *max_token, uint64
 #define PMC_KMEM_LIMIT_ENFORCED 0
 #define PMC_KMEM_LIMIT_IGNORED 1
 #define PMC_KMEM_LIMIT_ABSENT 2
+#define PMC_KMEM_LIMIT_EOPNOTSUPP 3     /* 5.16-6.5: charged, never limited, writes refused */
 #define PMC_FAILCNT_NONE 0
 #define PMC_FAILCNT_MEMORY 1
 #define PMC_FAILCNT_ALL 2
@@ -170,6 +174,11 @@ struct pmc_config {
 	int32_t id_at_offline;          /* the memcg id is given back at offline (4.8+), else at free */
 	int32_t id_errno;               /* no id left: ENOSPC (idr, 3.8) or EBUSY (xa_alloc); 0: ENOSPC */
 	int32_t charge_loop;            /* PMC_CHARGE_LOOP_*: whose try_charge */
+	int32_t objcg;                  /* kmem through an objcg, reparented at offline (5.9+) */
+	int32_t reparent_user_pages;    /* offline moves user pages to the parent (3.8) */
+	int32_t kernel_stack_pages;     /* THREAD_SIZE / PAGE_SIZE; 0: 4 */
+	int32_t stack_per_page;         /* charged page by page, rolled back on failure (VMAP) */
+	int32_t pagetables_accounted;   /* user page tables charged as kernel memory (4.8+) */
 	uint64_t seed;
 };
 
@@ -177,7 +186,7 @@ struct pmc_cgroup_info {
 	int64_t handle;
 	int64_t parent;                 /* 0 for the root */
 	uint32_t id;
-	int32_t state;                  /* 1 online, 2 dying */
+	int32_t state;                  /* 1 online, 2 dying (a freed cgroup: -ESTALE) */
 	int32_t kmem_active;
 	int32_t depth;
 	int64_t nr_children;            /* online and dying */
@@ -185,7 +194,8 @@ struct pmc_cgroup_info {
 	int64_t nr_dying_descendants;
 	int64_t events[6];
 	int64_t events_local[6];
-	int64_t stat[2];                /* pages, this cgroup's own (summed over the CPUs) */
+	int64_t stat[4];                /* pages, this cgroup's own (summed over the CPUs) */
+	int64_t nr_tasks;
 	int64_t throttle_jiffies;       /* memory.high delay its charges earned (not slept) */
 	int64_t oom_livelocks;          /* 3.8 charges that would have retried forever (failed) */
 	int32_t name_len;               /* bytes, up to 4095 */
@@ -262,7 +272,10 @@ int64_t pmc_cgroup_list(int64_t hierarchy, int64_t cgroup, int32_t how,
                         struct pmc_cgroup_list *list);
 /*
  * 0: charged; > 0: the handle of the cgroup over its limit; < 0: -errno
- * (-ECANCELED: the reclaim callback failed; -ESTALE: the cgroup is gone).
+ * (-ESTALE: the cgroup is gone; -ECANCELED: the reclaim callback failed:
+ * during the charge, which is abandoned with nothing charged, or during
+ * memory.high handling afterwards, when the charge stands: memory.high
+ * never fails a charge).
  */
 int64_t pmc_cgroup_try_charge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
                               int32_t cpu, uint32_t gfp, int32_t kmem);
@@ -291,7 +304,12 @@ int64_t pmc_hierarchy_stock(int64_t hierarchy, int32_t cpu, int64_t *cached, uin
 int64_t pmc_hierarchy_stock_list(int64_t hierarchy, int32_t cpu, int64_t *cached,
                                  uint64_t *nr_pages, int32_t n, struct pmc_cgroup_list *list);
 int64_t pmc_hierarchy_set_reclaim(int64_t hierarchy, int32_t enabled);
-/* The binding's reclaim entry: (hierarchy, cgroup, nr_pages) -> pages claimed, or -errno. */
+/*
+ * The binding's reclaim entry: (hierarchy, cgroup, nr_pages) -> pages
+ * claimed, or a negative value for a failure (every failure is reported
+ * as -ECANCELED).  Called with no lock held; it may call any pmc_* function
+ * but pmc_hierarchy_close of the same hierarchy (-EBUSY).
+ */
 void pmc_set_reclaim_callback(int64_t (*callback)(int64_t, int64_t, int64_t));
 /* Reclaim through the callback; returns the progress seen on the counter. */
 int64_t pmc_cgroup_reclaim(int64_t hierarchy, int64_t cgroup, int64_t nr_pages);
@@ -307,6 +325,7 @@ int64_t pmc_cgroup_activate_kmem(int64_t hierarchy, int64_t cgroup);
 
 #define PMC_TUNABLE_OOM_KILL_DISABLE 0
 #define PMC_TUNABLE_SWAPPINESS 1
+#define PMC_TUNABLE_OOM_GROUP 2         /* v2 memory.oom.group; not inherited */
 #define PMC_VM_SWAPPINESS_DEFAULT 60
 /*
  * v1 tunables a new cgroup copies from its parent (mem_cgroup_css_alloc):
@@ -315,6 +334,51 @@ int64_t pmc_cgroup_activate_kmem(int64_t hierarchy, int64_t cgroup);
  * root copies.  The interface files apply each era's rules (cgroupfs).
  */
 int64_t pmc_cgroup_tunable(int64_t hierarchy, int64_t cgroup, int32_t which, int64_t value);
+
+/* --- tasks (csrc/task.c) and the OOM killer (csrc/oom.c) ------------- */
+
+/* A task's state.  Counts are pages. */
+struct pmc_task_info {
+	int64_t handle;
+	int64_t cgroup;                 /* the cgroup it is in */
+	int32_t oom_score_adj;
+	int32_t sparse;
+	int64_t rss;                    /* user pages mapped */
+	int64_t pagetables;             /* page-table pages: PTE + PMD + PUD */
+	int64_t pte;                    /* of those, last-level (PTE) pages */
+	int64_t pagetables_charged;     /* of those, charged as kernel memory */
+	int64_t stack;                  /* kernel-stack pages charged */
+	int64_t throttle_jiffies;       /* memory.high delay its faults earned (not slept) */
+};
+
+#define PMC_FORK_SPARSE 1               /* every mapped page in its own 2 MiB region */
+/*
+ * A new task in cgroup (online): its kernel stack is charged as kernel
+ * memory (GFP_KERNEL, through the OOM killer if need be).  A handle (kind:
+ * task), or -ENOMEM (the stack was refused: nothing stays charged),
+ * -ESTALE, -EINVAL.  oom_score_adj in -1000..1000.
+ */
+int64_t pmc_task_fork(int64_t hierarchy, int64_t cgroup, int32_t cpu, int32_t oom_score_adj,
+                      uint32_t flags);
+/*
+ * Map nr_pages more user pages, one fault at a time: the page tables the
+ * mapping needs (charged as kernel memory, GFP_KERNEL_ACCOUNT, where the
+ * era accounts them), then the page (GFP_KERNEL, user).  0; -ENOMEM when a
+ * charge was refused; -ESRCH when the OOM killer killed the task meanwhile.
+ * *done: the pages faulted in (may be NULL).
+ */
+int64_t pmc_task_fault(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_t cpu,
+                       int64_t *done);
+/* Unmap nr_pages user pages (the newest first); page tables stay until exit. -EINVAL: more than rss. */
+int64_t pmc_task_unmap(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_t cpu);
+/* Move into another online cgroup; what it has charged stays where it is. */
+int64_t pmc_task_move(int64_t hierarchy, int64_t task, int64_t cgroup);
+/* Exit: every page it has charged is uncharged; the handle is stale after. */
+int64_t pmc_task_exit(int64_t hierarchy, int64_t task, int32_t cpu);
+/* 0, or -ESTALE for a task that exited (or was killed). */
+int64_t pmc_task_info(int64_t hierarchy, int64_t task, struct pmc_task_info *info);
+/* Live tasks of the cgroup in fork order into out[0..n); returns how many there are. */
+int64_t pmc_cgroup_tasks(int64_t hierarchy, int64_t cgroup, int64_t *out, int64_t n);
 
 /* --- batch entry point (csrc/replay.c) ------------------------------- */
 
@@ -359,18 +423,59 @@ int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void
 
 /* --- microbenchmarks (csrc/bench.c) ----------------------------------- */
 
+/*
+ * Timed loops on pthreads (pymemcg.bench drives them).  Every entry point
+ * takes `iters` (operations per thread per sample) and a result that is
+ * read and written: the caller sets `samples`, `base_iters` and optionally
+ * the sample arrays (zeroed fields: one sample, 4096 adds).  Each thread
+ * warms up once, then for every sample, all threads together (a spin
+ * barrier): `base_iters` bare atomic adds on a private cache line (the
+ * baseline, timed in the same call), then `iters` operations.  Times are
+ * thread CPU time (CLOCK_THREAD_CPUTIME_ID), and wall time for the
+ * parallelism check.  One "op" is what each entry point says it is.
+ */
+
 /* Empty functions with the signatures of try_charge and uncharge: the CFFI floor. */
 int64_t pmc_bench_nop_try_charge(int64_t counter, int64_t nr_pages);
 int64_t pmc_bench_nop_uncharge(int64_t counter, int64_t nr_pages);
+/* The same for the cgroup calls (pmc_cgroup_try_charge, pmc_cgroup_uncharge). */
+int64_t pmc_bench_nop_cgroup_try_charge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
+                                        int32_t cpu, uint32_t gfp, int32_t kmem);
+int64_t pmc_bench_nop_cgroup_uncharge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
+                                      int32_t cpu, int32_t kmem);
+/* The same for the task calls (pmc_task_fork, pmc_task_exit, pmc_task_fault, pmc_task_unmap). */
+int64_t pmc_bench_nop_task_fork(int64_t hierarchy, int64_t cgroup, int32_t cpu,
+                                int32_t oom_score_adj, uint32_t flags);
+int64_t pmc_bench_nop_task_exit(int64_t hierarchy, int64_t task, int32_t cpu);
+int64_t pmc_bench_nop_task_fault(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_t cpu,
+                                 int64_t *done);
+int64_t pmc_bench_nop_task_unmap(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_t cpu);
 
 struct pmc_bench_result {
-	double seconds;         /* wall time of the timed region, slowest thread */
-	double ns_per_op;       /* seconds * 1e9 / ops_per_thread */
-	uint64_t ops_per_thread;
+	/* out: the whole call */
+	double seconds;                 /* wall time of the timed samples, summed */
+	double ns_per_op;               /* min over the samples (the parallel ones when
+	                                   some are): thread CPU ns per op per thread */
+	uint64_t ops_per_thread;        /* timed, all samples */
 	uint64_t total_ops;
+	double wall_ns_per_op;          /* min over the samples: wall ns per op per thread */
+	double base_ns_per_op;          /* the baseline: thread CPU ns per bare atomic add,
+	                                   min over the same samples and threads */
+	double cpu_seconds;             /* thread CPU time of the timed samples, all threads */
+	double parallelism;             /* cpu_seconds / seconds: near nthreads when they ran at once */
+	uint64_t warmup_ops;            /* ops per thread run before the samples */
+	int32_t nthreads;
+	int32_t parallel_samples;       /* samples where thread CPU >= 0.95 * nthreads * wall */
+	/* in */
+	int32_t samples;                /* samples to take (0: 1) */
+	int32_t reserved;
+	uint64_t base_iters;            /* bare atomic adds per thread per sample (0: 4096) */
+	uint64_t *sample_cpu_ns;        /* NULL or [samples]: thread CPU ns, summed over threads */
+	uint64_t *sample_wall_ns;       /* NULL or [samples]: first thread's start to last's end */
+	uint64_t *sample_base_ns;       /* NULL or [samples]: baseline CPU ns, fastest thread */
 };
 
-/* Baseline: relaxed atomic_fetch_add on one private, cache-line aligned variable. */
+/* The baseline on its own: one op is one relaxed atomic_fetch_add on a private line. */
 int64_t pmc_bench_atomic_add(uint64_t iters, struct pmc_bench_result *out);
 /*
  * try_charge(1) + uncharge(1) pairs on a chain of `depth` counters, from
@@ -381,14 +486,50 @@ int64_t pmc_bench_atomic_add(uint64_t iters, struct pmc_bench_result *out);
 int64_t pmc_bench_page_counter_pair(int depth, int nthreads, int shared_leaf,
                                     uint64_t iters, struct pmc_bench_result *out);
 
-#define PMC_BENCH_STOCK_HIT 1    /* one-page charges served by the stock */
+#define PMC_BENCH_STOCK_HIT 1    /* one-page charges served by the stock; op: a charge */
 #define PMC_BENCH_DIRECT 2       /* one-page charges with a batch of 1: every one walks */
-#define PMC_BENCH_KMEM_PAIR 3    /* kmem try_charge + uncharge pairs, both through the stock */
+#define PMC_BENCH_KMEM_PAIR 3    /* kmem try_charge + uncharge pairs; op: a pair */
 #define PMC_BENCH_REPLAY_HIT 4   /* STOCK_HIT's charges as replay records, 4096 per call */
+#define PMC_BENCH_REPLAY_KMEM 5  /* kmem charge, uncharge records alternating; op: a record */
+#define PMC_BENCH_REPLAY_USER 6  /* user-page charge, uncharge records alternating; op: a record */
+/* User-page try_charge + uncharge pairs, every charge a stock hit (STOCK_HIT's batch). */
+#define PMC_BENCH_USER_PAIR 7    /* op: a pair */
+#define PMC_BENCH_FORK_EXIT 8    /* pmc_task_fork + pmc_task_exit; op: both */
+/* pmc_task_fault(1) + pmc_task_unmap(1) of one task per thread, forked before the timing. */
+#define PMC_BENCH_FAULT_UNMAP 9  /* op: both */
+#define PMC_BENCH_MODE_MASK 255
+/* Or-ed into mode: each thread its own cgroup (siblings below one shared chain). */
+#define PMC_BENCH_OWN_CGROUPS 256
 
-/* Thread i on CPU i (nthreads <= cfg->ncpus), one cgroup `depth` levels deep. */
+/*
+ * Thread i on CPU i (nthreads <= cfg->ncpus), one cgroup `depth` levels
+ * deep (with PMC_BENCH_OWN_CGROUPS: one per thread, siblings at that depth).
+ * Kernel memory is activated on every cgroup made (pmc_cgroup_activate_kmem:
+ * 3.8's first kmem-limit write; nothing to do where the era always accounts
+ * it).  The modes that give back what they charge (pairs, records in
+ * pairs, tasks) must leave the counters at zero once the stocks are
+ * drained and the tasks exited: -EIO otherwise.
+ */
 int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, int mode,
                         uint64_t iters, struct pmc_bench_result *out);
+
+/*
+ * Build a tree below `parent`: nmid children "m0".. of parent, then nleaves
+ * leaves "l0".. spread round-robin below them (below parent if nmid is 0).
+ * The leaves' handles go to leaves[0..nleaves) (may be NULL).  Returns the
+ * cgroups created, or -errno (what was created stays).
+ */
+int64_t pmc_bench_tree(int64_t hierarchy, int64_t parent, int64_t nmid, int64_t nleaves,
+                       int64_t *leaves);
+/*
+ * Replay of one-page charge + uncharge record pairs on leaves chosen at
+ * random (seeded) among leaves[0..nleaves), on CPU 0 of an existing
+ * hierarchy, 4096 records per replay call; one op is one record.  kmem:
+ * kernel pages instead of user pages.  One thread.
+ */
+int64_t pmc_bench_replay_pairs(int64_t hierarchy, const int64_t *leaves, int64_t nleaves,
+                               int32_t kmem, uint64_t seed, uint64_t iters,
+                               struct pmc_bench_result *out);
 
 /* PYMEMCG_CDEF_END */
 

@@ -37,8 +37,9 @@ long reclaim_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 		return 0;
 	before = page_counter_read(&memcg->counter[MEMCG_MEMORY]);
 	claimed = reclaim_callback(h->handle, memcg_handle(memcg), (int64_t)nr_pages);
+	/* Any failure of the callback is one failure: the charge stops (-ECANCELED). */
 	if (claimed < 0)
-		return (long)claimed;
+		return -ECANCELED;
 	after = page_counter_read(&memcg->counter[MEMCG_MEMORY]);
 	if (after >= before)
 		return 0;
@@ -57,6 +58,10 @@ long reclaim_pinned(struct pmc_hierarchy *h, int64_t handle, unsigned long nr_pa
 
 	pthread_mutex_lock(&h->lock);
 	memcg = memcg_lookup(h, handle);
+	if (memcg && memcg_shell(memcg)) {
+		pthread_mutex_unlock(&h->lock);
+		return -ESTALE;
+	}
 	if (memcg)
 		atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
 	pthread_mutex_unlock(&h->lock);
@@ -164,6 +169,8 @@ int handle_over_high(struct charge_ctx *ctx)
 	/* The task's memcg, held as get_mem_cgroup_from_mm() holds it. */
 	pthread_mutex_lock(&h->lock);
 	memcg = memcg_lookup(h, ctx->handle);
+	if (memcg && memcg_shell(memcg))
+		memcg = NULL;           /* freed meanwhile: nobody to throttle */
 	if (memcg)
 		atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
 	pthread_mutex_unlock(&h->lock);

@@ -124,6 +124,8 @@ static int64_t replay_uncharge(struct replay_state *st, const struct pmc_op *op)
 		return 0;
 	if (!memcg)
 		return memcg_lookup_error(st->h, op->cgroup);
+	if (memcg_shell(memcg) && !op->kmem)
+		return -ESTALE;         /* a shell is only there for its objcg's kernel pages */
 	memcg_uncharge_locked(st->h, memcg, (unsigned long)op->nr_pages, op->cpu, op->kmem != 0,
 			      &log);
 	if (memcg_free_pending(st->h)) {

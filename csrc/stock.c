@@ -99,11 +99,18 @@ void counter_uncharge(struct page_counter *counter, int idx, unsigned long nr_pa
 	if (!log) {
 		page_counter_uncharge(counter, nr_pages);
 	} else if (log->levels) {
-		log->nr_clamped += page_counter_uncharge_levels(counter, nr_pages,
-								log->levels + (size_t)idx * log->n,
-								log->n);
+		size_t room = log->offset < log->n ? log->n - log->offset : 0;
+
+		log->nr_clamped += page_counter_uncharge_levels(
+			counter, nr_pages, log->levels + (size_t)idx * log->n + log->offset, room);
 	} else {
-		log->mask |= fold_levels(page_counter_uncharge(counter, nr_pages)) << (16 * idx);
+		uint64_t m = page_counter_uncharge(counter, nr_pages);
+
+		/* Bit i names the i-th ancestor of the named cgroup, offset levels up. */
+		if (m && log->offset)
+			m = log->offset < 15 ? (m << log->offset) | (m >> (64 - log->offset) ? 1ull << 15 : 0)
+					     : 1ull << 15;
+		log->mask |= fold_levels(m) << (16 * idx);
 	}
 }
 

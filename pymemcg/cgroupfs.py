@@ -80,7 +80,9 @@ Decisions (documented deviations and choices):
 * memory.stat prints only the keys pymemcg keeps, in the kernel's order:
   v1 ``rss`` (this cgroup's anon), ``hierarchical_memory_limit``,
   ``hierarchical_memsw_limit``, ``total_rss`` (the subtree's anon, dying
-  cgroups included); v2 ``anon`` and ``kernel`` (hierarchical).  Negative
+  cgroups included; v1's memory.stat has no kernel-memory keys); v2
+  ``anon``, ``kernel``, ``kernel_stack``, ``pagetables`` (hierarchical, in
+  bytes; ``kernel`` includes the other two, as MEMCG_KMEM does).  Negative
   statistics print as 0, as ``memcg_page_state()`` clamps them.
 * memory.events prints the backend's event names in order (``low high max
   oom oom_kill oom_group_kill``: Linux 5.17 to 6.18; 6.19 appends
@@ -125,6 +127,7 @@ from .errors import (
     InvalidTypeError,
     NoDeviceError,
     NotFoundError,
+    NotSupportedError,
     RangeError,
     StaleHandleError,
     TooBigError,
@@ -236,11 +239,10 @@ def _match_swappiness(token: bytes) -> bool:
 
 
 class _State:
-    __slots__ = ("soft_limit", "oom_group", "peaks")
+    __slots__ = ("soft_limit", "peaks")
 
     def __init__(self) -> None:
         self.soft_limit = PAGE_COUNTER_MAX  # css_alloc: memcg->soft_limit = PAGE_COUNTER_MAX
-        self.oom_group = 0
         # counter name -> open files that have written (the kernel's watchers list)
         self.peaks: Dict[str, "weakref.WeakSet[CgroupFile]"] = {}
 
@@ -462,6 +464,8 @@ def _kmem_limit(cg: Any, pages: int) -> None:
     mode = _config(cg).kmem_limit
     if mode == "ignored":  # 6.6+: "Writing any value to this file has no effect"
         return
+    if mode == "eopnotsupp":  # 5.16-6.5: parsed, then refused ("deprecated")
+        raise NotSupportedError(f"memory.kmem.limit_in_bytes: EOPNOTSUPP on this kernel")
     # "enforced": 3.8 memcg_update_kmem_limit / 4.x memcg_update_kmem_max.
     # The first limit activates kmem accounting (EBUSY with children); a kmem
     # limit never reclaims, so EBUSY if the kmem usage is above it.
@@ -652,18 +656,20 @@ def _swap_events_show(cg: Any) -> str:
 
 def _v2_stat_show(cg: Any) -> str:
     stat = cg.stat  # hierarchical on v2
-    return f"anon {max(stat['anon'], 0)}\nkernel {max(stat['kernel'], 0)}\n"
+    # memory_stats[] order: anon, (file), kernel, kernel_stack, pagetables.
+    return "".join(f"{key} {max(stat[key], 0)}\n"
+                   for key in ("anon", "kernel", "kernel_stack", "pagetables"))
 
 
 def _oom_group_show(cg: Any) -> str:
-    return f"{_state(cg).oom_group}\n"
+    return f"{cg._tunable('oom_group')}\n"
 
 
 def _oom_group_store(cg: Any, buf: bytes) -> None:
     value = _kstrtox.kstrtoint(_strstrip(buf))
     if value not in (0, 1):
         raise InvalidError("memory.oom.group takes 0 or 1")
-    _state(cg).oom_group = value
+    cg._tunable("oom_group", value)
 
 
 def _reclaim_store(cg: Any, buf: bytes) -> None:

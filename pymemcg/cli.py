@@ -1,4 +1,4 @@
-"""Command line: ``pymemcg demo | replay FILE`` (also ``python -m pymemcg``).
+"""Command line: ``pymemcg demo | replay FILE | bench`` (also ``python -m pymemcg``).
 
 The demo walks through the page counter's behaviour on the C core and
 replays every step on the pure-Python model, printing both; every number
@@ -295,6 +295,11 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-progress", action="store_true",
                     help="no progress bar (one is shown on standard error for runs longer "
                          "than a second when it is a terminal and tqdm is installed)")
+    # Listed here; its options are pymemcg.bench's own (main() hands it the
+    # command line), so that no other command pays for importing it.
+    sub.add_parser("bench", add_help=False,
+                   help="time the charge paths against baselines measured in the same run "
+                        "(pymemcg bench --help)")
     return parser
 
 
@@ -306,6 +311,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command: returns its exit status (:data:`EXIT_STATUSES`)."""
     try:
         try:
+            words = list(sys.argv[1:] if argv is None else argv)
+            if words[:1] == ["bench"]:
+                from . import bench
+
+                return bench.main(words[1:])
             args = _parser().parse_args(argv)
         except SystemExit as e:  # --help, --version, a bad command line
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)

@@ -18,7 +18,7 @@ from .errors import InvalidError, InvalidTypeError
 __all__ = ["Config"]
 
 KmemActivation = Literal["always", "on_limit"]
-KmemLimit = Literal["enforced", "ignored", "absent"]
+KmemLimit = Literal["enforced", "ignored", "eopnotsupp", "absent"]
 Failcnt = Literal["all", "memory", "none"]
 Rounding = Literal["up", "down"]
 IdErrno = Literal["ENOSPC", "EBUSY"]
@@ -26,7 +26,7 @@ ChargeLoop = Literal["current", "3.8"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kmem_activation": ("always", "on_limit"),
-    "kmem_limit": ("enforced", "ignored", "absent"),
+    "kmem_limit": ("enforced", "ignored", "eopnotsupp", "absent"),
     "failcnt": ("all", "memory", "none"),
     "limit_rounding": ("up", "down"),
     "id_errno": ("ENOSPC", "EBUSY"),
@@ -65,8 +65,9 @@ class Config:
     #: first write of a kmem limit (Linux 3.8-4.5).
     kmem_activation: KmemActivation = "always"
     #: memory.kmem.limit_in_bytes: "enforced" (fails kmem charges, no
-    #: reclaim), "ignored" (accepted, no effect: Linux 6.6+ on v1) or
-    #: "absent" (no such file: cgroup v2).
+    #: reclaim: 3.8-5.15), "eopnotsupp" (a write fails with EOPNOTSUPP and
+    #: the kmem counter is charged without a limit: 5.16-6.5), "ignored"
+    #: (accepted, no effect: 6.6+ on v1) or "absent" (no such file: v2).
     kmem_limit: KmemLimit = "absent"
     #: Linux 3.8 charged the kmem counter before memory; 4.x+ after.
     kmem_first: bool = False
@@ -80,8 +81,15 @@ class Config:
     #: Limits written to files round "up" to a page (res_counter) or "down"
     #: (page_counter, Linux 3.19+).
     limit_rounding: Rounding = "down"
-    #: Kernel stack pages per task (8 KiB before ~3.15, 16 KiB since).
+    #: Kernel stack pages per task (THREAD_SIZE: 8 KiB before 3.15, 16 KiB since).
     kernel_stack_pages: int = 4
+    #: The stack is charged page by page, the pages charged so far given back
+    #: when one is refused (VMAP stacks, memcg_charge_kernel_stack); else as
+    #: one allocation of all its pages (3.8's order-1 thread_info).
+    stack_per_page: bool = True
+    #: User page tables are charged as kernel memory (__GFP_ACCOUNT; x86
+    #: since 4.8): the PTE, PMD and PUD pages a task's mapping needs.
+    pagetables_accounted: bool = True
     #: Hierarchical accounting (always 1 since 5.11; the 3.8 preset uses 1).
     use_hierarchy: bool = True
     #: cgroup2 mount option: memory.events counts only local events.
@@ -103,6 +111,15 @@ class Config:
     #: (__mem_cgroup_try_charge: no forcing, a drain in each failing reclaim
     #: round, retries reset by the OOM path; see Cgroup.oom_livelocks).
     charge_loop: ChargeLoop = "current"
+    #: Kernel memory is charged through the cgroup's objcg, which offline
+    #: hands to the parent (Linux 5.9+): a removed cgroup holding only kernel
+    #: memory is freed at once, its kernel pages still charged to (and later
+    #: uncharged from) its nearest online ancestor.
+    objcg: bool = True
+    #: Offline moves the cgroup's user pages to its parent (3.8
+    #: mem_cgroup_reparent_charges): only kernel memory keeps a 3.8 cgroup
+    #: dying, and later user uncharges of it come off the parent.
+    reparent_user_pages: bool = False
     #: Seed of the per-CPU stock eviction generators (splitmix64, seed + cpu).
     seed: int = 0
 
@@ -130,6 +147,8 @@ class Config:
             raise InvalidError("cgroup v2 has no memsw counter, no kmem counter and no kmem limit")
         if not self.stock_refill_cap and self.stock_slots != 1:
             raise InvalidError("an uncapped stock (before Linux 4.14) has exactly one slot")
+        if self.objcg and self.reparent_user_pages:
+            raise InvalidError("objcg (5.9+) and reparent_user_pages (3.8) belong to two eras")
         if self.version == 1 and self.kmem_limit == "absent":
             raise InvalidError("cgroup v1 always has memory.kmem.limit_in_bytes")
 
@@ -147,7 +166,9 @@ class Config:
                  kmem_activation="on_limit", kmem_limit="enforced", kmem_first=True,
                  kmem_uncharge_via_stock=False, failcnt="all", allow_spinning_batch=False,
                  limit_rounding="up", kernel_stack_pages=2, id_at_offline=False,
-                 id_errno="ENOSPC", charge_loop="3.8"),
+                 id_errno="ENOSPC", charge_loop="3.8", objcg=False,
+                 reparent_user_pages=True, stack_per_page=False,
+                 pagetables_accounted=False),
             changes,
         )
 

@@ -24,6 +24,8 @@ __all__ = [
     "InvalidTypeError",
     "BusyError",
     "ChargeError",
+    "ForkError",
+    "KilledError",
     "StaleHandleError",
     "UnderflowError",
     "NoSpaceError",
@@ -33,6 +35,7 @@ __all__ = [
     "RangeError",
     "TooBigError",
     "NoDeviceError",
+    "NotSupportedError",
     "NameTooLongError",
     "raise_errno",
 ]
@@ -93,6 +96,17 @@ class ChargeError(_OSErrorWithDefault, OSError):
     default_errno = _errno.ENOMEM
 
 
+class ForkError(ChargeError):
+    """A fork refused: its kernel stack could not be charged (ENOMEM).
+    Nothing stays charged.  A fork bomb meets it at the kmem limit."""
+
+
+class KilledError(_OSErrorWithDefault, ProcessLookupError):
+    """The task was killed by the OOM killer during the call (ESRCH)."""
+
+    default_errno = _errno.ESRCH
+
+
 class NoSpaceError(_OSErrorWithDefault, OSError):
     """Out of ids or table space (the kernel's ``ENOSPC``)."""
 
@@ -130,6 +144,13 @@ class TooBigError(_OSErrorWithDefault, OSError):
     kernfs ``atomic_write_len``, one page for cgroup files)."""
 
     default_errno = _errno.E2BIG
+
+
+class NotSupportedError(_OSErrorWithDefault, OSError):
+    """The kernel's ``EOPNOTSUPP``: a write to ``memory.kmem.limit_in_bytes``
+    on Linux 5.16 to 6.5 (``Config.kmem_limit == "eopnotsupp"``)."""
+
+    default_errno = _errno.EOPNOTSUPP
 
 
 class NoDeviceError(_OSErrorWithDefault, OSError):
@@ -182,6 +203,7 @@ _BY_ERRNO: dict[int, type[MemcgError]] = {
     _errno.ERANGE: RangeError,
     _errno.E2BIG: TooBigError,
     _errno.ENODEV: NoDeviceError,
+    _errno.EOPNOTSUPP: NotSupportedError,
     _errno.ENAMETOOLONG: NameTooLongError,
 }
 

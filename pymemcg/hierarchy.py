@@ -22,6 +22,9 @@ from ._views import CounterView
 from .config import Config
 from .errors import (
     BusyError,
+    ChargeError,
+    ForkError,
+    KilledError,
     InvalidError,
     InvalidTypeError,
     NotFoundError,
@@ -32,12 +35,12 @@ from .errors import (
 from . import replay as _replay
 from .gfp import GFP_KERNEL, check_gfp
 
-__all__ = ["Hierarchy", "Cgroup", "EVENTS", "STATS", "ReclaimHook"]
+__all__ = ["Hierarchy", "Cgroup", "Task", "EVENTS", "STATS", "ReclaimHook"]
 
 #: memory.events keys, in the kernel's order.
 EVENTS = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
 #: memory.stat keys that pymemcg keeps (bytes).
-STATS = ("anon", "kernel")
+STATS = ("anon", "kernel", "kernel_stack", "pagetables")
 
 ReclaimHook = Callable[["Cgroup", int], int]
 
@@ -64,7 +67,7 @@ def _config_struct(cfg: Config) -> Any:
         "stock_refill_cap": cfg.stock_refill_cap,
         "memsw": cfg.memsw,
         "kmem_on_limit": cfg.kmem_activation == "on_limit",
-        "kmem_limit": ("enforced", "ignored", "absent").index(cfg.kmem_limit),
+        "kmem_limit": ("enforced", "ignored", "absent", "eopnotsupp").index(cfg.kmem_limit),
         "kmem_first": cfg.kmem_first,
         "kmem_uncharge_via_stock": cfg.kmem_uncharge_via_stock,
         "failcnt": ("none", "memory", "all").index(cfg.failcnt),
@@ -74,6 +77,11 @@ def _config_struct(cfg: Config) -> Any:
         "id_at_offline": cfg.id_at_offline,
         "id_errno": _errno.EBUSY if cfg.id_errno == "EBUSY" else _errno.ENOSPC,
         "charge_loop": 1 if cfg.charge_loop == "3.8" else 0,
+        "objcg": cfg.objcg,
+        "reparent_user_pages": cfg.reparent_user_pages,
+        "kernel_stack_pages": cfg.kernel_stack_pages,
+        "stack_per_page": cfg.stack_per_page,
+        "pagetables_accounted": cfg.pagetables_accounted,
         "seed": cfg.seed,
     })
 
@@ -135,8 +143,8 @@ class Hierarchy:
     needs the cyclic garbage collector).
     """
 
-    __slots__ = ("_h", "config", "_root", "_by_path", "_cgroups", "_reclaim", "_close_lock",
-                 "__weakref__")
+    __slots__ = ("_h", "config", "_root", "_by_path", "_cgroups", "_tasks", "_reclaim",
+                 "_close_lock", "__weakref__")
 
     def __init__(self, config: Optional[Config] = None,
                  reclaim: Optional[ReclaimHook] = None) -> None:
@@ -153,6 +161,7 @@ class Hierarchy:
         self.config = config
         self._close_lock = threading.Lock()
         self._cgroups: "weakref.WeakValueDictionary[int, Cgroup]" = weakref.WeakValueDictionary()
+        self._tasks: "weakref.WeakValueDictionary[int, Task]" = weakref.WeakValueDictionary()
         # Path -> handle of the online cgroups created through this object
         # (handles, not Cgroups: the hierarchy keeps no Cgroup alive).
         self._by_path: Dict[str, int] = {}
@@ -267,6 +276,12 @@ class Hierarchy:
             return self[path]
         except NotFoundError:
             return default
+
+    def _task(self, handle: int) -> "Task":
+        t = self._tasks.get(handle)
+        if t is None:
+            t = Task(self, handle)
+        return t
 
     def by_id(self, cgid: int) -> "Cgroup":
         """The cgroup (online or dying) that holds the memcg id ``cgid``
@@ -394,6 +409,138 @@ def _split(path: str) -> str:
     if not isinstance(path, str):
         raise InvalidTypeError(f"path must be a str, not {type(path).__name__}")
     return "/".join(p for p in path.split("/") if p)
+
+
+def _handles(fn: Any, *args: Any) -> List[int]:
+    """Call a function that fills an int64 array and returns how many it
+    has, with room enough for all of them (one snapshot)."""
+    n = 16
+    while True:
+        out = ffi.new("int64_t[]", n)
+        count = _check(fn(*args, out, n), "list")
+        if count <= n:
+            return [out[i] for i in range(count)]
+        n = 2 * count
+
+
+class Task:
+    """A task of a :class:`Hierarchy`: a kernel stack, user pages and the
+    page tables that map them, in a cgroup (made by :meth:`Cgroup.fork`).
+
+    Counts are pages.  Once the task exited (or the OOM killer killed it)
+    ``alive`` is False and everything else raises :class:`StaleHandleError`.
+    """
+
+    __slots__ = ("_hier", "_h", "_t", "__weakref__")
+
+    def __init__(self, hierarchy: Hierarchy, handle: int) -> None:
+        self._hier = hierarchy
+        self._h = hierarchy._h
+        self._t = handle
+        hierarchy._tasks[handle] = self
+
+    @property
+    def handle(self) -> int:
+        """Its handle (kind: task)."""
+        return self._t
+
+    def _info(self) -> Any:
+        info = ffi.new("struct pmc_task_info *")
+        if lib.pmc_task_info(self._h, self._t, info) < 0:
+            raise StaleHandleError("the task has exited")
+        return info
+
+    @property
+    def alive(self) -> bool:
+        """Not exited, not killed."""
+        info = ffi.new("struct pmc_task_info *")
+        return lib.pmc_task_info(self._h, self._t, info) == 0
+
+    @property
+    def cgroup(self) -> "Cgroup":
+        """The cgroup it is in."""
+        return self._hier._cgroup(self._info().cgroup)
+
+    @property
+    def rss(self) -> int:
+        """User pages mapped (charged)."""
+        return int(self._info().rss)
+
+    @property
+    def pagetables(self) -> int:
+        """Page-table pages (PTE + PMD + PUD) of its mapping, charged or not."""
+        return int(self._info().pagetables)
+
+    @property
+    def stack(self) -> int:
+        """Kernel-stack pages charged (0 where kernel memory was not accounted)."""
+        return int(self._info().stack)
+
+    @property
+    def oom_score_adj(self) -> int:
+        return int(self._info().oom_score_adj)
+
+    @property
+    def throttle_jiffies(self) -> int:
+        """The memory.high throttling its faults earned (not slept)."""
+        return int(self._info().throttle_jiffies)
+
+    def fault(self, nr_pages: int, cpu: int = 0) -> None:
+        """Map ``nr_pages`` more user pages, a fault each: the page tables
+        the mapping needs (kernel memory, where the era accounts them), then
+        the page.  :class:`ChargeError` (ENOMEM) when a charge is refused,
+        :class:`KilledError` (ESRCH) when the OOM killer killed this task
+        meanwhile; ``faulted`` on the error says how many pages went in."""
+        nr_pages = check_count(nr_pages)
+        cpu = _check_cpu(cpu, self._hier.config.ncpus)
+        done = ffi.new("int64_t *")
+        r = lib.pmc_task_fault(self._h, self._t, nr_pages, cpu, done)
+        if r == 0:
+            return
+        if r == -_errno.ENOMEM:
+            err: Exception = ChargeError(f"fault: a charge was refused after {done[0]} page(s)")
+        elif r == -_errno.ESRCH:
+            err = KilledError(f"fault: the OOM killer killed the task after {done[0]} page(s)")
+        elif r == -_errno.ESTALE:
+            err = StaleHandleError("fault: the task has exited")
+        else:
+            _check(r, "fault")
+            return  # pragma: no cover
+        err.faulted = int(done[0])  # type: ignore[attr-defined]
+        raise err
+
+    def unmap(self, nr_pages: int, cpu: int = 0) -> None:
+        """Unmap ``nr_pages`` user pages, the newest first (uncharged where
+        each was charged); the page tables stay until exit."""
+        nr_pages = check_count(nr_pages)
+        cpu = _check_cpu(cpu, self._hier.config.ncpus)
+        r = lib.pmc_task_unmap(self._h, self._t, nr_pages, cpu)
+        if r == -_errno.EINVAL:
+            raise InvalidError(f"unmap {nr_pages} pages: the task maps {self.rss}")
+        self._done(r, "unmap")
+
+    def move(self, cgroup: "Cgroup") -> None:
+        """Move into ``cgroup`` (online, of this hierarchy).  What it has
+        charged stays where it is; later faults charge the new cgroup."""
+        cg = self._hier._own(cgroup, "cgroup")
+        self._done(lib.pmc_task_move(self._h, self._t, cg._cg), "move")
+
+    def exit(self, cpu: int = 0) -> None:
+        """Exit: everything it charged is uncharged (kernel pages through
+        their objcg, user pages where they went)."""
+        cpu = _check_cpu(cpu, self._hier.config.ncpus)
+        self._done(lib.pmc_task_exit(self._h, self._t, cpu), "exit")
+
+    def _done(self, r: int, what: str) -> None:
+        if r == -_errno.ESTALE:
+            raise StaleHandleError(f"{what}: the task has exited, or its cgroup is gone")
+        _check(r, what)
+
+    def __repr__(self) -> str:
+        info = ffi.new("struct pmc_task_info *")
+        if lib.pmc_task_info(self._h, self._t, info):
+            return "<pymemcg.Task (exited)>"
+        return f"<pymemcg.Task rss={info.rss} pagetables={info.pagetables} stack={info.stack}>"
 
 
 _Entry = Tuple[int, int, int, str, int]
@@ -559,8 +706,13 @@ class Cgroup:
         reclaim, drain and retries when a limit is hit.
 
         Returns None when charged (possibly over the limit, for GFP_NOFAIL
-        and GFP_HIGH), else the cgroup over its limit (for a v1 kmem-limit
-        failure, the cgroup whose kmem limit was hit).
+        and GFP_HIGH on current kernels), else the cgroup over its limit
+        (for a v1 kmem-limit failure, the cgroup whose kmem limit was hit).
+
+        An exception raised by the reclaim hook propagates.  Raised during
+        the charge, it abandons the charge (nothing charged); raised during
+        memory.high handling, after the charge went through, the charge
+        stands (memory.high never fails a charge).
         """
         if nr_pages.__class__ is not int:
             nr_pages = check_count(nr_pages)
@@ -585,6 +737,13 @@ class Cgroup:
     def uncharge(self, nr_pages: int, cpu: int = 0, kmem: bool = False) -> None:
         """Uncharge ``nr_pages``: user pages straight from the counters,
         kernel memory through the CPU's stock where the era does so.
+
+        Allowed on a removed cgroup.  Pages that offline moved come off its
+        nearest online ancestor: kernel pages with the objcg (Linux 5.9+,
+        ``Config.objcg``), user pages with 3.8's reparenting
+        (``Config.reparent_user_pages``).  With objcgs, a freed cgroup whose
+        objcg still has kernel pages charged takes kernel uncharges until
+        they are all gone (everything else raises StaleHandleError).
 
         Raises :class:`UnderflowError` (after applying the whole uncharge,
         each level clamped on its own) if more was uncharged than charged.
@@ -784,15 +943,44 @@ class Cgroup:
         _check(lib.pmc_cgroup_event(self._h, self._cg, EVENTS.index(name)), "event")
 
     def _tunable(self, name: str, value: Optional[int] = None) -> int:
-        """Read (or set) a v1 tunable the core keeps: "oom_kill_disable" or
-        "swappiness" (the root's is the hierarchy's vm_swappiness)."""
+        """Read (or set) a tunable the core keeps: v1 "oom_kill_disable" and
+        "swappiness" (the root's is the hierarchy's vm_swappiness), v2
+        "oom_group" (memory.oom.group)."""
         which = {"oom_kill_disable": lib.PMC_TUNABLE_OOM_KILL_DISABLE,
-                 "swappiness": lib.PMC_TUNABLE_SWAPPINESS}[name]
+                 "swappiness": lib.PMC_TUNABLE_SWAPPINESS,
+                 "oom_group": lib.PMC_TUNABLE_OOM_GROUP}[name]
         return _check(lib.pmc_cgroup_tunable(self._h, self._cg, which,
                                              -1 if value is None else value), name)
 
     def _activate_kmem(self) -> None:
         _check(lib.pmc_cgroup_activate_kmem(self._h, self._cg), "activate kmem")
+
+    # -- tasks ---------------------------------------------------------------------
+
+    def fork(self, cpu: int = 0, oom_score_adj: int = 0, sparse: bool = False) -> "Task":
+        """A new task in this cgroup.  Its kernel stack is charged as kernel
+        memory (``Config.kernel_stack_pages``; page by page, undone on a
+        refusal, where ``Config.stack_per_page``), which may reclaim and run
+        the OOM killer.  :class:`ForkError` (ENOMEM) if the stack is refused:
+        nothing stays charged.  ``sparse``: the task maps every page in its
+        own 2 MiB region (a page-table page per page)."""
+        cpu = _check_cpu(cpu, self._hier.config.ncpus)
+        adj = check_int(oom_score_adj, "oom_score_adj")
+        if not -1000 <= adj <= 1000:
+            raise InvalidError(f"oom_score_adj must be in -1000..1000, not {adj}")
+        sparse = check_bool(sparse, "sparse")
+        r = lib.pmc_task_fork(self._h, self._cg, cpu, adj, lib.PMC_FORK_SPARSE if sparse else 0)
+        if r == -_errno.ENOMEM:
+            raise ForkError(f"fork in {self.path or '/'}: the kernel stack was refused")
+        if r == -_errno.ESTALE:
+            self._bad(r, 0, cpu, 0, "fork")
+        return self._hier._task(_check(r, "fork"))
+
+    @property
+    def tasks(self) -> Tuple["Task", ...]:
+        """Its live tasks, in fork order."""
+        handles = _handles(lib.pmc_cgroup_tasks, self._h, self._cg)
+        return tuple(self._hier._task(t) for t in handles)
 
     def __eq__(self, other: object) -> bool:
         """The same cgroup: the same hierarchy and handle (two Python objects

@@ -1306,7 +1306,9 @@ def make_comparison_machine(impl: Any, oracle: Any) -> type[PageCounterCompariso
 # dying), every counter's snapshot, stats, events, cgroup.stat numbers,
 # kmem activation and every CPU's stock.  It keeps its own ledger of the pages
 # truly charged (one per backend: the reclaim hook uncharges through its own
-# backend) and checks the kernel's invariants on the oracle against it.
+# backend), following them where removal sends them (to the nearest online
+# ancestor, into the parent's dead statistics at free, objcg shells), and
+# checks the kernel's invariants on the oracle against it.
 
 # Edge names (hypothesis.event and EDGE_EVENTS).
 EXACT_SIZE_RETRY = "exact-size retry"
@@ -1322,6 +1324,12 @@ KMEM_LIMIT_REFUSED = "kmem limit refused (3.8)"
 UNDERFLOW = "underflow"
 HOOK_LIED = "hook lied"
 HOOK_RAISED = "hook raised"
+# What offline leaves behind (Config.objcg, Config.reparent_user_pages).
+KMEM_FROM_ANCESTOR = "kmem uncharged from an ancestor"
+SHELL = "shell"
+SHELL_GONE = "shell gone"
+USER_REPARENTED = "user pages reparented (3.8)"
+UNCHARGED_FROM_PARENT = "uncharged from the parent (3.8)"
 
 #: The edges a run of the hierarchy machine must reach.  The first five
 #: are the ones issue 3 asks for.
@@ -1385,6 +1393,8 @@ def _config_mixes() -> st.SearchStrategy[dict[str, Any]]:
                 "stock_single_page",
                 "memory_localevents",
                 "reclaim_retries",
+                "objcg",
+                "reparent_user_pages",
             )
         ),
         st.integers(0, 7),
@@ -1424,20 +1434,35 @@ class HierarchyComparison(RuleBasedStateMachine):
     Cgroup ``i`` is the i-th cgroup created (0 is the root); results and
     exceptions are compared with cgroups mapped to that index.  The machine
     keeps a ledger per backend of the pages truly charged to each cgroup
-    (user and kernel; forced charges included) and checks on the oracle:
+    (user and kernel; forced charges included), as its stat_local counts
+    them: an uncharge comes off the cgroup whose stat the core lowers, which
+    for pages that offline moved is the named cgroup's nearest online
+    ancestor (kernel pages with objcgs, ``Config.objcg``; user pages with
+    3.8's reparenting, ``Config.reparent_user_pages``, which also moves the
+    user ledger to the parent at remove).  A freed cgroup's ledger is folded
+    into its parent's "dead" ledger (the kernel's rstat keeps its counts in
+    the ancestors).  With objcgs it also counts the kernel pages charged
+    through each cgroup's handle minus those uncharged through it: a freed
+    cgroup with some left (or with a shell below) is a *shell*, whose handle
+    still takes kernel uncharges.  It checks on the oracle:
 
     * ``stat_local`` is the ledger exactly (signed), ``stat`` its subtree sum
-      on v2; ``memory.events`` is the subtree sum of ``events.local`` on v2;
+      (dead ledgers included) on v2; ``memory.events`` is the subtree sum of
+      ``events.local`` on v2;
     * ``memory.usage == ledger(subtree) + stock pages cached for the subtree``
-      for every cgroup whose subtree never uncharged more than it held (so
+      for every cgroup whose subtree ledger never went below zero (so
       usage >= true, the excess is the stocks', at most ncpus x slots x
       charge_batch: SPEC 2.9; after ``drain_all()`` usage is the ledger);
       v1: ``memsw.usage == memory.usage``, ``kmem.usage`` = kernel ledger;
     * ``usage <= max`` unless a forced charge (GFP_NOFAIL / GFP_HIGH) went
       through the counter or ``_xchg_max`` set it since it last fitted;
-    * a dying cgroup is held by something (children, usage, a stock slot);
-      cgroup.stat counts; ids are the lowest free; stocks hold no root, at
-      most one slot per cgroup, no slot above the batch (capped eras).
+    * a dying cgroup is held by something (children, a stock slot; with
+      objcgs user pages, else any usage), and a freed one held nothing (with
+      objcgs no user pages; else no pages at all); shells are out of every
+      listing and stale but for kernel uncharges; cgroup.stat counts; ids
+      are the lowest free; stocks hold no root (but where a reparented
+      kernel uncharge refilled it), at most one slot per cgroup, no slot
+      above the batch (capped eras).
 
     Subclass it (or use :func:`make_hierarchy_machine`) to pick backends.
     """
@@ -1460,8 +1485,20 @@ class HierarchyComparison(RuleBasedStateMachine):
         # Ledgers, per side: pages truly charged to each cgroup (signed).
         self.user: tuple[list[int], list[int]] = ([], [])
         self.kmem: tuple[list[int], list[int]] = ([], [])
-        # A cgroup whose subtree uncharged more than it held: its counters
-        # may have been clamped; the ledger no longer predicts them.
+        # Kernel pages charged through each cgroup's handle minus those
+        # uncharged through it (whatever cgroup they came off): with objcgs
+        # a freed cgroup with some left is a shell.
+        self.own: tuple[list[int], list[int]] = ([], [])
+        # Ledgers folded in from freed children (user, kernel), per side.
+        self.dead_user: tuple[list[int], list[int]] = ([], [])
+        self.dead_kmem: tuple[list[int], list[int]] = ([], [])
+        # The freed cgroups that are shells (as of the last _sync).
+        self.shells: set[int] = set()
+        # kmem_active as last seen (a freed cgroup can no longer be asked).
+        self.active_seen: list[bool] = []
+        # A cgroup whose subtree ledger went below zero (it uncharged more
+        # than it held): its counters may have been clamped; the ledger no
+        # longer predicts them.
         self.dirty: list[bool] = []
         # (index, counter) that may be above max (forced charge, xchg).
         self.may_exceed: set[tuple[int, str]] = set()
@@ -1563,7 +1600,85 @@ class HierarchyComparison(RuleBasedStateMachine):
 
     def _what(self, i: int) -> str:
         cg = self.cgs[ORACLE][i]
-        return f"cgroup {i} ({cg.path or '/'}, {self.status[i]})"
+        status = "shell" if i in self.shells else self.status[i]
+        return f"cgroup {i} ({cg.path or '/'}, {status})"
+
+    def _children(self, i: int) -> list[int]:
+        return [j for j, p in enumerate(self.parent) if p == i]
+
+    def _target(self, i: int, kmem: bool) -> int:
+        """The cgroup whose stat and counters an uncharge named on cgroup i
+        comes off: i itself, or, for pages that offline moved (kernel pages
+        with objcgs, user pages with 3.8's reparenting), i's nearest online
+        ancestor."""
+        cfg = self.config
+        if cfg.objcg if kmem else cfg.reparent_user_pages:
+            for j in self._path_up(i):
+                if self.status[j] == "online":
+                    return j
+        return i
+
+    def _objcg_held(self, side: int, i: int) -> bool:
+        """With objcgs: kernel pages charged through cgroup i's handle are
+        still charged, or a shell below pins it; once freed, it is (or
+        stays) a shell."""
+        if not self.config.objcg:
+            return False
+        if self.own[side][i] > 0:
+            return True
+        return any(self._objcg_held(side, j) for j in self._children(i) if self.status[j] != "online")
+
+    def _handle_held(self, i: int, kmem: bool) -> int:
+        """Pages an uncharge through cgroup i's handle may take without
+        underflowing, by the oracle's ledgers: kernel pages charged through
+        it; user pages of the cgroup they now belong to."""
+        if kmem:
+            return self.own[ORACLE][i]
+        return self.user[ORACLE][self._target(i, False)]
+
+    def _active(self, i: int) -> bool:
+        """kmem_active, as last seen for a freed cgroup (a shell has kernel
+        pages charged through it: it was active)."""
+        if self.status[i] == "freed":
+            return self.active_seen[i]
+        return bool(self.cgs[ORACLE][i].kmem_active)
+
+    def _subtree_sums(self, side: int) -> dict[int, tuple[int, int]]:
+        """Per existing cgroup: (all pages, kernel pages) that the side's
+        ledgers hold in its subtree, dead ledgers included."""
+        sums: dict[int, tuple[int, int]] = {}
+        for j in self._existing():
+            kern = self.kmem[side][j] + self.dead_kmem[side][j]
+            total = self.user[side][j] + self.dead_user[side][j] + kern
+            for a in self._path_up(j):
+                t, k = sums.get(a, (0, 0))
+                sums[a] = (t + total, k + kern)
+        return sums
+
+    def _credit(self, side: int, i: int, n: int, kmem: bool) -> int:
+        """``n`` pages (accounted: not the root, not 0, kmem active) were
+        uncharged through cgroup i's handle: off the side's ledger of the
+        cgroup they came off (returned), and off i's own kernel count;
+        the levels they may have clamped are marked."""
+        t = self._target(i, kmem)
+        (self.kmem if kmem else self.user)[side][t] -= n
+        if kmem:
+            self.own[side][i] -= n
+        self._mark_clamps(side, t)
+        return t
+
+    def _mark_clamps(self, side: int, t: int) -> None:
+        """Pages came off cgroup t's counters (each level clamps on its
+        own): mark every level from t up whose subtree ledger is below zero
+        (v1: its kernel part too, for the kmem counter)."""
+        kmem_counter = "kmem" in self.config.counters
+        sums = self._subtree_sums(side)
+        for j in self._path_up(t):
+            total, kern = sums.get(j, (0, 0))
+            if total < 0 or (kmem_counter and kern < 0):
+                if not self.dirty[j]:
+                    record_edge("uncharged more than held")
+                self.dirty[j] = True
 
     def _pick(
         self,
@@ -1574,6 +1689,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         dying: int = 0,
         freed: int = 0,
         held: int = 0,
+        shell: int = 0,
     ) -> int:
         groups = {
             "online": [i for i, s in enumerate(self.status) if i and s == "online"],
@@ -1583,8 +1699,9 @@ class HierarchyComparison(RuleBasedStateMachine):
             "held": [
                 i
                 for i, s in enumerate(self.status)
-                if s != "freed" and (self.user[ORACLE][i] > 0 or self.kmem[ORACLE][i] > 0)
+                if i and s != "freed" and (self.user[ORACLE][i] > 0 or self.own[ORACLE][i] > 0)
             ],
+            "shell": sorted(self.shells),
         }
         kinds = [
             k
@@ -1594,6 +1711,7 @@ class HierarchyComparison(RuleBasedStateMachine):
                 ("dying", dying),
                 ("freed", freed),
                 ("held", held),
+                ("shell", shell),
             )
             if groups[k]
             for _ in range(w)
@@ -1688,12 +1806,14 @@ class HierarchyComparison(RuleBasedStateMachine):
             return -1 if call % 2 else "pages"
         top = self._index(side, cg)
         assert top is not None, f"{_SIDE_NAMES[side]}: the reclaim hook got an unknown {cg!r}"
+        if mode == "meddler" and self.hook_depth[side]:
+            # Called back from the hook's own charge: free nothing (the
+            # meddling charge reads its effect from the stat).
+            return 0
         if mode == "meddler" and self.meddles[side] < 4:
             # At most four meddles a step: a charge refilled by the hook and
             # freed again would look like progress forever.
             self.meddles[side] += 1
-            if self.hook_depth[side]:
-                return 0  # called back from the hook's own charge
             self.hook_depth[side] += 1
             try:
                 self._meddle(side, call)
@@ -1704,11 +1824,15 @@ class HierarchyComparison(RuleBasedStateMachine):
         for j, s in enumerate(self.status):
             obj = self.cgs[side][j]
             held = ledger[j] - self.pending_uncharge.get((j, False), 0)
-            if s != "freed" and held > 0 and self._under(j, top) and (obj.online or obj.dying):
+            if j and s != "freed" and held > 0 and self._under(j, top) and (obj.online or obj.dying):
+                # (3.8: a dying cgroup's user pages went to its parent at
+                # offline: its ledger is 0, the hook never picks it; those
+                # of the root's children went to the root, whose own
+                # uncharges do nothing.)
                 freed = min(held, self.hook_k or nr_pages)
                 if freed:
-                    ledger[j] -= freed
-                    self.hook_freed[side][j] = self.hook_freed[side].get(j, 0) + freed
+                    t = self._credit(side, j, freed, False)
+                    self.hook_freed[side][t] = self.hook_freed[side].get(t, 0) + freed
                     self.cgs[side][j].uncharge(freed)
                 break
         if mode == "liar":
@@ -1720,7 +1844,9 @@ class HierarchyComparison(RuleBasedStateMachine):
         """The meddling hook's side effect before it frees: by turns a drain
         of one CPU, a 1-page GFP_NOWAIT charge to the first online cgroup,
         a 1-page kmem uncharge (through the stock where the era does so) of
-        the first cgroup holding kernel pages, or nothing."""
+        the first cgroup holding kernel pages charged through it (with
+        objcgs, a dying one's come off its nearest online ancestor), or
+        nothing."""
         from .gfp import GFP_NOWAIT
 
         cpu = call % self.config.ncpus
@@ -1747,13 +1873,15 @@ class HierarchyComparison(RuleBasedStateMachine):
             held = [
                 j
                 for j in live
-                if self.kmem[side][j] > self.pending_uncharge.get((j, True), 0)
+                if self.own[side][j] > self.pending_uncharge.get((j, True), 0)
                 and self.cgs[side][j].kmem_active
             ]
             if held:
                 j = held[0]
-                self.kmem[side][j] -= 1
-                self.hook_kfreed[side][j] = self.hook_kfreed[side].get(j, 0) + 1
+                t = self._credit(side, j, 1, True)
+                if t != j and side == ORACLE:
+                    record_edge("kmem uncharged from an ancestor (meddling hook)")
+                self.hook_kfreed[side][t] = self.hook_kfreed[side].get(t, 0) + 1
                 self.cgs[side][j].uncharge(1, cpu=cpu, kmem=True)
 
     # ---------------------------------------------------------------- set-up
@@ -1769,8 +1897,9 @@ class HierarchyComparison(RuleBasedStateMachine):
         self.parent.append(parent)
         self.status.append("online")
         for side in (IMPL, ORACLE):
-            self.user[side].append(0)
-            self.kmem[side].append(0)
+            for ledger in (self.user, self.kmem, self.own, self.dead_user, self.dead_kmem):
+                ledger[side].append(0)
+        self.active_seen.append(False)
         self.dirty.append(False)
         self.last_events_local.append(dict.fromkeys(_EVENT_NAMES, 0))
         self.freed_events.append(None)
@@ -1864,6 +1993,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         order = [i for i, _ in seen[ORACLE]]
         assert order == sorted(order), f"cgroups() not in creation order: {order}"
         present = dict(seen[ORACLE])
+        freed = []
         for i, s in enumerate(self.status):
             if s == "freed":
                 assert i not in present, f"cgroup {i} came back"
@@ -1872,20 +2002,77 @@ class HierarchyComparison(RuleBasedStateMachine):
                     assert present[i] == "dying", f"cgroup {i} came back online"
                 self.status[i] = present[i]
             else:
-                self.status[i] = "freed"
-                self.freed_events[i] = self.last_events_local[i]
-                record_edge(FREED_CGROUP)
-                assert i != 0, "the root was freed"
-                if not self.dirty[i]:
-                    held = (self.user[ORACLE][i], self.kmem[ORACLE][i])
-                    assert held == (0, 0), f"cgroup {i} freed while it holds {held} pages"
-                for side in (IMPL, ORACLE):
-                    try:
-                        self.cgs[side][i].stat
-                    except StaleHandleError:
-                        pass
-                    else:
-                        raise AssertionError(f"{_SIDE_NAMES[side]}: freed cgroup {i} not stale")
+                freed.append(i)
+        # Children first: a child's ledger goes into its parent's dead one
+        # before the parent's goes on up.
+        for i in reversed(freed):
+            self._freed(i)
+        for i in sorted(self.shells):
+            if not self._objcg_held(ORACLE, i):
+                self.shells.discard(i)
+                record_edge(SHELL_GONE)
+                self._check_stale(i, shell=False)
+
+    def _freed(self, i: int) -> None:
+        """Cgroup i was freed by the last step: it held nothing that keeps a
+        cgroup (era by era), its ledgers go to its parent's dead ones, and
+        it is stale, or a shell."""
+        cfg = self.config
+        self.status[i] = "freed"
+        self.freed_events[i] = self.last_events_local[i]
+        record_edge(FREED_CGROUP)
+        assert i != 0, "the root was freed"
+        user, kern = self.user[ORACLE][i], self.kmem[ORACLE][i]
+        dead_user, dead_kern = self.dead_user[ORACLE][i], self.dead_kmem[ORACLE][i]
+        if cfg.objcg:
+            # Only user pages keep a cgroup (its stat, exact and signed).
+            assert user <= 0, f"cgroup {i} freed while it holds {user} user pages"
+            if kern > 0:
+                record_edge("freed with kernel pages (objcg)")
+        elif not self.dirty[i]:
+            # Every counter was empty: the ledger (no stock holds it) says so.
+            held = user + kern + dead_user + dead_kern
+            assert held == 0, f"cgroup {i} freed while it holds {held} pages ({user}, {kern})"
+            if "kmem" in cfg.counters:
+                assert kern + dead_kern == 0, f"cgroup {i} freed while it holds {kern} kernel pages"
+        p = self.parent[i]
+        assert p is not None
+        for side in (IMPL, ORACLE):
+            self.dead_user[side][p] += self.user[side][i] + self.dead_user[side][i]
+            self.dead_kmem[side][p] += self.kmem[side][i] + self.dead_kmem[side][i]
+            self.user[side][i] = self.kmem[side][i] = 0
+            self.dead_user[side][i] = self.dead_kmem[side][i] = 0
+        if user or kern or dead_user or dead_kern:
+            record_edge("freed cgroup's counts kept by its parent")
+        shell = self._objcg_held(ORACLE, i)
+        if shell:
+            self.shells.add(i)
+            record_edge(SHELL)
+            if self.own[ORACLE][i] <= 0:
+                record_edge("shell kept by a shell child")
+        self._check_stale(i, shell)
+
+    def _check_stale(self, i: int, shell: bool) -> None:
+        """Freed cgroup i is stale on both sides: neither online nor dying,
+        every use raises StaleHandleError (a shell still takes kernel
+        uncharges: the uncharge rule tries them)."""
+        for side in (IMPL, ORACLE):
+            cg = self.cgs[side][i]
+            assert not cg.online and not cg.dying, f"{_SIDE_NAMES[side]}: freed cgroup {i} online/dying"
+            try:
+                cg.stat
+            except StaleHandleError:
+                pass
+            else:
+                raise AssertionError(f"{_SIDE_NAMES[side]}: freed cgroup {i} not stale")
+            if not shell:
+                # Safe to try: a stale handle finds nothing (no free is queued).
+                try:
+                    cg.uncharge(0, kmem=True)
+                except StaleHandleError:
+                    pass
+                else:
+                    raise AssertionError(f"{_SIDE_NAMES[side]}: freed cgroup {i} takes kmem uncharges")
 
     def _do_create(self, p: int, name: str, by_path: bool) -> None:
         status = self.status[p]
@@ -1950,8 +2137,59 @@ class HierarchyComparison(RuleBasedStateMachine):
     @rule(data=st.data())
     def remove(self, data: st.DataObject) -> None:
         self._step("remove")
-        i = self._pick(data, "cgroup", online=10, root=1, dying=1, freed=1)
+        self._do_remove(self._pick(data, "cgroup", online=10, root=1, dying=1, freed=1))
+
+    @rule(data=st.data())
+    def remove_holding(self, data: st.DataObject) -> None:
+        """Remove an online leaf that holds pages (maybe after charging it
+        a few user or kernel pages more), then uncharge through its handle up to
+        three times: the paths of pages that offline left behind (a dying
+        cgroup's, an objcg's from its nearest online ancestor, a shell's,
+        3.8's reparented user pages from the parent)."""
+        self._step("remove_holding")
+        leaves = [
+            i
+            for i, s in enumerate(self.status)
+            if i and s == "online"
+            and not any(self.parent[j] == i and self.status[j] == "online" for j in self._existing())
+        ]
+        # Those holding user pages, those holding kernel pages (charged
+        # through them): kernel pages keep a 3.8 cgroup dying, user pages an
+        # objcg era's.
+        kinds = {
+            "user": [i for i in leaves if self.user[ORACLE][i] > 0],
+            "kernel": [i for i in leaves if self.own[ORACLE][i] > 0],
+            "any": leaves,
+        }
+        kind = data.draw(st.sampled_from([k for k, v in kinds.items() if v] or ["none"]), label="holding")
+        if kind == "none":
+            return
+        i = data.draw(st.sampled_from(kinds[kind]), label="cgroup")
+        gfp_kernel = _gfp_choices()[0][1]
+        if data.draw(st.booleans(), label="user pages too"):
+            n = data.draw(st.integers(1, 4), label="user pages")
+            self._do_try_charge(i, n, self._cpu(data), gfp_kernel, False, "GFP_KERNEL")
+        if kind == "any" or data.draw(st.booleans(), label="kernel pages too"):
+            if self.config.kmem_activation == "on_limit":
+                self._activate(i)  # a leaf: no online child refuses it
+            n = data.draw(st.integers(1, 4), label="kernel pages")
+            self._do_try_charge(i, n, self._cpu(data), gfp_kernel, True, "GFP_KERNEL")
+        self._do_remove(i)
+        for _ in range(data.draw(st.integers(0, 3), label="uncharges")):
+            if self.status[i] == "freed" and i not in self.shells:
+                break
+            kmem = data.draw(st.booleans(), label="kmem")
+            held = max(self._handle_held(i, kmem), 0)
+            sizes = sorted({min(x, PAGE_COUNTER_MAX) for x in (held, max(held - 1, 0), 1, held + 1)})
+            n = data.draw(st.sampled_from(sizes), label="nr_pages")
+            self._do_uncharge(i, n, self._cpu(data), kmem)
+
+    def _do_remove(self, i: int) -> None:
         status = self.status[i]
+        if status == "online":
+            # Its events so far (this step may have charged it): only an
+            # online cgroup has events, and it may be freed at once.
+            self.last_events_local[i] = self.cgs[ORACLE][i].events_local
         online_kids = any(self.parent[j] == i and self.status[j] == "online" for j in self._existing())
         pre = self._probe()
         out = self._both(f"remove {self._what(i)}", lambda s: self.cgs[s][i].remove())
@@ -1966,6 +2204,8 @@ class HierarchyComparison(RuleBasedStateMachine):
         if want is None:
             assert out == ("returned", None), f"remove {self._what(i)}: {_show(out)}"
             self.status[i] = "dying"
+            if self.config.reparent_user_pages:
+                self._reparent_user_pages(i)
             self._check_drained(pre["stock"], i)
             self._sync()
             if self.status[i] == "dying":
@@ -1979,6 +2219,23 @@ class HierarchyComparison(RuleBasedStateMachine):
             if want is BusyError and i:
                 record_edge("remove EBUSY (online children)")
             self._sync()
+
+    def _reparent_user_pages(self, i: int) -> None:
+        """3.8 offline: cgroup i's user pages (its stat, signed) moved to its
+        parent, online (an online child keeps its parent online); i's own
+        counters let go of them, if there were any to let go of."""
+        p = self.parent[i]
+        assert p is not None and self.status[p] == "online"
+        moved = self.user[ORACLE][i]
+        for side in (IMPL, ORACLE):
+            self.user[side][p] += self.user[side][i]
+            self.user[side][i] = 0
+        if moved > 0:
+            record_edge(USER_REPARENTED)
+        total, _ = self._subtree_sums(ORACLE).get(i, (0, 0))
+        if moved < 0 or total < 0:
+            # A negative count is moved, but no counter changes (or i's clamps).
+            self.dirty[i] = True
 
     def _check_drained(self, before: Any, top: int) -> None:
         """drain_all_stock(top) ran: every CPU that had pages of top's
@@ -2115,6 +2372,8 @@ class HierarchyComparison(RuleBasedStateMachine):
         if ok:
             for side in (IMPL, ORACLE):
                 (self.kmem if kmem else self.user)[side][i] += n
+                if kmem:
+                    self.own[side][i] += n
         if i == 0:
             record_edge("charge the root")
         if kmem and not active and i:
@@ -2188,9 +2447,12 @@ class HierarchyComparison(RuleBasedStateMachine):
     @rule(data=st.data())
     def uncharge(self, data: st.DataObject) -> None:
         self._step("uncharge")
-        i = self._pick(data, "cgroup", held=12, online=2, root=1, dying=1, freed=1)
-        u, k = self.user[ORACLE][i], self.kmem[ORACLE][i]
-        if u > 0 and k > 0:
+        i = self._pick(data, "cgroup", held=12, online=2, root=1, dying=3, freed=1, shell=3)
+        shell = i in self.shells
+        u, k = self._handle_held(i, False), self._handle_held(i, True)
+        if shell:
+            kmem = data.draw(st.integers(0, 7), label="other kind") != 0
+        elif u > 0 and k > 0:
             kmem = data.draw(st.booleans(), label="kmem")
         elif u > 0 or k > 0:
             kmem = k > 0 if data.draw(st.integers(0, 7), label="other kind") else k <= 0
@@ -2202,33 +2464,37 @@ class HierarchyComparison(RuleBasedStateMachine):
             sizes = [PAGE_COUNTER_MAX, min(max(held, 0) + 2**40, PAGE_COUNTER_MAX)]
         n = data.draw(st.one_of(st.sampled_from(sizes), st.integers(0, max(held, 1))), label="nr_pages")
         n = min(n, PAGE_COUNTER_MAX)
-        cpu = self._cpu(data)
+        self._do_uncharge(i, n, self._cpu(data), kmem)
+
+    def _do_uncharge(self, i: int, n: int, cpu: int, kmem: bool) -> None:
+        shell = i in self.shells
         status = self.status[i]
-        active = status != "freed" and self.cgs[ORACLE][i].kmem_active
+        active = self._active(i)
         pre = self._probe()
         what = f"{self._what(i)}.uncharge({n}, cpu={cpu}, kmem={kmem})"
         out = self._both(what, lambda s: self.cgs[s][i].uncharge(n, cpu=cpu, kmem=kmem))
-        if status == "freed":
+        if status == "freed" and not (shell and kmem):
+            # Freed: stale; a shell only takes kernel uncharges.
             assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
             return self._sync()
+        t = i
         if i and n and (active or not kmem):
             for side in (IMPL, ORACLE):
-                ledger = (self.kmem if kmem else self.user)[side]
-                ledger[i] -= n
-            if (self.kmem if kmem else self.user)[ORACLE][i] < 0:
-                for j in self._path_up(i):
-                    self.dirty[j] = True
-                record_edge("uncharged more than held")
+                t = self._credit(side, i, n, kmem)
+            if t != i:
+                record_edge(KMEM_FROM_ANCESTOR if kmem else UNCHARGED_FROM_PARENT)
         if out[0] == "raised":
             assert out[1] is UnderflowError, f"{what}: {_show(out)}"
-            clean = not any(self.dirty[j] for j in self._path_up(i))
+            clean = not any(self.dirty[j] for j in self._path_up(t))
             assert not clean, f"{what}: underflow, but the ledgers up the path held enough"
             record_edge(UNDERFLOW)
             if len(self._path_up(i)) > 15:
                 record_edge("underflow 15+ levels deep")
         else:
             assert out == ("returned", None), f"{what}: {_show(out)}"
-        if status == "dying":
+        if shell:
+            record_edge("uncharge a shell")
+        elif status == "dying":
             record_edge("uncharge a dying cgroup")
         self._edges_between(pre, self._probe())
         self._sync()
@@ -2383,7 +2649,8 @@ class HierarchyComparison(RuleBasedStateMachine):
 
     def _activate(self, i: int) -> None:
         status = self.status[i]
-        kids = any(self.parent[j] == i for j in self._existing())
+        # 3.8 memcg_has_children(): the children list, which rmdir empties.
+        kids = any(self.parent[j] == i and self.status[j] == "online" for j in self._existing())
         was = status != "freed" and self.cgs[ORACLE][i].kmem_active
         what = f"{self._what(i)}._activate_kmem()"
         out = self._both(what, lambda s: self.cgs[s][i]._activate_kmem())
@@ -2638,10 +2905,10 @@ class HierarchyComparison(RuleBasedStateMachine):
                 st.sampled_from((rp.OP_CHARGE,) * 4 + (rp.OP_UNCHARGE,) * 3 + (rp.OP_DRAIN, rp.OP_DRAIN_ALL, 9)),
                 label="op",
             )
-            i = self._pick(data, "cgroup", online=10, root=1, dying=1, freed=1, held=6)
+            i = self._pick(data, "cgroup", online=10, root=1, dying=1, freed=1, held=6, shell=2)
             if op == rp.OP_DRAIN_ALL and data.draw(st.booleans(), label="whole tree"):
                 i = -1
-            held = max(self.user[ORACLE][i], 1) if i >= 0 else 1
+            held = max(self._handle_held(i, False), self._handle_held(i, True), 1) if i >= 0 else 1
             n = data.draw(
                 st.one_of(st.sampled_from((0, 1, 1, 2, self.config.charge_batch + 1, held)), st.integers(1, 40)),
                 label="nr_pages",
@@ -2662,23 +2929,27 @@ class HierarchyComparison(RuleBasedStateMachine):
             self.hs[side].replay(buf, out)
             return tuple(out)
 
+        # Pages the batch will uncharge: user pages by the cgroup whose
+        # ledger they come off, kernel pages by the handle named (its own
+        # count), which the hook must leave alone.
         self.pending_uncharge = {}
         for op, _, i, n, _, kmem in recs:
             if op == rp.OP_UNCHARGE and i >= 0:
-                key = (i, kmem)
+                key = (i, True) if kmem else (self._target(i, False), False)
                 self.pending_uncharge[key] = self.pending_uncharge.get(key, 0) + n
         # A record that uncharges more than its cgroup holds clamps the
         # levels above it in the middle of the batch, before the ledgers
         # mark them dirty: a hook called later in the batch may then
         # underflow there.
         clamps = any(
-            n > (self.kmem if km else self.user)[ORACLE][i]
+            n > (self.own if km else self.user)[ORACLE][i]
             for (i, km), n in self.pending_uncharge.items()
             if i > 0
         )
         lies, garbage = self.hook_lies[ORACLE], self.hook_garbage[ORACLE]
         probe = self._probe()
-        active = {j: self.cgs[ORACLE][j].kmem_active for j in self._existing()}
+        active = [self._active(j) for j in range(len(self.status))]
+        status = list(self.status)
         what = "replay " + ", ".join(
             f"({op}, {flags:#x}, cg {i}, {n}, cpu {cpu}, kmem {kmem})" for op, flags, i, n, cpu, kmem in recs
         )
@@ -2710,9 +2981,18 @@ class HierarchyComparison(RuleBasedStateMachine):
                 assert got in (0, -errno.ESTALE), f"{what}: record {r} -> {got}"
                 continue
             ledgers = self.kmem if kmem else self.user
-            counts = i != 0 and n > 0 and (not kmem or active.get(i, False))
+            counts = i != 0 and n > 0 and (not kmem or active[i])
             if op == rp.OP_CHARGE and kmem and self.config.charge_loop == "3.8" and flags & GFP_NOFAIL:
                 counts = False      # 3.8 left NOFAIL kernel allocations unaccounted
+            # Stale: a charge of a cgroup not online, anything on a freed one
+            # but a kernel uncharge through a shell (kernel pages still
+            # charged through it, as the records before this one left it).
+            shell = op == rp.OP_UNCHARGE and kmem and self._objcg_held(ORACLE, i)
+            if op == rp.OP_CHARGE and status[i] != "online" or status[i] == "freed" and not shell:
+                assert got == -errno.ESTALE, f"{what}: record {r} -> {got}, wanted -ESTALE"
+                continue
+            if got == -errno.ESTALE and shell:
+                raise AssertionError(f"{what}: record {r} stale, but kernel pages are charged through it")
             if got == -errno.ECANCELED:
                 # The hook raised in this record: it may have charged first
                 # (memory.high runs after the charge); the stat says.
@@ -2722,15 +3002,21 @@ class HierarchyComparison(RuleBasedStateMachine):
                     d = (kern if kmem else anon) // _PAGE - ledgers[side][i]
                     assert d in ((0, n) if counts else (0,)), f"{what}: record {r} moved the stat by {d}"
                     ledgers[side][i] += d
+                    if kmem:
+                        self.own[side][i] += d
                 break
             if got == -errno.ESTALE:
-                assert self.status[i] != "online" or i < 0, f"{what}: record {r} stale"
+                # Freed in the middle of the batch (not a shell).
+                assert status[i] == "dying", f"{what}: record {r} stale"
+                record_edge("replay record stale after a free in the batch")
                 continue
             if op == rp.OP_CHARGE:
                 if got == 0:
                     if counts:
                         for side in (IMPL, ORACLE):
                             ledgers[side][i] += n
+                            if kmem:
+                                self.own[side][i] += n
                         if flags & (GFP_NOFAIL | GFP_HIGH):
                             names = [c for c in ("memory", "memsw") if c in self.config.counters]
                             if kmem and "kmem" in self.config.counters:
@@ -2744,19 +3030,23 @@ class HierarchyComparison(RuleBasedStateMachine):
             else:
                 assert got in (0, rp.RESULT_UNDERFLOW), f"{what}: record {r} -> {got}"
                 was_dirty = any(self.dirty[j] for j in self._path_up(i))
-                if i != 0 and n > 0 and (active.get(i, False) or not kmem):
+                t = i
+                if i != 0 and n > 0 and (active[i] or not kmem):
                     for side in (IMPL, ORACLE):
-                        ledgers[side][i] -= n
-                    if ledgers[ORACLE][i] < 0:
-                        for j in self._path_up(i):
-                            self.dirty[j] = True
+                        t = self._credit(side, i, n, kmem)
+                    if t != i:
+                        record_edge("replay: kmem uncharged from an ancestor" if kmem
+                                    else "replay: uncharged from the parent (3.8)")
+                if status[i] == "freed":
+                    record_edge("replay: uncharge a shell")
                 if got == rp.RESULT_UNDERFLOW:
                     # The ledgers said enough was held, unless the meddling
                     # hook charged (after this record ran) what the ledger
                     # counted before it.
                     meddled = self.hook_mode == "meddler" and self.step_hook_calls[ORACLE] > 0
-                    assert was_dirty or self.dirty[i] or meddled, f"{what}: record {r} underflow"
-                    for j in self._path_up(i):
+                    now_dirty = any(self.dirty[j] for j in self._path_up(t))
+                    assert was_dirty or now_dirty or meddled, f"{what}: record {r} underflow"
+                    for j in self._path_up(t):
                         self.dirty[j] = True
                     record_edge("replay underflow")
         self._sync()
@@ -2764,11 +3054,7 @@ class HierarchyComparison(RuleBasedStateMachine):
     # ---------------------------------------------------------------- invariants
 
     def _ledger_sum(self, side: int, top: int) -> int:
-        return sum(
-            self.user[side][j] + self.kmem[side][j]
-            for j in self._existing()
-            if self._under(j, top)
-        )
+        return self._subtree_sums(side).get(top, (0, 0))[0]
 
     def _observe(self, side: int) -> dict[str, Any]:
         cfg = self.config
@@ -2824,10 +3110,11 @@ class HierarchyComparison(RuleBasedStateMachine):
             if seen[IMPL]["stock"] != seen[ORACLE]["stock"]:
                 lines.append(f"stocks: impl {seen[IMPL]['stock']}, oracle {seen[ORACLE]['stock']}")
             raise AssertionError("impl and oracle differ:\n  " + "\n  ".join(lines))
-        assert self.user[IMPL] == self.user[ORACLE] and self.kmem[IMPL] == self.kmem[ORACLE], (
-            f"ledgers differ: impl {self.user[IMPL]}/{self.kmem[IMPL]}, "
-            f"oracle {self.user[ORACLE]}/{self.kmem[ORACLE]}"
-        )
+        for name in ("user", "kmem", "own", "dead_user", "dead_kmem"):
+            ledger = getattr(self, name)
+            assert ledger[IMPL] == ledger[ORACLE], (
+                f"{name} ledgers differ: impl {ledger[IMPL]}, oracle {ledger[ORACLE]}"
+            )
         self._check_oracle(seen[ORACLE])
 
     def _check_oracle(self, obs: dict[str, Any]) -> None:
@@ -2843,11 +3130,16 @@ class HierarchyComparison(RuleBasedStateMachine):
         k, batch = cfg.stock_slots, cfg.charge_batch
         stocked = collections.Counter()
         total = 0
+        # A kernel uncharge that came off the root (the objcg of one of its
+        # children, removed) refills the root's stock like any other's.
+        root_cached = cfg.objcg and cfg.kmem_uncharge_via_stock
         for cpu, slots in enumerate(stock):
             cached = [c for c, _ in slots if c is not None]
             assert len(cached) == len(set(cached)), f"cpu {cpu} caches a cgroup twice: {slots}"
             for c, p in slots:
-                assert c != ("cgroup", 0), f"cpu {cpu} caches the root: {slots}"
+                if c == ("cgroup", 0):
+                    assert root_cached, f"cpu {cpu} caches the root: {slots}"
+                    record_edge("root cached (kmem uncharged from the root)")
                 if c is None:
                     assert p == 0, f"cpu {cpu}: pages in an empty slot: {slots}"
                     continue
@@ -2861,34 +3153,43 @@ class HierarchyComparison(RuleBasedStateMachine):
         if cfg.stock_refill_cap:
             bound = cfg.ncpus * k * batch
             assert total <= bound, f"stocks hold {total} pages, bound {bound}"
+        sums = self._subtree_sums(ORACLE)
         for i, g in groups.items():
             what = f"cgroup {i} ({g['path'] or '/'})"
             ctr = g["counters"]
             mem = ctr["memory"]
             # Ledger: stats are exact and signed.
-            want_local = {"anon": self.user[ORACLE][i] * _PAGE, "kernel": self.kmem[ORACLE][i] * _PAGE}
+            self.active_seen[i] = g["kmem_active"]
+            # (The machine runs no tasks: their keys, kernel_stack and
+            # pagetables, stay 0.)
+            want_local = dict.fromkeys(g["stat_local"], 0)
+            want_local.update(anon=self.user[ORACLE][i] * _PAGE, kernel=self.kmem[ORACLE][i] * _PAGE)
             assert g["stat_local"] == want_local, f"{what}: stat_local {g['stat_local']}, ledger {want_local}"
             below = [j for j in existing if self._under(j, i)]
             if cfg.version == 2:
-                want = {
-                    "anon": sum(self.user[ORACLE][j] for j in below) * _PAGE,
-                    "kernel": sum(self.kmem[ORACLE][j] for j in below) * _PAGE,
-                }
+                # Freed descendants' counts included (their dead ledgers).
+                want = dict.fromkeys(g["stat"], 0)
+                want.update(
+                    anon=sum(self.user[ORACLE][j] + self.dead_user[ORACLE][j] for j in below) * _PAGE,
+                    kernel=sum(self.kmem[ORACLE][j] + self.dead_kmem[ORACLE][j] for j in below) * _PAGE,
+                )
                 assert g["stat"] == want, f"{what}: stat {g['stat']}, subtree {want}"
+                if self.dead_user[ORACLE][i] or self.dead_kmem[ORACLE][i]:
+                    record_edge("v2 stat keeps a freed child's counts")
             else:
                 assert g["stat"] == g["stat_local"], f"{what}: v1 stat {g['stat']}"
             # Usage: the ledger plus the stocks (SPEC 2.9), unless clamped.
             if not self.dirty[i]:
-                true = sum(self.user[ORACLE][j] + self.kmem[ORACLE][j] for j in below)
+                true, kt = sums.get(i, (0, 0))
                 cached = sum(stocked[j] for j in below)
                 assert true >= 0
                 assert mem["usage"] == true + cached, (
                     f"{what}: memory usage {mem['usage']} != charged {true} + stocked {cached}"
-                    f" (ledgers user {self.user[ORACLE]}, kmem {self.kmem[ORACLE]}, dirty {self.dirty},"
+                    f" (ledgers user {self.user[ORACLE]}, kmem {self.kmem[ORACLE]},"
+                    f" dead {self.dead_user[ORACLE]}/{self.dead_kmem[ORACLE]}, dirty {self.dirty},"
                     f" parents {self.parent}, stocks {stock})"
                 )
                 if "kmem" in ctr:
-                    kt = sum(self.kmem[ORACLE][j] for j in below)
                     assert ctr["kmem"]["usage"] == kt, f"{what}: kmem usage {ctr['kmem']['usage']}, charged {kt}"
                 if cached and true:
                     record_edge("usage above true by the stocks")
@@ -2918,11 +3219,17 @@ class HierarchyComparison(RuleBasedStateMachine):
             assert g["online"] == (self.status[i] == "online") and g["dying"] == (self.status[i] == "dying")
             if g["dying"]:
                 kids = any(self.parent[j] == i for j in existing)
-                used = any(s["usage"] for s in ctr.values())
+                if cfg.objcg:
+                    # Only user pages hold it (its stat_local, exact and signed).
+                    used = self.user[ORACLE][i] > 0
+                else:
+                    used = any(s["usage"] for s in ctr.values())
                 slot = any(c == ("cgroup", i) for slots in stock for c, _ in slots)
                 assert kids or used or slot, f"{what} is dying, held by nothing"
                 if slot and not kids and not used:
                     record_edge("dying cgroup held by a stock slot only")
+                if not cfg.objcg and not kids and not slot and self.kmem[ORACLE][i] > 0:
+                    record_edge("dying cgroup held by kernel pages")
             if cfg.kmem_activation == "always":
                 assert g["kmem_active"]
             # Events: v1 local; v2 the subtree's (root: its own).

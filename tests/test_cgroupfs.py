@@ -785,9 +785,19 @@ def test_v2_stat(backend):
     a.try_charge(10)
     b.try_charge(3)
     b.try_charge(2, kmem=True)
-    assert a.read("memory.stat") == "anon 53248\nkernel 8192\n"  # 13 and 2 pages, hierarchical
-    assert b.read("memory.stat") == "anon 12288\nkernel 8192\n"
-    assert h.root.read("memory.stat") == "anon 53248\nkernel 8192\n"
+    tail = "kernel_stack 0\npagetables 0\n"
+    assert a.read("memory.stat") == "anon 53248\nkernel 8192\n" + tail  # 13 and 2 pages, hierarchical
+    assert b.read("memory.stat") == "anon 12288\nkernel 8192\n" + tail
+    assert h.root.read("memory.stat") == "anon 53248\nkernel 8192\n" + tail
+    # A task: its stack (4 pages) and, for 513 dense pages, 2 PTE + 1 PMD + 1 PUD
+    # page-table pages, all kernel memory; its user pages are anon.
+    t = b.fork()
+    t.fault(513)
+    assert b.read("memory.stat") == (
+        f"anon {(3 + 513) * 4096}\nkernel {(2 + 4 + 4) * 4096}\n"
+        f"kernel_stack {4 * 4096}\npagetables {4 * 4096}\n")
+    t.exit()
+    assert b.read("memory.stat") == "anon 12288\nkernel 8192\n" + tail
 
 
 def test_cgroup_stat(backend):
@@ -1065,3 +1075,17 @@ def test_v1_tunables_locked_under_hierarchy_3_8(backend):
         h.root.write("memory.swappiness", "10")
     assert a.read("memory.oom_control") == "oom_kill_disable 0\nunder_oom 0\n"
     assert a.read("memory.swappiness") == "60\n"
+
+
+def test_kmem_limit_eopnotsupp_5_16(backend):
+    # 5.16-6.5 (58056f77502f): the value is parsed, then the write refused;
+    # the kmem counter is charged without a limit.
+    h = make(backend, kmem_limit="eopnotsupp")
+    a = h.create("a")
+    with pytest.raises(pymemcg.NotSupportedError) as ei:
+        a.write("memory.kmem.limit_in_bytes", "1M")
+    assert ei.value.errno == errno.EOPNOTSUPP and isinstance(ei.value, OSError)
+    with pytest.raises(pymemcg.InvalidError):
+        a.write("memory.kmem.limit_in_bytes", "1Q")       # parsed first: EINVAL
+    assert a.try_charge(3, kmem=True) is None
+    assert a.kmem.usage == 3 and a.kmem.max == backend.PAGE_COUNTER_MAX

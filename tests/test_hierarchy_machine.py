@@ -12,7 +12,9 @@ four more budgets spent looking for the missing ones.
 
 ``test_machine_catches_local_only_events`` shows the machine can fail: a
 model that forgets to raise memory.events in the ancestors (v2) must be
-caught.
+caught.  ``test_machine_catches_kmem_uncharged_from_a_dying_cgroup`` does
+the same for the removal semantics: a model whose dying cgroups keep their
+kernel pages (no objcg reparenting, Linux 5.9+) must be caught.
 """
 
 from __future__ import annotations
@@ -80,3 +82,38 @@ def test_machine_catches_local_only_events() -> None:
             ),
         )
     assert "events" in str(info.value), str(info.value)[:2000]
+
+
+def _dying_kmem_model() -> types.ModuleType:
+    """pymemcg.model, except that with objcgs a kernel uncharge named on a
+    removed cgroup (dying, or a shell) comes off the cgroup itself, as
+    before Linux 5.9, instead of off its nearest online ancestor (where its
+    objcg went at offline)."""
+
+    class DyingKmemHierarchy(pymemcg.model.Hierarchy):
+        def _uncharge(self, cg: Any, n: int, cpu: int, kmem: bool, clamped: Any) -> None:
+            if not (kmem and self._config.objcg and not cg._online):
+                return super()._uncharge(cg, n, cpu, kmem, clamped)
+            cg._online = True  # the planted bug: the walk to the online ancestor stops here
+            try:
+                super()._uncharge(cg, n, cpu, kmem, clamped)
+            finally:
+                cg._online = False
+
+    return testing.replaced(pymemcg.model, "dying_kmem_model", Hierarchy=DyingKmemHierarchy)
+
+
+def test_machine_catches_kmem_uncharged_from_a_dying_cgroup() -> None:
+    """The machine fails when one backend uncharges a removed cgroup's
+    kernel pages from the cgroup itself on an objcg kernel (stopping at the
+    first failure, unshrunk)."""
+    machine = testing.make_hierarchy_machine(pymemcg, _dying_kmem_model())
+    with pytest.raises(AssertionError) as info:
+        run_state_machine_as_test(
+            machine,
+            settings=testing.machine_settings(
+                500, STEPS_PER_EXAMPLE, database=None, phases=(Phase.generate,)
+            ),
+        )
+    # A stat or counter of the cgroup or its ancestor, or the uncharge itself.
+    assert any(w in str(info.value) for w in ("kernel", "kmem")), str(info.value)[:2000]

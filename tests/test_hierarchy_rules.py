@@ -84,9 +84,9 @@ def test_root(backend):
     assert r.nr_descendants == 0 and r.nr_dying_descendants == 0
     # the root is never charged (try_charge returns 0 for the root memcg)
     assert r.try_charge(5) is None
-    assert r.memory.usage == 0 and r.stat == {"anon": 0, "kernel": 0}
+    assert r.memory.usage == 0 and r.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0}
     r.uncharge(5)  # nothing was charged, nothing happens
-    assert r.memory.usage == 0 and r.stat == {"anon": 0, "kernel": 0}
+    assert r.memory.usage == 0 and r.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0}
     with pytest.raises(backend.BusyError) as ei:
         r.remove()  # rmdir of the root: EBUSY
     assert ei.value.errno == errno.EBUSY
@@ -220,12 +220,13 @@ def test_ids_run_out_at_65535_linux_3_8(backend):
         root.create("x")
     assert ei.value.errno == errno.ENOSPC
     c0 = h["c0"]
-    assert c0.try_charge(1) is None
+    c0._activate_kmem()
+    assert c0.try_charge(1, kmem=True) is None  # kernel memory keeps a 3.8 cgroup dying
     c0.remove()
     assert c0.dying and h.by_id(2) is c0
     with pytest.raises(backend.NoSpaceError):
         root.create("x")  # the zombie holds id 2
-    c0.uncharge(1)  # freed: id 2 released
+    c0.uncharge(1, kmem=True)  # freed: id 2 released
     assert root.create("x").id == 2
 
 
@@ -286,7 +287,9 @@ def test_remove_resets_protection_v2(backend):
 
 
 def test_stock_reference_keeps_dying_cgroup(backend):
-    h = make(backend)
+    # Without objcgs (4.x-5.8) a dying cgroup's kmem uncharge goes to its own
+    # stock: the slot references it.  (With objcgs it comes off the parent.)
+    h = make(backend, objcg=False)
     a = h.create("a")
     assert a.try_charge(1) is None  # memory 64, stock (a, 63)
     a.remove()  # drain: memory 1, dying
@@ -294,7 +297,7 @@ def test_stock_reference_keeps_dying_cgroup(backend):
     # counters keep the page, the stock holds a
     a.uncharge(1, kmem=True)
     assert a.dying and h.stock(0)[0] == (a, 1) and a.memory.usage == 1
-    assert a.stat == {"anon": PAGE, "kernel": -PAGE}  # signed, never clamped
+    assert a.stat == {"anon": PAGE, "kernel": -PAGE, "kernel_stack": 0, "pagetables": 0}  # signed, never clamped
     h.drain(0)  # uncharge 1: usage 0, no slot caches a -> freed
     assert not a.dying and not a.online and h.cgroups() == [h.root]
 
@@ -362,7 +365,7 @@ def test_stock_refill_cap_via_kmem_uncharge(backend):
     assert a.try_charge(100, kmem=True) is None  # batch 100, no refill: 101
     a.uncharge(100, kmem=True)  # 100 > batch: uncharged directly, stock untouched
     assert (a.memory.usage, h.stock(0)[0]) == (1, (None, 0))
-    assert a.stat == {"anon": 0, "kernel": 1 * PAGE}
+    assert a.stat == {"anon": 0, "kernel": 1 * PAGE, "kernel_stack": 0, "pagetables": 0}
 
 
 def test_stock_random_eviction_seed0(backend):
@@ -759,7 +762,7 @@ def test_hook_exception_3_8_kmem_uncharged(backend):
         a.try_charge(5, kmem=True)
     # the kmem counter was charged first (watermark 5), then given back
     assert (a.kmem.usage, a.kmem.watermark, a.memory.usage, a.memsw.usage) == (0, 5, 0, 0)
-    assert a.stat == {"anon": 0, "kernel": 0}
+    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0}
 
 
 # ==========================================================================
@@ -879,7 +882,7 @@ def test_kmem_current_v2(backend):
     a = h.create("a")
     assert a.kmem_active
     assert a.try_charge(3, kmem=True) is None  # memory 64, stock (a, 61)
-    assert a.stat == {"anon": 0, "kernel": 3 * PAGE}
+    assert a.stat == {"anon": 0, "kernel": 3 * PAGE, "kernel_stack": 0, "pagetables": 0}
     assert (a.memory.usage, h.stock(0)[0]) == (64, (a, 61))
     with pytest.raises(AttributeError):
         a.kmem
@@ -889,7 +892,7 @@ def test_kmem_current_v2(backend):
     assert a.swap.usage == 0
     a.uncharge(3, kmem=True)  # via the stock: (a, 64), counters unchanged
     assert (a.memory.usage, h.stock(0)[0]) == (64, (a, 64))
-    assert a.stat == {"anon": 0, "kernel": 0}
+    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0}
 
 
 def test_kmem_current_v1_forces_kmem_counter(backend):
@@ -899,7 +902,7 @@ def test_kmem_current_v1_forces_kmem_counter(backend):
     assert a.try_charge(3, kmem=True) is None
     # memory+memsw 64 (batch), kmem charged 3 without a limit check
     assert (a.memory.usage, a.memsw.usage, a.kmem.usage, a.kmem.failcnt) == (64, 64, 3, 0)
-    assert a.stat == {"anon": 0, "kernel": 3 * PAGE}
+    assert a.stat == {"anon": 0, "kernel": 3 * PAGE, "kernel_stack": 0, "pagetables": 0}
     with pytest.raises(AttributeError):
         a.swap
     a.uncharge(3, kmem=True)  # kmem directly; memory through the stock
@@ -912,7 +915,7 @@ def test_kmem_3_8_inactive_and_activation(backend):
     a = p.create("a")
     assert not a.kmem_active
     assert a.try_charge(3, kmem=True) is None  # not accounted at all
-    assert (a.memory.usage, a.kmem.usage, a.stat) == (0, 0, {"anon": 0, "kernel": 0})
+    assert (a.memory.usage, a.kmem.usage, a.stat) == (0, 0, {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0})
     a.uncharge(3, kmem=True)  # nothing either
     assert a.memory.usage == 0
     with pytest.raises(backend.BusyError):
@@ -936,14 +939,14 @@ def test_kmem_3_8_counter_first_own_limit(backend):
     # kmem 3 first, then memory/memsw batch 32, stock (a, 29)
     assert (a.kmem.usage, a.memory.usage, a.memsw.usage) == (3, 32, 32)
     assert h.stock(0) == ((a, 29),)
-    assert a.stat == {"anon": 0, "kernel": 3 * PAGE}
+    assert a.stat == {"anon": 0, "kernel": 3 * PAGE, "kernel_stack": 0, "pagetables": 0}
     assert a.try_charge(8, kmem=True) is a  # kmem 3 + 8 = 11 > 10: refused
     assert (a.kmem.usage, a.kmem.failcnt, a.memory.usage, a.memory.failcnt) == (3, 1, 32, 0)
     assert hook.calls == [] and a.events == EV0  # no reclaim, no event
     a.uncharge(3, kmem=True)  # 3.8: directly, not through the stock
     assert (a.kmem.usage, a.memory.usage, a.memsw.usage) == (0, 29, 29)
     assert h.stock(0) == ((a, 29),)
-    assert a.stat == {"anon": 0, "kernel": 0}
+    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0}
 
 
 def test_kmem_3_8_memory_failure_gives_kmem_back(backend):
@@ -956,7 +959,7 @@ def test_kmem_3_8_memory_failure_gives_kmem_back(backend):
     assert b.try_charge(5, flags=backend.GFP_NOWAIT, kmem=True) is b
     assert (b.kmem.usage, b.kmem.watermark, b.kmem.failcnt) == (0, 5, 0)
     assert (b.memory.usage, b.memory.failcnt) == (0, 2)
-    assert b.stat == {"anon": 0, "kernel": 0}
+    assert b.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0}
 
 
 def test_kmem_3_8_parent_kmem_limit(backend):
@@ -1112,3 +1115,115 @@ def test_lowering_a_limit_does_not_drain_3_8(backend):
     assert b.try_charge(1) is None
     b.write("memory.limit_in_bytes", str(16 * PAGE))
     assert b.memory.max == 16 and b.memory.usage == 1
+
+
+# ==========================================================================
+# What offline does with the pages (objcg reparenting; 3.8's reparenting)
+# ==========================================================================
+
+
+def test_objcg_kernel_memory_goes_to_the_parent(backend):
+    # 5.9+: kernel memory is charged through the cgroup's objcg, which offline
+    # hands to the parent (memcg_reparent_objcgs).  A removed cgroup holding
+    # only kernel memory is freed at once; its pages stay charged to the
+    # ancestors and later come off its nearest online ancestor.
+    h = make(backend)                    # current: v2, batch 64
+    p = h.create("p")
+    g = p.create("g")
+    assert g.try_charge(3, kmem=True) is None   # g, p: 64 (batch); stock (g, 61)
+    g.remove()                           # drain: g, p 3; only kernel pages: freed
+    assert (g.online, g.dying, g in h) == (False, False, False)
+    assert p.nr_dying_descendants == 0 and h.cgroups() == [h.root, p]
+    assert p.memory.usage == 3 and p.stat_local["kernel"] == 0
+    assert p.stat["kernel"] == 3 * PAGE  # the freed child's counts stay in its ancestors
+    g.uncharge(2, kmem=True)             # through g's objcg: off p, into p's stock
+    assert p.stat_local["kernel"] == -2 * PAGE and p.stat["kernel"] == 1 * PAGE
+    assert h.stock(0)[0] == (p, 2) and p.memory.usage == 3
+    h.drain_all()
+    assert p.memory.usage == 1 and h.root.memory.usage == 1
+    g.uncharge(1, kmem=True)             # the objcg's last page: the handle goes too
+    h.drain_all()
+    assert p.memory.usage == 0 and p.stat["kernel"] == 0
+    with pytest.raises(backend.StaleHandleError):
+        g.uncharge(1, kmem=True)
+    with pytest.raises(backend.StaleHandleError):
+        g.memory
+
+
+def test_objcg_user_pages_keep_a_cgroup_dying(backend):
+    h = make(backend)
+    p = h.create("p")
+    g = p.create("g")
+    assert g.try_charge(2) is None and g.try_charge(1, kmem=True) is None
+    g.remove()
+    assert g.dying and p.nr_dying_descendants == 1
+    g.uncharge(1, kmem=True)             # kernel: off p (the objcg's memcg now)
+    assert g.stat_local == {"anon": 2 * PAGE, "kernel": 1 * PAGE, "kernel_stack": 0, "pagetables": 0}
+    assert p.stat_local["kernel"] == -1 * PAGE
+    with pytest.raises(backend.StaleHandleError):
+        g.try_charge(1)
+    g.uncharge(2)                        # user pages: off g itself; the last: freed
+    assert not g.dying and g not in h
+    h.drain_all()
+    # The kernel page came off p (and the root), never off g's own counter,
+    # which went with g; p's statistics keep g's counts (+1) beside its own
+    # (-1): the subtree sums to nothing, as the counters do.
+    assert p.memory.usage == 0 and h.root.memory.usage == 0
+    assert p.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0} and p.stat_local["kernel"] == -1 * PAGE
+
+
+def test_freed_together_keep_their_counts_in_the_live_ancestor(backend):
+    # A dying child and its dying parent freed by the same uncharge: the
+    # parent becomes an objcg shell (its objcg still has a page charged) in
+    # the same pass that frees the child.  Both cgroups' counts must end in
+    # the nearest ancestor still in the tree, whatever order they are folded
+    # in: rstat never takes a dead cgroup's counts out of its ancestors.
+    h = make(backend)
+    a = h.create("a")
+    p = a.create("p")
+    g = p.create("g")
+    assert g.try_charge(1) is None and g.try_charge(1, kmem=True) is None
+    g.remove()                           # user page: dying; its objcg goes to p
+    g.uncharge(2, kmem=True)             # off p: g's objcg is p's now (an underflow of 1)
+    assert (g.stat_local["kernel"], p.stat_local["kernel"]) == (1 * PAGE, -2 * PAGE)
+    assert a.stat["kernel"] == -1 * PAGE
+    h.drain_all()
+    assert p.try_charge(1, kmem=True) is None   # p's own objcg: p -1 page
+    p.remove()                           # dying: its child g still is
+    assert a.stat["kernel"] == 0 and p.dying
+    g.uncharge(1)                        # g's last page: g freed, then p with it
+    h.drain_all()
+    assert h.cgroups() == [h.root, a] and a.nr_dying_descendants == 0
+    # g: +1 kernel, +1 anon then -1 anon; p: -1 kernel: nothing left anywhere.
+    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0}
+    assert h.root.stat == a.stat
+
+
+def test_3_8_offline_moves_user_pages_to_the_parent(backend):
+    # 3.8 mem_cgroup_reparent_charges: the user pages go to the parent at
+    # offline (the child's counters let go of them, the parent's have them);
+    # only kernel memory keeps a 3.8 cgroup dying.
+    h = make(backend, "linux_3_8")       # batch 32, stock without cap
+    p = h.create("p")
+    g = p.create("g")
+    assert g.try_charge(5) is None       # g, p: 32; stock (g, 27)
+    g.remove()                           # drain 27; reparent 5: g 0 -> freed at once
+    assert (g.online, g.dying) == (False, False)
+    assert p.memory.usage == 5 and p.memsw.usage == 5 and p.stat_local["anon"] == 5 * PAGE
+    with pytest.raises(backend.StaleHandleError):
+        g.uncharge(5)                    # 3.8 has no objcg shells
+    p.uncharge(5)
+    assert p.memory.usage == 0
+
+    p._activate_kmem()                   # kmem accounted in p (and children created after)
+    k = p.create("k")
+    assert k.kmem_active
+    assert k.try_charge(2, kmem=True) is None   # kmem first (2), then memory: 32, stock (k, 30)
+    assert k.try_charge(3) is None       # from the stock: (k, 27)
+    k.remove()                           # drain 27 (k: 5), reparent the 3 user pages (k: 2)
+    assert k.dying and (k.memory.usage, k.memsw.usage, k.kmem.usage) == (2, 2, 2)
+    assert p.memory.usage == 5 and p.stat_local["anon"] == 3 * PAGE
+    k.uncharge(3)                        # user pages of a dying 3.8 cgroup: off p now
+    assert p.memory.usage == 2 and p.stat_local["anon"] == 0 and k.memory.usage == 2
+    k.uncharge(2, kmem=True)             # its kernel pages: off k itself; the last: freed
+    assert not k.dying and p.memory.usage == 0 and p.kmem.usage == 0

@@ -166,34 +166,54 @@ def check_import(env: dict[str, str]) -> None:
         sys.exit("coverage: the Python suite would not import the coverage build")
 
 
-def python_suite(pytest_args: list[str]) -> bool:
-    so = build_extension()
-    package_copy(so)
-    env = python_env()
-    check_import(env)
+def pytest_run(args: list[str], env: dict[str, str]) -> int:
+    """One pytest process; its exit status (negative: killed by that signal)."""
     # cwd = the copy: `python -m` puts it first on sys.path (and not the repo).
     # Not the packaging tests: they build wheels of their own, not this extension.
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not packaging",
-           "-o", "faulthandler_timeout=300", "--rootdir", ROOT, os.path.join(ROOT, "tests"),
-           *pytest_args]
+           "-o", "faulthandler_timeout=300", "--rootdir", ROOT, *args]
     log("$ " + " ".join(cmd))
     proc = subprocess.Popen(cmd, cwd=PKG, env=env)
     try:
-        ok = proc.wait(timeout=PYTEST_TIMEOUT) == 0
+        return proc.wait(timeout=PYTEST_TIMEOUT)
     except subprocess.TimeoutExpired:
         # SIGINT: pytest stops and the interpreter exits normally, so that
         # the counts are written (a killed process writes none).
-        log(f"the Python suite ran past {PYTEST_TIMEOUT} s: interrupted")
+        log(f"pytest ran past {PYTEST_TIMEOUT} s: interrupted")
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        ok = False
+        return 1
+
+
+def python_suite(pytest_args: list[str]) -> bool:
+    """The suite, one process per test file unless pytest arguments are given:
+    a process that crashes (or is killed by a timeout) writes no counts, and
+    then only its file's are lost."""
+    so = build_extension()
+    package_copy(so)
+    env = python_env()
+    check_import(env)
+    tests = os.path.join(ROOT, "tests")
+    if pytest_args:
+        runs = [pytest_args]
+    else:
+        files = sorted(glob.glob(os.path.join(tests, "**", "test_*.py"), recursive=True))
+        runs = [[f] for f in files if os.sep + "c" + os.sep not in os.path.relpath(f, ROOT)]
+    failed = []
+    for args in runs:
+        rc = pytest_run(args, env)
+        if rc not in (0, 5):            # 5: nothing collected (all deselected)
+            failed.append(f"{' '.join(os.path.relpath(a, ROOT) if os.path.isabs(a) else a for a in args)}"
+                          f" (exit {rc})")
     if not glob.glob(os.path.join(EXT, "**", "*.gcda"), recursive=True):
         sys.exit("coverage: the Python suite left no counts: it did not run the coverage build")
-    return ok
+    for f in failed:
+        log(f"pytest FAILED: {f}")
+    return not failed
 
 
 # --- 3. the report -------------------------------------------------------------

@@ -11,7 +11,9 @@ leaf's flags used for the whole walk, per-level clamping on underflow, stale
 effective protection, and so on.  :class:`Hierarchy` and :class:`Cgroup`
 (``hierarchy.py``) add the cgroup tree of ``mm/memcontrol.c``: per-CPU
 charge stocks, the ``try_charge_memcg()`` retry loop with its events, drains
-and retries, memory.high, the kmem paths of each era and dying cgroups.
+and retries, memory.high, the kmem paths of each era and dying cgroups;
+:class:`Task` adds tasks (kernel stack, user pages, page tables) and the
+memcg OOM killer that kills them.
 
 The model is written for clarity, not speed.  It is deterministic and
 single-threaded: it is NOT thread-safe (no locks, no atomics); share a tree
@@ -30,11 +32,14 @@ from ..errors import (
     AgainError,
     BusyError,
     ChargeError,
+    ForkError,
+    KilledError,
     ExistsError,
     InvalidError,
     InvalidTypeError,
     MemcgError,
     NoDeviceError,
+    NotSupportedError,
     NoSpaceError,
     NotFoundError,
     RangeError,
@@ -58,7 +63,7 @@ from ..gfp import (
     GFP_NOWAIT,
     GFP_RETRY_MAYFAIL,
 )
-from .hierarchy import Cgroup, Hierarchy
+from .hierarchy import Cgroup, Hierarchy, Task
 from ..replay import (
     OP_CHARGE,
     OP_DRAIN,
@@ -76,6 +81,7 @@ from .page_counter import PageCounter
 __all__ = [
     "AgainError",
     "NoDeviceError",
+    "NotSupportedError",
     "RangeError",
     "TooBigError",
     "PAGE_SHIFT",
@@ -97,6 +103,7 @@ __all__ = [
     "PageCounterState",
     "Hierarchy",
     "Cgroup",
+    "Task",
     "Config",
     "CounterView",
     "GFP_DIRECT_RECLAIM",
@@ -117,6 +124,8 @@ __all__ = [
     "InvalidTypeError",
     "BusyError",
     "ChargeError",
+    "ForkError",
+    "KilledError",
     "NoSpaceError",
     "NotFoundError",
     "ExistsError",

@@ -6,7 +6,9 @@ of its preset (v1: memory, memsw, kmem, tcpmem; v2: memory, swap) chained to
 the parent's counters of the same name; per-CPU charge stocks; the kernel's
 ``try_charge_memcg()`` retry loop with its events, drains, retries and OOM
 accounting; memory.high handling at the end of each charging call; the 3.8
-kmem path; and the lifetime of removed ("dying") cgroups.
+kmem path; the lifetime of removed ("dying") cgroups; and tasks (``task.c``:
+a kernel stack, user pages and the page tables that map them) with the
+memcg OOM killer that kills them (``oom.c``).
 
 Everything is deterministic and single-threaded.  The model is NOT
 thread-safe: there are no locks; use a hierarchy from one thread at a time.
@@ -39,7 +41,10 @@ from .._views import CounterView
 from ..config import Config
 from ..errors import (
     BusyError,
+    ChargeError,
     ExistsError,
+    ForkError,
+    KilledError,
     InvalidError,
     InvalidTypeError,
     NoSpaceError,
@@ -48,6 +53,7 @@ from ..errors import (
     UnderflowError,
 )
 from ..gfp import (
+    GFP_ACCOUNT,
     GFP_DIRECT_RECLAIM,
     GFP_FS,
     GFP_HIGH,
@@ -58,23 +64,30 @@ from ..gfp import (
     GFP_RETRY_MAYFAIL,
     check_gfp,
 )
-from .page_counter import PageCounter
+from .page_counter import PageCounter, _cancel
 
-__all__ = ["Hierarchy", "Cgroup", "EVENT_NAMES"]
+__all__ = ["Hierarchy", "Cgroup", "Task", "EVENT_NAMES", "EVENTS", "STATS"]
 
 #: memory.events keys, in the kernel's order (enum memcg_memory_event).
 EVENT_NAMES: tuple[str, ...] = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
+EVENTS = EVENT_NAMES
+#: memory.stat keys that pymemcg keeps (bytes), in memory_stats[] order.
+#: ``kernel`` is every kernel page (MEMCG_KMEM), the stacks and page tables
+#: included; ``kernel_stack`` and ``pagetables`` are those of tasks.
+STATS: tuple[str, ...] = ("anon", "kernel", "kernel_stack", "pagetables")
 
 #: Cgroup ids are 1..MAX_ID (the root holds 1): the kernel's cgroup id space
 #: for memcg (MEM_CGROUP_ID_MAX = USHRT_MAX).
 MAX_ID = 65535
-#: Cgroup handles: slot (bits 0..21), the slot's generation (22..46), the
-#: hierarchy's tag (47..62), as the C core's.  A slot lives as long as its
+#: Cgroup handles: slot (bits 0..21), the slot's generation (22..45), the
+#: kind (46: 0 a cgroup, 1 a task), the hierarchy's tag (47..62), as the C
+#: core's.  A slot lives as long as its
 #: cgroup (dying included); the memcg id is separate (given back at offline
 #: on current kernels).  Both are handed out lowest free first.
 _SLOT_BITS = 22
 _SLOT_MAX = (1 << _SLOT_BITS) - 1
-_GEN_MASK = (1 << 25) - 1
+_GEN_MASK = (1 << 24) - 1
+_KIND_TASK = 1 << 46  # bit 46: the handle names a task
 _TAG_SHIFT = 47
 _TAG_MAX = 0xFFFF
 # Tags of live model hierarchies: unique among them, handed out round-robin
@@ -95,6 +108,12 @@ def _tag_alloc(h: "Hierarchy") -> int:
 #: PAGE_ALLOC_COSTLY_ORDER: charges above this order are not retried on mere
 #: progress and do not invoke the OOM killer.
 PAGE_ALLOC_COSTLY_ORDER = 3
+
+#: oom_score_adj: OOM_SCORE_ADJ_MIN (never chosen) .. OOM_SCORE_ADJ_MAX.
+OOM_SCORE_ADJ_MIN = -1000
+OOM_SCORE_ADJ_MAX = 1000
+#: x86-64 four-level page tables: entries per PTE, PMD and PUD page.
+PTRS_PER_TABLE = 512
 
 
 # memory.high throttling (mm/memcontrol.c)
@@ -213,6 +232,29 @@ def _views_of(exc: UnderflowError) -> list[CounterView]:
     return out
 
 
+class _ChargeCtx:
+    """The state of one charging call (the C core's ``struct charge_ctx``):
+    the CPU, the charging task if any (the OOM killer's ``current``), pages
+    charged over memory.high (``current->memcg_nr_pages_over_high``), the
+    memory.high delay the call earned, and whether 3.8 bypassed the charge
+    to the root."""
+
+    __slots__ = ("cpu", "task", "pending_high", "throttle_jiffies", "bypassed")
+
+    def __init__(self, cpu: int, task: Optional[Task]) -> None:
+        self.cpu = cpu
+        self.task = task
+        self.pending_high = 0
+        self.throttle_jiffies = 0
+        self.bypassed = False
+
+
+def _task_dying(task: Optional[Task]) -> bool:
+    """``task_is_dying()`` (3.8: ``TIF_MEMDIE``) of the charging task: an
+    OOM victim, or gone."""
+    return task is not None and (not task._alive or task._oom_victim)
+
+
 def _uncharge(counter: PageCounter, nr_pages: int, clamped: Optional[list[CounterView]]) -> None:
     """``page_counter_uncharge()``; clamped levels (the kernel WARNs) are
     appended to ``clamped`` when given, else ignored."""
@@ -257,7 +299,7 @@ class Cgroup:
         self._id_held = True
         # The handle's slot and its generation, as the C core counts it: odd
         # while in use, bumped at every allocation and every free, wrapping
-        # within 25 bits (0 skipped): handles do not repeat for 2**24 reuses.
+        # within 24 bits (0 skipped): handles do not repeat for 2**23 reuses.
         self._slot = slot
         gen = (hierarchy._slot_gens.get(slot, 0) + 1) & _GEN_MASK
         self._gen = gen or 1
@@ -269,11 +311,23 @@ class Cgroup:
         self._online_by_name: dict[str, Cgroup] = {}
         self._events = dict.fromkeys(EVENT_NAMES, 0)
         self._events_local = dict.fromkeys(EVENT_NAMES, 0)
-        self._anon = 0  # stat pages, signed (never clamped)
-        self._kernel = 0
+        # memory.stat (STATS), in pages, signed (never clamped): what was
+        # charged to this cgroup itself (memcg->vmstats).
+        self._vmstats = dict.fromkeys(STATS, 0)
         self._stock_refs = 0  # stock slots caching this cgroup (css refs held by stocks)
         self._pins = 0  # calls in progress on this cgroup (css refs held by a charge)
         self._throttle_jiffies = 0  # memory.high delay its charges earned (not slept)
+        self._kmem_own = 0  # kernel pages charged through its own objcg, not uncharged
+        self._shell = False  # freed, but its objcg still has pages charged (C: MEMCG_SHELL)
+        self._nr_shells = 0  # shells whose parent this is (they pin it)
+        # Tasks' segments naming it (C: the user_segs list, task_ksegs): a
+        # task's pages hold their cgroup as the kernel's hold a css reference.
+        self._user_segs = 0
+        self._task_ksegs = 0  # kernel pages: stacks and page tables
+        self._dead_stat = dict.fromkeys(STATS, 0)  # folded in from freed descendants
+        self._tasks: dict[Task, None] = {}  # its live tasks, in fork / move-in order
+        self._nr_forking = 0  # forks in progress: they count as tasks (EBUSY)
+        self._oom_group = 0  # v2 memory.oom.group (not inherited)
         self._oom_livelocks = 0  # 3.8 charges refused here that 3.8 would retry forever
         # v1 tunables, copied from the parent (mem_cgroup_css_alloc); the
         # root's swappiness is the hierarchy's vm_swappiness sysctl.
@@ -419,7 +473,8 @@ class Cgroup:
         """Remove this cgroup (``rmdir``: ``mem_cgroup_css_offline()``).
 
         The root raises :class:`BusyError`; so does a cgroup with online
-        children; an already removed cgroup raises :class:`StaleHandleError`.
+        children or with tasks (``cgroup_destroy_locked()``: the css_set
+        has tasks); an already removed cgroup raises :class:`StaleHandleError`.
         The cgroup goes offline (dying), its memory.min and memory.low are
         reset to 0 (``page_counter_set_min/low``, with propagation), every
         stock caching it or a descendant is drained (``drain_all_stock``),
@@ -432,6 +487,8 @@ class Cgroup:
             raise StaleHandleError(f"cgroup {self._path!r} is already removed")
         if any(c._online for c in self._children_all):
             raise BusyError(f"cgroup {self._path!r} has online children")
+        if self._tasks or self._nr_forking:
+            raise BusyError(f"cgroup {self._path!r} has tasks")
         h = self._hierarchy
         try:
             self._online = False
@@ -441,6 +498,8 @@ class Cgroup:
             memory.set_min(0)
             memory.set_low(0)
             h._drain_all_stock(self)
+            if h._config.reparent_user_pages:
+                h._reparent_user_pages(self)
             if h._config.id_at_offline:
                 h._release_id(self)  # mem_cgroup_id_put(): no swap holds it
         finally:
@@ -553,8 +612,11 @@ class Cgroup:
         return self._kmem_active
 
     def _tunable(self, name: str, value: Optional[int] = None) -> int:
-        """Read (or set) a v1 tunable the core keeps: "oom_kill_disable" or
-        "swappiness" (the root's is the hierarchy's vm_swappiness)."""
+        """Read (or set) a tunable the core keeps: v1 "oom_kill_disable" and
+        "swappiness" (the root's is the hierarchy's vm_swappiness), v2
+        "oom_group" (memory.oom.group, not inherited)."""
+        if name not in ("oom_kill_disable", "swappiness", "oom_group"):
+            raise KeyError(name)
         self._live()
         h = self._hierarchy
         if name == "oom_kill_disable":
@@ -563,6 +625,12 @@ class Cgroup:
                     raise InvalidError("oom_kill_disable is 0 or 1")
                 self._oom_kill_disable = value
             return self._oom_kill_disable
+        if name == "oom_group":
+            if value is not None:
+                if not 0 <= value <= 1:
+                    raise InvalidError("memory.oom.group is 0 or 1")
+                self._oom_group = value
+            return self._oom_group
         if value is not None:
             if not 0 <= value <= 200:
                 raise InvalidError("swappiness is 0..200")
@@ -573,14 +641,17 @@ class Cgroup:
         return h._swappiness_of(self)
 
     def _activate_kmem(self) -> None:
-        """3.8 ``memcg_activate_kmem()`` on the first kmem limit write:
-        BusyError if the cgroup has children (online or dying) and kmem is
+        """3.8 ``memcg_update_kmem_limit()`` on the first kmem limit write:
+        BusyError if the cgroup has children (its children list, which rmdir
+        empties: online ones) or tasks (``cgroup_task_count()``) and kmem is
         not active yet; a no-op once active (always, with "always")."""
         self._live()
         if self._kmem_active:
             return
-        if self._children_all:
+        if any(c._online for c in self._children_all):
             raise BusyError(f"cgroup {self._path!r} has children")
+        if self._tasks or self._nr_forking:
+            raise BusyError(f"cgroup {self._path!r} has tasks")
         self._kmem_active = True
 
     # ------------------------------------------------------------------ charging
@@ -621,14 +692,19 @@ class Cgroup:
         pages (``kmem``) update the stat, the v1 kmem counter, and then go
         through the stock (``refill_stock()``, Linux 4.14+) or directly to
         memory[+memsw] (3.8 ``memcg_uncharge_kmem()``).  The root is a
-        no-op.  If any level underflowed, the whole uncharge is still
-        applied and then :class:`UnderflowError` names the clamped levels.
+        no-op.  Pages that offline moved come off the nearest online
+        ancestor: kernel pages with the objcg (5.9+), user pages with 3.8's
+        ``mem_cgroup_reparent_charges()``; a shell (a freed cgroup whose
+        objcg still has kernel pages) takes kernel uncharges only.  If any
+        level underflowed, the whole uncharge is still applied and then
+        :class:`UnderflowError` names the clamped levels.
         """
         n = check_count(nr_pages)
         h = self._hierarchy
         cpu = _check_cpu(cpu, h.config.ncpus)
         kmem = kmem if kmem.__class__ is bool else check_bool(kmem, "kmem")
-        self._live()
+        if not (self._shell and kmem and not h._closed):
+            self._live()    # a shell is only there for its objcg's kernel pages
         clamped: list[CounterView] = []
         try:
             h._uncharge(self, n, cpu, kmem, clamped)
@@ -645,32 +721,66 @@ class Cgroup:
                 nr_pages=n,
             )
 
+    # ------------------------------------------------------------------ tasks
+
+    def fork(self, cpu: int = 0, oom_score_adj: int = 0, sparse: bool = False) -> Task:
+        """A new task in this cgroup (``copy_process()``).  Its kernel stack
+        is charged as kernel memory (``Config.kernel_stack_pages``; page by
+        page, the pages charged so far given back on a refusal, where
+        ``Config.stack_per_page``: ``memcg_charge_kernel_stack()``; else as
+        one allocation), which may reclaim and run the OOM killer.
+        :class:`ForkError` (ENOMEM) if the stack is refused: nothing stays
+        charged.  ``sparse``: the task maps every page in its own 2 MiB
+        region (a page-table page per page).  A cgroup that is not online
+        raises :class:`StaleHandleError`."""
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        adj = check_int(oom_score_adj, "oom_score_adj")
+        if not OOM_SCORE_ADJ_MIN <= adj <= OOM_SCORE_ADJ_MAX:
+            raise InvalidError(f"oom_score_adj must be in -1000..1000, not {adj}")
+        sparse = check_bool(sparse, "sparse")
+        self._live()
+        if not self._online:
+            raise StaleHandleError(f"fork: cgroup {self._path!r} is removed")
+        return h._fork(self, cpu, adj, sparse)
+
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        """Its live tasks, in fork order (a task moved in goes last)."""
+        self._live()
+        return tuple(self._tasks)
+
     # ------------------------------------------------------------------ stats, events
 
     @property
     def stat(self) -> dict[str, int]:
-        """memory.stat ``anon`` and ``kernel`` in bytes (signed): the subtree's on
-        cgroup v2 (its memory.stat is hierarchical), this cgroup's own on v1."""
+        """memory.stat ``anon``, ``kernel``, ``kernel_stack`` and ``pagetables``
+        in bytes (signed): the subtree's on cgroup v2 (its memory.stat is
+        hierarchical), this cgroup's own on v1."""
         self._live()
-        anon, kernel = self._anon, self._kernel
         if self._hierarchy.config.version == 2:
-            for c in self._descendants():
-                anon, kernel = anon + c._anon, kernel + c._kernel
-        return {"anon": anon * PAGE_SIZE, "kernel": kernel * PAGE_SIZE}
+            return self._subtree_stat()
+        return {k: v * PAGE_SIZE for k, v in self._vmstats.items()}
+
+    def _subtree_stat(self) -> dict[str, int]:
+        """This cgroup's and every descendant's, freed ones' included (their
+        counts stay in their ancestors, as the kernel's rstat keeps them)."""
+        total = {k: self._vmstats[k] + self._dead_stat[k] for k in STATS}
+        for c in self._descendants():
+            for k in STATS:
+                total[k] += c._vmstats[k] + c._dead_stat[k]
+        return {k: v * PAGE_SIZE for k, v in total.items()}
 
     @property
     def stat_local(self) -> dict[str, int]:
-        """``anon`` and ``kernel`` charged to this cgroup itself, in bytes."""
+        """The same statistics, charged to this cgroup itself, in bytes."""
         self._live()
-        return {"anon": self._anon * PAGE_SIZE, "kernel": self._kernel * PAGE_SIZE}
+        return {k: v * PAGE_SIZE for k, v in self._vmstats.items()}
 
     def _stat_hierarchical(self) -> dict[str, int]:
         """The same, summed over the whole subtree (v1's ``total_*`` keys)."""
         self._live()
-        anon, kernel = self._anon, self._kernel
-        for c in self._descendants():
-            anon, kernel = anon + c._anon, kernel + c._kernel
-        return {"anon": anon * PAGE_SIZE, "kernel": kernel * PAGE_SIZE}
+        return self._subtree_stat()
 
     @property
     def oom_livelocks(self) -> int:
@@ -741,6 +851,244 @@ class Cgroup:
         return cgroupfs.open(self, name)
 
 
+# ---------------------------------------------------------------------- Task
+
+
+def _div_up(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _pgtables_for(sparse: bool, mapped: int) -> tuple[int, int, int]:
+    """The PTE, PMD and PUD pages that map ``mapped`` pages: one PTE page
+    per 512 pages (a sparse task: one per page, each page in its own 2 MiB
+    region), one PMD page per 512 PTE pages, one PUD page per 512 PMD pages.
+    The PGD, allocated with the mm, is not modelled."""
+    pte = mapped if sparse else _div_up(mapped, PTRS_PER_TABLE)
+    pmd = _div_up(pte, PTRS_PER_TABLE)
+    return pte, pmd, _div_up(pmd, PTRS_PER_TABLE)
+
+
+class _Seg:
+    """Pages of a task charged to one cgroup (``struct task_seg``).  A
+    task's user pages and its page tables each make a list of these, oldest
+    first: a task that moves charges the new cgroup from then on, what it
+    had stays where it was.  3.8's offline moves user segments to the
+    parent with their pages."""
+
+    __slots__ = ("memcg", "nr_pages")
+
+    def __init__(self, memcg: Cgroup, nr_pages: int) -> None:
+        self.memcg = memcg
+        self.nr_pages = nr_pages
+
+
+def _seg_add(segs: list[_Seg], memcg: Cgroup, nr_pages: int, user: bool) -> None:
+    """Pages charged to memcg: the newest segment grows if it is memcg's;
+    a new one holds memcg (``seg_add()``)."""
+    if segs and segs[-1].memcg is memcg:
+        segs[-1].nr_pages += nr_pages
+        return
+    segs.append(_Seg(memcg, nr_pages))
+    if user:
+        memcg._user_segs += 1
+    else:
+        memcg._task_ksegs += 1
+
+
+class Task:
+    """A task (a ``task_struct`` with its ``mm``): a kernel stack, user
+    pages and the page tables that map them, in a cgroup.  Made by
+    :meth:`Cgroup.fork`, never directly.
+
+    Counts are pages.  Once the task exited (or the OOM killer killed it)
+    ``alive`` is False and everything but ``handle`` raises
+    :class:`StaleHandleError`.
+
+    Not thread-safe.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("tasks are made by Cgroup.fork()")
+
+    @classmethod
+    def _new(cls, hierarchy: Hierarchy, memcg: Cgroup, slot: int, oom_score_adj: int,
+             sparse: bool) -> Task:
+        self = object.__new__(cls)
+        self._hierarchy = hierarchy
+        # The handle: a slot of the hierarchy's task slots, lowest free first,
+        # and its generation (odd while in use), as the C core's idmap.
+        self._slot = slot
+        gen = (hierarchy._task_slot_gens.get(slot, 0) + 1) & _GEN_MASK
+        self._gen = gen or 1
+        hierarchy._task_slot_gens[slot] = self._gen
+        self._alive = True
+        self._oom_victim = False  # chosen by the OOM killer (TIF_MEMDIE)
+        self._sparse = sparse
+        self._oom_score_adj = oom_score_adj
+        self._memcg = memcg  # its cgroup now
+        self._stack_memcg: Optional[Cgroup] = None  # whose objcg the stack was charged through
+        self._stack_pages = 0  # charged (0 where kmem was not accounted)
+        self._user: list[_Seg] = []  # user pages, by the cgroup charged, oldest first
+        self._pgtables: list[_Seg] = []  # charged page-table pages, likewise
+        self._rss = 0  # user pages mapped
+        self._max_mapped = 0  # page tables follow the high-water mark
+        self._pte = self._pmd = self._pud = 0  # page-table pages by level
+        self._pt_charged = 0  # of those, charged (accounted)
+        self._throttle_jiffies = 0  # memory.high delay its faults earned
+        return self
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def handle(self) -> int:
+        """``slot | generation << 22 | 1 << 46 (a task) | hierarchy tag << 47``,
+        the C core's layout."""
+        return ((self._hierarchy._tag << _TAG_SHIFT) | _KIND_TASK | (self._gen << _SLOT_BITS)
+                | self._slot)
+
+    @property
+    def alive(self) -> bool:
+        """Not exited, not killed (and its hierarchy not closed)."""
+        return self._alive and not self._hierarchy._closed
+
+    def _live(self, what: str = "task") -> None:
+        if not self.alive:
+            raise StaleHandleError(f"{what}: the task has exited")
+
+    @property
+    def cgroup(self) -> Cgroup:
+        """The cgroup it is in."""
+        self._live()
+        return self._memcg
+
+    @property
+    def rss(self) -> int:
+        """User pages mapped (charged)."""
+        self._live()
+        return self._rss
+
+    @property
+    def pagetables(self) -> int:
+        """Page-table pages (PTE + PMD + PUD) of its mapping, charged or not."""
+        self._live()
+        return self._pte + self._pmd + self._pud
+
+    @property
+    def stack(self) -> int:
+        """Kernel-stack pages charged (0 where kernel memory was not accounted)."""
+        self._live()
+        return self._stack_pages
+
+    @property
+    def oom_score_adj(self) -> int:
+        self._live()
+        return self._oom_score_adj
+
+    @property
+    def throttle_jiffies(self) -> int:
+        """The memory.high throttling its faults earned (not slept)."""
+        self._live()
+        return self._throttle_jiffies
+
+    def __repr__(self) -> str:
+        if not self.alive:
+            return "<model.Task (exited)>"
+        return (f"<model.Task rss={self._rss} pagetables={self._pte + self._pmd + self._pud} "
+                f"stack={self._stack_pages}>")
+
+    # ------------------------------------------------------------------ operations
+
+    def fault(self, nr_pages: int, cpu: int = 0) -> None:
+        """Map ``nr_pages`` more user pages, a fault each: the page tables
+        the mapping needs (kernel memory, charged where the era accounts
+        them: ``__GFP_ACCOUNT``, 4.8+), then the page (GFP_HIGHUSER_MOVABLE:
+        may reclaim and run the OOM killer).  :class:`ChargeError` (ENOMEM)
+        when a charge is refused, :class:`KilledError` (ESRCH) when the OOM
+        killer killed this task meanwhile; ``faulted`` on the error says how
+        many pages went in.  Page tables charged before a refused page stay."""
+        n = check_count(nr_pages)
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        done = 0
+        err: Optional[Exception] = None
+        if not self.alive:
+            err = StaleHandleError("fault: the task has exited")
+        else:
+            try:
+                while done < n:
+                    ret = h._fault_one(self, cpu)
+                    if ret == -errno.ENOMEM:
+                        err = ChargeError(f"fault: a charge was refused after {done} page(s)")
+                    elif ret == -errno.ESRCH:
+                        err = KilledError(
+                            f"fault: the OOM killer killed the task after {done} page(s)")
+                    elif ret:  # -ESTALE: its cgroup went offline meanwhile (a hook)
+                        err = StaleHandleError("fault: the task's cgroup is gone")
+                    if err is not None:
+                        break
+                    done += 1
+            finally:
+                h._free_check()
+        if err is not None:
+            err.faulted = done  # type: ignore[attr-defined]
+            raise err
+
+    def unmap(self, nr_pages: int, cpu: int = 0) -> None:
+        """Unmap ``nr_pages`` user pages, the newest first, each uncharged
+        from where it went; the page tables stay until exit (the kernel
+        frees them only when a whole range goes).  More than ``rss`` raises
+        :class:`InvalidError`."""
+        n = check_count(nr_pages)
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        self._live("unmap")
+        if n > self._rss:
+            raise InvalidError(f"unmap {n} pages: the task maps {self._rss}")
+        try:
+            left = n
+            while left:
+                s = self._user[-1]
+                k = min(s.nr_pages, left)
+                h._uncharge(s.memcg, k, cpu, False, None)
+                s.nr_pages -= k
+                self._rss -= k
+                left -= k
+                if not s.nr_pages:
+                    self._user.pop()
+                    s.memcg._user_segs -= 1
+        finally:
+            h._free_check()
+
+    def move(self, cgroup: Cgroup) -> None:
+        """Move into ``cgroup`` (online, of this hierarchy): it goes last in
+        that cgroup's task list.  What it has charged stays where it is
+        (cgroup v2; v1 with move_charge_at_immigrate = 0, the default);
+        later faults charge the new cgroup."""
+        h = self._hierarchy
+        if not isinstance(cgroup, Cgroup):
+            raise InvalidTypeError(f"cgroup must be a Cgroup, not {type(cgroup).__name__}")
+        if cgroup._hierarchy is not h:
+            raise InvalidError(f"cgroup {cgroup._path or '/'!r} is a cgroup of another hierarchy")
+        self._live("move")
+        if not cgroup._online:
+            raise StaleHandleError(f"move: cgroup {cgroup._path!r} is removed")
+        del self._memcg._tasks[self]
+        self._memcg = cgroup
+        cgroup._tasks[self] = None
+
+    def exit(self, cpu: int = 0) -> None:
+        """Exit: everything it charged is uncharged on ``cpu``, each part
+        from where it went (user pages from their cgroup, or where 3.8's
+        offline moved them; kernel pages through their objcg)."""
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        self._live("exit")
+        try:
+            h._task_exit(self, cpu)
+        finally:
+            h._free_check()
+
+
 # ---------------------------------------------------------------------- Hierarchy
 
 
@@ -783,6 +1131,11 @@ class Hierarchy:
         self._all: dict[int, Cgroup] = {}  # serial -> cgroup, creation order
         self._serial_of: dict[Cgroup, int] = {}
         self._dying: dict[Cgroup, None] = {}
+        self._shells: dict[Cgroup, None] = {}
+        self._tasks: dict[int, Task] = {}  # handle -> live task, fork order
+        self._free_task_slots: list[int] = []  # heap of released task slots
+        self._task_slot_gens: dict[int, int] = {}  # task slot -> its generation
+        self._next_task_slot = 1
         self._closed = False
         self._vm_swappiness = 60  # the sysctl
         self._hook_depth = 0  # reclaim hooks running (close() from one is refused)
@@ -803,10 +1156,14 @@ class Hierarchy:
             raise BusyError(errno.EBUSY, "close() from inside a call on this hierarchy "
                             "(its reclaim hook): it would wait for itself")
         self._closed = True
-        for cg in self._all.values():
-            cg._online, cg._freed = False, True
+        for cg in [*self._all.values(), *self._shells]:
+            cg._online, cg._freed, cg._shell = False, True, False
         self._all.clear()
+        self._shells.clear()
         self._dying.clear()
+        for t in self._tasks.values():
+            t._alive = False
+        self._tasks.clear()
         self._by_id.clear()
         self._by_slot.clear()
         self._cached = [[None] * len(slots) for slots in self._cached]
@@ -841,15 +1198,25 @@ class Hierarchy:
     def _by_handle(self, handle: int) -> Optional[Cgroup]:
         """The cgroup a replay record names (dying ones included), if its
         id still has that generation."""
-        if handle <= 0 or handle >> _TAG_SHIFT != self._tag:
+        if handle <= 0 or handle >> _TAG_SHIFT != self._tag or handle & _KIND_TASK:
             return None
         cg = self._by_slot.get(handle & _SLOT_MAX)
         return cg if cg is not None and cg._gen == (handle >> _SLOT_BITS) & _GEN_MASK else None
 
+    def _task(self, handle: int) -> Task:
+        """The live task a handle names; else a task that has exited (every
+        use but ``handle`` raises StaleHandleError), as the C backend's."""
+        t = self._tasks.get(handle)
+        if t is None:
+            t = object.__new__(Task)
+            t._hierarchy, t._alive = self, False
+            t._slot, t._gen = handle & _SLOT_MAX, (handle >> _SLOT_BITS) & _GEN_MASK
+        return t
+
     def _handle_error(self, handle: int) -> int:
         """Why :meth:`_by_handle` found nothing: ``-EINVAL`` for what was
         never a handle of this hierarchy, ``-ESTALE`` for a cgroup gone."""
-        if handle <= 0 or handle >> _TAG_SHIFT != self._tag:
+        if handle <= 0 or handle >> _TAG_SHIFT != self._tag or handle & _KIND_TASK:
             return -errno.EINVAL
         return -errno.ESTALE
 
@@ -887,6 +1254,8 @@ class Hierarchy:
             if cg is None:
                 return self._handle_error(handle)
             if op == _replay.OP_UNCHARGE:
+                if cg._shell and not kmem:
+                    return -errno.ESTALE  # a shell is only there for its objcg's kernel pages
                 try:
                     cg.uncharge(nr_pages, cpu, bool(kmem))
                 except UnderflowError:
@@ -905,6 +1274,8 @@ class Hierarchy:
             root = self._root if handle == 0 else self._by_handle(handle)
             if root is None:
                 return self._handle_error(handle)
+            if root._shell:
+                return -errno.ESTALE  # a shell is only there for its objcg's kernel pages
             self.drain_all(root)
             return 0
         return -errno.EINVAL
@@ -952,6 +1323,44 @@ class Hierarchy:
             slot = self._next_slot
             self._next_slot += 1
         return cgid, slot
+
+    def _reparent_user_pages(self, cg: Cgroup) -> None:
+        """3.8 ``mem_cgroup_reparent_charges()``: the user pages move to the
+        parent; only this level's counters let go of them (the parent's have
+        them already).  Tasks' user pages charged here go with them (their
+        ``pc->mem_cgroup``): later unmaps and exits uncharge the parent."""
+        parent = cg._parent
+        assert parent is not None
+        nr, cg._vmstats["anon"] = cg._vmstats["anon"], 0
+        parent._vmstats["anon"] += nr
+        if nr > 0:
+            _cancel(cg._counters["memory"], nr)
+            if self._config.memsw:
+                _cancel(cg._counters["memsw"], nr)
+        for t in self._tasks.values():
+            for seg in t._user:
+                if seg.memcg is cg:
+                    seg.memcg = parent
+
+    def _reparent_late_charge(self, memcg: Cgroup, nr_pages: int) -> None:
+        """3.8: a user charge that completed (after reclaim, say) once its
+        cgroup's offline had moved the user pages to the parent.  3.8's
+        offline loops (``mem_cgroup_reparent_charges()``) until no user page
+        is left, so this one follows the others: to the nearest online
+        ancestor, off the levels in between."""
+        to = memcg
+        while not to._online:
+            assert to._parent is not None
+            to = to._parent
+        memcg._vmstats["anon"] -= nr_pages
+        to._vmstats["anon"] += nr_pages
+        m: Cgroup = memcg
+        while m is not to:
+            _cancel(m._counters["memory"], nr_pages)
+            if self._config.memsw:
+                _cancel(m._counters["memsw"], nr_pages)
+            assert m._parent is not None
+            m = m._parent
 
     def _swappiness_of(self, cg: Cgroup) -> int:
         """``mem_cgroup_swappiness()``: the root's is the sysctl."""
@@ -1256,13 +1665,14 @@ class Hierarchy:
             m = m._parent
         return best
 
-    def _handle_over_high(self, memcg: Cgroup, nr_pages: int) -> None:
+    def _handle_over_high(self, ctx: _ChargeCtx, memcg: Cgroup) -> None:
         """``mem_cgroup_handle_over_high()`` on the way back to user space:
         reclaim_high, then the penalty; reclaim again while reclaim makes
         progress or retries remain; the delay the kernel would sleep is added
-        to the cgroup's throttle total instead."""
+        to the cgroup's throttle total (and the charging call's) instead."""
         cfg = self._config
-        nr_pages &= 0xFFFFFFFF  # current->memcg_nr_pages_over_high: unsigned int
+        nr_pages = ctx.pending_high & 0xFFFFFFFF  # memcg_nr_pages_over_high: unsigned int
+        ctx.pending_high = 0
         if not nr_pages:
             return
         retries = cfg.reclaim_retries
@@ -1284,17 +1694,23 @@ class Hierarchy:
                 if retries + 1 > 0:
                     in_retry = True
                     continue
-                memcg._throttle_jiffies += penalty  # schedule_timeout_killable(), not slept
+                # schedule_timeout_killable(), not slept: counted
+                memcg._throttle_jiffies += penalty
+                ctx.throttle_jiffies += penalty
                 return
         finally:
             memcg._pins -= 1
 
     # ------------------------------------------------------------------ charge path
 
-    def _charge(self, cg: Cgroup, n: int, cpu: int, gfp: int, kmem: bool) -> Optional[Cgroup]:
+    def _charge(self, cg: Cgroup, n: int, cpu: int, gfp: int, kmem: bool,
+                ctx: Optional[_ChargeCtx] = None) -> Optional[Cgroup]:
         """``try_charge()`` + the kmem wrappers, then memory.high at "return
-        to user" (``mem_cgroup_handle_over_high()``)."""
+        to user" (``mem_cgroup_handle_over_high()``).  ``ctx``: the charging
+        call's state (the charging task, if any, for the OOM killer)."""
         cfg = self._config
+        if ctx is None:
+            ctx = _ChargeCtx(cpu, None)
         if cg is self._root:
             return None  # mem_cgroup_is_root(): nothing is charged
         if n == 0:
@@ -1306,7 +1722,6 @@ class Hierarchy:
             return None  # 3.8: kmem accounting not activated for this memcg
         if kmem and cfg.charge_loop == "3.8" and gfp & GFP_NOFAIL:
             return None  # 3.8 memcg_kmem_newpage_charge(): NOFAIL kmem is unaccounted
-        pending = [0]
         if kmem and cfg.kmem_first and "kmem" in cg._counters:
             # 3.8 memcg_charge_kmem(): the kmem counter first, no reclaim on it
             kc = cg._counters["kmem"]
@@ -1315,7 +1730,7 @@ class Hierarchy:
                 assert isinstance(fail, _CgCounter)
                 return fail.cgroup
             try:
-                over = self._charge_loop(cg, gfp, n, cpu, pending, kmem)
+                over = self._charge_loop(ctx, cg, gfp, n, kmem)
             except BaseException:
                 _uncharge(kc, n, None)  # a clamp here is silent, as in the C core
                 raise
@@ -1323,7 +1738,17 @@ class Hierarchy:
                 _uncharge(kc, n, None)
                 return over
         else:
-            over = self._charge_loop(cg, gfp, n, cpu, pending, kmem)
+            over = self._charge_loop(ctx, cg, gfp, n, kmem)
+        if over is None and ctx.bypassed:
+            if not kmem:
+                return None  # 3.8: the root took the page: not charged, not counted
+            # 3.8 memcg_charge_kmem(): __mem_cgroup_try_charge() said -EINTR
+            # (bypass); the kmem counter is charged, so memory (and memsw)
+            # are forced on the same cgroup to match.
+            ctx.bypassed = False
+            self._force_charge(cg._counters["memory"], n)
+            if cfg.memsw:
+                self._force_charge(cg._counters["memsw"], n)
         if over is None and kmem and cfg.version == 1 and not cfg.kmem_first:
             kc = cg._counters["kmem"]
             if cfg.kmem_limit != "enforced":
@@ -1341,34 +1766,36 @@ class Hierarchy:
                         over = fail.cgroup
         if over is None:
             if kmem:
-                cg._kernel += n  # memcg_account_kmem(): MEMCG_KMEM
+                cg._vmstats["kernel"] += n  # memcg_account_kmem(): MEMCG_KMEM
+                cg._kmem_own += n
             else:
-                cg._anon += n
-        if pending[0]:
-            nr, pending[0] = pending[0], 0
-            self._handle_over_high(cg, nr)
+                cg._vmstats["anon"] += n
+                if cfg.reparent_user_pages and not cg._online:
+                    self._reparent_late_charge(cg, n)
+        if ctx.pending_high:
+            self._handle_over_high(ctx, cg)
         return over
 
-    def _charge_loop(self, memcg: Cgroup, gfp: int, nr_pages: int, cpu: int,
-                     pending: list[int], kmem: bool) -> Optional[Cgroup]:
+    def _charge_loop(self, ctx: _ChargeCtx, memcg: Cgroup, gfp: int, nr_pages: int,
+                     kmem: bool) -> Optional[Cgroup]:
         """The era's charge loop: 3.8's lets OOM in for user pages, and for
         kernel memory only with __GFP_FS and without NORETRY."""
         if self._config.charge_loop == "3.8":
             oom = not kmem or bool(gfp & GFP_FS and not gfp & GFP_NORETRY)
-            return self._try_charge_memcg_38(memcg, gfp, nr_pages, cpu, oom)
-        return self._try_charge_memcg(memcg, gfp, nr_pages, cpu, pending)
+            return self._try_charge_memcg_38(ctx, memcg, gfp, nr_pages, oom)
+        return self._try_charge_memcg(ctx, memcg, gfp, nr_pages)
 
-    def _try_charge_memcg(
-        self, memcg: Cgroup, gfp: int, nr_pages: int, cpu: int, pending: list[int]
-    ) -> Optional[Cgroup]:
+    def _try_charge_memcg(self, ctx: _ChargeCtx, memcg: Cgroup, gfp: int,
+                          nr_pages: int) -> Optional[Cgroup]:
         """``try_charge_memcg()``: None when charged, else the memcg over its
-        limit.  Adds to ``pending[0]`` (``current->memcg_nr_pages_over_high``)."""
+        limit.  Adds to ``ctx.pending_high`` (``current->memcg_nr_pages_over_high``)."""
         cfg = self._config
+        cpu = ctx.cpu
         batch = max(cfg.charge_batch, nr_pages)
         if cfg.allow_spinning_batch and not gfp & (GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM):
             batch = nr_pages  # !gfpflags_allow_spinning(): no stock refill
         nr_retries = cfg.reclaim_retries
-        drained = raised_max = False
+        drained = raised_max = passed_oom = False
         memory = memcg._counters["memory"]
         memsw = memcg._counters["memsw"] if cfg.memsw else None
         while True:  # retry:
@@ -1383,7 +1810,7 @@ class Hierarchy:
             if over is None:
                 f = memory.try_charge(batch)
                 if f is None:
-                    self._done_restock(memcg, batch, nr_pages, cpu, pending)
+                    self._done_restock(ctx, memcg, batch, nr_pages)
                     return None
                 if memsw is not None:
                     _uncharge(memsw, batch, None)
@@ -1413,8 +1840,15 @@ class Hierarchy:
                 continue
             if gfp & GFP_RETRY_MAYFAIL:
                 break
-            if _get_order(nr_pages) <= PAGE_ALLOC_COSTLY_ORDER:
-                self._memcg_memory_event(over, "oom")  # mem_cgroup_oom(): no task to kill
+            # Avoid an endless loop for a dying task (task_is_dying(): chosen
+            # by the OOM killer, or gone: its exit went on meanwhile).
+            if passed_oom and _task_dying(ctx.task):
+                break
+            # Retry as long as the OOM killer makes progress; fail if it cannot.
+            if self._mem_cgroup_oom(ctx, over, _get_order(nr_pages)):
+                passed_oom = True
+                nr_retries = cfg.reclaim_retries
+                continue
             break
         # nomem:
         if not gfp & (GFP_NOFAIL | GFP_HIGH):
@@ -1444,8 +1878,8 @@ class Hierarchy:
                 break
         return total
 
-    def _do_charge_38(self, memcg: Cgroup, gfp: int, batch: int, min_pages: int,
-                      oom_check: bool) -> tuple[str, Optional[Cgroup]]:
+    def _do_charge_38(self, ctx: _ChargeCtx, memcg: Cgroup, gfp: int, batch: int,
+                      min_pages: int, oom_check: bool) -> tuple[str, Optional[Cgroup]]:
         """``mem_cgroup_do_charge()`` (3.8): res (memory) first, then memsw."""
         cfg = self._config
         memory = memcg._counters["memory"]
@@ -1473,17 +1907,31 @@ class Hierarchy:
             return "retry", over
         if not oom_check:
             return "nomem", over
-        # mem_cgroup_handle_oom(): no task to kill, so no victim: 3.8 would
-        # sleep a jiffy and retry forever; the charge fails instead, counted.
-        self._memcg_memory_event(over, "oom")
-        over._oom_livelocks += 1
-        return "livelock", over
+        return self._mem_cgroup_handle_oom_38(ctx, over), over
 
-    def _try_charge_memcg_38(self, memcg: Cgroup, gfp: int, nr_pages: int, cpu: int,
+    def _mem_cgroup_handle_oom_38(self, ctx: _ChargeCtx, over: Cgroup) -> str:
+        """``mem_cgroup_handle_oom()`` (3.8): kill, then the charge retries
+        (after a jiffy): "retry".  Where 3.8 would sleep until memory comes
+        back (oom_kill_disable, or no victim) and so retry forever, the
+        charge fails instead, counted: "livelock".  Where the charging task
+        itself was chosen (TIF_MEMDIE): "oom_die", the charge is bypassed."""
+        self._memcg_memory_event(over, "oom")
+        if not over._oom_kill_disable:
+            killed = self._oom_kill(ctx, over)
+            if _task_dying(ctx.task):
+                return "oom_die"
+            if killed:
+                return "retry"
+        over._oom_livelocks += 1
+        return "livelock"
+
+    def _try_charge_memcg_38(self, ctx: _ChargeCtx, memcg: Cgroup, gfp: int, nr_pages: int,
                              oom: bool) -> Optional[Cgroup]:
-        """``__mem_cgroup_try_charge()`` (3.8): None when charged, else the
-        memcg over its limit.  Nothing is ever forced."""
+        """``__mem_cgroup_try_charge()`` (3.8): None when charged (or
+        bypassed: ``ctx.bypassed``), else the memcg over its limit.  Nothing
+        is ever forced here."""
         cfg = self._config
+        cpu = ctx.cpu
         batch = max(cfg.charge_batch, nr_pages)
         nr_oom_retries = cfg.reclaim_retries
         while True:  # again:
@@ -1494,13 +1942,16 @@ class Hierarchy:
                 if oom and not nr_oom_retries:
                     oom_check = True
                     nr_oom_retries = cfg.reclaim_retries
-                ret, over = self._do_charge_38(memcg, gfp, batch, nr_pages, oom_check)
+                ret, over = self._do_charge_38(ctx, memcg, gfp, batch, nr_pages, oom_check)
                 if ret == "ok":
                     if batch > nr_pages:
                         self._refill_stock(memcg, batch - nr_pages, cpu)
                     return None
                 if ret == "retry":
                     break
+                if ret == "oom_die":
+                    ctx.bypassed = True  # bypass: charged to the root, nothing counted
+                    return None
                 if ret == "nomem" and oom:
                     if oom_check:  # NORETRY: the OOM killer is never reached
                         assert over is not None
@@ -1523,11 +1974,11 @@ class Hierarchy:
                     c._failcnt = (c._failcnt + 1) & U64_MASK
                 c = c.parent
 
-    def _done_restock(self, memcg: Cgroup, batch: int, nr_pages: int, cpu: int, pending: list[int]) -> None:
+    def _done_restock(self, ctx: _ChargeCtx, memcg: Cgroup, batch: int, nr_pages: int) -> None:
         """``done_restock:``: park the surplus in the stock, then note pages
         over memory.high (or v2 swap.high) for the end of the call."""
         if batch > nr_pages:
-            self._refill_stock(memcg, batch - nr_pages, cpu)
+            self._refill_stock(memcg, batch - nr_pages, ctx.cpu)
         v2 = self._config.version == 2
         m: Optional[Cgroup] = memcg
         while m is not None:
@@ -1537,31 +1988,390 @@ class Hierarchy:
                 sw = m._counters["swap"]
                 over_high = sw.usage > sw.high
             if over_high:
-                pending[0] += batch
+                ctx.pending_high += batch
                 break
             m = m._parent
 
+    # ------------------------------------------------------------------ the OOM killer
+
+    def _mem_cgroup_oom(self, ctx: _ChargeCtx, over: Cgroup, order: int) -> bool:
+        """``mem_cgroup_oom()`` + ``mem_cgroup_out_of_memory()`` (current
+        kernels), at the end of the charge loop: True to retry the charge,
+        False to fail it."""
+        if order > PAGE_ALLOC_COSTLY_ORDER:
+            return False
+        self._memcg_memory_event(over, "oom")
+        if self._config.version == 1 and over._oom_kill_disable:
+            return False  # memcg1_oom_prepare(): the charge fails
+        if self._mem_cgroup_margin(over, self._config.memsw) >= 1 << order:
+            return True  # someone freed memory meanwhile: no kill
+        if _task_dying(ctx.task):
+            return True  # task_is_dying(): it gets to go on and exit
+        return self._oom_kill(ctx, over)
+
+    def _oom_badness(self, t: Task, totalpages: int) -> Optional[int]:
+        """``oom_badness()``: what the task owns, user pages and page tables
+        (no swap is modelled), plus oom_score_adj thousandths of the limit.
+        Current kernels count the PTE, PMD and PUD pages
+        (``mm_pgtables_bytes``); None (LONG_MIN) for -1000, never chosen.
+        3.8 counts the PTE pages only (``nr_ptes``) and gives at least 1, 0
+        for -1000 (never chosen either).  Tasks are unprivileged: no
+        CAP_SYS_ADMIN bonus."""
+        adj = t._oom_score_adj
+        if self._config.charge_loop == "3.8":
+            if adj == OOM_SCORE_ADJ_MIN:
+                return 0
+            points = t._rss + t._pte + adj * (totalpages // 1000)
+            return points if points > 0 else 1
+        if adj == OOM_SCORE_ADJ_MIN:
+            return None
+        return t._rss + t._pte + t._pmd + t._pud + adj * (totalpages // 1000)
+
+    def _oom_select(self, over: Cgroup) -> Optional[Task]:
+        """``select_bad_process()`` over ``mem_cgroup_scan_tasks()``: the
+        subtree of the cgroup over its limit, pre-order, each cgroup's tasks
+        in order; the highest score wins.  On a tie the later task wins
+        (``oom_evaluate_task()`` skips only lower scores); 3.8 kept the
+        first (a strict >, from chosen_points = 0)."""
+        v38 = self._config.charge_loop == "3.8"
+        limit = over._counters["memory"].max
+        totalpages = limit if limit else 1  # mem_cgroup_get_max(); no swap
+        chosen: Optional[Task] = None
+        chosen_points = 0
+        for c in (over, *over._descendants()):
+            for t in c._tasks:
+                points = self._oom_badness(t, totalpages)
+                if points is None:
+                    continue
+                if (points > chosen_points if v38
+                        else chosen is None or points >= chosen_points):
+                    chosen, chosen_points = t, points
+        return chosen
+
+    def _oom_group_of(self, victim: Task, domain: Cgroup) -> Optional[Cgroup]:
+        """``mem_cgroup_get_oom_group()``: the highest cgroup from the
+        victim's up to the OOM domain with memory.oom.group set (v2 only)."""
+        if self._config.version != 2 or victim._memcg is self._root:
+            return None
+        group: Optional[Cgroup] = None
+        c: Optional[Cgroup] = victim._memcg
+        while c is not None:
+            if c._oom_group:
+                group = c
+            if c is domain:
+                break
+            c = c._parent
+        return group
+
+    def _oom_mark(self, t: Task, victims: list[Task]) -> None:
+        """``__oom_kill_process()``: an oom_kill event on the task's cgroup,
+        and it is marked to die.  A victim killed again as a member of its
+        group is counted again (it still has its mm then)."""
+        self._memcg_memory_event(t._memcg, "oom_kill")
+        if not t._oom_victim:
+            t._oom_victim = True
+            victims.append(t)
+
+    def _oom_kill(self, ctx: _ChargeCtx, over: Cgroup) -> bool:
+        """``out_of_memory()`` in a memcg: choose a victim, kill it (and, with
+        memory.oom.group, every task of its group but those at -1000);
+        True if something was killed.  A killed task exits at once (the OOM
+        reaper and exit free its memory a little later; a simulation has no
+        later): what it owns is uncharged on the charging CPU."""
+        victim = self._oom_select(over)
+        if victim is None:
+            return False
+        group = self._oom_group_of(victim, over)
+        victims: list[Task] = []
+        self._oom_mark(victim, victims)
+        if group is not None:
+            self._memcg_memory_event(group, "oom_group_kill")
+            for c in (group, *group._descendants()):
+                for t in c._tasks:
+                    if t._oom_score_adj != OOM_SCORE_ADJ_MIN:
+                        self._oom_mark(t, victims)
+        for t in victims:
+            self._task_exit(t, ctx.cpu)
+        return True
+
+    # ------------------------------------------------------------------ tasks
+
+    def _charge_task(self, cg: Cgroup, task: Optional[Task], nr_pages: int, cpu: int,
+                     gfp: int, kmem: bool) -> tuple[int, bool]:
+        """``memcg_charge_task()``: a charge on behalf of a task (fork, a
+        fault), known to the OOM killer.  0, -ENOMEM (refused) or -ESTALE;
+        and whether 3.8 bypassed it to the root (nothing charged) because
+        the OOM killer chose the task.  The task earns the memory.high
+        throttle of the call."""
+        if not cg._online:
+            return -errno.ESTALE, False
+        ctx = _ChargeCtx(cpu, task)
+        cg._pins += 1
+        try:
+            over = self._charge(cg, nr_pages, cpu, gfp, kmem, ctx)
+        finally:
+            cg._pins -= 1
+        if task is not None:
+            task._throttle_jiffies += ctx.throttle_jiffies
+        return (0 if over is None else -errno.ENOMEM), ctx.bypassed
+
+    def _uncharge_call(self, cg: Cgroup, nr_pages: int, cpu: int, kmem: bool) -> None:
+        """An uncharge as ``Cgroup.uncharge()`` makes it, on the task paths'
+        own account (a clamp stays silent): nothing for a freed cgroup, a
+        shell only takes kernel pages."""
+        if cg._freed and not (cg._shell and kmem):
+            return
+        self._uncharge(cg, nr_pages, cpu, kmem, None)
+
+    def _charge_stack(self, cg: Cgroup, cpu: int, pages: int) -> int:
+        """The kernel stack, charged as kernel memory, all or nothing: 3.8 as
+        one order-1 allocation; current kernels page by page (VMAP stacks,
+        ``memcg_charge_kernel_stack()``), what was charged given back when a
+        page is refused.  0, -ENOMEM or -ESTALE."""
+        if not self._config.stack_per_page:
+            return self._charge_task(cg, None, pages, cpu, GFP_KERNEL, True)[0]
+        for i in range(pages):
+            try:
+                ret = self._charge_task(cg, None, 1, cpu, GFP_KERNEL, True)[0]
+            except BaseException:
+                self._uncharge_kmem_pages(cg, i, cpu, "kernel_stack")
+                raise
+            if ret:  # memcg_charge_kernel_stack(): undo what was charged
+                self._uncharge_kmem_pages(cg, i, cpu, "kernel_stack")
+                return ret
+        return 0
+
+    def _fork(self, cg: Cgroup, cpu: int, adj: int, sparse: bool) -> Task:
+        """``copy_process()``: the stack (``alloc_thread_stack_node()``),
+        then the task, last in its cgroup's list.  In the kernel the forking
+        parent is a task of the cgroup: rmdir and 3.8's kmem activation fail
+        with EBUSY until the fork is over; so here (``nr_forking``), and
+        whether the stack is accounted cannot change meanwhile."""
+        cg._nr_forking += 1
+        try:
+            accounted = cg is not self._root and cg._kmem_active
+            pages = self._config.kernel_stack_pages
+            ret = self._charge_stack(cg, cpu, pages)
+            if ret == -errno.ENOMEM:
+                raise ForkError(f"fork in {cg._path or '/'}: the kernel stack was refused")
+            if ret:  # -ESTALE: cannot happen while the fork holds the cgroup online
+                raise StaleHandleError(f"fork: cgroup {cg._path!r} is removed")
+            if self._free_task_slots:
+                slot = heapq.heappop(self._free_task_slots)
+            elif self._next_task_slot > _SLOT_MAX:
+                # No task slot left: the fork fails, the stack goes back.
+                if accounted:
+                    self._uncharge_kmem_pages(cg, pages, cpu, "kernel_stack")
+                raise NoSpaceError("4,194,303 tasks exist")
+            else:
+                slot = self._next_task_slot
+                self._next_task_slot += 1
+        finally:
+            cg._nr_forking -= 1
+            self._free_check()
+        t = Task._new(self, cg, slot, adj, sparse)
+        if accounted:
+            t._stack_memcg, t._stack_pages = cg, pages
+            cg._task_ksegs += 1  # the stack names it, as a segment would
+            cg._vmstats["kernel_stack"] += pages
+        cg._tasks[t] = None
+        self._tasks[t.handle] = t
+        return t
+
+    @staticmethod
+    def _missing_level(t: Task) -> tuple[Optional[str], int]:
+        """The first page-table level, top-down, that the mapping's next
+        page still lacks (None when it has them all), and the mapping's
+        high-water mark."""
+        mapped = max(t._rss + 1, t._max_mapped)
+        pte, pmd, pud = _pgtables_for(t._sparse, mapped)
+        for level, want in (("_pud", pud), ("_pmd", pmd), ("_pte", pte)):
+            if getattr(t, level) < want:
+                return level, mapped
+        return None, mapped
+
+    @staticmethod
+    def _task_moved(t: Task, memcg: Cgroup) -> bool:
+        """A charge found the cgroup the task was in gone (-ESTALE): has
+        the task moved on since (or gone)?  Then the charge is retried where
+        it is now (a cgroup with tasks is never removed)."""
+        return not t._alive or t._memcg is not memcg
+
+    def _fault_tables(self, t: Task, cpu: int) -> int:
+        """``fault_tables()``: the page tables a mapping of one more page
+        needs, allocated top-down as the fault's walk does (``__pud_alloc()``,
+        ``__pmd_alloc()``, ``__pte_alloc()``): one page each, and one charge
+        with __GFP_ACCOUNT each where the era accounts them.  A level
+        installed stays when a lower one is refused, as in the kernel.  Page
+        tables follow the high-water mark of the mapping.  0, -ENOMEM
+        (refused), -ESRCH (the task was killed meanwhile) or -ESTALE."""
+        while True:
+            if not t._alive:
+                return -errno.ESRCH
+            level, mapped = self._missing_level(t)
+            if level is None:
+                t._max_mapped = mapped
+                return 0
+            memcg = t._memcg
+            accounted = (self._config.pagetables_accounted and memcg is not self._root
+                         and memcg._kmem_active)
+            if not accounted:
+                setattr(t, level, getattr(t, level) + 1)
+                continue
+            memcg._pins += 1  # up to the segment's commit, as _fault_one pins it
+            try:
+                ret, _ = self._charge_task(memcg, t, 1, cpu, GFP_KERNEL | GFP_ACCOUNT, True)
+            finally:
+                memcg._pins -= 1
+            if ret == -errno.ESTALE and self._task_moved(t, memcg):
+                continue  # it left a cgroup since removed: charge where it is
+            if ret:
+                return ret
+            if not t._alive:  # killed meanwhile: the page goes back
+                self._uncharge_kmem_pages(memcg, 1, cpu, "pagetables")
+                return -errno.ESRCH
+            if self._missing_level(t)[0] != level:
+                # A racing fault put one there (pmd_install() and friends
+                # free the table they were beaten to).
+                self._uncharge_kmem_pages(memcg, 1, cpu, "pagetables")
+                continue
+            _seg_add(t._pgtables, memcg, 1, False)
+            setattr(t, level, getattr(t, level) + 1)
+            t._pt_charged += 1
+            memcg._vmstats["pagetables"] += 1
+
+    def _fault_one(self, t: Task, cpu: int) -> int:
+        """``fault_one()``: one fault, the page tables, then the page.  0,
+        -ENOMEM (refused), -ESRCH (the task was killed meanwhile) or -ESTALE."""
+        ret = self._fault_tables(t, cpu)
+        if ret:
+            return ret
+        while True:
+            if not t._alive:
+                return -errno.ESRCH
+            memcg = t._memcg
+            # A reference (the charge's css reference) up to the page's commit:
+            # the task may leave the cgroup meanwhile and the cgroup be removed.
+            memcg._pins += 1
+            try:
+                # The page: GFP_HIGHUSER_MOVABLE, which may wait and may OOM.
+                ret, bypassed = self._charge_task(memcg, t, 1, cpu, GFP_KERNEL, False)
+                if ret == -errno.ESTALE and self._task_moved(t, memcg):
+                    continue  # it left a cgroup since removed: charge where it is
+                if ret:
+                    return ret
+                if not t._alive or bypassed:
+                    if not bypassed:
+                        self._uncharge_call(memcg, 1, cpu, False)
+                    return -errno.ESRCH
+                # Removed meanwhile in 3.8: the page went to the parent with the others.
+                owner = memcg
+                if self._config.reparent_user_pages:
+                    while not owner._online:
+                        assert owner._parent is not None
+                        owner = owner._parent
+                # The root's pages too: nothing was charged, but unmap takes them in order.
+                _seg_add(t._user, owner, 1, True)
+                t._rss += 1
+                return 0
+            finally:
+                memcg._pins -= 1
+
+    def _kmem_per_page(self, stat: str) -> bool:
+        """Are these kernel pages given back one page at a time?  The kernel
+        frees each page-table page on its own (``pte_free()`` and friends),
+        and a VMAP stack page by page: a ``memcg_kmem_uncharge_page()``,
+        hence a ``refill_stock()``, for each (with the stock's refill cap
+        the grouping shows).  3.8 freed its order-1 stack as one allocation."""
+        return stat == "pagetables" or self._config.stack_per_page
+
+    def _uncharge_kmem_pages(self, cg: Cgroup, nr_pages: int, cpu: int, stat: str) -> None:
+        """Kernel pages given back on a failure path (``uncharge_kmem_pages()``):
+        as an uncharge call, page by page where the kernel frees them so."""
+        if not self._kmem_per_page(stat):
+            self._uncharge_call(cg, nr_pages, cpu, True)
+            return
+        for _ in range(nr_pages):
+            self._uncharge_call(cg, 1, cpu, True)
+
+    def _uncharge_kmem_stat(self, memcg: Cgroup, nr_pages: int, cpu: int, stat: str) -> None:
+        """``memcg_uncharge_kmem_stat()``: kernel pages of a task (its stack,
+        its page tables) come off with their own statistic, from where their
+        objcg points now."""
+        if memcg is self._root or not nr_pages:
+            return
+        to = memcg
+        if self._config.objcg:
+            while not to._online:
+                assert to._parent is not None
+                to = to._parent
+        to._vmstats[stat] -= nr_pages
+        self._uncharge(memcg, nr_pages, cpu, True, None)
+
+    def _seg_uncharge(self, seg: _Seg, cpu: int, kmem: bool, stat: str = "") -> None:
+        """``seg_uncharge()``: a segment's pages come off (kernel pages with
+        their own statistic, page by page where the kernel frees them so)."""
+        if not kmem:
+            self._uncharge(seg.memcg, seg.nr_pages, cpu, False, None)
+        elif not self._kmem_per_page(stat):
+            self._uncharge_kmem_stat(seg.memcg, seg.nr_pages, cpu, stat)
+        else:
+            for _ in range(seg.nr_pages):
+                self._uncharge_kmem_stat(seg.memcg, 1, cpu, stat)
+
+    def _task_exit(self, t: Task, cpu: int) -> None:
+        """``do_exit()`` (or the OOM killer's kill): everything the task
+        charged comes off on ``cpu``, each part from where it went: its user
+        pages, then its page tables, then its stack, each list newest first."""
+        t._alive = False
+        del t._memcg._tasks[t]
+        del self._tasks[t.handle]
+        heapq.heappush(self._free_task_slots, t._slot)
+        self._task_slot_gens[t._slot] = (t._gen + 1) & _GEN_MASK
+        for seg in reversed(t._user):
+            self._seg_uncharge(seg, cpu, False)
+            seg.memcg._user_segs -= 1
+        for seg in reversed(t._pgtables):
+            self._seg_uncharge(seg, cpu, True, "pagetables")
+            seg.memcg._task_ksegs -= 1
+        if t._stack_pages:
+            assert t._stack_memcg is not None
+            self._seg_uncharge(_Seg(t._stack_memcg, t._stack_pages), cpu, True, "kernel_stack")
+            t._stack_memcg._task_ksegs -= 1
+        t._user, t._pgtables = [], []
+        t._rss = t._stack_pages = 0
+
     # ------------------------------------------------------------------ uncharge
 
-    def _uncharge(self, cg: Cgroup, n: int, cpu: int, kmem: bool, clamped: list[CounterView]) -> None:
+    def _uncharge(self, cg: Cgroup, n: int, cpu: int, kmem: bool,
+                  clamped: Optional[list[CounterView]]) -> None:
         """``uncharge_batch()`` for user pages; ``obj_cgroup_uncharge_pages()``
         (or 3.8 ``memcg_uncharge_kmem()``) for kernel pages."""
         cfg = self._config
         if cg is self._root or n == 0:
             return  # nothing was charged to the root; uncharge_batch() skips 0 pages
+        # Pages of a cgroup that is no longer online went to its nearest online
+        # ancestor: kernel pages with its objcg (5.9+), user pages with 3.8's
+        # mem_cgroup_reparent_charges().
+        to = cg
+        if cfg.objcg if kmem else cfg.reparent_user_pages:
+            while not to._online:
+                assert to._parent is not None
+                to = to._parent
         if not kmem:
-            self._memcg_uncharge(cg, n, clamped)
-            cg._anon -= n
+            self._memcg_uncharge(to, n, clamped)
+            to._vmstats["anon"] -= n
             return
         if not cg._kmem_active:
             return
-        cg._kernel -= n
+        to._vmstats["kernel"] -= n
+        cg._kmem_own -= n
         if cfg.version == 1:
-            _uncharge(cg._counters["kmem"], n, clamped)
+            _uncharge(to._counters["kmem"], n, clamped)
         if cfg.kmem_uncharge_via_stock:
-            self._refill_stock(cg, n, cpu, clamped)
+            self._refill_stock(to, n, cpu, clamped)
         else:
-            self._memcg_uncharge(cg, n, clamped)
+            self._memcg_uncharge(to, n, clamped)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -1573,23 +2383,72 @@ class Hierarchy:
         while changed:
             changed = False
             for cg in list(self._dying):
-                if (
-                    not cg._children_all
-                    and cg._stock_refs == 0
-                    and cg._pins == 0
-                    and all(c.usage == 0 for c in cg._counters.values())
-                ):
+                if self._freeable(cg):
                     self._free(cg)
                     changed = True
+            for cg in list(self._shells):
+                if not self._needs_shell(cg):
+                    self._drop_shell(cg)
+                    changed = True
+
+    def _freeable(self, cg: Cgroup) -> bool:
+        """Nothing holds it: no child, no stock slot, no call in progress;
+        then by era: with objcgs only user pages hold it, 3.8 (user pages
+        reparented at offline) and older every counter."""
+        if cg._children_all or cg._stock_refs or cg._pins:
+            return False
+        # A task's pages hold their cgroup even when a caller's own uncharges
+        # took its counts to zero (3.8 moved user pages to the parent at
+        # offline; kernel pages go through an objcg: a shell, where there is one).
+        if cg._user_segs and not self._config.reparent_user_pages:
+            return False
+        if cg._task_ksegs and not self._config.objcg:
+            return False
+        if self._config.objcg:
+            return cg._vmstats["anon"] <= 0
+        return all(c.usage == 0 for c in cg._counters.values())
+
+    def _needs_shell(self, cg: Cgroup) -> bool:
+        return self._config.objcg and (cg._nr_shells > 0 or cg._task_ksegs > 0 or cg._kmem_own > 0)
 
     def _free(self, cg: Cgroup) -> None:
+        """``css_free``: out of the tree; its statistics stay in the parent.
+        With kernel pages still charged through its objcg it becomes a
+        shell: its handle still uncharges them (from where the objcg points)."""
         del self._dying[cg]
         cg._freed = True
         self._release_id(cg)
-        heapq.heappush(self._free_slots, cg._slot)
-        self._slot_gens[cg._slot] = (cg._gen + 1) & _GEN_MASK
-        del self._by_slot[cg._slot]
         parent = cg._parent
         assert parent is not None
         parent._children_all.remove(cg)
         del self._all[self._serial_of.pop(cg)]
+        self._fold_stats(cg)
+        if self._needs_shell(cg):
+            cg._shell = True
+            parent._nr_shells += 1
+            self._shells[cg] = None
+        else:
+            self._free_slot(cg)
+
+    def _fold_stats(self, cg: Cgroup) -> None:
+        """A freed cgroup's statistics go to its parent's dead ones, as the
+        kernel's rstat keeps a dead memcg's counts in its ancestors: the
+        subtree sums do not change."""
+        parent = cg._parent
+        assert parent is not None
+        for k in STATS:
+            parent._dead_stat[k] += cg._vmstats[k] + cg._dead_stat[k]
+            cg._vmstats[k] = cg._dead_stat[k] = 0
+
+    def _drop_shell(self, cg: Cgroup) -> None:
+        del self._shells[cg]
+        cg._shell = False
+        assert cg._parent is not None
+        cg._parent._nr_shells -= 1
+        self._fold_stats(cg)  # zeros: its statistics went with its free
+        self._free_slot(cg)
+
+    def _free_slot(self, cg: Cgroup) -> None:
+        heapq.heappush(self._free_slots, cg._slot)
+        self._slot_gens[cg._slot] = (cg._gen + 1) & _GEN_MASK
+        del self._by_slot[cg._slot]

@@ -1,0 +1,8 @@
+"""python -m pymemcg.bench: the same as ``pymemcg bench``."""
+
+import sys
+
+from . import main
+
+if __name__ == "__main__":
+    sys.exit(main())
