@@ -152,6 +152,9 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 	}
 	stat_sum(h, memcg, info->stat);
 	info->nr_tasks = memcg->nr_tasks;
+	info->nr_sockets = memcg->nr_sockets;
+	info->tcpmem_active = atomic_load_explicit(&memcg->tcpmem_active, RELAXED);
+	info->tcpmem_pressure = atomic_load_explicit(&memcg->tcpmem_pressure, RELAXED);
 	info->throttle_jiffies = atomic_load_explicit(&memcg->throttle_jiffies, RELAXED);
 	info->oom_livelocks = atomic_load_explicit(&memcg->oom_livelocks, RELAXED);
 	info->name_len = (int32_t)memcg->name_len;

@@ -791,3 +791,125 @@ int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	(void)h;
 	return 0;
 }
+
+/* --- sockets ----------------------------------------------------------------- */
+
+/*
+ * v1 (memcg1_charge_skmem): the tcpmem counter alone; memory never sees
+ * socket pages.  A failure raises the cgroup's pressure flag, a success
+ * lowers it.  Counters are lock-free and the flag is a relaxed store, as
+ * the kernel's plain int: a racing charge may flip it back at once.
+ */
+static bool memcg1_charge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+				unsigned long nr_pages, unsigned int gfp)
+{
+	struct page_counter *tcp = &memcg->counter[MEMCG_TCPMEM], *fail;
+	bool over = false;
+
+	if (h->cfg.tcpmem_counter == PMC_TCPMEM_RES_COUNTER) {
+		/*
+		 * 3.x: memcg_memory_allocated_add() charges with
+		 * res_counter_charge_nofail() -- every level goes up (max_usage
+		 * follows), each level left above its limit counts a failure --
+		 * and __sk_mem_schedule() takes the pages back when a level was
+		 * over (OVER_LIMIT), unless the send may not fail (a stream
+		 * send under its sndbuf: __GFP_NOFAIL here).  The limits are
+		 * taken as below sysctl_tcp_mem, so a cgroup's tcp_prot_mem[]
+		 * are its limit.  res_counter held a spinlock per level; here
+		 * the levels are read after the lock-free charge, so a racing
+		 * charge's pages may count in "over" (its own check sees ours).
+		 */
+		charge_nofail(h, tcp, nr_pages);
+		for (struct page_counter *c = tcp; c; c = c->parent)
+			if (page_counter_read(c) > atomic_load_explicit(&c->max, RELAXED))
+				over = true;
+		if (!over) {
+			/* sk_leave_memory_pressure (3.x): this cgroup's flag and every ancestor's. */
+			for (struct mem_cgroup *m = memcg; m; m = m->parent)
+				atomic_store_explicit(&m->tcpmem_pressure, 0, RELAXED);
+			return true;
+		}
+		/* sk_enter_memory_pressure (3.x): the socket's own cgroup only. */
+		atomic_store_explicit(&memcg->tcpmem_pressure, 1, RELAXED);
+		if (gfp & PMC_GFP_NOFAIL)
+			return true;
+		page_counter_uncharge(tcp, nr_pages);
+		return false;
+	}
+	if (page_counter_try_charge(tcp, nr_pages, &fail)) {
+		atomic_store_explicit(&memcg->tcpmem_pressure, 0, RELAXED);
+		return true;
+	}
+	atomic_store_explicit(&memcg->tcpmem_pressure, 1, RELAXED);
+	if (gfp & PMC_GFP_NOFAIL) {
+		page_counter_charge(tcp, nr_pages);
+		return true;
+	}
+	return false;
+}
+
+/**
+ * memcg_charge_skmem - mem_cgroup_charge_skmem (6.18: mem_cgroup_sk_charge)
+ *
+ * The hierarchy held (the caller's frame), no lock; the socket's reference
+ * keeps memcg allocated, online or dying (a socket's cgroup may be removed
+ * under it: the kernel goes on charging it).  v2: the whole try_charge of
+ * the era (stock, batch, reclaim, OOM as gfp allows; __GFP_HIGH and
+ * __GFP_NOFAIL forced over the limit), then the sock statistic; memory.high
+ * is handled on the way out.  0 charged, 1 refused, -errno (the hook).
+ */
+int64_t memcg_charge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			   unsigned long nr_pages, int cpu, unsigned int gfp)
+{
+	struct charge_ctx ctx = { .h = h, .handle = memcg_handle(memcg), .memcg = memcg,
+				  .cpu = cpu };
+	struct mem_cgroup *fail = NULL;
+	int64_t ret;
+
+	if (!nr_pages)
+		return 0;
+	if (h->cfg.version == 1)
+		return memcg1_charge_skmem(h, memcg, nr_pages, gfp) ? 0 : 1;
+	cpu_lock(h, cpu);
+	if (h->cfg.charge_loop == PMC_CHARGE_LOOP_38)
+		ret = try_charge_memcg_38(&ctx, gfp, nr_pages, true, &fail);
+	else
+		ret = try_charge_memcg(&ctx, gfp, nr_pages, &fail);
+	if (ret == 0)
+		mod_memcg_state(memcg, cpu, MEMCG_STAT_SOCK, (long)nr_pages);
+	else if (ret < 0)
+		ctx.pending_high = 0;
+	if (!memcg_charge_needs_finish(&ctx)) {
+		cpu_unlock(h, cpu);
+		return ret;
+	}
+	memcg_charge_hold(&ctx);
+	cpu_unlock(h, cpu);
+	return memcg_charge_finish(&ctx, ret);
+}
+
+/**
+ * memcg_uncharge_skmem - mem_cgroup_uncharge_skmem (6.18: mem_cgroup_sk_uncharge)
+ *
+ * v1: straight off tcpmem (memcg1_uncharge_skmem).  v2: the sock statistic
+ * down, the pages into this CPU's stock (refill_stock, 4.14+: deferred
+ * until the stock drains; before, straight off the counters).  No lock
+ * held; the socket's reference keeps memcg allocated.
+ */
+void memcg_uncharge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			  unsigned long nr_pages, int cpu)
+{
+	if (!nr_pages)
+		return;
+	if (h->cfg.version == 1) {
+		page_counter_uncharge(&memcg->counter[MEMCG_TCPMEM], nr_pages);
+		return;
+	}
+	cpu_lock(h, cpu);
+	mod_memcg_state(memcg, cpu, MEMCG_STAT_SOCK, -(long)nr_pages);
+	if (h->cfg.kmem_uncharge_via_stock)
+		refill_stock(h, memcg, nr_pages, cpu, NULL);
+	else
+		memcg_uncharge_counters(memcg, nr_pages, NULL);
+	cpu_unlock(h, cpu);
+}

@@ -784,8 +784,10 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 	atomic_init(&h->vm_swappiness, PMC_VM_SWAPPINESS_DEFAULT);
 	idmap_init(&h->ids, MEMCG_ID_MAX, 0x7fffffffu);
 	idmap_init(&h->slots, MEMCG_HANDLE_SLOT_MASK, MEMCG_HANDLE_GEN_MASK);
-	idmap_init(&h->tasks, MEMCG_HANDLE_SLOT_MASK, MEMCG_HANDLE_GEN_MASK);
+	idmap_init(&h->tasks, MEMCG_TASK_SLOT_MAX, MEMCG_HANDLE_GEN_MASK);
 	h->nr_task_slots = 1;
+	idmap_init(&h->socks, MEMCG_TASK_SLOT_MAX, MEMCG_HANDLE_GEN_MASK);
+	h->nr_sock_slots = 1;
 	if (!h->cfg.kernel_stack_pages)
 		h->cfg.kernel_stack_pages = 4;
 	if (stock_init(h) || names_init(h))
@@ -808,6 +810,7 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
 {
 	tasks_destroy(h);
+	socks_destroy(h);
 	for (struct mem_cgroup *memcg = h->all_head, *next; memcg; memcg = next) {
 		next = memcg->all_next;
 		memcg_free(memcg);
@@ -816,6 +819,7 @@ void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
 	idmap_destroy(&h->ids);
 	idmap_destroy(&h->slots);
 	idmap_destroy(&h->tasks);
+	idmap_destroy(&h->socks);
 	free(h->names);
 	h->names = NULL;
 }

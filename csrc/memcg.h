@@ -56,6 +56,7 @@ enum memcg_stat_idx {
 	MEMCG_STAT_KERNEL = PMC_STAT_KERNEL,
 	MEMCG_STAT_KERNEL_STACK = PMC_STAT_KERNEL_STACK,
 	MEMCG_STAT_PAGETABLES = PMC_STAT_PAGETABLES,
+	MEMCG_STAT_SOCK = PMC_STAT_SOCK,
 	MEMCG_NR_STATS = PMC_NR_STATS,
 	/*
 	 * Not a memory.stat key: kernel pages charged through this cgroup's
@@ -89,11 +90,19 @@ enum memcg_state { MEMCG_ONLINE = 1, MEMCG_DYING = 2, MEMCG_SHELL = 3 };
 #define MEMCG_HANDLE_SLOT_MASK ((1u << MEMCG_HANDLE_SLOT_BITS) - 1)   /* = IDMAP_MAX_INDEX */
 #define MEMCG_HANDLE_GEN_MASK ((1u << 24) - 1)
 #define MEMCG_HANDLE_KIND_TASK (1ull << 46)
+/*
+ * Sockets are of the task kind with bit 21 of the slot set: task slots stop
+ * below it (MEMCG_TASK_SLOT_MAX), so a socket's handle never finds a task
+ * nor a task's a socket, and the cgroup and task layouts stay as they were.
+ */
+#define MEMCG_HANDLE_SOCK_SLOT (1u << 21)
+#define MEMCG_TASK_SLOT_MAX (MEMCG_HANDLE_SOCK_SLOT - 1)
 #define MEMCG_HANDLE_TAG_SHIFT 47
 #define MEMCG_HANDLE_TAG_MAX 0xffffu
 
 struct clamp_log;
 struct pmc_task;
+struct pmc_sock;
 
 /* Statistics are per CPU, written only under that CPU's lock. */
 struct memcg_vmstats_percpu {
@@ -144,6 +153,10 @@ struct mem_cgroup {
 	struct task_seg *user_segs;     /* tasks' user pages charged here (3.8 reparenting) */
 	long task_ksegs;                /* tasks' kernel-page segments naming it (stacks, tables) */
 	_Atomic int oom_group;          /* memory.oom.group (v2) */
+	long nr_sockets;                /* open sockets bound here, each a reference (refs) */
+	/* v1 sockets: new ones are bound (tcpmem_active), the last charge failed (pressure). */
+	_Atomic bool tcpmem_active;
+	_Atomic int tcpmem_pressure;
 	long dead_stat[MEMCG_NR_STATS]; /* folded in from freed descendants */
 	long nr_descendants;            /* online, all depths */
 	long nr_dying_descendants;
@@ -188,6 +201,8 @@ struct pmc_hierarchy {
 	struct idmap slots;             /* handle slot -> cgroup, lock-free look-ups */
 	struct idmap tasks;             /* handle slot -> task */
 	uint32_t nr_task_slots;         /* task slots ever used + 1 */
+	struct idmap socks;             /* handle slot (without MEMCG_HANDLE_SOCK_SLOT) -> socket */
+	uint32_t nr_sock_slots;         /* socket slots ever used + 1 */
 	_Atomic(struct mem_cgroup *) free_queue;  /* may have become freeable */
 	_Atomic int reclaim_hook;       /* call the registered reclaim callback */
 	_Atomic int vm_swappiness;      /* the sysctl: the root's swappiness */
@@ -365,6 +380,15 @@ void memcg_charge_unlock(struct charge_ctx *ctx);
 int64_t memcg_charge_task(struct pmc_hierarchy *h, int64_t cgroup, struct pmc_task *task,
 			  unsigned long nr_pages, int cpu, unsigned int gfp, bool kmem,
 			  bool *bypassed);
+
+/* charge.c: sockets (mem_cgroup_charge_skmem, mem_cgroup_uncharge_skmem) */
+int64_t memcg_charge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			   unsigned long nr_pages, int cpu, unsigned int gfp);
+void memcg_uncharge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			  unsigned long nr_pages, int cpu);
+
+/* sock.c */
+void socks_destroy(struct pmc_hierarchy *h);
 
 /* oom.c */
 enum oom38 { OOM38_RETRY, OOM38_WAIT, OOM38_DIE };

@@ -7,7 +7,7 @@
  * retries.  The score (oom_badness) counts what a task owns: its user pages
  * and page tables (swap is not modelled), plus oom_score_adj thousandths of
  * the cgroup's limit.  Kernel memory charged to the cgroup that belongs to
- * no task (slab, sockets, raw kmem charges) never enters a score and a kill
+ * no task (slab, socket buffers: sock.c, raw kmem charges) never enters a score and a kill
  * does not free it: a cgroup full of kernel memory kills the wrong task, or
  * kills in vain.  That is the kmem controller's attribution problem, and it
  * is reproduced here on purpose.

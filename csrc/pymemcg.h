@@ -125,7 +125,8 @@ int64_t pmc_page_counter_memparse(const char *buf, const char *max_token, uint64
 #define PMC_STAT_KERNEL 1               /* every kernel page: stacks and page tables too */
 #define PMC_STAT_KERNEL_STACK 2
 #define PMC_STAT_PAGETABLES 3
-#define PMC_NR_STATS 4
+#define PMC_STAT_SOCK 4                 /* v2 socket buffers (MEMCG_SOCK); never part of kernel */
+#define PMC_NR_STATS 5
 
 /* GFP bits: the same values as pymemcg/gfp.py. */
 #define PMC_GFP_DIRECT_RECLAIM 1
@@ -140,6 +141,9 @@ int64_t pmc_page_counter_memparse(const char *buf, const char *max_token, uint64
 
 #define PMC_CHARGE_LOOP_CURRENT 0
 #define PMC_CHARGE_LOOP_38 1
+
+#define PMC_TCPMEM_PAGE_COUNTER 0       /* 4.5+: memcg_update_tcp_max, memcg1_charge_skmem */
+#define PMC_TCPMEM_RES_COUNTER 1        /* 3.x: tcp_update_limit, res_counter_charge_nofail */
 
 #define PMC_KMEM_LIMIT_ENFORCED 0
 #define PMC_KMEM_LIMIT_IGNORED 1
@@ -179,6 +183,8 @@ struct pmc_config {
 	int32_t kernel_stack_pages;     /* THREAD_SIZE / PAGE_SIZE; 0: 4 */
 	int32_t stack_per_page;         /* charged page by page, rolled back on failure (VMAP) */
 	int32_t pagetables_accounted;   /* user page tables charged as kernel memory (4.8+) */
+	int32_t tcpmem_counter;         /* PMC_TCPMEM_*: v1 socket accounting's era */
+	int32_t reserved;
 	uint64_t seed;
 };
 
@@ -194,8 +200,11 @@ struct pmc_cgroup_info {
 	int64_t nr_dying_descendants;
 	int64_t events[6];
 	int64_t events_local[6];
-	int64_t stat[4];                /* pages, this cgroup's own (summed over the CPUs) */
+	int64_t stat[5];                /* pages, this cgroup's own (summed over the CPUs) */
 	int64_t nr_tasks;
+	int64_t nr_sockets;             /* open sockets bound to it (they hold it, dying or not) */
+	int32_t tcpmem_active;          /* v1: new sockets are bound (memory.kmem.tcp.limit_in_bytes) */
+	int32_t tcpmem_pressure;        /* v1: the last socket charge failed (tcpmem_pressure) */
 	int64_t throttle_jiffies;       /* memory.high delay its charges earned (not slept) */
 	int64_t oom_livelocks;          /* 3.8 charges that would have retried forever (failed) */
 	int32_t name_len;               /* bytes, up to 4095 */
@@ -379,6 +388,47 @@ int64_t pmc_task_exit(int64_t hierarchy, int64_t task, int32_t cpu);
 int64_t pmc_task_info(int64_t hierarchy, int64_t task, struct pmc_task_info *info);
 /* Live tasks of the cgroup in fork order into out[0..n); returns how many there are. */
 int64_t pmc_cgroup_tasks(int64_t hierarchy, int64_t cgroup, int64_t *out, int64_t n);
+
+/* --- sockets (csrc/sock.c) ------------------------------------------- */
+
+/*
+ * A socket's state.  pages: what it holds (sk_forward_alloc in pages):
+ * charged to its cgroup when bound, only counted when not.
+ */
+struct pmc_sock_info {
+	int64_t handle;
+	int64_t cgroup;                 /* the cgroup it is bound to (sk->sk_memcg), 0: none */
+	int64_t pages;
+};
+
+/*
+ * mem_cgroup_sk_alloc: a socket made by a task of cgroup (online), in
+ * process context.  Bound to the cgroup (a reference that keeps it, once
+ * removed, dying until the socket is closed) unless the cgroup is the root
+ * or, on v1, socket accounting is not active there.  A handle (kind: task
+ * with bit 21 of the slot set), or -ESTALE / -EINVAL / -ENOSPC / -ENOMEM.
+ */
+int64_t pmc_sock_create(int64_t hierarchy, int64_t cgroup);
+/*
+ * mem_cgroup_charge_skmem: 1 charged (over the limit too, where forced:
+ * v1 __GFP_NOFAIL; v2 __GFP_NOFAIL and __GFP_HIGH as try_charge does),
+ * 0 refused (nothing charged; v1 sets the pressure flag), -errno.
+ * -ECANCELED: the reclaim callback failed (nothing charged).  An unbound
+ * socket only counts the pages (1).  The cgroup may be dying.
+ */
+int64_t pmc_sock_charge(int64_t hierarchy, int64_t sock, int64_t nr_pages, int32_t cpu,
+                        uint32_t gfp);
+/* mem_cgroup_uncharge_skmem: 0, or -EINVAL for more than the socket holds. */
+int64_t pmc_sock_uncharge(int64_t hierarchy, int64_t sock, int64_t nr_pages, int32_t cpu);
+/* Uncharge what it holds, let go of its cgroup (mem_cgroup_sk_free); the handle is stale after. */
+int64_t pmc_sock_close(int64_t hierarchy, int64_t sock, int32_t cpu);
+int64_t pmc_sock_info(int64_t hierarchy, int64_t sock, struct pmc_sock_info *info);
+/*
+ * v1 socket accounting for new sockets of the cgroup: read with value < 0,
+ * else set (1 on, 0 off), returning the value (cgroupfs applies the era's
+ * rule of which limit writes switch it).  -EINVAL on v2.
+ */
+int64_t pmc_cgroup_tcpmem_active(int64_t hierarchy, int64_t cgroup, int32_t value);
 
 /* --- batch entry point (csrc/replay.c) ------------------------------- */
 

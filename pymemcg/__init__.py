@@ -78,7 +78,7 @@ from .replay import (
 #: raise ImportError on use, and pymemcg.model works all the same.
 _CORE_ERROR: "ImportError | None" = None
 try:
-    from .hierarchy import Cgroup, Hierarchy
+    from .hierarchy import Cgroup, Hierarchy, Socket
     from .memparse import memparse, page_counter_memparse
     from .page_counter import PageCounter
 except ImportError as _exc:
@@ -90,7 +90,7 @@ except ImportError as _exc:
 
 #: The names that need the compiled C core.
 _CORE_NAMES = frozenset({"Cgroup", "Hierarchy", "memparse", "page_counter_memparse",
-                         "PageCounter"})
+                         "PageCounter", "Socket"})
 
 __version__ = "0.1.0"
 
@@ -118,6 +118,7 @@ __all__ = [
     "Config",
     "Hierarchy",
     "Cgroup",
+    "Socket",
     "CounterView",
     "GFP_ACCOUNT",
     "GFP_ATOMIC",

@@ -81,9 +81,15 @@ Decisions (documented deviations and choices):
   v1 ``rss`` (this cgroup's anon), ``hierarchical_memory_limit``,
   ``hierarchical_memsw_limit``, ``total_rss`` (the subtree's anon, dying
   cgroups included; v1's memory.stat has no kernel-memory keys); v2
-  ``anon``, ``kernel``, ``kernel_stack``, ``pagetables`` (hierarchical, in
-  bytes; ``kernel`` includes the other two, as MEMCG_KMEM does).  Negative
+  ``anon``, ``kernel``, ``kernel_stack``, ``pagetables``, ``sock``
+  (hierarchical, in bytes; ``kernel`` includes the stacks and page tables,
+  as MEMCG_KMEM does, and not ``sock``).  Negative
   statistics print as 0, as ``memcg_page_state()`` clamps them.
+* memory.kmem.tcp.limit_in_bytes sets the ``tcpmem`` limit (EBUSY below
+  its usage, no reclaim), then switches socket accounting for the cgroup's
+  new sockets by era (``Config.tcpmem_counter``): 4.5+ any successful
+  write turns it on for good (even "-1"); 3.x a finite limit turns it on and
+  unlimited turns it off.  A failed write switches nothing.
 * memory.events prints the backend's event names in order (``low high max
   oom oom_kill oom_group_kill``: Linux 5.17 to 6.18; 6.19 appends
   ``sock_throttled``, which pymemcg does not count).
@@ -454,10 +460,24 @@ def _v1_limit_store(counter: str) -> Callable[[Any, bytes], None]:
             _resize_max(cg, pages, counter == "memsw")
         elif counter == "kmem":
             _kmem_limit(cg, pages)
-        else:  # memcg_update_tcp_max: page_counter_set_max, no reclaim
-            with _max_mutex:
-                cg._set_max("tcpmem", pages)
+        else:
+            _tcp_limit(cg, pages)
     return store
+
+
+def _tcp_limit(cg: Any, pages: int) -> None:
+    """memory.kmem.tcp.limit_in_bytes: the limit (EBUSY below the usage, no
+    reclaim), then socket accounting for the cgroup's new sockets.
+    4.5+ ``memcg_update_tcp_max``: any successful write turns it on, for
+    good.  3.x ``tcp_update_limit``: a finite limit turns it on, unlimited
+    ("-1", or any value at or above PAGE_COUNTER_MAX pages, which the
+    res_counter preset stores as unlimited) turns it off."""
+    with _max_mutex:
+        cg._set_max("tcpmem", pages)
+        if _config(cg).tcpmem_counter == "res_counter":
+            cg._tcpmem_activate(pages != PAGE_COUNTER_MAX)
+        elif not cg.tcpmem_active:
+            cg._tcpmem_activate(True)
 
 
 def _kmem_limit(cg: Any, pages: int) -> None:
@@ -656,9 +676,10 @@ def _swap_events_show(cg: Any) -> str:
 
 def _v2_stat_show(cg: Any) -> str:
     stat = cg.stat  # hierarchical on v2
-    # memory_stats[] order: anon, (file), kernel, kernel_stack, pagetables.
+    # memory_stats[] order: anon, (file), kernel, kernel_stack, pagetables,
+    # (sec_pagetables, percpu), sock.
     return "".join(f"{key} {max(stat[key], 0)}\n"
-                   for key in ("anon", "kernel", "kernel_stack", "pagetables"))
+                   for key in ("anon", "kernel", "kernel_stack", "pagetables", "sock"))
 
 
 def _oom_group_show(cg: Any) -> str:

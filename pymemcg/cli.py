@@ -85,9 +85,13 @@ def _tree(mod: ModuleType, limits: Sequence[int]) -> List[object]:
     return chain
 
 
-def demo(out: Callable[[str], None] = print) -> int:
-    """Walk through the page counter; returns the number of disagreements
-    between the C core and the model (0 when all is well)."""
+def demo(out: Callable[[str], None] = print, plots: Optional[str] = None,
+         scenarios: bool = True) -> int:
+    """Walk through the page counter, the cgroup tree and the seed's
+    kernel-memory scenarios (:mod:`pymemcg.scenarios`); with ``plots`` a
+    directory, draw the scenarios' pictures there (matplotlib).  Returns the
+    number of disagreements between the C core and the model (0 when all
+    is well)."""
     d = _Demo(out)
     out("pymemcg demo: hierarchical page counters (mm/page_counter.c), C core vs model")
     out(f"PAGE_SIZE = {pymemcg.PAGE_SIZE}, PAGE_COUNTER_MAX = {pymemcg.PAGE_COUNTER_MAX} pages "
@@ -187,6 +191,8 @@ def demo(out: Callable[[str], None] = print) -> int:
         d.both(f"memparse({text!r})", lambda mod, t=text: mod.memparse(t))
 
     _demo_tree(d)
+    if scenarios:
+        _demo_scenarios(d, plots)
 
     out("")
     if d.disagreements:
@@ -252,6 +258,41 @@ def _demo_tree(d: "_Demo") -> None:
     d.both("remove with 5 charged; uncharge 5 -> (dying, nr_dying, exists, nr_dying)", dying)
 
 
+def _demo_scenarios(d: "_Demo", plots: Optional[str]) -> None:
+    """The seed's scenarios, each run on the C core and (but the timed one)
+    on the model, which must agree; counts are pages."""
+    from . import scenarios
+
+    if plots:
+        os.makedirs(plots, exist_ok=True)
+    for key, sc in scenarios.SCENARIOS.items():
+        other: object = None
+        d.section(sc.title)
+        if sc.run is None:
+            d.out(f"  not run: {sc.missing}")
+            continue
+        data = sc.run(pymemcg)
+        if sc.both:
+            other = sc.run(pymemcg.model)
+            if other != data:
+                d.disagreements += 1
+                d.out("  the C core and the model DISAGREE; the model's run:")
+                for line in sc.show(other):
+                    d.out(line)
+                d.out("  the C core's run:")
+        for line in sc.show(data):
+            d.out(line)
+        if sc.both and other == data:
+            d.out("  (the model's run gives the same numbers)")
+        if plots:
+            path = os.path.join(plots, f"{key}.png")
+            try:
+                if scenarios.plot(key, data, path):
+                    d.out(f"  picture: {path}")
+            except ImportError:
+                d.out("  no picture: matplotlib is not installed (pip install 'pymemcg[plot]')")
+
+
 def _fail_small(mod: ModuleType, preset: str) -> object:
     h = mod.Hierarchy(getattr(mod.Config, preset)())
     g = h.create("g")
@@ -277,9 +318,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pymemcg {pymemcg.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    sub.add_parser("demo", help="walk through the accounting, C core vs model",
-                   description="Walk through the accounting on the C core and the model.",
-                   epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    dp = sub.add_parser("demo", help="walk through the accounting and the seed's scenarios, "
+                        "C core vs model",
+                        description="Walk through the accounting on the C core and the model, "
+                                    "then run the seed's kernel-memory scenarios (a fork bomb "
+                                    "and a kmem limit, the three kmem-limit configurations, "
+                                    "page tables, an OOM skewed by kernel memory, cache-line "
+                                    "bouncing); counts are pages.",
+                        epilog=EXIT_STATUSES,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    dp.add_argument("--plots", metavar="DIR",
+                    help="also draw the scenarios' pictures into DIR (needs matplotlib: "
+                         "pip install 'pymemcg[plot]')")
     rp = sub.add_parser(
         "replay", help="run a text trace and print the final counters, events and stats",
         description="Run a text trace and print the final counters (pages), events and "
@@ -320,7 +370,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except SystemExit as e:  # --help, --version, a bad command line
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
         if args.command == "demo":
-            return 1 if demo() else 0
+            return 1 if demo(plots=args.plots) else 0
         return _replay(args.file, args.model, args.compare, not args.no_progress)
     except BrokenPipeError:
         _quiet_stdout()

@@ -23,6 +23,7 @@ Failcnt = Literal["all", "memory", "none"]
 Rounding = Literal["up", "down"]
 IdErrno = Literal["ENOSPC", "EBUSY"]
 ChargeLoop = Literal["current", "3.8"]
+TcpmemCounter = Literal["page_counter", "res_counter"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kmem_activation": ("always", "on_limit"),
@@ -31,6 +32,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "limit_rounding": ("up", "down"),
     "id_errno": ("ENOSPC", "EBUSY"),
     "charge_loop": ("current", "3.8"),
+    "tcpmem_counter": ("page_counter", "res_counter"),
 }
 
 
@@ -120,6 +122,23 @@ class Config:
     #: mem_cgroup_reparent_charges): only kernel memory keeps a 3.8 cgroup
     #: dying, and later user uncharges of it come off the parent.
     reparent_user_pages: bool = False
+    #: cgroup v1 socket accounting (the ``tcpmem`` counter, memory.kmem.tcp.*).
+    #: "page_counter" (Linux 4.5+, ``memcg_update_tcp_max``,
+    #: ``memcg1_charge_skmem``): any successful limit write, even "-1", turns
+    #: accounting on for the cgroup's new sockets, for good; a charge is a
+    #: ``page_counter_try_charge``, forced with GFP_NOFAIL; a failure sets the
+    #: cgroup's pressure flag, a success clears it.  "res_counter" (3.x
+    #: ``tcp_update_limit``, ``memcg_memory_allocated_add``): only a finite
+    #: limit turns it on and "-1" turns it off again (for new sockets); a
+    #: charge goes up every level with ``res_counter_charge_nofail`` (max_usage
+    #: and each over-limit level's failcnt move) and is taken back when a
+    #: level ended over its limit, unless GFP_NOFAIL (a stream send under its
+    #: sndbuf); a failure sets the socket's cgroup's flag, a success clears
+    #: it on that cgroup and every ancestor (``sk_leave_memory_pressure``).
+    #: Eras: "res_counter" is tcp_memcontrol.c up to 3.18; 3.19-4.4 kept its
+    #: activation rule on page counters (not modelled); 4.5 moved socket
+    #: accounting into memcontrol.c ("page_counter").
+    tcpmem_counter: TcpmemCounter = "page_counter"
     #: Seed of the per-CPU stock eviction generators (splitmix64, seed + cpu).
     seed: int = 0
 
@@ -168,7 +187,7 @@ class Config:
                  limit_rounding="up", kernel_stack_pages=2, id_at_offline=False,
                  id_errno="ENOSPC", charge_loop="3.8", objcg=False,
                  reparent_user_pages=True, stack_per_page=False,
-                 pagetables_accounted=False),
+                 pagetables_accounted=False, tcpmem_counter="res_counter"),
             changes,
         )
 

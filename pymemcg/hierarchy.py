@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Tupl
 from ._common import PAGE_SIZE, PageCounterState, check_bool, check_count, check_int, check_name
 from ._common import check_cpu as _check_cpu
 from ._core import ffi, lib
+from ._limits import Limits
 from ._views import CounterView
 from .config import Config
 from .errors import (
@@ -35,12 +36,12 @@ from .errors import (
 from . import replay as _replay
 from .gfp import GFP_KERNEL, check_gfp
 
-__all__ = ["Hierarchy", "Cgroup", "Task", "EVENTS", "STATS", "ReclaimHook"]
+__all__ = ["Hierarchy", "Cgroup", "Task", "Socket", "EVENTS", "STATS", "ReclaimHook"]
 
 #: memory.events keys, in the kernel's order.
 EVENTS = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
-#: memory.stat keys that pymemcg keeps (bytes).
-STATS = ("anon", "kernel", "kernel_stack", "pagetables")
+#: memory.stat keys that pymemcg keeps (bytes), in memory_stats[] order.
+STATS = ("anon", "kernel", "kernel_stack", "pagetables", "sock")
 
 ReclaimHook = Callable[["Cgroup", int], int]
 
@@ -82,6 +83,7 @@ def _config_struct(cfg: Config) -> Any:
         "kernel_stack_pages": cfg.kernel_stack_pages,
         "stack_per_page": cfg.stack_per_page,
         "pagetables_accounted": cfg.pagetables_accounted,
+        "tcpmem_counter": 1 if cfg.tcpmem_counter == "res_counter" else 0,
         "seed": cfg.seed,
     })
 
@@ -143,8 +145,8 @@ class Hierarchy:
     needs the cyclic garbage collector).
     """
 
-    __slots__ = ("_h", "config", "_root", "_by_path", "_cgroups", "_tasks", "_reclaim",
-                 "_close_lock", "__weakref__")
+    __slots__ = ("_h", "config", "_root", "_by_path", "_cgroups", "_tasks", "_socks",
+                 "_reclaim", "_close_lock", "__weakref__")
 
     def __init__(self, config: Optional[Config] = None,
                  reclaim: Optional[ReclaimHook] = None) -> None:
@@ -162,6 +164,7 @@ class Hierarchy:
         self._close_lock = threading.Lock()
         self._cgroups: "weakref.WeakValueDictionary[int, Cgroup]" = weakref.WeakValueDictionary()
         self._tasks: "weakref.WeakValueDictionary[int, Task]" = weakref.WeakValueDictionary()
+        self._socks: "weakref.WeakValueDictionary[int, Socket]" = weakref.WeakValueDictionary()
         # Path -> handle of the online cgroups created through this object
         # (handles, not Cgroups: the hierarchy keeps no Cgroup alive).
         self._by_path: Dict[str, int] = {}
@@ -543,6 +546,112 @@ class Task:
         return f"<pymemcg.Task rss={info.rss} pagetables={info.pagetables} stack={info.stack}>"
 
 
+class Socket:
+    """A socket of a :class:`Hierarchy` (made by :meth:`Cgroup.sock_create`):
+    network buffers charged to the cgroup it was bound to at creation.
+
+    Counts are pages.  ``pages`` is what the socket holds (its
+    ``sk_forward_alloc``, in pages): charged to ``cgroup`` when bound, only
+    counted when not.  Once closed, ``alive`` is False and everything else
+    raises :class:`StaleHandleError`.
+    """
+
+    __slots__ = ("_hier", "_h", "_s", "__weakref__")
+
+    def __init__(self, hierarchy: Hierarchy, handle: int) -> None:
+        self._hier = hierarchy
+        self._h = hierarchy._h
+        self._s = handle
+        hierarchy._socks[handle] = self
+
+    @property
+    def handle(self) -> int:
+        """Its handle (kind: task, with bit 21 of the slot set)."""
+        return self._s
+
+    def _info(self) -> Any:
+        info = ffi.new("struct pmc_sock_info *")
+        if lib.pmc_sock_info(self._h, self._s, info) < 0:
+            raise StaleHandleError("the socket is closed")
+        return info
+
+    @property
+    def alive(self) -> bool:
+        """Not closed (and its hierarchy not closed)."""
+        info = ffi.new("struct pmc_sock_info *")
+        return lib.pmc_sock_info(self._h, self._s, info) == 0
+
+    @property
+    def bound(self) -> bool:
+        """Whether its pages are charged to a cgroup (``sk->sk_memcg``)."""
+        return bool(self._info().cgroup)
+
+    @property
+    def cgroup(self) -> Optional["Cgroup"]:
+        """The cgroup it is bound to (online or dying), or None."""
+        handle = self._info().cgroup
+        return self._hier._cgroup(handle) if handle else None
+
+    @property
+    def pages(self) -> int:
+        """Pages it holds (charged to its cgroup when bound)."""
+        return int(self._info().pages)
+
+    def charge(self, nr_pages: int, cpu: int = 0, flags: int = GFP_KERNEL) -> bool:
+        """``mem_cgroup_charge_skmem()``: True when charged, False when
+        refused (nothing charged).  ``flags``: GFP_KERNEL in process context,
+        GFP_ATOMIC in softirq (``gfp_memcg_charge()``); GFP_NOFAIL forces it
+        (``__sk_mem_raise_allocated``'s stream send under its sndbuf).
+
+        cgroup v2: the era's try_charge on ``memory`` through the CPU's
+        stock (reclaim and OOM as the flags allow, GFP_ATOMIC and GFP_NOFAIL
+        forced over the limit), then the ``sock`` statistic.  cgroup v1: the
+        ``tcpmem`` counter alone (see ``Config.tcpmem_counter``); a refusal
+        sets :attr:`Cgroup.under_socket_pressure`, a success clears it.  An
+        unbound socket is never refused.  A reclaim hook's exception
+        propagates (nothing charged).  memory.high is then handled for the
+        socket's cgroup (the kernel throttles the sending task's cgroup on
+        its way back to user space: the same one unless the task moved)."""
+        nr_pages = check_count(nr_pages)
+        cpu = _check_cpu(cpu, self._hier.config.ncpus)
+        flags = check_gfp(flags)
+        r = lib.pmc_sock_charge(self._h, self._s, nr_pages, cpu, flags)
+        if r == -_errno.EINVAL:
+            raise InvalidError(f"charge {nr_pages} pages: the socket holds {self.pages}")
+        self._done(r, "charge")
+        return r == 1
+
+    def uncharge(self, nr_pages: int, cpu: int = 0) -> None:
+        """``mem_cgroup_uncharge_skmem()``: v2 takes the ``sock`` statistic
+        down and gives the pages to the CPU's stock (refill_stock: memory
+        goes down when the stock drains); v1 uncharges ``tcpmem`` at once.
+        More than the socket holds raises :class:`InvalidError`."""
+        nr_pages = check_count(nr_pages)
+        cpu = _check_cpu(cpu, self._hier.config.ncpus)
+        r = lib.pmc_sock_uncharge(self._h, self._s, nr_pages, cpu)
+        if r == -_errno.EINVAL:
+            raise InvalidError(f"uncharge {nr_pages} pages: the socket holds {self.pages}")
+        self._done(r, "uncharge")
+
+    def close(self, cpu: int = 0) -> None:
+        """Close: what it holds is uncharged (as :meth:`uncharge`), and its
+        cgroup is let go (``mem_cgroup_sk_free``): a removed cgroup it kept
+        dying may be freed."""
+        cpu = _check_cpu(cpu, self._hier.config.ncpus)
+        self._done(lib.pmc_sock_close(self._h, self._s, cpu), "close")
+
+    def _done(self, r: int, what: str) -> None:
+        if r == -_errno.ESTALE:
+            raise StaleHandleError(f"{what}: the socket is closed")
+        _check(r, what)
+
+    def __repr__(self) -> str:
+        info = ffi.new("struct pmc_sock_info *")
+        if lib.pmc_sock_info(self._h, self._s, info):
+            return "<pymemcg.Socket (closed)>"
+        return f"<pymemcg.Socket pages={info.pages} {'bound' if info.cgroup else 'unbound'}>"
+
+
 _Entry = Tuple[int, int, int, str, int]
 _ENTRY_FORMAT = "<qqqiiII"      # struct pmc_cgroup_entry
 _ENTRY_SIZE = _struct.calcsize(_ENTRY_FORMAT)
@@ -575,7 +684,7 @@ def _raise_cgroup_underflow(cg: "Cgroup", views: List[CounterView], nr_pages: in
         f"{len(views)} counter level(s) clamped to 0", counters=views, nr_pages=nr_pages)
 
 
-class Cgroup:
+class Cgroup(Limits):
     """One memory cgroup of a :class:`Hierarchy`.
 
     Counters count pages: ``g.memory`` (and on v1 ``g.memsw``, ``g.kmem``,
@@ -981,6 +1090,47 @@ class Cgroup:
         """Its live tasks, in fork order."""
         handles = _handles(lib.pmc_cgroup_tasks, self._h, self._cg)
         return tuple(self._hier._task(t) for t in handles)
+
+    # -- sockets -------------------------------------------------------------------
+
+    def sock_create(self) -> "Socket":
+        """A socket made by a task of this (online) cgroup, in process
+        context (``mem_cgroup_sk_alloc()``).  It is bound to this cgroup --
+        and holds it, once removed, dying until closed -- unless this is the
+        root or, on cgroup v1, socket accounting is not active here
+        (:attr:`tcpmem_active`); an unbound socket charges nothing."""
+        r = lib.pmc_sock_create(self._h, self._cg)
+        if r == -_errno.ESTALE:
+            self._bad(r, 0, 0, 0, "sock_create")
+        r = _check(r, "sock_create")
+        s = self._hier._socks.get(r)
+        return s if s is not None else Socket(self._hier, r)
+
+    @property
+    def tcpmem_active(self) -> bool:
+        """cgroup v1: new sockets are bound here (``tcpmem_active``; 3.x
+        ``MEMCG_SOCK_ACTIVE``), after a write to
+        memory.kmem.tcp.limit_in_bytes.  Always False on v2, where every
+        non-root cgroup binds its sockets."""
+        return bool(self._info().tcpmem_active)
+
+    def _tcpmem_activate(self, active: bool) -> None:
+        _check(lib.pmc_cgroup_tcpmem_active(self._h, self._cg, 1 if active else 0),
+               "tcpmem_active")
+
+    @property
+    def under_socket_pressure(self) -> bool:
+        """``mem_cgroup_under_socket_pressure()``.  cgroup v1: the
+        ``tcpmem_pressure`` flag (set by a refused socket charge, cleared by
+        a successful one).  cgroup v2: the kernel's flag is set by vmpressure
+        when LRU reclaim scans much and frees little; reclaim here is a hook
+        that scans no LRU, so v2 is never under socket pressure (False)."""
+        return bool(self._info().tcpmem_pressure)
+
+    @property
+    def nr_sockets(self) -> int:
+        """Open sockets bound to this cgroup."""
+        return int(self._info().nr_sockets)
 
     def __eq__(self, other: object) -> bool:
         """The same cgroup: the same hierarchy and handle (two Python objects

@@ -52,7 +52,7 @@ def test_the_binding_adds_only_the_reclaim_callback() -> None:
 
 
 STRUCTS = ("struct pmc_page_counter_info", "struct pmc_bench_result", "struct pmc_config",
-           "struct pmc_cgroup_info", "struct pmc_op")
+           "struct pmc_cgroup_info", "struct pmc_op", "struct pmc_sock_info")
 
 
 def test_structs_match() -> None:
@@ -87,7 +87,7 @@ def test_cdef_has_no_pointers_to_core_objects() -> None:
     text = re.sub(r"/\*.*?\*/", "", _build.cdef_from_header(), flags=re.S)
     allowed = {"char", "uint8_t", "uint64_t", "int64_t", "pmc_page_counter_info", "pmc_bench_result",
                "pmc_config", "pmc_cgroup_info", "pmc_op", "pmc_cgroup_entry", "pmc_cgroup_list", "pmc_task_info",
-                "void", "(", "(*callback"}
+               "pmc_sock_info", "void", "(", "(*callback"}
     for ptr in re.findall(r"([\w (]+)\*", text):
         assert ptr.split()[-1] in allowed, ptr
 

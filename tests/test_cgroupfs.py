@@ -785,7 +785,7 @@ def test_v2_stat(backend):
     a.try_charge(10)
     b.try_charge(3)
     b.try_charge(2, kmem=True)
-    tail = "kernel_stack 0\npagetables 0\n"
+    tail = "kernel_stack 0\npagetables 0\nsock 0\n"
     assert a.read("memory.stat") == "anon 53248\nkernel 8192\n" + tail  # 13 and 2 pages, hierarchical
     assert b.read("memory.stat") == "anon 12288\nkernel 8192\n" + tail
     assert h.root.read("memory.stat") == "anon 53248\nkernel 8192\n" + tail
@@ -795,7 +795,7 @@ def test_v2_stat(backend):
     t.fault(513)
     assert b.read("memory.stat") == (
         f"anon {(3 + 513) * 4096}\nkernel {(2 + 4 + 4) * 4096}\n"
-        f"kernel_stack {4 * 4096}\npagetables {4 * 4096}\n")
+        f"kernel_stack {4 * 4096}\npagetables {4 * 4096}\nsock 0\n")
     t.exit()
     assert b.read("memory.stat") == "anon 12288\nkernel 8192\n" + tail
 

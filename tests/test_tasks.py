@@ -46,10 +46,10 @@ def limit_file(preset: str) -> str:
     return "memory.max" if preset == "current" else "memory.limit_in_bytes"
 
 
-def stat(anon=0, kernel=0, kernel_stack=0, pagetables=0):
+def stat(anon=0, kernel=0, kernel_stack=0, pagetables=0, sock=0):
     """memory.stat in bytes, from page counts."""
     return {"anon": anon * P, "kernel": kernel * P, "kernel_stack": kernel_stack * P,
-            "pagetables": pagetables * P}
+            "pagetables": pagetables * P, "sock": sock * P}
 
 
 def squeeze(h, cg, preset):

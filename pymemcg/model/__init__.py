@@ -63,7 +63,7 @@ from ..gfp import (
     GFP_NOWAIT,
     GFP_RETRY_MAYFAIL,
 )
-from .hierarchy import Cgroup, Hierarchy, Task
+from .hierarchy import Cgroup, Hierarchy, Socket, Task
 from ..replay import (
     OP_CHARGE,
     OP_DRAIN,
@@ -104,6 +104,7 @@ __all__ = [
     "Hierarchy",
     "Cgroup",
     "Task",
+    "Socket",
     "Config",
     "CounterView",
     "GFP_DIRECT_RECLAIM",

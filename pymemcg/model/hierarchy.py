@@ -8,7 +8,9 @@ the parent's counters of the same name; per-CPU charge stocks; the kernel's
 accounting; memory.high handling at the end of each charging call; the 3.8
 kmem path; the lifetime of removed ("dying") cgroups; and tasks (``task.c``:
 a kernel stack, user pages and the page tables that map them) with the
-memcg OOM killer that kills them (``oom.c``).
+memcg OOM killer that kills them (``oom.c``); and sockets (``sock.c``:
+network buffers charged to the cgroup bound at creation, v1 on tcpmem, v2
+on memory through the stock).
 
 Everything is deterministic and single-threaded.  The model is NOT
 thread-safe: there are no locks; use a hierarchy from one thread at a time.
@@ -37,6 +39,7 @@ from .._common import (
     check_name,
 )
 from .._common import check_cpu as _check_cpu
+from .._limits import Limits
 from .._views import CounterView
 from ..config import Config
 from ..errors import (
@@ -66,15 +69,16 @@ from ..gfp import (
 )
 from .page_counter import PageCounter, _cancel
 
-__all__ = ["Hierarchy", "Cgroup", "Task", "EVENT_NAMES", "EVENTS", "STATS"]
+__all__ = ["Hierarchy", "Cgroup", "Task", "Socket", "EVENT_NAMES", "EVENTS", "STATS"]
 
 #: memory.events keys, in the kernel's order (enum memcg_memory_event).
 EVENT_NAMES: tuple[str, ...] = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
 EVENTS = EVENT_NAMES
 #: memory.stat keys that pymemcg keeps (bytes), in memory_stats[] order.
 #: ``kernel`` is every kernel page (MEMCG_KMEM), the stacks and page tables
-#: included; ``kernel_stack`` and ``pagetables`` are those of tasks.
-STATS: tuple[str, ...] = ("anon", "kernel", "kernel_stack", "pagetables")
+#: included; ``kernel_stack`` and ``pagetables`` are those of tasks;
+#: ``sock`` (MEMCG_SOCK) the v2 socket buffers, never part of ``kernel``.
+STATS: tuple[str, ...] = ("anon", "kernel", "kernel_stack", "pagetables", "sock")
 
 #: Cgroup ids are 1..MAX_ID (the root holds 1): the kernel's cgroup id space
 #: for memcg (MEM_CGROUP_ID_MAX = USHRT_MAX).
@@ -88,6 +92,10 @@ _SLOT_BITS = 22
 _SLOT_MAX = (1 << _SLOT_BITS) - 1
 _GEN_MASK = (1 << 24) - 1
 _KIND_TASK = 1 << 46  # bit 46: the handle names a task
+# A socket's handle is of the task kind with bit 21 of the slot set; task
+# slots stop below it (the C core's MEMCG_HANDLE_SOCK_SLOT).
+_SOCK_SLOT = 1 << 21
+_TASK_SLOT_MAX = _SOCK_SLOT - 1
 _TAG_SHIFT = 47
 _TAG_MAX = 0xFFFF
 # Tags of live model hierarchies: unique among them, handed out round-robin
@@ -268,7 +276,7 @@ def _uncharge(counter: PageCounter, nr_pages: int, clamped: Optional[list[Counte
 # ---------------------------------------------------------------------- Cgroup
 
 
-class Cgroup:
+class Cgroup(Limits):
     """One memory cgroup (``struct mem_cgroup``).
 
     Made by :meth:`Hierarchy.create` / :meth:`Cgroup.create`, never directly.
@@ -327,6 +335,9 @@ class Cgroup:
         self._dead_stat = dict.fromkeys(STATS, 0)  # folded in from freed descendants
         self._tasks: dict[Task, None] = {}  # its live tasks, in fork / move-in order
         self._nr_forking = 0  # forks in progress: they count as tasks (EBUSY)
+        self._nr_sockets = 0  # open sockets bound here: each a css reference (C: refs)
+        self._tcpmem_active = False  # v1: new sockets are bound (memory.kmem.tcp.limit_in_bytes)
+        self._tcpmem_pressure = 0  # v1: the last socket charge failed
         self._oom_group = 0  # v2 memory.oom.group (not inherited)
         self._oom_livelocks = 0  # 3.8 charges refused here that 3.8 would retry forever
         # v1 tunables, copied from the parent (mem_cgroup_css_alloc); the
@@ -750,6 +761,54 @@ class Cgroup:
         self._live()
         return tuple(self._tasks)
 
+    # ------------------------------------------------------------------ sockets
+
+    def sock_create(self) -> Socket:
+        """A socket made by a task of this (online) cgroup, in process
+        context (``mem_cgroup_sk_alloc()``).  Bound to this cgroup -- a css
+        reference that keeps it, once removed, dying until the socket is
+        closed -- unless this is the root or, on cgroup v1, socket accounting
+        is not active here (:attr:`tcpmem_active`).  A cgroup that is not
+        online raises :class:`StaleHandleError`."""
+        self._live()
+        if not self._online:
+            raise StaleHandleError(f"sock_create: cgroup {self._path!r} is removed")
+        return self._hierarchy._sock_create(self)
+
+    @property
+    def tcpmem_active(self) -> bool:
+        """cgroup v1: new sockets are bound here (``tcpmem_active``; 3.x
+        ``MEMCG_SOCK_ACTIVE``), after a write to
+        memory.kmem.tcp.limit_in_bytes.  Always False on v2, where every
+        non-root cgroup binds its sockets."""
+        self._live()
+        return self._tcpmem_active
+
+    def _tcpmem_activate(self, active: bool) -> None:
+        """Turn v1 socket accounting of new sockets on or off (the
+        interface file applies the era's rule)."""
+        self._live()
+        if self._shell:
+            raise StaleHandleError(f"cgroup {self._path!r} no longer exists")
+        if self._hierarchy.config.version != 1:
+            raise InvalidError("socket accounting is switched by a v1 file only")
+        self._tcpmem_active = bool(active)
+
+    @property
+    def under_socket_pressure(self) -> bool:
+        """``mem_cgroup_under_socket_pressure()``: on v1 the
+        ``tcpmem_pressure`` flag (set by a refused socket charge, cleared by
+        a successful one); on v2 vmpressure's flag, which LRU reclaim sets
+        -- reclaim here is a hook that scans no LRU: always False."""
+        self._live()
+        return bool(self._tcpmem_pressure)
+
+    @property
+    def nr_sockets(self) -> int:
+        """Open sockets bound to this cgroup."""
+        self._live()
+        return self._nr_sockets
+
     # ------------------------------------------------------------------ stats, events
 
     @property
@@ -1089,6 +1148,146 @@ class Task:
             h._free_check()
 
 
+# ---------------------------------------------------------------------- Socket
+
+
+class Socket:
+    """A socket (a ``struct sock`` with its ``sk_memcg``): network buffers
+    charged to the cgroup it was bound to at creation.  Made by
+    :meth:`Cgroup.sock_create`, never directly.
+
+    Counts are pages.  ``pages`` is what the socket holds
+    (``sk_forward_alloc`` in pages): charged to ``cgroup`` when bound, only
+    counted when not.  Once closed, ``alive`` is False and everything but
+    ``handle`` raises :class:`StaleHandleError`.
+
+    Not thread-safe.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("sockets are made by Cgroup.sock_create()")
+
+    @classmethod
+    def _new(cls, hierarchy: Hierarchy, slot: int, memcg: Optional[Cgroup]) -> Socket:
+        self = object.__new__(cls)
+        self._hierarchy = hierarchy
+        self._slot = slot
+        gen = (hierarchy._sock_slot_gens.get(slot, 0) + 1) & _GEN_MASK
+        self._gen = gen or 1
+        hierarchy._sock_slot_gens[slot] = self._gen
+        self._open = True
+        self._memcg = memcg  # sk->sk_memcg, or None
+        self._pages = 0
+        return self
+
+    @property
+    def handle(self) -> int:
+        """``slot | 1 << 21 | generation << 22 | 1 << 46 | tag << 47``, the
+        C core's layout."""
+        return ((self._hierarchy._tag << _TAG_SHIFT) | _KIND_TASK | (self._gen << _SLOT_BITS)
+                | _SOCK_SLOT | self._slot)
+
+    @property
+    def alive(self) -> bool:
+        """Not closed (and its hierarchy not closed)."""
+        return self._open and not self._hierarchy._closed
+
+    def _live(self, what: str = "socket") -> None:
+        if not self.alive:
+            raise StaleHandleError(f"{what}: the socket is closed")
+
+    @property
+    def bound(self) -> bool:
+        """Whether its pages are charged to a cgroup (``sk->sk_memcg``)."""
+        self._live()
+        return self._memcg is not None
+
+    @property
+    def cgroup(self) -> Optional[Cgroup]:
+        """The cgroup it is bound to (online or dying), or None."""
+        self._live()
+        return self._memcg
+
+    @property
+    def pages(self) -> int:
+        """Pages it holds (charged to its cgroup when bound)."""
+        self._live()
+        return self._pages
+
+    def __repr__(self) -> str:
+        if not self.alive:
+            return "<model.Socket (closed)>"
+        return f"<model.Socket pages={self._pages} {'bound' if self._memcg else 'unbound'}>"
+
+    def charge(self, nr_pages: int, cpu: int = 0, flags: int = GFP_KERNEL) -> bool:
+        """``mem_cgroup_charge_skmem()``: True when charged, False when
+        refused (nothing charged).  v2: the era's try_charge on memory
+        through the stock, then the ``sock`` statistic; v1: the ``tcpmem``
+        counter alone, with its pressure flag (``Config.tcpmem_counter``).
+        An unbound socket is never refused.  More than PAGE_COUNTER_MAX held
+        in all raises :class:`InvalidError`.  memory.high is then handled
+        for the socket's cgroup (the kernel's is the sending task's)."""
+        n = check_count(nr_pages)
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        gfp = check_gfp(flags)
+        self._live("charge")
+        if self._pages + n > PAGE_COUNTER_MAX:
+            raise InvalidError(f"charge {n} pages: the socket holds {self._pages}")
+        memcg = self._memcg
+        if memcg is None:
+            self._pages += n  # the protocol's own accounting only
+            return True
+        memcg._pins += 1  # the charge's css reference: a hook may close us meanwhile
+        try:
+            charged = h._charge_skmem(memcg, n, cpu, gfp)
+            if charged and not self._open:
+                # Closed meanwhile: what it held went back; so do these pages.
+                h._uncharge_skmem(memcg, n, cpu)
+                raise StaleHandleError("charge: the socket is closed")
+            if charged:
+                self._pages += n
+            return charged
+        finally:
+            memcg._pins -= 1
+            h._free_check()
+
+    def uncharge(self, nr_pages: int, cpu: int = 0) -> None:
+        """``mem_cgroup_uncharge_skmem()``: v2 takes the ``sock`` statistic
+        down and gives the pages to the CPU's stock (``refill_stock()``,
+        4.14+; before, straight to the counters); v1 uncharges ``tcpmem``.
+        More than the socket holds raises :class:`InvalidError`."""
+        n = check_count(nr_pages)
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        self._live("uncharge")
+        if n > self._pages:
+            raise InvalidError(f"uncharge {n} pages: the socket holds {self._pages}")
+        self._pages -= n
+        if self._memcg is not None:
+            try:
+                h._uncharge_skmem(self._memcg, n, cpu)
+            finally:
+                h._free_check()
+
+    def close(self, cpu: int = 0) -> None:
+        """Close: what it holds is uncharged, then ``mem_cgroup_sk_free()``
+        lets go of its cgroup (a removed one it kept may be freed)."""
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        self._live("close")
+        self._open = False
+        del h._socks[self.handle]
+        heapq.heappush(h._free_sock_slots, self._slot)
+        h._sock_slot_gens[self._slot] = (self._gen + 1) & _GEN_MASK
+        memcg, self._memcg = self._memcg, None
+        pages, self._pages = self._pages, 0
+        if memcg is not None:
+            h._uncharge_skmem(memcg, pages, cpu)
+            memcg._nr_sockets -= 1
+            h._free_check()
+
+
 # ---------------------------------------------------------------------- Hierarchy
 
 
@@ -1133,6 +1332,10 @@ class Hierarchy:
         self._dying: dict[Cgroup, None] = {}
         self._shells: dict[Cgroup, None] = {}
         self._tasks: dict[int, Task] = {}  # handle -> live task, fork order
+        self._socks: dict[int, Socket] = {}  # handle -> open socket
+        self._free_sock_slots: list[int] = []  # heap of released socket slots
+        self._sock_slot_gens: dict[int, int] = {}  # socket slot -> its generation
+        self._next_sock_slot = 1
         self._free_task_slots: list[int] = []  # heap of released task slots
         self._task_slot_gens: dict[int, int] = {}  # task slot -> its generation
         self._next_task_slot = 1
@@ -1164,6 +1367,9 @@ class Hierarchy:
         for t in self._tasks.values():
             t._alive = False
         self._tasks.clear()
+        for sk in self._socks.values():
+            sk._open = False
+        self._socks.clear()
         self._by_id.clear()
         self._by_slot.clear()
         self._cached = [[None] * len(slots) for slots in self._cached]
@@ -2158,11 +2364,11 @@ class Hierarchy:
                 raise StaleHandleError(f"fork: cgroup {cg._path!r} is removed")
             if self._free_task_slots:
                 slot = heapq.heappop(self._free_task_slots)
-            elif self._next_task_slot > _SLOT_MAX:
+            elif self._next_task_slot > _TASK_SLOT_MAX:
                 # No task slot left: the fork fails, the stack goes back.
                 if accounted:
                     self._uncharge_kmem_pages(cg, pages, cpu, "kernel_stack")
-                raise NoSpaceError("4,194,303 tasks exist")
+                raise NoSpaceError("2,097,151 tasks exist")
             else:
                 slot = self._next_task_slot
                 self._next_task_slot += 1
@@ -2276,6 +2482,89 @@ class Hierarchy:
                 return 0
             finally:
                 memcg._pins -= 1
+
+    # ------------------------------------------------------------------ sockets
+
+    def _sock_create(self, cg: Cgroup) -> Socket:
+        """``mem_cgroup_sk_alloc()``: a new socket, bound (a css reference)
+        unless ``cg`` is the root or, on v1, not ``tcpmem_active``."""
+        if self._free_sock_slots:
+            slot = heapq.heappop(self._free_sock_slots)
+        elif self._next_sock_slot > _TASK_SLOT_MAX:
+            raise NoSpaceError("2,097,151 sockets exist")
+        else:
+            slot = self._next_sock_slot
+            self._next_sock_slot += 1
+        bind = cg is not self._root and (self._config.version == 2 or cg._tcpmem_active)
+        sk = Socket._new(self, slot, cg if bind else None)
+        if bind:
+            cg._nr_sockets += 1
+        self._socks[sk.handle] = sk
+        return sk
+
+    def _charge_skmem(self, memcg: Cgroup, n: int, cpu: int, gfp: int) -> bool:
+        """``mem_cgroup_charge_skmem()`` for a bound socket (its cgroup
+        online or dying)."""
+        cfg = self._config
+        if n == 0:
+            return True
+        if cfg.version == 1:
+            return self._memcg1_charge_skmem(memcg, n, gfp)
+        ctx = _ChargeCtx(cpu, None)
+        if cfg.charge_loop == "3.8":
+            over = self._try_charge_memcg_38(ctx, memcg, gfp, n, True)
+        else:
+            over = self._try_charge_memcg(ctx, memcg, gfp, n)
+        if over is None:
+            memcg._vmstats["sock"] += n  # mod_memcg_state(MEMCG_SOCK)
+        if ctx.pending_high:
+            self._handle_over_high(ctx, memcg)
+        return over is None
+
+    def _memcg1_charge_skmem(self, memcg: Cgroup, n: int, gfp: int) -> bool:
+        """v1: the tcpmem counter alone (``memcg1_charge_skmem()``; 3.x
+        ``memcg_memory_allocated_add()`` + ``__sk_mem_schedule()``, see
+        ``Config.tcpmem_counter``)."""
+        tcp = memcg._counters["tcpmem"]
+        if self._config.tcpmem_counter == "res_counter":
+            self._force_charge(tcp, n)  # res_counter_charge_nofail()
+            over = False
+            c: Optional[PageCounter] = tcp
+            while c is not None:
+                over = over or c.usage > c.max
+                c = c.parent
+            if not over:
+                m: Optional[Cgroup] = memcg  # sk_leave_memory_pressure(): up the tree
+                while m is not None:
+                    m._tcpmem_pressure = 0
+                    m = m._parent
+                return True
+            memcg._tcpmem_pressure = 1  # sk_enter_memory_pressure(): its own cgroup
+            if gfp & GFP_NOFAIL:
+                return True
+            _uncharge(tcp, n, None)
+            return False
+        if tcp.try_charge(n) is None:
+            memcg._tcpmem_pressure = 0
+            return True
+        memcg._tcpmem_pressure = 1
+        if gfp & GFP_NOFAIL:
+            tcp.charge(n)
+            return True
+        return False
+
+    def _uncharge_skmem(self, memcg: Cgroup, n: int, cpu: int) -> None:
+        """``mem_cgroup_uncharge_skmem()``."""
+        if n == 0:
+            return
+        if self._config.version == 1:
+            _uncharge(memcg._counters["tcpmem"], n, None)
+            return
+        memcg._vmstats["sock"] -= n
+        if self._config.kmem_uncharge_via_stock:
+            self._refill_stock(memcg, n, cpu)
+        else:
+            self._memcg_uncharge(memcg, n, None)
 
     def _kmem_per_page(self, stat: str) -> bool:
         """Are these kernel pages given back one page at a time?  The kernel
@@ -2395,7 +2684,7 @@ class Hierarchy:
         """Nothing holds it: no child, no stock slot, no call in progress;
         then by era: with objcgs only user pages hold it, 3.8 (user pages
         reparented at offline) and older every counter."""
-        if cg._children_all or cg._stock_refs or cg._pins:
+        if cg._children_all or cg._stock_refs or cg._pins or cg._nr_sockets:
             return False
         # A task's pages hold their cgroup even when a caller's own uncharges
         # took its counts to zero (3.8 moved user pages to the parent at

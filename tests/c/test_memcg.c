@@ -1000,6 +1000,155 @@ static void test_3_8_paths(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Sockets (csrc/sock.c).                                              */
+
+static int64_t sock_pages(int64_t h, int64_t s)
+{
+	struct pmc_sock_info info;
+
+	memset(&info, 0, sizeof(info));
+	return pmc_sock_info(h, s, &info) ? -1 : info.pages;
+}
+
+/* v2: through the stock; a socket keeps its removed cgroup; stale, foreign and wrong-kind handles. */
+static void test_sockets_v2(void)
+{
+	int64_t h = new_hierarchy(cfg_v2(1)), g = child(h, 0, "g", UNLIMITED), s, t, r;
+	struct pmc_cgroup_info info;
+
+	s = pmc_sock_create(h, g);
+	EXPECT_TRUE(s > 0);
+	/* 10 pages: a batch of 64 charged, 54 left in the stock. */
+	EXPECT_EQ(pmc_sock_charge(h, s, 10, 0, GFP_KERNEL), 1);
+	EXPECT_EQ(usage(h, g, PMC_COUNTER_MEMORY), 64);
+	EXPECT_EQ(stocked(h, 0, g), 54);
+	memset(&info, 0, sizeof(info));
+	EXPECT_EQ(pmc_cgroup_info(h, g, &info), 0);
+	EXPECT_EQ(info.stat[PMC_STAT_SOCK], 10);
+	EXPECT_EQ(info.nr_sockets, 1);
+	/* Uncharged into the stock: 54 + 4 = 58. */
+	EXPECT_EQ(pmc_sock_uncharge(h, s, 4, 0), 0);
+	EXPECT_EQ(stocked(h, 0, g), 58);
+	EXPECT_EQ(pmc_sock_uncharge(h, s, 7, 0), -EINVAL);      /* holds 6 */
+	EXPECT_EQ(sock_pages(h, s), 6);
+	/* Removed: offline drains the stock (64 - 58 = 6); the socket keeps it dying. */
+	EXPECT_EQ(pmc_cgroup_remove(h, g), 0);
+	EXPECT_EQ(pmc_hierarchy_drain_all(h, 0), 0);
+	EXPECT_EQ(pmc_cgroup_info(h, g, &info), 0);
+	EXPECT_EQ(info.state, 2);
+	EXPECT_EQ(usage(h, g, PMC_COUNTER_MEMORY), 6);
+	/* Still charged: batch 64 -> 70, stock 63. */
+	EXPECT_EQ(pmc_sock_charge(h, s, 1, 0, GFP_KERNEL), 1);
+	EXPECT_EQ(usage(h, g, PMC_COUNTER_MEMORY), 70);
+	/* The wrong kind: a task's handle to the socket calls, a socket's to the task calls. */
+	t = pmc_task_fork(h, pmc_cgroup_root(h), 0, 0, 0);
+	EXPECT_TRUE(t > 0);
+	EXPECT_EQ(pmc_sock_charge(h, t, 1, 0, GFP_KERNEL), -EINVAL);
+	EXPECT_TRUE(pmc_task_exit(h, s, 0) < 0);
+	EXPECT_EQ(pmc_sock_charge(h, g, 1, 0, GFP_KERNEL), -EINVAL);
+	EXPECT_EQ(pmc_sock_charge(h, 0, 1, 0, GFP_KERNEL), -EINVAL);
+	EXPECT_EQ(pmc_sock_charge(h, s, 1, 1, GFP_KERNEL), -EINVAL);     /* cpu */
+	EXPECT_EQ(pmc_sock_charge(h, s, 1, 0, BAD_GFP), -EINVAL);
+	EXPECT_EQ(pmc_sock_charge(h, s, -1, 0, GFP_KERNEL), -EINVAL);
+	EXPECT_EQ(pmc_sock_create(h, g), -ESTALE);                      /* dying */
+	EXPECT_EQ(pmc_cgroup_tcpmem_active(h, pmc_cgroup_root(h), 1), -EINVAL);   /* v2 */
+	/* Close: 7 pages into the stock, 63 + 7 = 70 > 64 drains it: freed. */
+	EXPECT_EQ(pmc_sock_close(h, s, 0), 0);
+	EXPECT_EQ(pmc_cgroup_info(h, g, &info), -ESTALE);
+	EXPECT_EQ(usage(h, pmc_cgroup_root(h), PMC_COUNTER_MEMORY), 0);
+	EXPECT_EQ(pmc_sock_close(h, s, 0), -ESTALE);
+	EXPECT_EQ(pmc_sock_charge(h, s, 1, 0, GFP_KERNEL), -ESTALE);
+	/* The root binds nothing; open sockets go with the hierarchy. */
+	r = pmc_sock_create(h, pmc_cgroup_root(h));
+	EXPECT_EQ(pmc_sock_charge(h, r, 5, 0, GFP_KERNEL), 1);
+	EXPECT_EQ(usage(h, pmc_cgroup_root(h), PMC_COUNTER_MEMORY), 0);
+	EXPECT_TRUE(pmc_sock_create(h, child(h, 0, "open", UNLIMITED)) > 0);
+	EXPECT_EQ(pmc_hierarchy_close(h), 0);
+	EXPECT_EQ(pmc_sock_charge(h, r, 1, 0, GFP_KERNEL), -ESTALE);
+}
+
+/* v1: tcpmem only, activation, pressure; 3.x's res_counter charge. */
+static void test_sockets_v1(void)
+{
+	struct pmc_config cfg = cfg_3_8(1);
+	struct pmc_page_counter_info pc;
+	struct pmc_cgroup_info info;
+	int64_t h, g, s;
+
+	cfg.tcpmem_counter = PMC_TCPMEM_RES_COUNTER;
+	h = new_hierarchy(cfg);
+	g = child(h, 0, "g", UNLIMITED);
+	EXPECT_EQ(pmc_sock_charge(h, pmc_sock_create(h, g), 3, 0, GFP_KERNEL), 1);   /* not bound */
+	EXPECT_EQ(usage(h, g, PMC_COUNTER_TCPMEM), 0);
+	EXPECT_EQ(pmc_cgroup_set_max(h, g, PMC_COUNTER_TCPMEM, 2), 0);
+	EXPECT_EQ(pmc_cgroup_tcpmem_active(h, g, 1), 1);
+	s = pmc_sock_create(h, g);
+	EXPECT_EQ(pmc_sock_charge(h, s, 2, 0, GFP_KERNEL), 1);
+	EXPECT_EQ(pmc_sock_charge(h, s, 1, 0, GFP_KERNEL), 0);
+	memset(&pc, 0, sizeof(pc));
+	EXPECT_EQ(pmc_cgroup_counter(h, g, PMC_COUNTER_TCPMEM, &pc), 0);
+	/* res_counter_charge_nofail: 3 > 2 counted and seen by max_usage, then taken back. */
+	EXPECT_EQ(pc.usage, 2);
+	EXPECT_EQ(pc.failcnt, 1);
+	EXPECT_EQ(pc.watermark, 3);
+	memset(&info, 0, sizeof(info));
+	EXPECT_EQ(pmc_cgroup_info(h, g, &info), 0);
+	EXPECT_EQ(info.tcpmem_pressure, 1);
+	EXPECT_EQ(usage(h, g, PMC_COUNTER_MEMORY), 0);
+	EXPECT_EQ(pmc_sock_charge(h, s, 1, 0, GFP_KERNEL | PMC_GFP_NOFAIL), 1);
+	EXPECT_EQ(usage(h, g, PMC_COUNTER_TCPMEM), 3);
+	EXPECT_EQ(pmc_sock_close(h, s, 0), 0);
+	EXPECT_EQ(usage(h, g, PMC_COUNTER_TCPMEM), 0);
+	EXPECT_EQ(pmc_cgroup_tcpmem_active(h, g, 2), -EINVAL);
+	EXPECT_EQ(pmc_cgroup_tcpmem_active(h, g, -1), 1);
+	EXPECT_EQ(pmc_hierarchy_close(h), 0);
+}
+
+/* Threads charge and uncharge their sockets while another closes one of them. */
+struct sock_thread {
+	int64_t h, s;
+	int cpu;
+};
+
+static void *sock_worker(void *arg)
+{
+	struct sock_thread *st = arg;
+
+	for (int i = 0; i < 2000; i++) {
+		int64_t r = pmc_sock_charge(st->h, st->s, 1 + i % 3, st->cpu, GFP_KERNEL);
+
+		if (r == 1)
+			pmc_sock_uncharge(st->h, st->s, 1 + i % 3, st->cpu);
+		else if (r == -ESTALE)
+			break;          /* closed by the other thread */
+	}
+	return NULL;
+}
+
+static void test_sockets_threads(void)
+{
+	int64_t h = new_hierarchy(cfg_v2(3)), g = child(h, 0, "g", UNLIMITED);
+	struct sock_thread st[2];
+	pthread_t th[2];
+
+	for (int i = 0; i < 2; i++) {
+		st[i] = (struct sock_thread){ .h = h, .s = pmc_sock_create(h, g), .cpu = i };
+		EXPECT_EQ(pthread_create(&th[i], NULL, sock_worker, &st[i]), 0);
+	}
+	/* A close racing with charges: what the closed socket held goes back. */
+	sched_yield();
+	EXPECT_EQ(pmc_sock_close(h, st[1].s, 2), 0);
+	EXPECT_EQ(pmc_cgroup_remove(h, g), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	EXPECT_EQ(sock_pages(h, st[0].s), 0);
+	EXPECT_EQ(pmc_sock_close(h, st[0].s, 0), 0);
+	EXPECT_EQ(pmc_hierarchy_drain_all(h, 0), 0);
+	EXPECT_EQ(usage(h, pmc_cgroup_root(h), PMC_COUNTER_MEMORY), 0);
+	EXPECT_EQ(pmc_hierarchy_close(h), 0);
+}
+
+/* ------------------------------------------------------------------ */
 /* Arguments the Python layer checks first: the C API refuses them too. */
 
 static void test_bad_arguments(void)
@@ -1179,6 +1328,9 @@ int main(void)
 	test_close_stops_a_replay();
 	test_v1_enforced_kmem_limit();
 	test_3_8_paths();
+	test_sockets_v2();
+	test_sockets_v1();
+	test_sockets_threads();
 	test_bad_arguments();
 	test_bench_entry_points();
 
