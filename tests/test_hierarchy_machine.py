@@ -115,5 +115,7 @@ def test_machine_catches_kmem_uncharged_from_a_dying_cgroup() -> None:
                 500, STEPS_PER_EXAMPLE, database=None, phases=(Phase.generate,)
             ),
         )
-    # A stat or counter of the cgroup or its ancestor, or the uncharge itself.
-    assert any(w in str(info.value) for w in ("kernel", "kmem")), str(info.value)[:2000]
+    # A stat or counter of the cgroup or its ancestor, the uncharge itself,
+    # or the dying cgroup's lifetime (h.cgroups() lists it on one side only:
+    # its own counters were what the planted uncharges took down).
+    assert any(w in str(info.value) for w in ("kernel", "kmem", "cgroups()")), str(info.value)[:2000]
