@@ -262,6 +262,9 @@ static int check_config(const struct pmc_config *cfg)
 		return -EINVAL;
 	if (cfg->charge_loop != PMC_CHARGE_LOOP_CURRENT && cfg->charge_loop != PMC_CHARGE_LOOP_38)
 		return -EINVAL;
+	if (cfg->kmem_accounting != PMC_KMEM_ACCOUNTING_WHITELIST &&
+	    cfg->kmem_accounting != PMC_KMEM_ACCOUNTING_BLACKLIST)
+		return -EINVAL;
 	if (cfg->objcg && cfg->reparent_user_pages)     /* two eras that never met */
 		return -EINVAL;
 	/* The uncapped single-slot stock of 3.8 has exactly one slot. */

@@ -149,6 +149,10 @@ int64_t pmc_page_counter_memparse(const char *buf, const char *max_token, uint64
 #define PMC_KMEM_LIMIT_IGNORED 1
 #define PMC_KMEM_LIMIT_ABSENT 2
 #define PMC_KMEM_LIMIT_EOPNOTSUPP 3     /* 5.16-6.5: charged, never limited, writes refused */
+/* Which kernel allocations of a task are charged (SPEC 6; pmc_task_kmem_charge). */
+#define PMC_KMEM_ACCOUNTING_WHITELIST 0 /* 4.5+: __GFP_ACCOUNT or a SLAB_ACCOUNT cache only */
+#define PMC_KMEM_ACCOUNTING_BLACKLIST 1 /* 3.8-4.4: every process-context allocation */
+
 #define PMC_FAILCNT_NONE 0
 #define PMC_FAILCNT_MEMORY 1
 #define PMC_FAILCNT_ALL 2
@@ -184,7 +188,7 @@ struct pmc_config {
 	int32_t stack_per_page;         /* charged page by page, rolled back on failure (VMAP) */
 	int32_t pagetables_accounted;   /* user page tables charged as kernel memory (4.8+) */
 	int32_t tcpmem_counter;         /* PMC_TCPMEM_*: v1 socket accounting's era */
-	int32_t reserved;
+	int32_t kmem_accounting;        /* PMC_KMEM_ACCOUNTING_*: which kernel allocations are charged */
 	uint64_t seed;
 };
 
@@ -386,6 +390,29 @@ int64_t pmc_task_move(int64_t hierarchy, int64_t task, int64_t cgroup);
 int64_t pmc_task_exit(int64_t hierarchy, int64_t task, int32_t cpu);
 /* 0, or -ESTALE for a task that exited (or was killed). */
 int64_t pmc_task_info(int64_t hierarchy, int64_t task, struct pmc_task_info *info);
+
+#define PMC_KMEM_INTERRUPT 1            /* made in interrupt context (in_interrupt()) */
+#define PMC_KMEM_ACCOUNTED_CACHE 2      /* from a slab cache created with SLAB_ACCOUNT */
+#define PMC_KMEM_FLAGS_ALL 3
+/*
+ * A kernel allocation of nr_pages made by the task (its context: the OOM
+ * killer may choose it, memory.high throttles it), charged as kernel memory
+ * to the cgroup the task is in when the era's rule says it is accounted
+ * (SPEC 6): not in interrupt context, not in the root, not before 3.8's kmem
+ * activation, and then on the white list (cfg.kmem_accounting WHITELIST:
+ * gfp has PMC_GFP_ACCOUNT or flags PMC_KMEM_ACCOUNTED_CACHE) or always (the
+ * BLACKLIST); the 3.8 charge loop lets __GFP_NOFAIL go unaccounted.  The
+ * pages belong to no task: the caller gives them back with
+ * pmc_cgroup_uncharge(kmem = 1) on the cgroup returned, even once it is
+ * removed.  Returns the handle of the cgroup charged (> 0), 0 when the
+ * allocation is not accounted (nothing charged, 0 pages included), or
+ * -ENOMEM (refused: *over, if not NULL, is the handle of the cgroup over
+ * its limit), -ESRCH (the OOM killer killed the task meanwhile: nothing
+ * stays charged), -ECANCELED (the reclaim callback failed: nothing
+ * charged), -ESTALE (the task exited), -EINVAL.
+ */
+int64_t pmc_task_kmem_charge(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_t cpu,
+                             uint32_t gfp, uint32_t flags, int64_t *over);
 /* Live tasks of the cgroup in fork order into out[0..n); returns how many there are. */
 int64_t pmc_cgroup_tasks(int64_t hierarchy, int64_t cgroup, int64_t *out, int64_t n);
 

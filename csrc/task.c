@@ -22,6 +22,9 @@
  *  - a move leaves what the task charged where it was (cgroup v2; v1 with
  *    move_charge_at_immigrate = 0, the default): later faults charge the
  *    new cgroup.
+ *  - a kernel allocation the task makes (pmc_task_kmem_charge) is charged
+ *    to its cgroup when the era's selective accounting rule says so (SPEC
+ *    6), in the task's context; the pages belong to no task afterwards.
  *  - exit uncharges everything, each part from where it went: user pages
  *    from their cgroup (3.8: from where offline moved them), kernel pages
  *    through their objcg (current kernels: the nearest online ancestor of
@@ -729,6 +732,123 @@ int64_t pmc_task_exit(int64_t hierarchy, int64_t task, int32_t cpu)
 		ret = 0;
 	}
 	pthread_mutex_unlock(&h->lock);
+	release(h, &frame);
+	return ret;
+}
+
+/* --- kernel allocations: selective accounting ------------------------------------ */
+
+/*
+ * Is a kernel allocation of nr pages that a task of memcg makes now charged?
+ * Under h->lock.  SPEC 6's rule, by era:
+ *  - in interrupt context never: current is whoever was interrupted
+ *    (memcg_kmem_bypass, 4.x; current_obj_cgroup returns NULL outside a
+ *    task, 5.x+: int_active_memcg is not modelled);
+ *  - nothing for nothing: kmalloc(0) is ZERO_SIZE_PTR;
+ *  - the root never (get_mem_cgroup_from_current / current_objcg_update
+ *    stop at the root);
+ *  - 3.8-4.5 before the first kmem-limit write: memcg_can_account_kmem is
+ *    false (kmem_active; always true where the era always accounts);
+ *  - the 3.8 charge loop: __GFP_NOFAIL goes to the root cache, unaccounted
+ *    (memcg_kmem_get_cache, memcg_kmem_newpage_charge), as
+ *    memcg_try_charge_locked skips it;
+ *  - the white list (4.5+, a9bb7e620efd): only with __GFP_ACCOUNT or from a
+ *    SLAB_ACCOUNT cache (memcg_slab_pre_alloc_hook, __memcg_kmem_charge_page
+ *    behind memcg_kmem_online() && __GFP_ACCOUNT);
+ *  - the black list (3.8-4.4): every process-context allocation
+ *    (__memcg_kmem_get_cache picks the cgroup's clone of every cache).
+ * Once true it stays true while the task is in memcg: activation is one-way.
+ */
+static bool kmem_accounted(const struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			   unsigned long nr, unsigned int gfp, uint32_t flags)
+{
+	if ((flags & PMC_KMEM_INTERRUPT) || !nr || memcg_is_root(memcg) ||
+	    !atomic_load_explicit(&memcg->kmem_active, RELAXED))
+		return false;
+	if (h->cfg.charge_loop == PMC_CHARGE_LOOP_38 && (gfp & PMC_GFP_NOFAIL))
+		return false;
+	if (h->cfg.kmem_accounting == PMC_KMEM_ACCOUNTING_BLACKLIST)
+		return true;
+	return (gfp & PMC_GFP_ACCOUNT) || (flags & PMC_KMEM_ACCOUNTED_CACHE);
+}
+
+int64_t pmc_task_kmem_charge(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_t cpu,
+			     uint32_t gfp, uint32_t flags, int64_t *over)
+{
+	struct hier_frame frame;
+	struct pmc_hierarchy *h;
+	struct pmc_task *t;
+	int64_t ret = 0;
+
+	if (over)
+		*over = 0;
+	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX || (gfp & ~(uint32_t)PMC_GFP_ALL) ||
+	    (flags & ~(uint32_t)PMC_KMEM_FLAGS_ALL))
+		return -EINVAL;
+	h = hold(hierarchy, &frame);
+	if (!h)
+		return -ESTALE;
+	if (cpu < 0 || cpu >= h->cfg.ncpus) {
+		ret = -EINVAL;
+		goto out;
+	}
+	t = task_get(h, task, &ret);
+	if (!t)
+		goto out;
+	for (;;) {
+		struct mem_cgroup *memcg;
+		int64_t cgroup;
+		bool alive, bypassed;
+
+		pthread_mutex_lock(&h->lock);
+		if (!atomic_load_explicit(&t->alive, RELAXED)) {
+			pthread_mutex_unlock(&h->lock);
+			ret = -ESRCH;   /* killed while the last try let go of the lock */
+			break;
+		}
+		memcg = t->memcg;
+		if (!kmem_accounted(h, memcg, (unsigned long)nr_pages, gfp, flags)) {
+			pthread_mutex_unlock(&h->lock);
+			ret = 0;
+			break;
+		}
+		cgroup = memcg_handle(memcg);
+		/* The charge's css reference: the task may move and memcg be removed. */
+		atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
+		pthread_mutex_unlock(&h->lock);
+
+		ret = memcg_charge_task(h, cgroup, t, (unsigned long)nr_pages, cpu, gfp, true,
+					&bypassed);
+		if (ret == -ESTALE && task_moved(h, t, memcg)) {
+			memcg_put_unlocked(h, memcg);
+			continue;       /* it left a cgroup since removed: charge where it is */
+		}
+		pthread_mutex_lock(&h->lock);
+		alive = atomic_load_explicit(&t->alive, RELAXED);
+		pthread_mutex_unlock(&h->lock);
+		if (!alive) {
+			/*
+			 * Chosen by the OOM killer meanwhile: the kernel fails the
+			 * charge (passed_oom && task_is_dying) or lets it through
+			 * (the kill freed enough; forced; 3.8's bypass, which a kmem
+			 * charge turns into a forced one); either way the task never
+			 * sees the memory.  Whatever was charged goes back.
+			 */
+			if (ret == 0)
+				pmc_cgroup_uncharge(h->handle, cgroup, nr_pages, cpu, 1);
+			ret = ret < 0 && ret != -ESTALE ? ret : -ESRCH;
+		} else if (ret > 0) {
+			if (over)
+				*over = ret;
+			ret = -ENOMEM;
+		} else if (ret == 0) {
+			ret = cgroup;
+		}
+		memcg_put_unlocked(h, memcg);
+		break;
+	}
+	task_unpin(h, t);
+out:
 	release(h, &frame);
 	return ret;
 }

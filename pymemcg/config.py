@@ -24,6 +24,7 @@ Rounding = Literal["up", "down"]
 IdErrno = Literal["ENOSPC", "EBUSY"]
 ChargeLoop = Literal["current", "3.8"]
 TcpmemCounter = Literal["page_counter", "res_counter"]
+KmemAccounting = Literal["whitelist", "blacklist"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kmem_activation": ("always", "on_limit"),
@@ -33,6 +34,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "id_errno": ("ENOSPC", "EBUSY"),
     "charge_loop": ("current", "3.8"),
     "tcpmem_counter": ("page_counter", "res_counter"),
+    "kmem_accounting": ("whitelist", "blacklist"),
 }
 
 
@@ -139,6 +141,15 @@ class Config:
     #: activation rule on page counters (not modelled); 4.5 moved socket
     #: accounting into memcontrol.c ("page_counter").
     tcpmem_counter: TcpmemCounter = "page_counter"
+    #: Which kernel allocations a task makes are charged (SPEC 6,
+    #: :meth:`Task.kmem_alloc`), where the cgroup is not the root and its
+    #: kmem accounting is active: "whitelist" (Linux 4.5+, a9bb7e620efd:
+    #: only allocations flagged ``GFP_ACCOUNT`` or from a ``SLAB_ACCOUNT``
+    #: cache) or "blacklist" (3.8-4.4: every allocation in process context).
+    #: Never in interrupt context.  Kernel stacks and page tables follow
+    #: their own fields (both eras charge stacks; page tables see
+    #: ``pagetables_accounted``).
+    kmem_accounting: KmemAccounting = "whitelist"
     #: Seed of the per-CPU stock eviction generators (splitmix64, seed + cpu).
     seed: int = 0
 
@@ -187,7 +198,8 @@ class Config:
                  limit_rounding="up", kernel_stack_pages=2, id_at_offline=False,
                  id_errno="ENOSPC", charge_loop="3.8", objcg=False,
                  reparent_user_pages=True, stack_per_page=False,
-                 pagetables_accounted=False, tcpmem_counter="res_counter"),
+                 pagetables_accounted=False, tcpmem_counter="res_counter",
+                 kmem_accounting="blacklist"),
             changes,
         )
 

@@ -27,7 +27,10 @@ GFP_RETRY_MAYFAIL = 0x8
 GFP_NOFAIL = 0x10
 #: High priority: atomic allocations get through over the limit (``__GFP_HIGH``).
 GFP_HIGH = 0x20
-#: Account to the memcg (``__GFP_ACCOUNT``), for kernel allocations.
+#: Account to the memcg (``__GFP_ACCOUNT``), for kernel allocations: on the
+#: white list (``Config.kmem_accounting == "whitelist"``, 4.5+) a task's
+#: allocation (:meth:`Task.kmem_alloc`) is charged only with it (or from a
+#: ``SLAB_ACCOUNT`` cache); the 3.8 black list charges without it.
 GFP_ACCOUNT = 0x40
 #: May call into the filesystem (``__GFP_FS``): 3.8 let a kernel-memory
 #: charge invoke the OOM killer only with it (and without NORETRY).
@@ -35,8 +38,13 @@ GFP_FS = 0x80
 
 GFP_KERNEL = GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM | GFP_FS
 GFP_NOFS = GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM
+#: May not block: no reclaim, no OOM; at a limit the charge fails (before
+#: the max event), unless GFP_HIGH or GFP_NOFAIL force it (current kernels).
 GFP_NOWAIT = GFP_KSWAPD_RECLAIM
+#: Interrupt-safe and high priority: forced over the limit on current
+#: kernels, refused at the limit on 3.8.
 GFP_ATOMIC = GFP_HIGH | GFP_KSWAPD_RECLAIM
+#: What most accounted kernel allocations use (the default of Task.kmem_alloc).
 GFP_KERNEL_ACCOUNT = GFP_KERNEL | GFP_ACCOUNT
 
 _ALL = 0xFF

@@ -34,7 +34,7 @@ from .errors import (
     raise_errno,
 )
 from . import replay as _replay
-from .gfp import GFP_KERNEL, check_gfp
+from .gfp import GFP_KERNEL, GFP_KERNEL_ACCOUNT, check_gfp
 
 __all__ = ["Hierarchy", "Cgroup", "Task", "Socket", "EVENTS", "STATS", "ReclaimHook"]
 
@@ -84,6 +84,7 @@ def _config_struct(cfg: Config) -> Any:
         "stack_per_page": cfg.stack_per_page,
         "pagetables_accounted": cfg.pagetables_accounted,
         "tcpmem_counter": 1 if cfg.tcpmem_counter == "res_counter" else 0,
+        "kmem_accounting": 1 if cfg.kmem_accounting == "blacklist" else 0,
         "seed": cfg.seed,
     })
 
@@ -511,6 +512,54 @@ class Task:
             return  # pragma: no cover
         err.faulted = int(done[0])  # type: ignore[attr-defined]
         raise err
+
+    def kmem_alloc(self, nr_pages: int, flags: int = GFP_KERNEL_ACCOUNT, cpu: int = 0,
+                   interrupt: bool = False, accounted_cache: bool = False) -> Optional["Cgroup"]:
+        """A kernel allocation of ``nr_pages`` made by this task, charged as
+        kernel memory to its cgroup when SPEC 6's selective accounting rule
+        says so, in the task's context (the OOM killer may choose it,
+        memory.high throttles it).
+
+        The rule: never in interrupt context (``interrupt``), never in the
+        root, not before 3.8's kmem activation (the first finite
+        ``memory.kmem.limit_in_bytes`` write); then, with
+        ``Config.kmem_accounting == "whitelist"`` (4.5+), only with
+        ``GFP_ACCOUNT`` in ``flags`` or from a ``SLAB_ACCOUNT`` cache
+        (``accounted_cache``); with ``"blacklist"`` (3.8-4.4) always.  The
+        3.8 charge loop lets ``GFP_NOFAIL`` go unaccounted.
+
+        Returns the cgroup charged, or None when nothing was charged (not
+        accounted, or 0 pages).  The pages belong to no task: they never
+        enter an OOM score and a kill does not free them; give them back
+        with ``cgroup.uncharge(nr_pages, kmem=True)`` (after the cgroup's
+        removal too: through its objcg where the era has one).  Raises
+        :class:`ChargeError` (ENOMEM; ``over``: the cgroup over its limit)
+        when the charge is refused (the v1 kmem limit; the memory limit after
+        reclaim and the OOM killer as ``flags`` allow: GFP_NOWAIT fails
+        without reclaim; GFP_HIGH and GFP_NOFAIL are forced over the limit
+        where the era forces), :class:`KilledError` (ESRCH) when the OOM
+        killer killed this task meanwhile (nothing stays charged).  An
+        exception from the reclaim hook propagates (nothing charged)."""
+        nr_pages = check_count(nr_pages)
+        flags = check_gfp(flags)
+        cpu = _check_cpu(cpu, self._hier.config.ncpus)
+        how = ((lib.PMC_KMEM_INTERRUPT if check_bool(interrupt, "interrupt") else 0)
+               | (lib.PMC_KMEM_ACCOUNTED_CACHE
+                  if check_bool(accounted_cache, "accounted_cache") else 0))
+        over = ffi.new("int64_t *")
+        r = lib.pmc_task_kmem_charge(self._h, self._t, nr_pages, cpu, flags, how, over)
+        if r > 0:
+            return self._hier._cgroup(r)
+        if r == 0:
+            return None
+        if r == -_errno.ENOMEM:
+            err: Exception = ChargeError(f"kmem_alloc: {nr_pages} page(s) refused")
+            err.over = self._hier._cgroup(over[0])  # type: ignore[attr-defined]
+            raise err
+        if r == -_errno.ESRCH:
+            raise KilledError("kmem_alloc: the OOM killer killed the task")
+        self._done(r, "kmem_alloc")
+        return None  # pragma: no cover - _done raises
 
     def unmap(self, nr_pages: int, cpu: int = 0) -> None:
         """Unmap ``nr_pages`` user pages, the newest first (uncharged where

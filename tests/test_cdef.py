@@ -112,3 +112,17 @@ def test_op_dtype_matches_struct_pmc_op() -> None:
     for name in ("CHARGE", "UNCHARGE", "DRAIN", "DRAIN_ALL"):
         assert getattr(lib, f"PMC_OP_{name}") == getattr(replay, f"OP_{name}")
     assert lib.PMC_RESULT_UNDERFLOW == replay.RESULT_UNDERFLOW
+
+
+def test_config_kmem_accounting_reaches_the_c_struct() -> None:
+    from pymemcg.config import Config
+    from pymemcg.hierarchy import _config_struct
+
+    for name, value in (("whitelist", lib.PMC_KMEM_ACCOUNTING_WHITELIST),
+                        ("blacklist", lib.PMC_KMEM_ACCOUNTING_BLACKLIST)):
+        assert _config_struct(Config.current(kmem_accounting=name)).kmem_accounting == value
+    assert _config_struct(Config.linux_3_8()).kmem_accounting == lib.PMC_KMEM_ACCOUNTING_BLACKLIST
+    # A value the Python side never sends is refused by the core.
+    bad = _config_struct(Config.current())
+    bad.kmem_accounting = 2
+    assert lib.pmc_hierarchy_new(bad) == -22

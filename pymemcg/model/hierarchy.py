@@ -61,6 +61,7 @@ from ..gfp import (
     GFP_FS,
     GFP_HIGH,
     GFP_KERNEL,
+    GFP_KERNEL_ACCOUNT,
     GFP_KSWAPD_RECLAIM,
     GFP_NOFAIL,
     GFP_NORETRY,
@@ -1091,6 +1092,41 @@ class Task:
         if err is not None:
             err.faulted = done  # type: ignore[attr-defined]
             raise err
+
+    def kmem_alloc(self, nr_pages: int, flags: int = GFP_KERNEL_ACCOUNT, cpu: int = 0,
+                   interrupt: bool = False, accounted_cache: bool = False) -> Optional[Cgroup]:
+        """A kernel allocation of ``nr_pages`` made by this task
+        (``pmc_task_kmem_charge()``), charged as kernel memory to its cgroup
+        when SPEC 6's selective accounting rule says so
+        (``Hierarchy._kmem_accounted()``), in the task's context: the OOM
+        killer may choose it, memory.high throttles it.
+
+        Returns the cgroup charged, or None when nothing was charged (not
+        accounted, or 0 pages).  The pages belong to no task; give them back
+        with ``cgroup.uncharge(nr_pages, kmem=True)``.  :class:`ChargeError`
+        (ENOMEM; ``over``: the cgroup over its limit) when refused,
+        :class:`KilledError` (ESRCH) when the OOM killer killed this task
+        meanwhile (nothing stays charged)."""
+        n = check_count(nr_pages)
+        gfp = check_gfp(flags)
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        irq = check_bool(interrupt, "interrupt")
+        cache = check_bool(accounted_cache, "accounted_cache")
+        self._live("kmem_alloc")
+        try:
+            ret, cg = h._task_kmem_charge(self, n, cpu, gfp, irq, cache)
+        finally:
+            h._free_check()
+        if ret == -errno.ENOMEM:
+            err = ChargeError(f"kmem_alloc: {n} page(s) refused")
+            err.over = cg  # type: ignore[attr-defined]
+            raise err
+        if ret == -errno.ESRCH:
+            raise KilledError("kmem_alloc: the OOM killer killed the task")
+        if ret:  # -ESTALE: its cgroup went offline under it (a hook)
+            raise StaleHandleError("kmem_alloc: the task's cgroup is gone")
+        return cg
 
     def unmap(self, nr_pages: int, cpu: int = 0) -> None:
         """Unmap ``nr_pages`` user pages, the newest first, each uncharged
@@ -2482,6 +2518,59 @@ class Hierarchy:
                 return 0
             finally:
                 memcg._pins -= 1
+
+    def _kmem_accounted(self, memcg: Cgroup, n: int, gfp: int, interrupt: bool,
+                        accounted_cache: bool) -> bool:
+        """``kmem_accounted()``: SPEC 6's rule, is a kernel allocation of
+        ``n`` pages that a task of ``memcg`` makes now charged?  Never in
+        interrupt context (4.x ``memcg_kmem_bypass()``; 5.x+
+        ``current_obj_cgroup()`` is NULL outside a task); nothing for 0
+        pages (``ZERO_SIZE_PTR``); never the root; not before 3.8's kmem
+        activation (``memcg_can_account_kmem()``); the 3.8 charge loop lets
+        __GFP_NOFAIL go unaccounted (``memcg_kmem_get_cache()``); then the
+        white list (4.5+: __GFP_ACCOUNT or a SLAB_ACCOUNT cache) or the
+        black list (3.8-4.4: everything)."""
+        cfg = self._config
+        if interrupt or not n or memcg is self._root or not memcg._kmem_active:
+            return False
+        if cfg.charge_loop == "3.8" and gfp & GFP_NOFAIL:
+            return False
+        if cfg.kmem_accounting == "blacklist":
+            return True
+        return bool(gfp & GFP_ACCOUNT) or accounted_cache
+
+    def _task_kmem_charge(self, t: Task, n: int, cpu: int, gfp: int, interrupt: bool,
+                          accounted_cache: bool) -> tuple[int, Optional[Cgroup]]:
+        """``pmc_task_kmem_charge()``: (0, the cgroup charged or None),
+        (-ENOMEM, the cgroup over its limit) or (-ESRCH, None): the task was
+        killed meanwhile, and what was charged went back."""
+        while True:
+            if not t._alive:
+                return -errno.ESRCH, None
+            memcg = t._memcg
+            if not self._kmem_accounted(memcg, n, gfp, interrupt, accounted_cache):
+                return 0, None
+            if not memcg._online:
+                ret, over = -errno.ESTALE, None
+            else:
+                ctx = _ChargeCtx(cpu, t)
+                memcg._pins += 1  # the charge's css reference
+                try:
+                    over = self._charge(memcg, n, cpu, gfp, True, ctx)
+                finally:
+                    memcg._pins -= 1
+                t._throttle_jiffies += ctx.throttle_jiffies
+                ret = 0 if over is None else -errno.ENOMEM
+            if ret == -errno.ESTALE and self._task_moved(t, memcg):
+                continue  # it left a cgroup since removed: charge where it is
+            if not t._alive:
+                # Chosen by the OOM killer meanwhile: whatever was charged goes back.
+                if ret == 0:
+                    self._uncharge_call(memcg, n, cpu, True)
+                return -errno.ESRCH, None
+            if ret:
+                return ret, over
+            return 0, memcg
 
     # ------------------------------------------------------------------ sockets
 

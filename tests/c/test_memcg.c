@@ -118,6 +118,7 @@ static struct pmc_config cfg_3_8(int ncpus)
 		.kmem_on_limit = 1, .kmem_limit = PMC_KMEM_LIMIT_ENFORCED, .kmem_first = 1,
 		.kmem_uncharge_via_stock = 0, .failcnt = PMC_FAILCNT_ALL,
 		.allow_spinning_batch = 0, .hz = 1000,
+		.kmem_accounting = PMC_KMEM_ACCOUNTING_BLACKLIST,
 	};
 #ifdef PMC_CHARGE_LOOP_38
 	cfg.charge_loop = PMC_CHARGE_LOOP_38;   /* 3.8's own __mem_cgroup_try_charge */
@@ -1000,6 +1001,84 @@ static void test_3_8_paths(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* A task's kernel allocations: the selective accounting rule (SPEC 6). */
+
+static int64_t kernel_pages(int64_t h, int64_t cg)
+{
+	struct pmc_cgroup_info info;
+
+	memset(&info, 0, sizeof(info));
+	return pmc_cgroup_info(h, cg, &info) ? -1 : info.stat[PMC_STAT_KERNEL];
+}
+
+static void test_task_kmem_charge(void)
+{
+	int64_t h = new_hierarchy(cfg_v2(1)), g = child(h, 0, "g", UNLIMITED);
+	int64_t l = child(h, 0, "l", 10), t, u, r, over = CANARY;
+	struct pmc_cgroup_info info;
+	const uint32_t acct = GFP_KERNEL | PMC_GFP_ACCOUNT;
+
+	t = pmc_task_fork(h, g, 0, 0, 0);
+	EXPECT_TRUE(t > 0);
+	/* The stack: a batch of 64, 60 left in the stock; 3 flagged pages: 57. */
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, 3, 0, acct, 0, &over), g);
+	EXPECT_EQ(over, 0);
+	EXPECT_EQ(stocked(h, 0, g), 57);
+	EXPECT_EQ(kernel_pages(h, g), 4 + 3);
+	/* The white list: unflagged, not charged; from a SLAB_ACCOUNT cache, charged. */
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, 3, 0, GFP_KERNEL, 0, NULL), 0);
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, 2, 0, GFP_KERNEL, PMC_KMEM_ACCOUNTED_CACHE, NULL), g);
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, 2, 0, acct, PMC_KMEM_INTERRUPT, NULL), 0);
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, 0, 0, acct, 0, NULL), 0);
+	EXPECT_EQ(kernel_pages(h, g), 4 + 3 + 2);
+	EXPECT_EQ(stocked(h, 0, g), 55);
+	/* Bad arguments change nothing. */
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, -1, 0, acct, 0, NULL), -EINVAL);
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, PMC_PAGE_COUNTER_MAX + 1, 0, acct, 0, NULL), -EINVAL);
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, 1, 1, acct, 0, NULL), -EINVAL);
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, 1, 0, BAD_GFP, 0, NULL), -EINVAL);
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, 1, 0, acct, PMC_KMEM_FLAGS_ALL + 1, NULL), -EINVAL);
+	EXPECT_EQ(pmc_task_kmem_charge(h, g, 1, 0, acct, 0, NULL), -EINVAL);    /* a cgroup */
+	EXPECT_EQ(kernel_pages(h, g), 9);
+	/* The root is never charged. */
+	r = pmc_task_fork(h, pmc_cgroup_root(h), 0, 0, 0);
+	EXPECT_EQ(pmc_task_kmem_charge(h, r, 5, 0, acct, 0, NULL), 0);
+	/* At l's limit of 10 (4 stack pages, one at a time): NOWAIT fails, no reclaim, no event. */
+	u = pmc_task_fork(h, l, 0, 0, 0);
+	EXPECT_TRUE(u > 0);
+	EXPECT_EQ(pmc_task_kmem_charge(h, u, 7, 0, GFP_NOWAIT | PMC_GFP_ACCOUNT, 0, &over), -ENOMEM);
+	EXPECT_EQ(over, l);
+	EXPECT_EQ(usage(h, l, PMC_COUNTER_MEMORY), 4);
+	memset(&info, 0, sizeof(info));
+	EXPECT_EQ(pmc_cgroup_info(h, l, &info), 0);
+	EXPECT_EQ(info.events[PMC_EVENT_MAX], 0);
+	/* What was charged belongs to no task: the caller gives it back. */
+	EXPECT_EQ(pmc_cgroup_uncharge(h, g, 3, 0, 1), 0);
+	EXPECT_EQ(pmc_cgroup_uncharge(h, g, 2, 0, 1), 0);
+	EXPECT_EQ(kernel_pages(h, g), 4);
+	EXPECT_EQ(pmc_task_exit(h, t, 0), 0);
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, 1, 0, acct, 0, NULL), -ESTALE);
+	EXPECT_EQ(pmc_hierarchy_close(h), 0);
+	EXPECT_EQ(pmc_task_kmem_charge(h, u, 1, 0, acct, 0, NULL), -ESTALE);
+
+	/* 3.8's black list: nothing before the activation, then everything but NOFAIL. */
+	h = new_hierarchy(cfg_3_8(1));
+	g = child(h, 0, "g", UNLIMITED);
+	l = child(h, 0, "l", UNLIMITED);
+	t = pmc_task_fork(h, g, 0, 0, 0);
+	EXPECT_EQ(pmc_task_kmem_charge(h, t, 2, 0, acct, 0, NULL), 0);
+	EXPECT_EQ(pmc_cgroup_activate_kmem(h, l), 0);
+	u = pmc_task_fork(h, l, 0, 0, 0);
+	EXPECT_EQ(pmc_task_kmem_charge(h, u, 2, 0, GFP_KERNEL, 0, NULL), l);
+	EXPECT_EQ(pmc_task_kmem_charge(h, u, 2, 0, GFP_KERNEL | PMC_GFP_NOFAIL, 0, NULL), 0);
+	EXPECT_EQ(pmc_task_kmem_charge(h, u, 2, 0, GFP_KERNEL, PMC_KMEM_INTERRUPT, NULL), 0);
+	/* The stack (kernel_stack_pages 0 here: the default, 4) and 2 pages. */
+	EXPECT_EQ(usage(h, l, PMC_COUNTER_KMEM), 4 + 2);
+	EXPECT_EQ(usage(h, g, PMC_COUNTER_KMEM), 0);
+	EXPECT_EQ(pmc_hierarchy_close(h), 0);
+}
+
+/* ------------------------------------------------------------------ */
 /* Sockets (csrc/sock.c).                                              */
 
 static int64_t sock_pages(int64_t h, int64_t s)
@@ -1153,7 +1232,7 @@ static void test_sockets_threads(void)
 
 static void test_bad_arguments(void)
 {
-	struct pmc_config bad[14];
+	struct pmc_config bad[15];
 	int64_t h = new_hierarchy(cfg_v2(2)), g = child(h, 0, "g", UNLIMITED), out[4], st[2];
 	struct pmc_page_counter_info pc;
 	struct pmc_cgroup_entry entries[4];
@@ -1183,6 +1262,7 @@ static void test_bad_arguments(void)
 	bad[11].charge_batch = PMC_PAGE_COUNTER_MAX + 1;
 	bad[12].id_errno = EPERM;               /* ids run out with ENOSPC or EBUSY only */
 	bad[13].kernel_stack_pages = -1;
+	bad[14].kmem_accounting = PMC_KMEM_ACCOUNTING_BLACKLIST + 1;
 #ifdef PMC_CHARGE_LOOP_38
 	bad[0].charge_loop = 7;
 	bad[0].version = 2;
@@ -1328,6 +1408,7 @@ int main(void)
 	test_close_stops_a_replay();
 	test_v1_enforced_kmem_limit();
 	test_3_8_paths();
+	test_task_kmem_charge();
 	test_sockets_v2();
 	test_sockets_v1();
 	test_sockets_threads();
