@@ -772,8 +772,8 @@ def tasks(ctx: Context) -> List[Row]:
         user_name = f"{p}: user pair, stock hit"
         params = {"preset": p, "depth": TASK_DEPTH}
         pages = f["stack_pages"]
-        stack = (f"{pages} one-page kmem charges, the {pages} pages uncharged in one call at "
-                 f"exit" if f["per_page"] else
+        stack = (f"{pages} one-page kmem charges, and {pages} one-page uncharges at exit (the "
+                 f"kernel frees a VMAP stack page by page)" if f["per_page"] else
                  f"one {pages}-page kmem charge, one {pages}-page uncharge")
         rows.append(c_row(
             "tasks", user_name, user, user_spec, op="pair", units=f["pair_adds"], floor=1.0,
