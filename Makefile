@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SOURCES := $(wildcard csrc/*.c csrc/*.h) pymemcg/_build.py setup.py pyproject.toml
 
-.PHONY: all venv demo test test-c test-python bench clean
+.PHONY: all venv demo test test-c test-python typecheck bench clean
 
 all: venv
 
@@ -23,7 +23,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m pymemcg demo
 
-test: test-c test-python
+test: test-c test-python typecheck
 
 # Standalone C programs from csrc/, under ASan+UBSan and under TSan.
 test-c:
@@ -31,6 +31,12 @@ test-c:
 
 test-python: $(STAMP) fuzz-deps-optional
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q
+
+# mypy --strict over the package, as [tool.mypy] of pyproject.toml sets it (mypy and
+# types-cffi come with the `test` extra).  Its cache, build/mypy_cache, makes a re-run
+# take a second or so (a cold run: a few seconds).
+typecheck: $(STAMP)
+	$(PY) -m mypy
 
 # Fuzzing (tests/fuzz/README.md).  atheris is the `fuzz` extra of pyproject.toml;
 # it is installed alone, since `pip install -e '.[fuzz]'` would rebuild the extension.

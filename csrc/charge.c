@@ -662,6 +662,16 @@ int64_t memcg_charge_task(struct pmc_hierarchy *h, int64_t cgroup, struct pmc_ta
 	return ret;
 }
 
+/*
+ * 3.8: user pages that offline moved to the root come off its counters and
+ * its anon statistic (see struct task_seg).  On a CPU already held.
+ */
+void memcg_uncharge_root_user(struct pmc_hierarchy *h, unsigned long nr_pages, int cpu)
+{
+	mod_memcg_state(h->root, cpu, MEMCG_STAT_ANON, -(long)nr_pages);
+	memcg_uncharge_counters(h->root, nr_pages, NULL);
+}
+
 /**
  * memcg_uncharge_locked - the uncharging call, on a CPU already held
  *

@@ -237,6 +237,14 @@ struct task_seg {
 	unsigned long nr_pages;
 	struct task_seg *next;                  /* the task's list */
 	struct task_seg *mprev, *mnext;         /* the cgroup's list (user pages) */
+	/*
+	 * 3.8: user pages that offline moved to the root.  They stay on the
+	 * root's counters and in its anon statistic (only the child let go of
+	 * them), so their uncharge takes them off the root, as an uncharge
+	 * through the dying child's handle does; the root's own pages (a root
+	 * task's) were never charged and are not.
+	 */
+	bool root_charged;
 };
 
 /*
@@ -367,6 +375,7 @@ int64_t memcg_try_charge_locked(struct charge_ctx *ctx, unsigned long nr_pages,
 bool memcg_charge_needs_finish(struct charge_ctx *ctx);
 void memcg_charge_hold(struct charge_ctx *ctx);
 int64_t memcg_charge_finish(struct charge_ctx *ctx, int64_t ret);
+void memcg_uncharge_root_user(struct pmc_hierarchy *h, unsigned long nr_pages, int cpu);
 void memcg_uncharge_locked(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 			   unsigned long nr_pages, int cpu, bool kmem, struct clamp_log *log);
 void memcg_uncharge_kmem_stat(struct pmc_hierarchy *h, struct mem_cgroup *memcg,

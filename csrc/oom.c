@@ -210,3 +210,45 @@ enum oom38 memcg_oom_38(struct charge_ctx *ctx, struct mem_cgroup *over)
 		return OOM38_DIE;
 	return killed ? OOM38_RETRY : OOM38_WAIT;
 }
+
+/*
+ * mem_cgroup_out_of_memory for a limit write (memory_max_write on v2: when
+ * reclaim cannot bring the usage under the new memory.max, the killer runs
+ * until it does or finds no one).  1 if the margin fits already or a task
+ * was killed, 0 if there was no one to kill, -errno.  The victims' pages are
+ * uncharged on `cpu`.
+ */
+int64_t pmc_cgroup_out_of_memory(int64_t hierarchy, int64_t cgroup, int32_t cpu)
+{
+	struct pmc_hierarchy *h = hier_lock(hierarchy);
+	struct charge_ctx ctx = { .h = h, .cpu = cpu };
+	struct mem_cgroup *memcg;
+	struct hier_frame frame;
+	int64_t ret;
+
+	if (!h)
+		return -ESTALE;
+	memcg = memcg_lookup(h, cgroup);
+	if (!memcg || !memcg_online(memcg)) {
+		ret = memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
+		pthread_mutex_unlock(&h->lock);
+		return ret;
+	}
+	if (cpu < 0 || cpu >= h->cfg.ncpus) {
+		pthread_mutex_unlock(&h->lock);
+		return -EINVAL;
+	}
+	if (memcg_margin(memcg) >= 1) {         /* someone freed memory: no kill */
+		pthread_mutex_unlock(&h->lock);
+		return 1;
+	}
+	/* Pinned (a css reference) while the lock is let go for the kill. */
+	atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
+	hier_hold(h, &frame);
+	pthread_mutex_unlock(&h->lock);
+	ret = oom_kill(&ctx, memcg) ? 1 : 0;
+	memcg_put_unlocked(h, memcg);
+	finish_call(h);
+	hier_unhold(h, &frame);
+	return ret;
+}

@@ -334,6 +334,12 @@ int64_t pmc_cgroup_set_low(int64_t hierarchy, int64_t cgroup, int64_t nr_pages);
 int64_t pmc_cgroup_set_high(int64_t hierarchy, int64_t cgroup, int32_t counter, int64_t nr_pages);
 int64_t pmc_cgroup_reset(int64_t hierarchy, int64_t cgroup, int32_t counter, int32_t what);
 int64_t pmc_cgroup_event(int64_t hierarchy, int64_t cgroup, int32_t event);
+/*
+ * The memcg OOM killer for a limit write (v2 memory.max below the usage):
+ * 1 if the cgroup's margin fits already or a task was killed (its pages
+ * uncharged on cpu), 0 if no task could be killed, -errno.
+ */
+int64_t pmc_cgroup_out_of_memory(int64_t hierarchy, int64_t cgroup, int32_t cpu);
 int64_t pmc_cgroup_activate_kmem(int64_t hierarchy, int64_t cgroup);
 
 #define PMC_TUNABLE_OOM_KILL_DISABLE 0

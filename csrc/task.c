@@ -92,7 +92,7 @@ static int seg_add(struct task_seg **list, struct mem_cgroup *memcg, unsigned lo
 {
 	struct task_seg *s = *list;
 
-	if (s && s->memcg == memcg) {
+	if (s && s->memcg == memcg && !s->root_charged) {
 		s->nr_pages += nr;
 		return 0;
 	}
@@ -162,7 +162,9 @@ static void seg_uncharge(struct pmc_hierarchy *h, struct task_seg *s, unsigned l
 			 bool kmem, enum memcg_stat_idx stat)
 {
 	cpu_lock(h, cpu);
-	if (!kmem)
+	if (!kmem && s->root_charged)
+		memcg_uncharge_root_user(h, nr, cpu);
+	else if (!kmem)
 		memcg_uncharge_locked(h, s->memcg, nr, cpu, false, NULL);
 	else if (!kmem_per_page(h, stat))
 		memcg_uncharge_kmem_stat(h, s->memcg, nr, cpu, stat);
@@ -200,6 +202,7 @@ void task_reparent_user_pages(struct mem_cgroup *memcg)
 		return;
 	for (; s; s = s->mnext) {
 		s->memcg = parent;
+		s->root_charged = memcg_is_root(parent);
 		last = s;
 	}
 	last->mnext = parent->user_segs;
@@ -635,6 +638,7 @@ int64_t pmc_task_fault(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_
 	t = task_get(h, task, &ret);
 	if (!t)
 		goto out;
+	ret = 0;                /* task_get left -ESTALE there: fault(0) is fine */
 	for (; i < nr_pages; i++) {
 		ret = fault_one(h, t, cpu);
 		if (ret)

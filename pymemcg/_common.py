@@ -59,7 +59,7 @@ def check_int(value: object, what: str) -> int:
             f"{what} must be an integer: {cls.__name__}.__index__ returned "
             f"{type(result).__name__}, not int"
         )
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 #: type -> the function that reads its instances as an int, for the types
@@ -108,9 +108,9 @@ def check_count(nr_pages: object, what: str = "nr_pages") -> int:
     """
     if nr_pages.__class__ is not int:
         nr_pages = check_int(nr_pages, what)
-    if nr_pages < 0 or nr_pages > PAGE_COUNTER_MAX:  # type: ignore[operator]
+    if nr_pages < 0 or nr_pages > PAGE_COUNTER_MAX:
         raise InvalidError(f"{what} must be in 0..PAGE_COUNTER_MAX, got {nr_pages}")
-    return nr_pages  # type: ignore[return-value]
+    return nr_pages
 
 
 def check_cpu(cpu: object, ncpus: int) -> int:
@@ -122,9 +122,9 @@ def check_cpu(cpu: object, ncpus: int) -> int:
     """
     if cpu.__class__ is not int:
         cpu = check_int(cpu, "cpu")
-    if not 0 <= cpu < ncpus:  # type: ignore[operator]
+    if not 0 <= cpu < ncpus:
         raise InvalidError(f"cpu must be in 0..{ncpus - 1}, got {cpu}")
-    return cpu  # type: ignore[return-value]
+    return cpu
 
 
 def check_bool(value: object, what: str) -> bool:
@@ -139,7 +139,7 @@ def check_bool(value: object, what: str) -> bool:
     misplaced argument (``kmem="no"``) does not silently mean True.
     """
     if value is True or value is False:
-        return value  # type: ignore[return-value]
+        return value
     if value.__class__ is int:
         return value != 0
     try:
@@ -201,7 +201,7 @@ def check_name(name: object) -> bytes:
             raise InvalidTypeError(f"a cgroup name must be a str, not {type(name).__name__}")
         name = str.__str__(name)
     try:
-        raw = str.encode(name, "utf-8")  # type: ignore[arg-type]
+        raw = str.encode(name, "utf-8")
     except UnicodeEncodeError:
         raise InvalidError(f"cgroup name {name!r} cannot be encoded as UTF-8") from None
     if b"\0" in raw:

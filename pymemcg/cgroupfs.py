@@ -634,7 +634,8 @@ def _high_store(cg: Any, buf: bytes) -> None:
 def _max_store(cg: Any, buf: bytes) -> None:
     """``memory_max_write()``: install the limit whatever the usage, then
     reclaim toward it (drain first); after ``reclaim_retries`` unproductive
-    rounds raise ``oom`` and stop.  Never fails."""
+    rounds raise ``oom`` and run the OOM killer, again while it kills
+    someone and the usage is above the limit.  Never fails."""
     limit = _v2_parse(buf)
     cg._xchg_max("memory", limit)
     nr_reclaims = _config(cg).reclaim_retries
@@ -652,7 +653,8 @@ def _max_store(cg: Any, buf: bytes) -> None:
                 nr_reclaims -= 1
             continue
         cg._event("oom")
-        break  # mem_cgroup_out_of_memory() finds no task: pymemcg has none to kill
+        if not cg._out_of_memory():
+            break  # mem_cgroup_out_of_memory() found no one to kill
 
 
 def _swap_high_store(cg: Any, buf: bytes) -> None:
@@ -728,8 +730,8 @@ def _cgroup_stat_show(cg: Any) -> str:
 # memory.peak / memory.swap.peak: peak_show() and peak_write() per open file
 
 
-def _peak_show(f: "CgroupFile") -> str:
-    c = _counter(f._cg, f._peak_counter)
+def _peak_show(f: "CgroupFile", counter: str) -> str:
+    c = _counter(f._cg, counter)
     if f._peak == OFP_PEAK_UNSET:
         pages = c.watermark
     else:
@@ -737,8 +739,8 @@ def _peak_show(f: "CgroupFile") -> str:
     return f"{pages * PAGE_SIZE}\n"
 
 
-def _peak_write(f: "CgroupFile") -> None:
-    cg, counter = f._cg, f._peak_counter
+def _peak_write(f: "CgroupFile", counter: str) -> None:
+    cg = f._cg
     with _peaks_lock:
         cg._reset_local_watermark(counter)  # local_watermark := usage
         usage = _counter(cg, counter).usage
@@ -751,11 +753,11 @@ def _peak_write(f: "CgroupFile") -> None:
         f._peak = usage
 
 
-def _peak_release(f: "CgroupFile") -> None:
+def _peak_release(f: "CgroupFile", counter: str) -> None:
     if f._peak == OFP_PEAK_UNSET:
         return
     with _peaks_lock:
-        watchers = _state(f._cg).peaks.get(f._peak_counter)
+        watchers = _state(f._cg).peaks.get(counter)
         if watchers is not None:
             watchers.discard(f)
 
@@ -894,7 +896,7 @@ class CgroupFile:
         """The file's whole content, exactly as the kernel prints it."""
         self._check()
         if self._peak_counter is not None:
-            return _peak_show(self)
+            return _peak_show(self, self._peak_counter)
         if self._file.show is None:  # cgroup_seqfile_show: no read handler
             raise InvalidError(f"{self.name} is write-only")
         return self._file.show(self._cg)
@@ -910,7 +912,7 @@ class CgroupFile:
         if not raw:  # cgroup_file_write: if (!nbytes) return 0
             return 0
         if self._peak_counter is not None:
-            _peak_write(self)  # any non-empty write resets
+            _peak_write(self, self._peak_counter)  # any non-empty write resets
             return len(raw)
         if self._file.store is None:
             raise InvalidError(f"{self.name} is read-only")
@@ -922,7 +924,7 @@ class CgroupFile:
         if not self.closed:
             self.closed = True
             if self._peak_counter is not None:
-                _peak_release(self)
+                _peak_release(self, self._peak_counter)
 
     def __enter__(self) -> "CgroupFile":
         return self

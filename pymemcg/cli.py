@@ -13,11 +13,13 @@ traceback; the exit status says what happened (:data:`EXIT_STATUSES`).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import sys
 from types import ModuleType
-from typing import IO, Any, Callable, Iterable, Iterator, List, NoReturn, Optional, Sequence
+from typing import (IO, Any, Callable, Iterable, Iterator, List, NoReturn, Optional, Protocol,
+                    Sequence)
 
 import pymemcg
 import pymemcg.model
@@ -72,12 +74,31 @@ def _outcome(fn: Callable[[ModuleType], object], mod: ModuleType) -> object:
     try:
         return fn(mod)
     except pymemcg.MemcgError as e:
-        return f"{type(e).__name__}({e.errno and __import__('errno').errorcode[e.errno]})"
+        code = e.errno if isinstance(e, OSError) else None
+        return f"{type(e).__name__}({code and __import__('errno').errorcode[code]})"
 
 
-def _tree(mod: ModuleType, limits: Sequence[int]) -> List[object]:
+class _Counter(Protocol):
+    """What the demo uses of a page counter: :class:`pymemcg.PageCounter`
+    and :class:`pymemcg.model.PageCounter` alike."""
+
+    @property
+    def usage(self) -> int: ...
+    @property
+    def max(self) -> int: ...
+    @property
+    def watermark(self) -> int: ...
+    @property
+    def failcnt(self) -> int: ...
+    def charge(self, nr_pages: int) -> None: ...
+    def try_charge(self, nr_pages: int) -> Optional[_Counter]: ...
+    def uncharge(self, nr_pages: int) -> None: ...
+    def set_max(self, nr_pages: int) -> None: ...
+
+
+def _tree(mod: ModuleType, limits: Sequence[int]) -> List[_Counter]:
     """A chain root -> ... with the given limits, root first."""
-    chain: List[object] = []
+    chain: List[_Counter] = []
     parent = None
     for limit in limits:
         parent = mod.PageCounter(parent=parent, max=limit)
@@ -183,12 +204,12 @@ def demo(out: Callable[[str], None] = print, plots: Optional[str] = None,
 
     d.section("memparse: the kernel's size syntax (bytes), limits round down to pages")
     for text in ("64M", "1g", "0x1000", "010M", "1e", "4097", "99999999999999999999"):
-        d.both(f"memparse({text!r})", lambda mod, t=text: mod.memparse(t))
+        d.both(f"memparse({text!r})", functools.partial(_memparse, text=text))
     for text in ("4097", "1k", "-1"):
         d.both(f"page_counter_memparse({text!r}, '-1')",
-               lambda mod, t=text: mod.page_counter_memparse(t, "-1"))
+               functools.partial(_page_counter_memparse, text=text))
     for text in ("1.5G", "12 M", "-2"):
-        d.both(f"memparse({text!r})", lambda mod, t=text: mod.memparse(t))
+        d.both(f"memparse({text!r})", functools.partial(_memparse, text=text))
 
     _demo_tree(d)
     if scenarios:
@@ -200,6 +221,14 @@ def demo(out: Callable[[str], None] = print, plots: Optional[str] = None,
     else:
         out("The C core and the pure-Python model agree on every step.")
     return d.disagreements
+
+
+def _memparse(mod: ModuleType, text: str) -> object:
+    return mod.memparse(text)
+
+
+def _page_counter_memparse(mod: ModuleType, text: str) -> object:
+    return mod.page_counter_memparse(text, "-1")
 
 
 def _demo_tree(d: "_Demo") -> None:
@@ -216,7 +245,7 @@ def _demo_tree(d: "_Demo") -> None:
     d.section("Two charges (1 page, then 40) on CPU 0: (usage, pages left in the stock)")
     for label, preset in presets:
         d.both(f"{label} (batch {getattr(pymemcg.Config, preset)().charge_batch})",
-               lambda mod, p=preset: stock_after_two_charges(mod, p))
+               functools.partial(stock_after_two_charges, preset=preset))
 
     def failing_charge(mod: ModuleType, preset: str, nr: int) -> object:
         h = mod.Hierarchy(getattr(mod.Config, preset)())
@@ -230,8 +259,8 @@ def _demo_tree(d: "_Demo") -> None:
     for label, preset in presets:
         for nr in (101, 8):
             d.both(f"{label}: try_charge({nr})" + (" after 93 charged" if nr == 8 else ""),
-                   lambda mod, p=preset, n=nr: _fail_small(mod, p) if n == 8
-                   else failing_charge(mod, p, n))
+                   functools.partial(_fail_small, preset=preset) if nr == 8
+                   else functools.partial(failing_charge, preset=preset, nr=nr))
 
     def high(mod: ModuleType) -> object:
         h = mod.Hierarchy(mod.Config.current())

@@ -60,6 +60,6 @@ def check_gfp(flags: object) -> int:
     """
     if flags.__class__ is not int:
         flags = check_int(flags, "flags")
-    if flags < 0 or flags & ~_ALL:  # type: ignore[operator]
+    if flags < 0 or flags & ~_ALL:
         raise InvalidError(f"unknown GFP bits in {flags:#x}")
-    return flags  # type: ignore[return-value]
+    return flags

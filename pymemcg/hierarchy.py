@@ -99,9 +99,9 @@ def pmc_py_reclaim(hierarchy: int, cgroup: int, nr_pages: int) -> int:
     """The C core's reclaim callback: dispatch to the hierarchy's hook."""
     h = _HIERARCHIES.get(hierarchy)
     hook = h._reclaim if h is not None else None
-    if hook is None:
+    if h is None or hook is None:
         return 0
-    freed = hook(h._cgroup(cgroup), nr_pages)  # type: ignore[union-attr]
+    freed = hook(h._cgroup(cgroup), nr_pages)
     if freed.__class__ is not int:
         if isinstance(freed, bool) or not hasattr(freed, "__index__"):
             raise InvalidTypeError(
@@ -458,7 +458,7 @@ class Task:
     def alive(self) -> bool:
         """Not exited, not killed."""
         info = ffi.new("struct pmc_task_info *")
-        return lib.pmc_task_info(self._h, self._t, info) == 0
+        return bool(lib.pmc_task_info(self._h, self._t, info) == 0)
 
     @property
     def cgroup(self) -> "Cgroup":
@@ -628,7 +628,7 @@ class Socket:
     def alive(self) -> bool:
         """Not closed (and its hierarchy not closed)."""
         info = ffi.new("struct pmc_sock_info *")
-        return lib.pmc_sock_info(self._h, self._s, info) == 0
+        return bool(lib.pmc_sock_info(self._h, self._s, info) == 0)
 
     @property
     def bound(self) -> bool:
@@ -664,7 +664,7 @@ class Socket:
         nr_pages = check_count(nr_pages)
         cpu = _check_cpu(cpu, self._hier.config.ncpus)
         flags = check_gfp(flags)
-        r = lib.pmc_sock_charge(self._h, self._s, nr_pages, cpu, flags)
+        r: int = lib.pmc_sock_charge(self._h, self._s, nr_pages, cpu, flags)
         if r == -_errno.EINVAL:
             raise InvalidError(f"charge {nr_pages} pages: the socket holds {self.pages}")
         self._done(r, "charge")
@@ -757,7 +757,7 @@ class Cgroup(Limits):
         else:
             self.path = f"{parent.path}/{name}" if parent.path else name
         self.id = cgid
-        self._depth = parent._depth + 1 if parent is not None else 0
+        self._depth: int = parent._depth + 1 if parent is not None else 0
         hierarchy._cgroups[handle] = self
 
     # -- the tree --------------------------------------------------------------
@@ -823,13 +823,13 @@ class Cgroup(Limits):
     def online(self) -> bool:
         """Not removed."""
         info = ffi.new("struct pmc_cgroup_info *")
-        return lib.pmc_cgroup_info(self._h, self._cg, info) == 0 and info.state == 1
+        return bool(lib.pmc_cgroup_info(self._h, self._cg, info) == 0 and info.state == 1)
 
     @property
     def dying(self) -> bool:
         """Removed but not yet freed."""
         info = ffi.new("struct pmc_cgroup_info *")
-        return lib.pmc_cgroup_info(self._h, self._cg, info) == 0 and info.state == 2
+        return bool(lib.pmc_cgroup_info(self._h, self._cg, info) == 0 and info.state == 2)
 
     @property
     def children(self) -> Tuple["Cgroup", ...]:
@@ -940,7 +940,7 @@ class Cgroup(Limits):
                 for level in range(n):
                     if levels[base + level]:
                         views.append(CounterView(c, name))
-                    c = c._parent  # type: ignore[assignment]
+                    c = c._parent  # type: ignore[assignment]  # None only past the last level
             _raise_cgroup_underflow(self, views, nr_pages)
 
     def _bad(self, r: int, nr_pages: int, cpu: int, flags: int, what: str) -> None:
@@ -959,7 +959,8 @@ class Cgroup(Limits):
         views = []
         for name in self._hier.config.counters:
             bits = (mask >> (16 * _COUNTER_INDEX[name])) & 0xFFFF
-            level, c = 0, self
+            level = 0
+            c: Optional[Cgroup] = self
             while c is not None:
                 if bits & (1 << level):
                     views.append(CounterView(c, name))
@@ -1094,6 +1095,14 @@ class Cgroup(Limits):
     def _reclaim(self, nr_pages: int) -> int:
         """Reclaim through the hook; the progress seen on the counter."""
         return _check(lib.pmc_cgroup_reclaim(self._h, self._cg, check_count(nr_pages)), "reclaim")
+
+    def _out_of_memory(self, cpu: int = 0) -> bool:
+        """``mem_cgroup_out_of_memory()`` for a limit write (v2 memory.max
+        below the usage): True if the margin fits already or a task was
+        killed (its pages uncharged on ``cpu``), False if there was no one
+        to kill."""
+        cpu = _check_cpu(cpu, self._hier.config.ncpus)
+        return bool(_check(lib.pmc_cgroup_out_of_memory(self._h, self._cg, cpu), "out_of_memory"))
 
     def _event(self, name: str) -> None:
         if name not in EVENTS:

@@ -9,7 +9,7 @@ generation), never a pointer.  Return codes become exceptions in
 from __future__ import annotations
 
 import errno as _errno
-from typing import Optional
+from typing import Any, Optional
 
 from ._common import PAGE_COUNTER_MAX, PageCounterState, check_bool, check_count
 from ._core import ffi, lib
@@ -243,7 +243,7 @@ class PageCounter:
 
     # -- reading ---------------------------------------------------------------
 
-    def _info(self) -> "ffi.CData":
+    def _info(self) -> Any:  # a cdata "struct pmc_page_counter_info *"
         info = _new_info(_INFO)
         r = _read(self._h, info)
         if r:

@@ -105,9 +105,10 @@ def _numpy() -> Any:
     if not _numpy_tried:
         try:
             import numpy
+            _numpy_module = numpy
         except ImportError:  # pragma: no cover - numpy is an optional extra
-            numpy = None  # type: ignore[assignment]
-        _numpy_module, _numpy_tried = numpy, True
+            _numpy_module = None
+        _numpy_tried = True
     return _numpy_module
 
 
@@ -133,13 +134,14 @@ def _record(i: int, r: object) -> Record:
     of its C type (what the record *means* is the replay's business: an
     unknown op or a bad cgroup is a -EINVAL result, not an exception)."""
     if r.__class__ is tuple:
-        fields: Tuple[Any, ...] = r  # type: ignore[assignment]
+        fields: Tuple[Any, ...] = r
     elif isinstance(r, (str, bytes, bytearray, memoryview)):
         raise InvalidTypeError(
             f"record {i}: a record is a sequence of 6 integers, not {type(r).__name__}")
     else:
         try:
-            fields = tuple(r)  # type: ignore[call-overload]
+            # any iterable will do; anything else raises, reported below
+            fields = tuple(r)  # type: ignore[arg-type]
         except Exception as exc:
             raise InvalidTypeError(
                 f"record {i}: a record is a sequence of 6 integers "
@@ -171,7 +173,7 @@ def pack_ops(records: "Iterable[Record]") -> bytearray:
     exception as its ``__cause__``.
     """
     try:
-        it = iter(records)  # type: ignore[call-overload]
+        it = iter(records)
     except Exception as exc:
         raise InvalidTypeError(
             f"pack_ops needs an iterable of records, not {type(records).__name__}") from exc
@@ -186,8 +188,8 @@ def pack_ops(records: "Iterable[Record]") -> bytearray:
         except Exception as exc:
             raise InvalidTypeError(
                 f"iterating the records raised {type(exc).__name__} at record {i}: {exc}") from exc
-        if r.__class__ is tuple and len(r) == 6:  # type: ignore[arg-type]
-            a, b, c, d, e, f = r  # type: ignore[misc]
+        if r.__class__ is tuple and len(r) == 6:
+            a, b, c, d, e, f = r
             if (a.__class__ is int and b.__class__ is int and c.__class__ is int
                     and d.__class__ is int and e.__class__ is int and f.__class__ is int):
                 try:
@@ -659,7 +661,7 @@ def decode(results: Any, hierarchy: Any = None) -> List[ReplayResult]:
 
 def iter_ops(ops: Any) -> "Iterable[Record]":
     """Unpack the records of a buffer."""
-    return struct.iter_unpack(OP_FORMAT, as_bytes(ops))  # type: ignore[return-value]
+    return struct.iter_unpack(OP_FORMAT, as_bytes(ops))
 
 
 def new_results(n: int) -> Any:

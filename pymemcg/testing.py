@@ -24,9 +24,11 @@ hold::
 (:func:`make_hierarchy_machine`): random presets and CPUs, create and remove,
 charge and uncharge (stocks, retries, forced charges, reclaim hooks that are
 honest, lie, raise or meddle), drains, limits and resets through the
-primitives and through the interface files, memory.peak handles and replay
-batches, checking both backends against each other and the kernel's
-invariants against a ledger of what was charged.
+primitives and through the interface files, memory.peak handles, replay
+batches, and tasks (fork, fault, unmap, move, exit, the memcg OOM killer with
+memory.oom.group and v1 oom_control, v1 kmem limits), checking both backends
+against each other and the kernel's invariants against a ledger of what was
+charged.
 
 Every edge the machine reaches is reported with :func:`hypothesis.event` (see
 ``pytest --hypothesis-show-statistics``) and counted in :data:`EDGE_EVENTS`;
@@ -67,9 +69,12 @@ from hypothesis.stateful import (
 from ._common import PAGE_COUNTER_MAX, U64_MASK
 from .errors import (
     BusyError,
+    ChargeError,
     ExistsError,
+    ForkError,
     InvalidError,
     InvalidTypeError,
+    KilledError,
     MemcgError,
     NotFoundError,
     StaleHandleError,
@@ -1330,6 +1335,14 @@ SHELL = "shell"
 SHELL_GONE = "shell gone"
 USER_REPARENTED = "user pages reparented (3.8)"
 UNCHARGED_FROM_PARENT = "uncharged from the parent (3.8)"
+# Tasks and the OOM killer (issue 8).
+FORK_KMEM_REFUSED = "fork refused by the kmem limit"
+OOM_KILL_TASK = "OOM kill of a task"
+OOM_GROUP_KILL = "oom group kill"
+KILL_IN_VAIN = "OOM kill in vain (kernel memory no task owns)"
+TASK_DYING_PAGES = "task pages of a dying cgroup uncharged"
+MOVE_THEN_REMOVE = "move then remove of the old cgroup"
+EXIT_FREES_DYING = "exit frees a dying cgroup"
 
 #: The edges a run of the hierarchy machine must reach.  The first five
 #: are the ones issue 3 asks for.
@@ -1351,6 +1364,13 @@ HIERARCHY_REQUIRED_EDGES: tuple[str, ...] = (
     UNDERFLOW,
     HOOK_LIED,
     HOOK_RAISED,
+    FORK_KMEM_REFUSED,
+    OOM_KILL_TASK,
+    OOM_GROUP_KILL,
+    KILL_IN_VAIN,
+    TASK_DYING_PAGES,
+    MOVE_THEN_REMOVE,
+    EXIT_FREES_DYING,
 )
 
 
@@ -1427,6 +1447,32 @@ _HOOK_STAMINA = 64
 _PAGE = 4096
 
 
+@dataclasses.dataclass
+class _TaskTrack:
+    """What the machine knows of one task: its handles (impl, oracle),
+    whether it lives, the cgroup it is in, and where its pages went: user
+    pages and charged page-table pages as ``[cgroup, pages]`` segments,
+    oldest first (a task that moves charges the new cgroup from then on;
+    what it had stays where it went), and its kernel stack ``(cgroup,
+    pages)`` (0 pages where kernel memory was not accounted).  Segments of
+    the root hold nothing charged (unmap still takes them in order)."""
+
+    handles: list[Any]
+    cg: int
+    adj: int
+    alive: bool = True
+    stack: tuple[int, int] = (0, 0)
+    user: list[list[int]] = dataclasses.field(default_factory=list)
+    pt: list[list[int]] = dataclasses.field(default_factory=list)
+
+
+#: Live tasks at most (fork is not tried beyond).
+_MAX_TASKS = 8
+#: A handle without its hierarchy tag (bits 47..62).
+_TAG_MASK = (1 << 47) - 1
+_OOM_ADJS = (0, 0, 0, 0, 1, -1, 500, -500, 999, -999, 1000, 1000, -1000, -1000)
+
+
 class HierarchyComparison(RuleBasedStateMachine):
     """Drive ``impl.Hierarchy`` and ``oracle.Hierarchy`` through the same
     steps on the same preset; they must agree exactly, state by state.
@@ -1463,6 +1509,26 @@ class HierarchyComparison(RuleBasedStateMachine):
       are the lowest free; stocks hold no root (but where a reparented
       kernel uncharge refilled it), at most one slot per cgroup, no slot
       above the batch (capped eras).
+
+    Tasks: the machine forks up to eight live tasks (any cgroup, the root
+    too; oom_score_adj from -1000 to 1000; sparse sometimes), faults, unmaps,
+    moves and exits them, squeezes limits under them (v2 memory.max, v1
+    limit_in_bytes) so that the OOM killer picks victims (memory.oom.group,
+    v1 oom_kill_disable), and follows each task's pages where they went
+    (:class:`_TaskTrack`: user and page-table segments by cgroup, the stack).
+    After every call the tasks that died are found on both sides alike and
+    their pages come off the ledgers (an OOM kill's victims included, so a
+    charge's stat moves by what it charged less what they gave back).  It
+    checks each cgroup's task list, each live task's cgroup, rss, page
+    tables, stack, oom_score_adj and throttle, and the ``kernel_stack`` and
+    ``pagetables`` statistics against ledgers of their own.  The reclaim
+    hook never takes pages a task holds (it stands in for reclaim of pages
+    no task maps; taking a task's pages would make its later unmap or exit
+    uncharge them twice), nor does the meddling hook's kernel uncharge; the
+    uncharge rule sizes its uncharges by the pages no task holds, so that
+    underflows stay the ones it asks for.  Only a hook that raises after a
+    task's charge went through may leave pages no task holds: they join the
+    ledgers as plain pages.
 
     Subclass it (or use :func:`make_hierarchy_machine`) to pick backends.
     """
@@ -1525,6 +1591,23 @@ class HierarchyComparison(RuleBasedStateMachine):
         # Open memory.peak / memory.swap.peak files: (cgroup, name, [impl, oracle]).
         self.peak_files: list[tuple[int, str, list[Any]]] = []
         self.max_cgroups = self.MAX_CGROUPS
+        # Tasks (see _TaskTrack): machine task k is the k-th task forked.
+        self.tasks: list[_TaskTrack] = []
+        # Per side: a task's handle (its hierarchy tag masked off) -> k.
+        self.task_index: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        # The task the current step exits (its death is no OOM kill).
+        self.exiting: int | None = None
+        # Kernel-stack and page-table pages (sub-counts of the kernel
+        # ledger), by the cgroup whose stat has them, and freed children's.
+        self.kstack: tuple[list[int], list[int]] = ([], [])
+        self.ptab: tuple[list[int], list[int]] = ([], [])
+        self.dead_kstack: tuple[list[int], list[int]] = ([], [])
+        self.dead_ptab: tuple[list[int], list[int]] = ([], [])
+        # Pages that tasks killed during the current call gave back, by the
+        # cgroup whose stat they came off (user, kernel), per side.
+        self.oom_freed: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self.oom_kfreed: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self.killed_in_call = 0
 
     # ---------------------------------------------------------------- helpers
 
@@ -1562,6 +1645,8 @@ class HierarchyComparison(RuleBasedStateMachine):
                 detail = (views, e.nr_pages)
             elif isinstance(e, ReclaimHookError):
                 detail = str(e)
+            elif hasattr(e, "faulted"):  # Task.fault: the pages that went in
+                detail = ("faulted", getattr(e, "errno", None), e.faulted)
             else:
                 detail = getattr(e, "errno", None)
             return ("raised", type(e), detail)
@@ -1571,14 +1656,16 @@ class HierarchyComparison(RuleBasedStateMachine):
     def _both(self, what: str, call: Callable[[int], Any]) -> tuple[Any, ...]:
         """Run ``call(side)`` on the impl, then on the oracle; the outcomes
         must agree.  Returns the oracle's."""
-        for d in self.hook_freed + self.hook_kfreed:
+        for d in self.hook_freed + self.hook_kfreed + self.oom_freed + self.oom_kfreed:
             d.clear()
         self.meddles = [0, 0]
         self.step_hook_calls = [0, 0]
+        self.killed_in_call = 0
         got = self._outcome(IMPL, call)
         want = self._outcome(ORACLE, call)
         if got != want:
             raise AssertionError(f"{what}: impl {_show(got)} but oracle {_show(want)}")
+        self._reap(what)
         return want
 
     def _path_up(self, i: int) -> list[int]:
@@ -1624,7 +1711,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         stays) a shell."""
         if not self.config.objcg:
             return False
-        if self.own[side][i] > 0:
+        if self.own[side][i] > 0 or self._task_segs_name(i, user=False, kern=True):
             return True
         return any(self._objcg_held(side, j) for j in self._children(i) if self.status[j] != "online")
 
@@ -1633,8 +1720,9 @@ class HierarchyComparison(RuleBasedStateMachine):
         underflowing, by the oracle's ledgers: kernel pages charged through
         it; user pages of the cgroup they now belong to."""
         if kmem:
-            return self.own[ORACLE][i]
-        return self.user[ORACLE][self._target(i, False)]
+            return self.own[ORACLE][i] - self._task_kern_through(i)
+        t = self._target(i, False)
+        return self.user[ORACLE][t] - self._task_user_at(t)
 
     def _active(self, i: int) -> bool:
         """kmem_active, as last seen for a freed cgroup (a shell has kernel
@@ -1679,6 +1767,104 @@ class HierarchyComparison(RuleBasedStateMachine):
                 if not self.dirty[j]:
                     record_edge("uncharged more than held")
                 self.dirty[j] = True
+
+    # ---------------------------------------------------------------- task ledger
+
+    def _tasks_in(self, i: int) -> list[int]:
+        return [k for k, t in enumerate(self.tasks) if t.alive and t.cg == i]
+
+    def _task_user_at(self, t: int) -> int:
+        """User pages live tasks hold whose stat is cgroup t's: a reclaim
+        hook leaves them alone (it stands in for reclaim of pages no task
+        maps; a hook that took a task's pages would make the task's later
+        unmap or exit uncharge them twice)."""
+        return sum(
+            n for tk in self.tasks if tk.alive for c, n in tk.user if c and self._target(c, False) == t
+        )
+
+    def _task_kern_through(self, i: int) -> int:
+        """Kernel pages live tasks hold charged through cgroup i's handle
+        (stacks and page tables): the meddling hook and the uncharge rule's
+        sizes leave them alone."""
+        total = 0
+        for tk in self.tasks:
+            if tk.alive:
+                total += sum(n for c, n in tk.pt if c == i)
+                if tk.stack[0] == i:
+                    total += tk.stack[1]
+        return total
+
+    def _task_segs_name(self, i: int, user: bool, kern: bool) -> bool:
+        """A live task has a segment naming cgroup i (user pages; kernel
+        pages: its stack, page tables)."""
+        for tk in self.tasks:
+            if not tk.alive:
+                continue
+            if user and any(c == i for c, _ in tk.user):
+                return True
+            if kern and (any(c == i for c, _ in tk.pt) or (tk.stack[1] and tk.stack[0] == i)):
+                return True
+        return False
+
+    def _credit_task_user(self, side: int, c: int, n: int) -> int:
+        """A task's n user pages charged to cgroup c come off (unmap, exit):
+        ``_credit``.  (3.8 pages that offline moved to the root come off the
+        root's counters and anon statistic, as 3.8's
+        __mem_cgroup_uncharge_common() lowers the root's statistics too.)"""
+        if self._target(c, False) == 0 and self.config.reparent_user_pages:
+            record_edge("task pages reparented to the root uncharged (3.8)")
+        return self._credit(side, c, n, False)
+
+    def _task_key(self, task: Any) -> int:
+        return task.handle & _TAG_MASK
+
+    def _task_gone(self, k: int, killed: bool) -> None:
+        """Task k exited or was killed: everything it held comes off, each
+        part from where it went (user pages newest first, then page tables,
+        then the stack, as do_exit() frees them), on the side's ledgers."""
+        tk = self.tasks[k]
+        tk.alive = False
+        dying = False
+        for side in (IMPL, ORACLE):
+            freed_u, freed_k = self.oom_freed[side], self.oom_kfreed[side]
+            for c, n in reversed(tk.user):
+                if c and n:
+                    t = self._credit_task_user(side, c, n)
+                    freed_u[t] = freed_u.get(t, 0) + n
+                    dying |= self.status[c] != "online"
+            kern = [(c, n, self.ptab) for c, n in reversed(tk.pt)] + [(*tk.stack, self.kstack)]
+            for c, n, sub in kern:
+                if c and n:
+                    t = self._credit(side, c, n, True)
+                    sub[side][t] -= n
+                    freed_k[t] = freed_k.get(t, 0) + n
+                    dying |= self.status[c] != "online"
+        tk.user, tk.pt, tk.stack = [], [], (0, 0)
+        if dying:
+            record_edge(TASK_DYING_PAGES)
+        if killed:
+            self.killed_in_call += 1
+            record_edge(OOM_KILL_TASK)
+            record_edge(f"OOM kill (v{self.config.version}, {self.config.charge_loop} charge loop)")
+        for side in (IMPL, ORACLE):
+            try:
+                tk.handles[side].rss
+            except StaleHandleError:
+                pass
+            else:
+                raise AssertionError(f"{_SIDE_NAMES[side]}: task {k} is gone but its handle works")
+
+    def _reap(self, what: str) -> None:
+        """After a call: the tasks it killed (or exited) are gone on both
+        sides alike; their pages come off the ledgers."""
+        for k, tk in enumerate(self.tasks):
+            if not tk.alive:
+                continue
+            alive = [bool(tk.handles[s].alive) for s in (IMPL, ORACLE)]
+            if alive[IMPL] != alive[ORACLE]:
+                raise AssertionError(f"{what}: task {k} alive: impl {alive[IMPL]}, oracle {alive[ORACLE]}")
+            if not alive[ORACLE]:
+                self._task_gone(k, killed=k != self.exiting)
 
     def _pick(
         self,
@@ -1756,7 +1942,8 @@ class HierarchyComparison(RuleBasedStateMachine):
             if i in pre["ev"]:
                 for name in _EVENT_NAMES:
                     delta[name] += evs[name] - pre["ev"][i][name]
-        for name, edge in (("max", MAX_EVENT), ("oom", OOM_EVENT), ("high", HIGH_EVENT)):
+        for name, edge in (("max", MAX_EVENT), ("oom", OOM_EVENT), ("high", HIGH_EVENT),
+                           ("oom_group_kill", OOM_GROUP_KILL)):
             if delta[name] > 0:
                 record_edge(edge)
         k = self.config.stock_slots
@@ -1823,7 +2010,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         ledger = self.user[side]
         for j, s in enumerate(self.status):
             obj = self.cgs[side][j]
-            held = ledger[j] - self.pending_uncharge.get((j, False), 0)
+            held = ledger[j] - self.pending_uncharge.get((j, False), 0) - self._task_user_at(j)
             if j and s != "freed" and held > 0 and self._under(j, top) and (obj.online or obj.dying):
                 # (3.8: a dying cgroup's user pages went to its parent at
                 # offline: its ledger is 0, the hook never picks it; those
@@ -1873,7 +2060,7 @@ class HierarchyComparison(RuleBasedStateMachine):
             held = [
                 j
                 for j in live
-                if self.own[side][j] > self.pending_uncharge.get((j, True), 0)
+                if self.own[side][j] - self._task_kern_through(j) > self.pending_uncharge.get((j, True), 0)
                 and self.cgs[side][j].kmem_active
             ]
             if held:
@@ -1897,7 +2084,8 @@ class HierarchyComparison(RuleBasedStateMachine):
         self.parent.append(parent)
         self.status.append("online")
         for side in (IMPL, ORACLE):
-            for ledger in (self.user, self.kmem, self.own, self.dead_user, self.dead_kmem):
+            for ledger in (self.user, self.kmem, self.own, self.dead_user, self.dead_kmem,
+                           self.kstack, self.ptab, self.dead_kstack, self.dead_ptab):
                 ledger[side].append(0)
         self.active_seen.append(False)
         self.dirty.append(False)
@@ -2042,13 +2230,18 @@ class HierarchyComparison(RuleBasedStateMachine):
             self.dead_kmem[side][p] += self.kmem[side][i] + self.dead_kmem[side][i]
             self.user[side][i] = self.kmem[side][i] = 0
             self.dead_user[side][i] = self.dead_kmem[side][i] = 0
+            for sub, dead in ((self.kstack, self.dead_kstack), (self.ptab, self.dead_ptab)):
+                dead[side][p] += sub[side][i] + dead[side][i]
+                sub[side][i] = dead[side][i] = 0
         if user or kern or dead_user or dead_kern:
             record_edge("freed cgroup's counts kept by its parent")
         shell = self._objcg_held(ORACLE, i)
         if shell:
             self.shells.add(i)
             record_edge(SHELL)
-            if self.own[ORACLE][i] <= 0:
+            if self._task_segs_name(i, user=False, kern=True):
+                record_edge("shell kept by a task's kernel pages")
+            elif self.own[ORACLE][i] <= 0:
                 record_edge("shell kept by a shell child")
         self._check_stale(i, shell)
 
@@ -2197,12 +2390,14 @@ class HierarchyComparison(RuleBasedStateMachine):
             want: Any = BusyError
         elif status != "online":
             want = StaleHandleError
-        elif online_kids:
+        elif online_kids or self._tasks_in(i):
             want = BusyError
         else:
             want = None
         if want is None:
             assert out == ("returned", None), f"remove {self._what(i)}: {_show(out)}"
+            if self._task_segs_name(i, user=True, kern=True):
+                record_edge(MOVE_THEN_REMOVE)
             self.status[i] = "dying"
             if self.config.reparent_user_pages:
                 self._reparent_user_pages(i)
@@ -2217,7 +2412,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         else:
             assert out[:2] == ("raised", want), f"remove {self._what(i)}: {_show(out)}, wanted {want}"
             if want is BusyError and i:
-                record_edge("remove EBUSY (online children)")
+                record_edge("remove EBUSY (tasks)" if self._tasks_in(i) else "remove EBUSY (online children)")
             self._sync()
 
     def _reparent_user_pages(self, i: int) -> None:
@@ -2334,6 +2529,9 @@ class HierarchyComparison(RuleBasedStateMachine):
         # The meddling hook may have refilled the stock that the retry
         # then consumed: the stock-based edge reading below does not apply.
         meddled = self.hook_mode == "meddler" and self.hook_calls[ORACLE] > calls
+        # So may the OOM killer: a victim's pages are uncharged on the
+        # charging CPU, through its stock (kmem_uncharge_via_stock).
+        meddled = meddled or bool(self.killed_in_call)
         self._hook_edges(lies, garbage)
         if status != "online":
             assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
@@ -2345,8 +2543,8 @@ class HierarchyComparison(RuleBasedStateMachine):
         for side in (IMPL, ORACLE):
             anon0, kern0 = stats[side]  # type: ignore[misc]
             anon1, kern1 = self._stat_local(side, i)
-            d_anon = (anon1 - anon0) // _PAGE + self.hook_freed[side].get(i, 0)
-            d_kern = (kern1 - kern0) // _PAGE + self.hook_kfreed[side].get(i, 0)
+            d_anon = (anon1 - anon0) // _PAGE + self.hook_freed[side].get(i, 0) + self.oom_freed[side].get(i, 0)
+            d_kern = (kern1 - kern0) // _PAGE + self.hook_kfreed[side].get(i, 0) + self.oom_kfreed[side].get(i, 0)
             got = d_kern if kmem else d_anon
             other = d_anon if kmem else d_kern
             assert other == 0 and got in (0, n), f"{what}: {_SIDE_NAMES[side]} stat moved {d_anon}/{d_kern}"
@@ -2365,6 +2563,8 @@ class HierarchyComparison(RuleBasedStateMachine):
                 assert not ok, f"{what} failed but charged"
                 assert out[1][0] == "cgroup" and out[1][1] in self._path_up(i), f"{what}: {out}"
                 record_edge("charge failed")
+                if self.killed_in_call:
+                    record_edge(KILL_IN_VAIN)
         elif out[1] is ReclaimHookError:
             record_edge(HOOK_RAISED)
             if ok:
@@ -2656,9 +2856,9 @@ class HierarchyComparison(RuleBasedStateMachine):
         out = self._both(what, lambda s: self.cgs[s][i]._activate_kmem())
         if status == "freed":
             assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
-        elif not was and kids:
-            assert out == ("raised", BusyError, 16), f"{what} with children: {_show(out)}"
-            record_edge("kmem activation EBUSY")
+        elif not was and (kids or self._tasks_in(i)):
+            assert out == ("raised", BusyError, 16), f"{what} with children or tasks: {_show(out)}"
+            record_edge("kmem activation EBUSY" if kids else "kmem activation EBUSY (tasks)")
         else:
             assert out == ("returned", None), f"{what}: {_show(out)}"
             assert self.cgs[ORACLE][i].kmem_active
@@ -2737,15 +2937,498 @@ class HierarchyComparison(RuleBasedStateMachine):
             assert out == ("returned", None), f"{what}: {_show(out)}"
         self._sync()
 
+    # ---------------------------------------------------------------- tasks
+
+    def _pick_task(self, data: st.DataObject, alive: int = 1, dead: int = 0) -> int | None:
+        live = [k for k, t in enumerate(self.tasks) if t.alive]
+        gone = [k for k, t in enumerate(self.tasks) if not t.alive]
+        kinds = [
+            kind for kind, w, ks in (("alive", alive, live), ("dead", dead, gone)) if ks for _ in range(w)
+        ]
+        if not kinds:
+            return None
+        kind = data.draw(st.sampled_from(kinds), label="task kind")
+        return data.draw(st.sampled_from(live if kind == "alive" else gone), label="task")
+
+    def _task_stats(self, i: int) -> list[tuple[int, int]]:
+        return [tuple(v // _PAGE for v in self._stat_local(s, i)) for s in (IMPL, ORACLE)]  # type: ignore[misc]
+
+    def _settle_task_call(
+        self, what: str, i: int, before: list[tuple[int, int]], user: int, kern: int, out: tuple[Any, ...]
+    ) -> None:
+        """A fork or a fault charged cgroup i (online: a task is in it or
+        forks there): its stat moved by what the task now holds more
+        (``user`` and ``kern`` pages, the ledgers already say so), less what
+        the hook and the OOM victims took off it.  Only a hook that raised
+        (or returned garbage) after a charge went through may leave pages
+        that no task holds: those go to the ledgers as plain pages."""
+        hook_error = out[0] == "raised" and out[1] not in (ChargeError, ForkError, KilledError, StaleHandleError)
+        for side in (IMPL, ORACLE):
+            anon1, kern1 = self._task_stats(i)[side]
+            anon0, kern0 = before[side]
+            d_anon = anon1 - anon0 + self.hook_freed[side].get(i, 0) + self.oom_freed[side].get(i, 0)
+            d_kern = kern1 - kern0 + self.hook_kfreed[side].get(i, 0) + self.oom_kfreed[side].get(i, 0)
+            leak_u, leak_k = d_anon - (user if i else 0), d_kern - (kern if i else 0)
+            if leak_u or leak_k:
+                assert hook_error and leak_u >= 0 and leak_k >= 0 and i, (
+                    f"{what}: {_SIDE_NAMES[side]} stat of cgroup {i} moved {d_anon}/{d_kern},"
+                    f" the task holds {user}/{kern} more ({_show(out)})"
+                )
+                record_edge("hook raised after a task's charge went through")
+                self.user[side][i] += leak_u
+                self.kmem[side][i] += leak_k
+                self.own[side][i] += leak_k
+
+    def _kill_edges(self, out: tuple[Any, ...], failed: bool) -> None:
+        if failed and self.killed_in_call:
+            record_edge(KILL_IN_VAIN)
+
+    @precondition(lambda self: self.config is not None and sum(t.alive for t in self.tasks) < _MAX_TASKS)
+    @rule(data=st.data())
+    def fork(self, data: st.DataObject) -> None:
+        """Fork a task in a cgroup (any, the root too; a removed one is
+        stale): its kernel stack is charged where kernel memory is
+        accounted, which may reclaim, run the OOM killer, or be refused
+        (ForkError, nothing stays charged)."""
+        self._step("fork")
+        self._do_fork(self._pick(data, "cgroup", online=12, root=2, dying=1, freed=1), data)
+
+    def _do_fork(self, i: int, data: st.DataObject) -> None:
+        cfg = self.config
+        status = self.status[i]
+        adj = data.draw(st.sampled_from(_OOM_ADJS), label="oom_score_adj")
+        sparse = data.draw(st.sampled_from((False, False, False, True)), label="sparse")
+        cpu = self._cpu(data)
+        accounted = status == "online" and i != 0 and self._active(i)
+        pages = cfg.kernel_stack_pages if accounted else 0
+        before = self._task_stats(i) if status == "online" else []
+        pre = self._probe()
+        lies, garbage = self.hook_lies[ORACLE], self.hook_garbage[ORACLE]
+        what = f"{self._what(i)}.fork(cpu={cpu}, oom_score_adj={adj}, sparse={sparse})"
+        out = self._both(what, lambda s: self.cgs[s][i].fork(cpu=cpu, oom_score_adj=adj, sparse=sparse))
+        self._hook_edges(lies, garbage)
+        self._edges_between(pre, self._probe())
+        if status != "online":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            record_edge("fork in a removed cgroup")
+            return self._sync()
+        got = 0
+        if out[0] == "returned":
+            assert out[1] == ("foreign object", "Task"), f"{what}: {_show(out)}"
+            k = len(self.tasks)
+            tk = _TaskTrack(handles=[self.raw[IMPL], self.raw[ORACLE]], cg=i, adj=adj)
+            self.tasks.append(tk)
+            for side in (IMPL, ORACLE):
+                self.task_index[side][self._task_key(tk.handles[side])] = k
+            got = tk.handles[ORACLE].stack
+            assert got == pages, f"{what}: stack {got}, wanted {pages}"
+            if got:
+                tk.stack = (i, got)
+                for side in (IMPL, ORACLE):
+                    self.kmem[side][i] += got
+                    self.own[side][i] += got
+                    self.kstack[side][i] += got
+            record_edge("fork in the root" if i == 0 else "fork")
+        else:
+            assert out[1] is not StaleHandleError, f"{what}: {_show(out)}"
+            if out[1] is ForkError:
+                assert pages, f"{what}: refused, but the stack is not accounted"
+                record_edge("fork refused")
+                path = self._path_up(i)
+                kmem_over = "kmem" in cfg.counters and cfg.kmem_limit == "enforced" and any(
+                    pre["ctr"][j]["kmem"]["usage"] + pages > pre["ctr"][j]["kmem"]["max"] for j in path
+                )
+                mem_room = all(
+                    pre["ctr"][j]["memory"]["usage"] + pages <= pre["ctr"][j]["memory"]["max"] for j in path
+                )
+                if kmem_over and mem_room:
+                    record_edge(FORK_KMEM_REFUSED)
+        self._kill_edges(out, out[:2] == ("raised", ForkError))
+        self._settle_task_call(what, i, before, 0, got, out)
+        self._sync()
+
+    def _fault_sizes(self, i: int) -> list[int]:
+        batch = self.config.charge_batch
+        sizes = [1, 1, 1, 2, 3, 4, 8, 16, 32, batch + 1]
+        sizes += [n for n in self._charge_sizes(i) if 0 < n <= 160]
+        return sorted(set(sizes))
+
+    @rule(data=st.data())
+    def fault(self, data: st.DataObject) -> None:
+        """A task maps more pages: page tables, then each page, charged to
+        its cgroup; limits hit reclaim and the OOM killer (which may kill
+        the faulting task itself: KilledError); ``faulted`` on an error is
+        compared."""
+        self._step("fault")
+        k = self._pick_task(data, alive=12, dead=1)
+        if k is None:
+            return
+        i = self.tasks[k].cg
+        n = data.draw(st.one_of(st.sampled_from(self._fault_sizes(i)), st.integers(0, 12)), label="nr_pages")
+        self._do_fault(k, n, self._cpu(data))
+
+    def _do_fault(self, k: int, n: int, cpu: int) -> None:
+        cfg = self.config
+        tk = self.tasks[k]
+        i = tk.cg
+        what = f"task {k} (in {self._what(i)}).fault({n}, cpu={cpu})"
+        if not tk.alive:
+            out = self._both(what, lambda s: self.tasks[k].handles[s].fault(n, cpu=cpu))
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            return
+        accounted = cfg.pagetables_accounted and i != 0 and self._active(i)
+        t = tk.handles[ORACLE]
+        rss0, pt0 = t.rss, t.pagetables
+        before = self._task_stats(i)
+        pre = self._probe()
+        lies, garbage = self.hook_lies[ORACLE], self.hook_garbage[ORACLE]
+        out = self._both(what, lambda s: self.tasks[k].handles[s].fault(n, cpu=cpu))
+        self._hook_edges(lies, garbage)
+        self._edges_between(pre, self._probe())
+        user = kern = 0
+        if tk.alive:
+            done, charged = t.rss - rss0, t.pagetables - pt0
+            assert 0 <= done <= n and charged >= 0, f"{what}: rss {rss0} -> {t.rss}, tables {pt0} -> {t.pagetables}"
+            if out[0] == "returned":
+                assert done == n, f"{what}: returned, {done} faulted"
+            elif isinstance(out[2], tuple) and out[2][:1] == ("faulted",):
+                assert out[2][2] == done, f"{what}: {_show(out)}, but {done} faulted"
+            if not accounted:
+                charged = 0
+            for segs, pages in ((tk.user, done), (tk.pt, charged)):
+                if pages:
+                    if segs and segs[-1][0] == i:
+                        segs[-1][1] += pages
+                    else:
+                        segs.append([i, pages])
+            if i:
+                user, kern = done, charged
+                for side in (IMPL, ORACLE):
+                    self.user[side][i] += done
+                    self.kmem[side][i] += charged
+                    self.own[side][i] += charged
+                    self.ptab[side][i] += charged
+        else:
+            # KilledError, or ChargeError where the charge that killed it
+            # gave up (6.12 try_charge_memcg(): passed_oom && task_is_dying()
+            # -> nomem), or a hook's error.
+            assert out[0] == "raised" and out[1] is not StaleHandleError, (
+                f"{what}: the task was killed, but {_show(out)}"
+            )
+            record_edge(f"fault: the faulting task was killed ({out[1].__name__})")
+        if out[0] == "raised":
+            record_edge(f"fault {out[1].__name__}")
+        if tk.alive and t.throttle_jiffies:
+            record_edge("task throttled (memory.high)")
+        if out[:2] == ("raised", ChargeError) and any(
+            self.cgs[ORACLE][j]._tunable("oom_kill_disable") for j in self._path_up(i)
+        ):
+            record_edge("fault refused under oom_kill_disable (v1)")
+        self._kill_edges(out, out[:2] == ("raised", ChargeError))
+        self._settle_task_call(what, i, before, user, kern, out)
+        self._sync()
+
+    @rule(data=st.data())
+    def unmap(self, data: st.DataObject) -> None:
+        """A task unmaps pages, the newest first, each uncharged from where
+        it went (a cgroup it left, maybe removed since); more than it maps
+        is EINVAL."""
+        self._step("unmap")
+        k = self._pick_task(data, alive=12, dead=1)
+        if k is None:
+            return
+        tk = self.tasks[k]
+        rss = sum(p for _, p in tk.user)
+        n = data.draw(st.sampled_from(sorted({0, 1, rss // 2, max(rss - 1, 0), rss, rss, rss + 1})), label="nr_pages")
+        self._do_unmap(k, n, self._cpu(data))
+
+    def _do_unmap(self, k: int, n: int, cpu: int) -> None:
+        tk = self.tasks[k]
+        rss = sum(p for _, p in tk.user)
+        alive = tk.alive
+        what = f"task {k} (in {self._what(tk.cg)}).unmap({n}, cpu={cpu})"
+        pre = self._probe()
+        out = self._both(what, lambda s: self.tasks[k].handles[s].unmap(n, cpu=cpu))
+        self._edges_between(pre, self._probe())
+        if not alive:
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            return
+        if n > rss:
+            assert out[:2] == ("raised", InvalidError), f"{what}: {_show(out)}"
+            return
+        assert out == ("returned", None), f"{what}: {_show(out)}"
+        left = n
+        while left:
+            c, p = tk.user[-1]
+            take = min(p, left)
+            if c:
+                for side in (IMPL, ORACLE):
+                    self._credit_task_user(side, c, take)
+                if self.status[c] != "online":
+                    record_edge(TASK_DYING_PAGES)
+                    record_edge("unmap of a removed cgroup's pages")
+            left -= take
+            if take == p:
+                tk.user.pop()
+            else:
+                tk.user[-1][1] -= take
+        self._sync()
+
+    @rule(data=st.data())
+    def move(self, data: st.DataObject) -> None:
+        """Move a task to another cgroup (online: the root too; a removed
+        one is stale): what it charged stays where it went."""
+        self._step("move")
+        k = self._pick_task(data, alive=12, dead=1)
+        if k is None:
+            return
+        tk = self.tasks[k]
+        j = self._pick(data, "target", online=10, root=2, dying=1, freed=1)
+        alive, status = tk.alive, self.status[j]
+        what = f"task {k} (in {self._what(tk.cg)}).move({self._what(j)})"
+        out = self._both(what, lambda s: self.tasks[k].handles[s].move(self.cgs[s][j]))
+        if not alive or status != "online":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            record_edge("move to a removed cgroup" if alive else "move of a dead task")
+            return self._sync()
+        assert out == ("returned", None), f"{what}: {_show(out)}"
+        if j != tk.cg:
+            record_edge("task moved")
+        tk.cg = j
+        self._sync()
+
+    @rule(data=st.data())
+    def exit(self, data: st.DataObject) -> None:
+        """A task exits: everything it charged is uncharged from where it
+        went (its objcg's cgroup now, for kernel pages); that may free a
+        dying cgroup it held."""
+        self._step("exit")
+        k = self._pick_task(data, alive=12, dead=1)
+        if k is None:
+            return
+        self._do_exit(k, self._cpu(data))
+
+    def _do_exit(self, k: int, cpu: int) -> None:
+        tk = self.tasks[k]
+        alive = tk.alive
+        dying = [i for i, s in enumerate(self.status) if s == "dying"]
+        what = f"task {k} (in {self._what(tk.cg)}).exit(cpu={cpu})"
+        pre = self._probe()
+        self.exiting = k
+        try:
+            out = self._both(what, lambda s: self.tasks[k].handles[s].exit(cpu=cpu))
+        finally:
+            self.exiting = None
+        self._edges_between(pre, self._probe())
+        if not alive:
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            return
+        assert out == ("returned", None) and not tk.alive, f"{what}: {_show(out)}"
+        self._sync()
+        if any(self.status[i] == "freed" for i in dying):
+            record_edge(EXIT_FREES_DYING)
+
+    @rule(data=st.data())
+    def move_out_and_remove(self, data: st.DataObject) -> None:
+        """Move every task out of an online leaf that tasks hold pages of
+        (to its parent), remove it, then unmap from or exit each task that
+        still holds its pages: they come off the dying cgroup (or where
+        offline sent them), and the last of them frees it."""
+        self._step("move_out_and_remove")
+        leaves = [
+            i
+            for i, s in enumerate(self.status)
+            if i and s == "online"
+            and not any(self.parent[j] == i and self.status[j] == "online" for j in self._existing())
+            and self._task_segs_name(i, user=True, kern=True)
+        ]
+        if not leaves:
+            return
+        # Tasks' user pages keep a cgroup dying in every era (kernel pages
+        # only where there is no objcg).
+        users = [i for i in leaves if self._task_segs_name(i, user=True, kern=False)]
+        i = data.draw(st.sampled_from(users * 3 + leaves), label="cgroup")
+        p = self.parent[i]
+        assert p is not None
+        for k in self._tasks_in(i):
+            what = f"task {k} (in {self._what(i)}).move({self._what(p)})"
+            out = self._both(what, lambda s: self.tasks[k].handles[s].move(self.cgs[s][p]))
+            assert out == ("returned", None), f"{what}: {_show(out)}"
+            self.tasks[k].cg = p
+        self._sync()
+        if data.draw(st.booleans(), label="uncharge the rest first"):
+            # What no task holds goes first: the tasks' pages are all that
+            # keeps it dying, and the last exit frees it.
+            for kmem in (False, True):
+                held = self._handle_held(i, kmem)
+                if held > 0 and (not kmem or self._active(i)):
+                    self._do_uncharge(i, held, self._cpu(data), kmem)
+        self._do_remove(i)
+        holders = [
+            k for k, tk in enumerate(self.tasks)
+            if tk.alive and (any(c == i for c, _ in tk.user + tk.pt) or tk.stack[0] == i)
+        ]
+        for k in holders:
+            how = data.draw(st.sampled_from(("exit",) * 4 + ("unmap", "nothing")), label="then")
+            if how == "exit":
+                self._do_exit(k, self._cpu(data))
+            elif how == "unmap":
+                self._do_unmap(k, sum(n for _, n in self.tasks[k].user), self._cpu(data))
+
+    @precondition(lambda self: self.config is not None and "kmem" in self.config.counters)
+    @rule(data=st.data())
+    def kmem_limit_write(self, data: st.DataObject) -> None:
+        """v1: write memory.kmem.limit_in_bytes below, at or above the
+        memory limit, at or below the kmem usage, or -1 (3.8 activates
+        kmem accounting with the first limit: EBUSY with tasks or
+        children; 4.x-5.15 enforce it; current v1 ignores it); then maybe
+        fork there (a stack the kmem limit refuses)."""
+        self._step("kmem_limit_write")
+        i = self._pick(data, "cgroup", online=12, root=1, dying=1)
+        if self.status[i] == "freed":
+            return
+        mem = self._counter(ORACLE, i, "memory")
+        kmem = self._counter(ORACLE, i, "kmem")
+        m, u = min(mem["max"], 2**40), kmem["usage"]
+        stack = self.config.kernel_stack_pages
+        pages = sorted({max(p, 0) for p in (m - 1, m, m + 1, u, u - 1, u + 1, u + stack - 1, u + stack, 0)})
+        texts = [str(p * _PAGE) for p in pages] + ["-1", "-1"]
+        # Too little for one more stack: the fork below is refused.
+        texts += [str((u + stack - 1) * _PAGE)] * 3
+        text = data.draw(st.sampled_from(texts), label="text")
+        pre_active = self._active(i)
+        probe = self._probe()
+        what = f"{self._what(i)}.write('memory.kmem.limit_in_bytes', {text!r})"
+        out = self._both(what, lambda s: self.cgs[s][i].write("memory.kmem.limit_in_bytes", text))
+        self._edges_between(probe, self._probe())
+        tag = "ok" if out[0] == "returned" else out[1].__name__
+        record_edge(f"kmem limit write {tag} ({self.config.kmem_limit})")
+        if out[1] is BusyError and not pre_active and self._tasks_in(i):
+            record_edge("kmem activation EBUSY (tasks)")
+        self._sync()
+        if self.status[i] == "online" and data.draw(st.integers(0, 3), label="fork there"):
+            if sum(t.alive for t in self.tasks) < _MAX_TASKS:
+                self._do_fork(i, data)
+
+    @rule(data=st.data())
+    def oom_setting(self, data: st.DataObject) -> None:
+        """memory.oom.group (v2: the OOM killer kills the whole group) or
+        v1 memory.oom_control (oom_kill_disable: the charge fails instead)."""
+        self._step("oom_setting")
+        i = self._pick(data, "cgroup", online=12, root=1, dying=1)
+        if self.status[i] == "freed":
+            return
+        name = "memory.oom.group" if self.config.version == 2 else "memory.oom_control"
+        text = data.draw(st.sampled_from(("1", "1", "0", "2")), label="text")
+        what = f"{self._what(i)}.write({name!r}, {text!r})"
+        out = self._both(what, lambda s: self.cgs[s][i].write(name, text))
+        record_edge(f"{name} write {'ok' if out[0] == 'returned' else out[1].__name__}")
+        self._sync()
+
+    @rule(data=st.data())
+    def squeeze(self, data: st.DataObject) -> None:
+        """Bring a cgroup's limit down to about what it holds (v2:
+        memory.max at or below the usage; v1: limit_in_bytes at it), then
+        fault a task below it (forking one first if there is none): the
+        OOM killer picks victims, or, where no task owns enough (kernel
+        memory), kills in vain."""
+        self._step("squeeze")
+        cfg = self.config
+        live = [k for k, t in enumerate(self.tasks) if t.alive and t.cg]
+        tops = sorted({j for k in live for j in self._path_up(self.tasks[k].cg) if j})
+        online = [i for i, s in enumerate(self.status) if i and s == "online"]
+        pool = tops * 4 + online
+        if not pool:
+            return
+        i = data.draw(st.sampled_from(pool), label="cgroup")
+        if not any(self._under(self.tasks[k].cg, i) for k in live):
+            # No task below: fork one there and give it some pages first.
+            if sum(t.alive for t in self.tasks) >= _MAX_TASKS:
+                return
+            self._do_fork(i, data)
+            if not self._tasks_in(i):
+                return
+            k = self._tasks_in(i)[-1]
+            live.append(k)
+            self._do_fault(k, data.draw(st.sampled_from((1, 4, 16)), label="first pages"), self._cpu(data))
+        held = max(self._ledger_sum(ORACLE, i), 0) if not self.dirty[i] else self._counter(ORACLE, i, "memory")["usage"]
+        if cfg.version == 2:
+            name = "memory.max"
+            d = data.draw(st.sampled_from((0, 0, 1, 2, 4, -2)), label="below")
+            if data.draw(st.booleans(), label="oom.group"):
+                what = f"{self._what(i)}.write('memory.oom.group', '1')"
+                out = self._both(what, lambda s: self.cgs[s][i].write("memory.oom.group", "1"))
+                assert out == ("returned", None), f"{what}: {_show(out)}"
+            if data.draw(st.integers(0, 3), label="memory.high instead") == 0:
+                # Over memory.high instead: the faults earn throttling.
+                name, d = "memory.high", held // 2
+        else:
+            name = "memory.limit_in_bytes"
+            d = data.draw(st.sampled_from((0, 0, -1, -2, -4)), label="below")
+            if data.draw(st.integers(0, 3), label="oom_kill_disable") == 0:
+                # The charge fails instead of killing (EINVAL on 3.8 below the root).
+                what = f"{self._what(i)}.write('memory.oom_control', '1')"
+                self._both(what, lambda s: self.cgs[s][i].write("memory.oom_control", "1"))
+        text = str(max(held - d, 0) * _PAGE)
+        probe = self._probe()
+        lies, garbage = self.hook_lies[ORACLE], self.hook_garbage[ORACLE]
+        what = f"{self._what(i)}.write({name!r}, {text!r})"
+        out = self._both(what, lambda s: self.cgs[s][i].write(name, text))
+        self._hook_edges(lies, garbage)
+        self._edges_between(probe, self._probe())
+        if out[0] == "raised":
+            record_edge(f"squeeze {out[1].__name__}")
+        for c in cfg.counters:
+            s = self._counter(ORACLE, i, c)
+            if s["usage"] > s["max"]:
+                self.may_exceed.add((i, c))
+                record_edge("memory.max left below usage")
+        self._sync()
+        below = [k for k in live if self.tasks[k].alive and self._under(self.tasks[k].cg, i)]
+        if not below:
+            return
+        then = data.draw(st.sampled_from(("fault",) * 3 + ("kernel charge",) * 2 + ("fork",)), label="then")
+        record_edge(f"squeeze, then {then}")
+        if then == "kernel charge" and self.status[i] == "online":
+            # Kernel memory no task owns: the victims free too little, the
+            # killer runs out of them and the charge fails (killed in vain).
+            n = data.draw(st.sampled_from((4, 16, 64, 64)), label="kernel pages")
+            self._do_try_charge(i, n, self._cpu(data), _gfp_choices()[0][1], True, "GFP_KERNEL")
+            return
+        if then == "fork" and self.status[i] == "online" and sum(t.alive for t in self.tasks) < _MAX_TASKS:
+            self._do_fork(i, data)
+            return
+        k = data.draw(st.sampled_from(below), label="task")
+        n = data.draw(st.sampled_from((1, 1, 2, 4, 8, 16, 64)), label="nr_pages")
+        self._do_fault(k, n, self._cpu(data))
+
     @rule(data=st.data())
     def bad_arguments(self, data: st.DataObject) -> None:
         """A bad CPU, unknown GFP bits or a bad count: the same error on both
         sides, nothing changes."""
         self._step("bad_arguments")
         i = self._pick(data, "cgroup", online=8, root=1)
-        how = data.draw(st.sampled_from(("cpu", "cpu-1", "flags", "count", "big count", "uncharge count", "uncharge cpu")), label="how")
+        hows = ("cpu", "cpu-1", "flags", "count", "big count", "uncharge count", "uncharge cpu",
+                "fork cpu", "fork adj", "fork adj-")
+        live = [k for k, t in enumerate(self.tasks) if t.alive]
+        if live:
+            hows += ("fault cpu", "fault count", "unmap cpu", "unmap count", "exit cpu")
+        how = data.draw(st.sampled_from(hows), label="how")
         ncpus = self.config.ncpus
+        k = data.draw(st.sampled_from(live), label="task") if live and how.split()[0] in ("fault", "unmap", "exit") else 0
+
+        def task(s: int) -> Any:
+            return self.tasks[k].handles[s]
+
         calls = {
+            "fork cpu": lambda s: self.cgs[s][i].fork(cpu=ncpus),
+            "fork adj": lambda s: self.cgs[s][i].fork(oom_score_adj=1001),
+            "fork adj-": lambda s: self.cgs[s][i].fork(oom_score_adj=-1001),
+            "fault cpu": lambda s: task(s).fault(1, cpu=ncpus),
+            "fault count": lambda s: task(s).fault(-1),
+            "unmap cpu": lambda s: task(s).unmap(0, cpu=ncpus),
+            "unmap count": lambda s: task(s).unmap(PAGE_COUNTER_MAX + 1),
+            "exit cpu": lambda s: task(s).exit(cpu=-1),
             "cpu": lambda s: self.cgs[s][i].try_charge(1, cpu=ncpus),
             "cpu-1": lambda s: self.cgs[s][i].try_charge(1, cpu=-1),
             "flags": lambda s: self.cgs[s][i].try_charge(1, flags=0x100),
@@ -3080,8 +3763,31 @@ class HierarchyComparison(RuleBasedStateMachine):
                 # Tags (bits 47..62) tell hierarchies apart; they differ between backends.
                 "handle": cg.handle & ((1 << 47) - 1),
                 "lookup": self._norm(side, self.hs[side].get(cg.path)),
+                "tasks": tuple(
+                    self.task_index[side].get(self._task_key(t), ("unknown task", self._task_key(t)))
+                    for t in cg.tasks
+                ),
+                "oom_livelocks": cg.oom_livelocks,
+                "throttle_jiffies": cg.throttle_jiffies,
+                "oom_group": cg._tunable("oom_group"),
+                "oom_kill_disable": cg._tunable("oom_kill_disable"),
             }
-        return {"cgroups": groups, "stock": self._stocks(side)}
+        tasks = {}
+        for k, tk in enumerate(self.tasks):
+            if not tk.alive:
+                continue
+            t = tk.handles[side]
+            tasks[k] = {
+                "alive": t.alive,
+                "handle": self._task_key(t),
+                "cgroup": self._norm(side, t.cgroup),
+                "rss": t.rss,
+                "pagetables": t.pagetables,
+                "stack": t.stack,
+                "throttle_jiffies": t.throttle_jiffies,
+                "oom_score_adj": t.oom_score_adj,
+            }
+        return {"cgroups": groups, "stock": self._stocks(side), "tasks": tasks}
 
     @invariant()
     def backends_agree_and_kernel_invariants_hold(self) -> None:
@@ -3109,8 +3815,13 @@ class HierarchyComparison(RuleBasedStateMachine):
                             lines.append(f"cgroup {i} {key}: impl {x[key]}, oracle {y[key]}")
             if seen[IMPL]["stock"] != seen[ORACLE]["stock"]:
                 lines.append(f"stocks: impl {seen[IMPL]['stock']}, oracle {seen[ORACLE]['stock']}")
+            if seen[IMPL]["tasks"] != seen[ORACLE]["tasks"]:
+                for k in sorted(set(seen[IMPL]["tasks"]) | set(seen[ORACLE]["tasks"])):
+                    x, y = seen[IMPL]["tasks"].get(k), seen[ORACLE]["tasks"].get(k)
+                    if x != y:
+                        lines.append(f"task {k}: impl {x}, oracle {y}")
             raise AssertionError("impl and oracle differ:\n  " + "\n  ".join(lines))
-        for name in ("user", "kmem", "own", "dead_user", "dead_kmem"):
+        for name in ("user", "kmem", "own", "dead_user", "dead_kmem", "kstack", "ptab", "dead_kstack", "dead_ptab"):
             ledger = getattr(self, name)
             assert ledger[IMPL] == ledger[ORACLE], (
                 f"{name} ledgers differ: impl {ledger[IMPL]}, oracle {ledger[ORACLE]}"
@@ -3160,10 +3871,14 @@ class HierarchyComparison(RuleBasedStateMachine):
             mem = ctr["memory"]
             # Ledger: stats are exact and signed.
             self.active_seen[i] = g["kmem_active"]
-            # (The machine runs no tasks: their keys, kernel_stack and
-            # pagetables, stay 0.)
+            # kernel_stack and pagetables: the tasks' (sub-counts of kernel).
             want_local = dict.fromkeys(g["stat_local"], 0)
-            want_local.update(anon=self.user[ORACLE][i] * _PAGE, kernel=self.kmem[ORACLE][i] * _PAGE)
+            want_local.update(
+                anon=self.user[ORACLE][i] * _PAGE,
+                kernel=self.kmem[ORACLE][i] * _PAGE,
+                kernel_stack=self.kstack[ORACLE][i] * _PAGE,
+                pagetables=self.ptab[ORACLE][i] * _PAGE,
+            )
             assert g["stat_local"] == want_local, f"{what}: stat_local {g['stat_local']}, ledger {want_local}"
             below = [j for j in existing if self._under(j, i)]
             if cfg.version == 2:
@@ -3172,6 +3887,8 @@ class HierarchyComparison(RuleBasedStateMachine):
                 want.update(
                     anon=sum(self.user[ORACLE][j] + self.dead_user[ORACLE][j] for j in below) * _PAGE,
                     kernel=sum(self.kmem[ORACLE][j] + self.dead_kmem[ORACLE][j] for j in below) * _PAGE,
+                    kernel_stack=sum(self.kstack[ORACLE][j] + self.dead_kstack[ORACLE][j] for j in below) * _PAGE,
+                    pagetables=sum(self.ptab[ORACLE][j] + self.dead_ptab[ORACLE][j] for j in below) * _PAGE,
                 )
                 assert g["stat"] == want, f"{what}: stat {g['stat']}, subtree {want}"
                 if self.dead_user[ORACLE][i] or self.dead_kmem[ORACLE][i]:
@@ -3225,7 +3942,12 @@ class HierarchyComparison(RuleBasedStateMachine):
                 else:
                     used = any(s["usage"] for s in ctr.values())
                 slot = any(c == ("cgroup", i) for slots in stock for c, _ in slots)
-                assert kids or used or slot, f"{what} is dying, held by nothing"
+                # A task's segments hold it (user pages where offline does
+                # not move them, kernel pages where no objcg takes them).
+                segs = self._task_segs_name(i, user=not cfg.reparent_user_pages, kern=not cfg.objcg)
+                if segs and not (kids or used or slot):
+                    record_edge("dying cgroup held by a task's pages only")
+                assert kids or used or slot or segs, f"{what} is dying, held by nothing"
                 if slot and not kids and not used:
                     record_edge("dying cgroup held by a stock slot only")
                 if not cfg.objcg and not kids and not slot and self.kmem[ORACLE][i] > 0:
@@ -3245,6 +3967,16 @@ class HierarchyComparison(RuleBasedStateMachine):
                         want_ev[name] += src[name]  # type: ignore[index]
                 assert g["events"] == want_ev, f"{what}: events {g['events']}, subtree {want_ev}"
             self.last_events_local[i] = g["events_local"]
+            # Its tasks: the ones the machine put there, still alive.
+            assert sorted(g["tasks"], key=str) == sorted(self._tasks_in(i), key=str), (
+                f"{what}: tasks {g['tasks']}, machine {self._tasks_in(i)}"
+            )
+        for k, info in obs["tasks"].items():
+            tk = self.tasks[k]
+            assert info["alive"] and info["cgroup"] == ("cgroup", tk.cg), f"task {k}: {info}, machine cgroup {tk.cg}"
+            assert info["rss"] == sum(n for _, n in tk.user), f"task {k}: rss {info['rss']}, segments {tk.user}"
+            assert info["stack"] == tk.stack[1] and info["oom_score_adj"] == tk.adj, f"task {k}: {info}"
+            assert info["pagetables"] >= sum(n for _, n in tk.pt), f"task {k}: {info}, charged {tk.pt}"
 
 
 def make_hierarchy_machine(impl: Any, oracle: Any) -> type[HierarchyComparison]:

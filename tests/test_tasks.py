@@ -660,3 +660,67 @@ def test_a_task_ended_by_a_reclaim_hook_stops_charging(backend):
     assert info.value.errno == errno.ENOMEM and not t.alive
     assert a.events == {"low": 0, "high": 0, "max": 3, "oom": 1, "oom_kill": 0, "oom_group_kill": 0}
     assert a.memory.usage == 100
+
+
+def test_fault_of_zero_pages_is_nothing(backend):
+    # The kernel never faults 0 pages; the API takes 0 as a count like any
+    # other: nothing happens (the C core once returned ESTALE here).
+    h = make(backend)
+    t = h.create("a").fork()
+    assert t.fault(0) is None and (t.rss, t.pagetables) == (0, 0) and t.alive
+
+
+def test_3_8_task_pages_moved_to_the_root_come_off_it(backend):
+    # 3.8 offline moves the task's user pages to the parent, here the root:
+    # only a's counters let go of them, the root's keep them (and its anon
+    # statistic gains them).  The task's unmap and exit then uncharge the
+    # root, statistic and counters, as __mem_cgroup_uncharge_common() does
+    # (the statistics also for the root).
+    h = make(backend, "linux_3_8")
+    a = h.create("a")
+    t = a.fork()                          # kmem not active in a: the stack is not charged
+    t.fault(2)                            # a batch of 32: a and the root 32, a's stock 30
+    t.move(h.root)
+    a.remove()                            # drain 30; the 2 pages go to the root
+    assert h.root.stat_local["anon"] == 2 * P and h.root.memory.usage == 2
+    t.unmap(1)
+    assert h.root.stat_local["anon"] == 1 * P and h.root.memory.usage == 1
+    t.exit()
+    assert h.root.stat_local["anon"] == 0 and h.root.memory.usage == h.root.memsw.usage == 0
+
+
+def test_memory_max_write_below_usage_runs_the_oom_killer(backend):
+    # v2 memory_max_write(): the new max is installed, the stocks drained,
+    # reclaim tried reclaim_retries times (no hook: nothing freed), then
+    # memory.events oom and mem_cgroup_out_of_memory(), again and again
+    # while it kills someone and the usage is still above the max.
+    h = make(backend)
+    g = h.create("g")
+    t = g.fork()
+    t.fault(100)                          # 100 + pud/pmd/pte 3 + stack 4 = 107
+    u = g.fork()
+    u.fault(10)                           # 10 + 3 + 4 = 17
+    h.drain_all()
+    assert g.memory.usage == 124
+    g.write("memory.max", str(50 * P))    # t scores 103, u 13: t dies
+    assert (t.alive, u.alive) == (False, True)
+    # t's 100 user pages left the counters; its 7 kernel pages went to CPU
+    # 0's stock (obj_cgroup_uncharge_pages -> refill_stock): 17 + 7 <= 50.
+    assert (g.events["oom"], g.events["oom_kill"], g.memory.usage) == (1, 1, 24)
+    g.write("memory.max", str(10 * P))    # drain: 17 > 10; reclaim, oom: u dies
+    assert not u.alive and g.tasks == ()
+    # u's 10 user pages off the counters, its 7 kernel pages into the stock.
+    assert (g.events["oom"], g.events["oom_kill"], g.memory.usage) == (2, 2, 7)
+    h.drain_all()
+    assert g.memory.usage == 0 and g.memory.max == 10
+
+
+def test_memory_max_write_with_no_one_to_kill_stops(backend):
+    # Kernel memory no task owns: one oom event, no kill, the max stays
+    # installed below the usage (memory_max_write never fails).
+    h = make(backend)
+    g = h.create("g")
+    assert g.try_charge(30, kmem=True) is None
+    h.drain_all()
+    g.write("memory.max", str(10 * P))
+    assert (g.events["oom"], g.events["oom_kill"], g.memory.usage, g.memory.max) == (1, 0, 30, 10)

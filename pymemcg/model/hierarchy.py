@@ -25,7 +25,7 @@ import errno
 import heapq
 import operator
 import weakref
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from .. import replay as _replay
 from .._common import (
@@ -69,6 +69,9 @@ from ..gfp import (
     check_gfp,
 )
 from .page_counter import PageCounter, _cancel
+
+if TYPE_CHECKING:
+    from .. import cgroupfs
 
 __all__ = ["Hierarchy", "Cgroup", "Task", "Socket", "EVENT_NAMES", "EVENTS", "STATS"]
 
@@ -290,6 +293,44 @@ class Cgroup(Limits):
     Not thread-safe.
     """
 
+    # Set by _new() (the object is made by object.__new__, never __init__);
+    # declared here for the type checker.  Annotations only: no class attributes.
+    _hierarchy: Hierarchy
+    _parent: Optional[Cgroup]
+    _name: str
+    _path: str
+    _id: int
+    _id_held: bool
+    _slot: int
+    _gen: int
+    _online: bool
+    _freed: bool
+    _children_all: list[Cgroup]
+    _online_by_name: dict[str, Cgroup]
+    _events: dict[str, int]
+    _events_local: dict[str, int]
+    _vmstats: dict[str, int]
+    _stock_refs: int
+    _pins: int
+    _throttle_jiffies: int
+    _kmem_own: int
+    _shell: bool
+    _nr_shells: int
+    _user_segs: int
+    _task_ksegs: int
+    _dead_stat: dict[str, int]
+    _tasks: dict[Task, None]
+    _nr_forking: int
+    _nr_sockets: int
+    _tcpmem_active: bool
+    _tcpmem_pressure: int
+    _oom_group: int
+    _oom_livelocks: int
+    _oom_kill_disable: int
+    _swappiness: int
+    _kmem_active: bool
+    _counters: dict[str, _CgCounter]
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("cgroups are made by Hierarchy.create() or Cgroup.create()")
 
@@ -316,8 +357,8 @@ class Cgroup(Limits):
         hierarchy._by_slot[slot] = self
         self._online = True
         self._freed = False
-        self._children_all: list[Cgroup] = []  # online and dying, creation order
-        self._online_by_name: dict[str, Cgroup] = {}
+        self._children_all = []  # online and dying, creation order
+        self._online_by_name = {}
         self._events = dict.fromkeys(EVENT_NAMES, 0)
         self._events_local = dict.fromkeys(EVENT_NAMES, 0)
         # memory.stat (STATS), in pages, signed (never clamped): what was
@@ -334,7 +375,7 @@ class Cgroup(Limits):
         self._user_segs = 0
         self._task_ksegs = 0  # kernel pages: stacks and page tables
         self._dead_stat = dict.fromkeys(STATS, 0)  # folded in from freed descendants
-        self._tasks: dict[Task, None] = {}  # its live tasks, in fork / move-in order
+        self._tasks = {}  # its live tasks, in fork / move-in order
         self._nr_forking = 0  # forks in progress: they count as tasks (EBUSY)
         self._nr_sockets = 0  # open sockets bound here: each a css reference (C: refs)
         self._tcpmem_active = False  # v1: new sockets are bound (memory.kmem.tcp.limit_in_bytes)
@@ -349,7 +390,7 @@ class Cgroup(Limits):
             self._kmem_active = True
         else:  # 3.8: children of an activated group are activated at creation
             self._kmem_active = parent._kmem_active if parent is not None else False
-        self._counters: dict[str, _CgCounter] = {}
+        self._counters = {}
         for cname in cfg.counters:
             if cfg.version == 2:
                 prot, track = cname == "memory", False
@@ -876,6 +917,21 @@ class Cgroup(Limits):
         self._live()
         self._hierarchy._memcg_memory_event(self, name)
 
+    def _out_of_memory(self, cpu: int = 0) -> bool:
+        """``mem_cgroup_out_of_memory()`` for a limit write (v2 memory.max
+        below the usage): True if the margin fits already or a task was
+        killed (its pages uncharged on ``cpu``), False if there was no one
+        to kill."""
+        h = self._hierarchy
+        cpu = _check_cpu(cpu, h.config.ncpus)
+        self._live()
+        if h._mem_cgroup_margin(self, h._config.memsw) >= 1:
+            return True
+        try:
+            return h._oom_kill(_ChargeCtx(cpu, None), self)
+        finally:
+            h._free_check()
+
     def _reclaim(self, nr_pages: int) -> int:
         """Reclaim through the hook (``try_to_free_mem_cgroup_pages()``):
         the pages both claimed by the hook and seen gone from ``memory``."""
@@ -935,17 +991,22 @@ class _Seg:
     had stays where it was.  3.8's offline moves user segments to the
     parent with their pages."""
 
-    __slots__ = ("memcg", "nr_pages")
+    __slots__ = ("memcg", "nr_pages", "root_charged")
 
     def __init__(self, memcg: Cgroup, nr_pages: int) -> None:
         self.memcg = memcg
         self.nr_pages = nr_pages
+        # 3.8: user pages that offline moved to the root stay on its counters
+        # and in its anon statistic: their uncharge takes them off the root,
+        # as an uncharge through the dying child's handle does (a root
+        # task's own pages were never charged and are not).
+        self.root_charged = False
 
 
 def _seg_add(segs: list[_Seg], memcg: Cgroup, nr_pages: int, user: bool) -> None:
     """Pages charged to memcg: the newest segment grows if it is memcg's;
     a new one holds memcg (``seg_add()``)."""
-    if segs and segs[-1].memcg is memcg:
+    if segs and segs[-1].memcg is memcg and not segs[-1].root_charged:
         segs[-1].nr_pages += nr_pages
         return
     segs.append(_Seg(memcg, nr_pages))
@@ -967,6 +1028,28 @@ class Task:
     Not thread-safe.
     """
 
+    # Set by _new() (or Hierarchy._task() for a stale handle); declared here
+    # for the type checker.  Annotations only: no class attributes.
+    _hierarchy: Hierarchy
+    _slot: int
+    _gen: int
+    _alive: bool
+    _oom_victim: bool
+    _sparse: bool
+    _oom_score_adj: int
+    _memcg: Cgroup
+    _stack_memcg: Optional[Cgroup]
+    _stack_pages: int
+    _user: list[_Seg]
+    _pgtables: list[_Seg]
+    _rss: int
+    _max_mapped: int
+    _pte: int
+    _pmd: int
+    _pud: int
+    _pt_charged: int
+    _throttle_jiffies: int
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("tasks are made by Cgroup.fork()")
 
@@ -986,10 +1069,10 @@ class Task:
         self._sparse = sparse
         self._oom_score_adj = oom_score_adj
         self._memcg = memcg  # its cgroup now
-        self._stack_memcg: Optional[Cgroup] = None  # whose objcg the stack was charged through
+        self._stack_memcg = None  # whose objcg the stack was charged through
         self._stack_pages = 0  # charged (0 where kmem was not accounted)
-        self._user: list[_Seg] = []  # user pages, by the cgroup charged, oldest first
-        self._pgtables: list[_Seg] = []  # charged page-table pages, likewise
+        self._user = []  # user pages, by the cgroup charged, oldest first
+        self._pgtables = []  # charged page-table pages, likewise
         self._rss = 0  # user pages mapped
         self._max_mapped = 0  # page tables follow the high-water mark
         self._pte = self._pmd = self._pud = 0  # page-table pages by level
@@ -1144,7 +1227,7 @@ class Task:
             while left:
                 s = self._user[-1]
                 k = min(s.nr_pages, left)
-                h._uncharge(s.memcg, k, cpu, False, None)
+                h._uncharge_user_seg(s, k, cpu)
                 s.nr_pages -= k
                 self._rss -= k
                 left -= k
@@ -1199,6 +1282,14 @@ class Socket:
 
     Not thread-safe.
     """
+
+    # Set by _new(); declared here for the type checker (annotations only).
+    _hierarchy: Hierarchy
+    _slot: int
+    _gen: int
+    _open: bool
+    _memcg: Optional[Cgroup]
+    _pages: int
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("sockets are made by Cgroup.sock_create()")
@@ -1349,7 +1440,7 @@ class Hierarchy:
             raise InvalidError("a stock without the refill cap has exactly one slot")
         self._config = config
         self._reclaim: Optional[ReclaimHook] = None
-        self.reclaim = reclaim  # type: ignore[assignment]
+        self.reclaim = reclaim
         ncpus, k = config.ncpus, config.stock_slots
         # memcg_stock_pcp: per CPU, k slots of (cached cgroup, nr_pages)
         self._cached: list[list[Optional[Cgroup]]] = [[None] * k for _ in range(ncpus)]
@@ -1583,6 +1674,7 @@ class Hierarchy:
             for seg in t._user:
                 if seg.memcg is cg:
                     seg.memcg = parent
+                    seg.root_charged = parent is self._root
 
     def _reparent_late_charge(self, memcg: Cgroup, nr_pages: int) -> None:
         """3.8: a user charge that completed (after reclaim, say) once its
@@ -2686,11 +2778,20 @@ class Hierarchy:
         to._vmstats[stat] -= nr_pages
         self._uncharge(memcg, nr_pages, cpu, True, None)
 
+    def _uncharge_user_seg(self, seg: _Seg, nr_pages: int, cpu: int) -> None:
+        """A user segment's pages come off where they are charged: 3.8's
+        pages moved to the root off the root (``memcg_uncharge_root_user()``)."""
+        if seg.root_charged:
+            self._root._vmstats["anon"] -= nr_pages
+            self._memcg_uncharge(self._root, nr_pages, None)
+        else:
+            self._uncharge(seg.memcg, nr_pages, cpu, False, None)
+
     def _seg_uncharge(self, seg: _Seg, cpu: int, kmem: bool, stat: str = "") -> None:
         """``seg_uncharge()``: a segment's pages come off (kernel pages with
         their own statistic, page by page where the kernel frees them so)."""
         if not kmem:
-            self._uncharge(seg.memcg, seg.nr_pages, cpu, False, None)
+            self._uncharge_user_seg(seg, seg.nr_pages, cpu)
         elif not self._kmem_per_page(stat):
             self._uncharge_kmem_stat(seg.memcg, seg.nr_pages, cpu, stat)
         else:

@@ -70,7 +70,7 @@ class PageCounter:
         self._parent = parent
         self._track_failcnt = track_failcnt
         self._protection = protection
-        self._depth = 0 if parent is None else parent._depth + 1
+        self._depth: int = 0 if parent is None else parent._depth + 1
 
     def _ancestry(self) -> Iterator[PageCounter]:
         """This counter, its parent, ..., the root (the kernel's walk order)."""
