@@ -47,7 +47,18 @@ def report() -> "Callable[[str], None]":
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _REPORT:
-        terminalreporter.section("pymemcg report")
-        for line in _REPORT:
-            terminalreporter.write_line(line)
+    """The report, quiet by default: the totals; every edge's count with
+    ``-v`` or ``PYMEMCG_EDGES=1`` (a missing required edge fails its test
+    anyway, and the counts are kept in the pytest cache)."""
+    if not _REPORT:
+        return
+    full = terminalreporter.config.getoption("verbose") > 0 or os.environ.get("PYMEMCG_EDGES")
+    terminalreporter.section("pymemcg report")
+    hidden = 0
+    for line in _REPORT:
+        if not full and line.startswith("  edge "):
+            hidden += 1
+            continue
+        terminalreporter.write_line(line)
+    if hidden:
+        terminalreporter.write_line(f"({hidden} edge counts not shown: -v or PYMEMCG_EDGES=1 shows them)")

@@ -4,7 +4,8 @@
 for a budget of rule executions: ``PYMEMCG_MACHINE_STEPS`` if set, else 20000
 in CI (``CI`` set or ``HYPOTHESIS_PROFILE=ci``) and 3000 otherwise.  It reports
 the step count and how often each edge was reached (in the "pymemcg report"
-section of pytest's summary, shown even under capture; also stored in the
+section of pytest's summary, shown even under capture: the edges with -v or
+PYMEMCG_EDGES=1; also stored in the
 pytest cache under ``pymemcg/page_counter_machine``), and fails if a required edge
 (``pymemcg.testing.REQUIRED_EDGES``) was never reached, after up to four more
 budgets spent looking for the missing ones.
