@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import errno as _errno
+import itertools
 import re
+import struct
 from types import ModuleType
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -112,8 +114,40 @@ _FALSE = ("0", "no", "false", "off")
 _PRESETS = {"linux_3_8": Config.linux_3_8, "current": Config.current,
             "current_v1": Config.current_v1}
 _GFP = {name[4:]: getattr(_gfp, name) for name in _gfp.__all__ if name.startswith("GFP_")}
+_CHARGE, _UNCHARGE, _KERNEL = R.OP_CHARGE, R.OP_UNCHARGE, _gfp.GFP_KERNEL
 _OP_WORDS = {R.OP_CHARGE: "charge", R.OP_UNCHARGE: "uncharge", R.OP_DRAIN: "drain",
              R.OP_DRAIN_ALL: "drain_all"}
+
+
+def _pages(text: str, lineno: int) -> int:
+    """PAGES of a record: a plain decimal of up to 18 digits (the common
+    case, well inside int64) without the regular expression; else _int."""
+    if text.isascii() and text.isdigit() and len(text) <= 18 and (text[0] != "0" or len(text) == 1):
+        return int(text)
+    return _int(text, "PAGES", lineno, _INT64)
+
+
+#: Records packed a chunk at a time: one struct call for _CHUNK records.
+_CHUNK = 1024
+_PACK_CHUNK = struct.Struct("<" + R.OP_FORMAT.lstrip("<=@!>") * _CHUNK)
+
+
+def _pack(batch: List[Tuple[int, int, int, int, int, int]]) -> bytearray:
+    """The batch as replay records.  Its fields were checked as the lines
+    were read, so no per-record check is needed (R.pack_ops names a bad one
+    should a value still not fit its C type)."""
+    flat = list(itertools.chain.from_iterable(batch))
+    n = len(batch)
+    full = n - n % _CHUNK
+    out = bytearray()
+    try:
+        for i in range(0, full, _CHUNK):
+            out += _PACK_CHUNK.pack(*flat[i * 6:(i + _CHUNK) * 6])
+        if full < n:
+            out += struct.pack("<" + R.OP_FORMAT.lstrip("<=@!>") * (n - full), *flat[full * 6:])
+    except struct.error:
+        return R.pack_ops(batch)
+    return out
 
 
 def _int(text: str, what: str, lineno: int, bounds: Tuple[int, int]) -> int:
@@ -184,6 +218,8 @@ class _Runner:
         self.batch: List[Tuple[int, int, int, int, int, int]] = []
         self.lines: List[int] = []
         self.paths: Dict[str, Any] = {}   # path -> online Cgroup, until the tree changes
+        self.handles: Dict[str, int] = {}  # path -> its handle, likewise (the fast path)
+        self.pages: Dict[str, int] = {}    # PAGES text -> value, the first few thousand
 
     def start(self, lineno: int, config: Optional[Config] = None) -> Outcome:
         try:
@@ -202,6 +238,7 @@ class _Runner:
             except MemcgError as e:
                 raise TraceError.at(lineno, f"{cmd} {path}: {_message(e)}", _errno_of(e)) from e
             self.paths[path] = cg
+            self.handles[path] = cg.handle
         return cg
 
     def record(self, words: List[str], lineno: int) -> None:
@@ -212,7 +249,7 @@ class _Runner:
                      else "uncharge PATH PAGES [cpu=N] [kmem]")
             raise TraceError.at(lineno, f"usage: {usage}")
         cg = self.cgroup(words[1], lineno, cmd)
-        nr = _int(words[2], "PAGES", lineno, _INT64)
+        nr = _pages(words[2], lineno)
         cpu, flags, kmem = 0, (_gfp.GFP_KERNEL if op == R.OP_CHARGE else 0), 0
         if len(words) > 3:
             seen = set()
@@ -239,7 +276,7 @@ class _Runner:
         out, batch = self.out, self.batch
         if not batch or out is None:
             return
-        results = out.hierarchy.replay(R.pack_ops(batch))
+        results = out.hierarchy.replay(_pack(batch))
         codes = results.tolist() if hasattr(results, "tolist") else list(results)
         out.ops += len(batch)
         for rec, res, lineno in zip(batch, codes, self.lines):
@@ -282,6 +319,7 @@ class _Runner:
             raise TraceError.at(lineno, f"{what}: {_message(e)}", _errno_of(e)) from e
         finally:
             self.paths.clear()
+            self.handles.clear()
 
 
 def _errno_of(e: BaseException) -> int:
@@ -298,6 +336,7 @@ def run_trace(lines: Iterable[str], backend: ModuleType) -> Outcome:
     counted in the :class:`Outcome` instead.
     """
     run = _Runner(backend)
+    handles, pages, batch, linenos = run.handles, run.pages, run.batch, run.lines
     for lineno, raw in enumerate(lines, 1):
         cut = raw.find("#")
         if cut >= 0:
@@ -313,8 +352,25 @@ def run_trace(lines: Iterable[str], backend: ModuleType) -> Outcome:
             continue
         if run.out is None:
             run.start(lineno)
-        h = run.out.hierarchy  # type: ignore[union-attr]
         n = len(words)
+        if n == 3 and (cmd == "charge" or cmd == "uncharge"):
+            # The common record, inline: no options, a path seen since the
+            # tree last changed, a page count seen before (about 1 us a
+            # record all told, most of it Python's own line handling).
+            handle = handles.get(words[1])
+            if handle is not None:
+                nr = pages.get(words[2])
+                if nr is None:
+                    nr = _pages(words[2], lineno)
+                    if len(pages) < 4096:
+                        pages[words[2]] = nr
+                if cmd == "charge":
+                    batch.append((_CHARGE, _KERNEL, handle, nr, 0, 0))
+                else:
+                    batch.append((_UNCHARGE, 0, handle, nr, 0, 0))
+                linenos.append(lineno)
+                continue
+        h = run.out.hierarchy  # type: ignore[union-attr]
         if cmd == "charge" or cmd == "uncharge":
             run.record(words, lineno)
         elif cmd == "drain" and n == 2:
