@@ -869,22 +869,31 @@ static bool memcg1_charge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memc
  * is handled on the way out.  0 charged, 1 refused, -errno (the hook).
  */
 int64_t memcg_charge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
-			   unsigned long nr_pages, int cpu, unsigned int gfp)
+			   unsigned long nr_pages, int cpu, unsigned int gfp, bool *charged)
 {
 	struct charge_ctx ctx = { .h = h, .handle = memcg_handle(memcg), .memcg = memcg,
 				  .cpu = cpu };
 	struct mem_cgroup *fail = NULL;
 	int64_t ret;
 
+	*charged = !nr_pages;
 	if (!nr_pages)
 		return 0;
-	if (h->cfg.version == 1)
-		return memcg1_charge_skmem(h, memcg, nr_pages, gfp) ? 0 : 1;
+	if (h->cfg.version == 1) {
+		*charged = memcg1_charge_skmem(h, memcg, nr_pages, gfp);
+		return *charged ? 0 : 1;
+	}
 	cpu_lock(h, cpu);
 	if (h->cfg.charge_loop == PMC_CHARGE_LOOP_38)
 		ret = try_charge_memcg_38(&ctx, gfp, nr_pages, true, &fail);
 	else
 		ret = try_charge_memcg(&ctx, gfp, nr_pages, &fail);
+	/*
+	 * Charged: the socket holds the pages even if the memory.high work
+	 * below then fails in a reclaim hook (-ECANCELED): the kernel runs it
+	 * on the way back to user space, after the charge returned true.
+	 */
+	*charged = ret == 0;
 	if (ret == 0)
 		mod_memcg_state(memcg, cpu, MEMCG_STAT_SOCK, (long)nr_pages);
 	else if (ret < 0)

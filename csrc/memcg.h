@@ -392,7 +392,7 @@ int64_t memcg_charge_task(struct pmc_hierarchy *h, int64_t cgroup, struct pmc_ta
 
 /* charge.c: sockets (mem_cgroup_charge_skmem, mem_cgroup_uncharge_skmem) */
 int64_t memcg_charge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
-			   unsigned long nr_pages, int cpu, unsigned int gfp);
+			   unsigned long nr_pages, int cpu, unsigned int gfp, bool *charged);
 void memcg_uncharge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 			  unsigned long nr_pages, int cpu);
 

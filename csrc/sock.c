@@ -153,6 +153,7 @@ int64_t pmc_sock_charge(int64_t hierarchy, int64_t sock, int64_t nr_pages, int32
 	struct pmc_hierarchy *h;
 	struct mem_cgroup *memcg;
 	struct pmc_sock *s;
+	bool charged;
 	int64_t ret;
 
 	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX || (gfp & ~(uint32_t)PMC_GFP_ALL))
@@ -186,17 +187,21 @@ int64_t pmc_sock_charge(int64_t hierarchy, int64_t sock, int64_t nr_pages, int32
 	pthread_mutex_unlock(&h->lock);
 
 	/* Not bound: the protocol's own accounting only (not modelled), never refused. */
-	ret = memcg ? memcg_charge_skmem(h, memcg, (unsigned long)nr_pages, cpu, gfp) : 0;
+	charged = true;
+	ret = memcg ? memcg_charge_skmem(h, memcg, (unsigned long)nr_pages, cpu, gfp, &charged) : 0;
 
 	pthread_mutex_lock(&h->lock);
-	if (ret == 0 && !s->open) {
+	if (charged && !s->open) {
 		/* Closed meanwhile: what it held went back; so do these pages. */
 		if (memcg)
 			memcg_uncharge_skmem(h, memcg, (unsigned long)nr_pages, cpu);
-		ret = -ESTALE;
-	} else if (ret == 0) {
+		if (ret == 0)
+			ret = -ESTALE;
+	} else if (charged) {
+		/* Held even when the memory.high work then failed (-ECANCELED). */
 		s->pages += (unsigned long)nr_pages;
-		ret = 1;
+		if (ret == 0)
+			ret = 1;
 	} else if (ret == 1) {
 		ret = 0;
 	}

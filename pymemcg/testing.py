@@ -1343,6 +1343,12 @@ KILL_IN_VAIN = "OOM kill in vain (kernel memory no task owns)"
 TASK_DYING_PAGES = "task pages of a dying cgroup uncharged"
 MOVE_THEN_REMOVE = "move then remove of the old cgroup"
 EXIT_FREES_DYING = "exit frees a dying cgroup"
+# Sockets and selective kernel-memory accounting (issue 8).
+SOCK_REFUSED_V2 = "socket charge refused (v2 memory.max)"
+SOCK_PRESSURE_V1 = "v1 tcpmem pressure set"
+SOCK_KEEPS_DYING = "socket keeps a removed cgroup dying"
+KMEM_ALLOC_UNACCOUNTED = "kmem_alloc not accounted"
+KMEM_ALLOC_CHARGED = "kmem_alloc charged"
 
 #: The edges a run of the hierarchy machine must reach.  The first five
 #: are the ones issue 3 asks for.
@@ -1371,6 +1377,11 @@ HIERARCHY_REQUIRED_EDGES: tuple[str, ...] = (
     TASK_DYING_PAGES,
     MOVE_THEN_REMOVE,
     EXIT_FREES_DYING,
+    SOCK_REFUSED_V2,
+    SOCK_PRESSURE_V1,
+    SOCK_KEEPS_DYING,
+    KMEM_ALLOC_UNACCOUNTED,
+    KMEM_ALLOC_CHARGED,
 )
 
 
@@ -1466,8 +1477,24 @@ class _TaskTrack:
     pt: list[list[int]] = dataclasses.field(default_factory=list)
 
 
+@dataclasses.dataclass
+class _SockTrack:
+    """What the machine knows of one socket: its handles (impl, oracle),
+    the cgroup it is bound to (None: unbound, it charges nothing), the
+    pages it holds, whether it is open.  A bound socket's pages are charged
+    to its cgroup (v2: ``memory`` and the ``sock`` statistic; v1: the
+    ``tcpmem`` counter alone) and it holds its cgroup until closed."""
+
+    handles: list[Any]
+    cg: int | None
+    pages: int = 0
+    alive: bool = True
+
+
 #: Live tasks at most (fork is not tried beyond).
 _MAX_TASKS = 8
+#: Open sockets at most (sock_create is not tried beyond).
+_MAX_SOCKS = 6
 #: A handle without its hierarchy tag (bits 47..62).
 _TAG_MASK = (1 << 47) - 1
 _OOM_ADJS = (0, 0, 0, 0, 1, -1, 500, -500, 999, -999, 1000, 1000, -1000, -1000)
@@ -1528,7 +1555,23 @@ class HierarchyComparison(RuleBasedStateMachine):
     uncharge rule sizes its uncharges by the pages no task holds, so that
     underflows stay the ones it asks for.  Only a hook that raises after a
     task's charge went through may leave pages no task holds: they join the
-    ledgers as plain pages.
+    ledgers as plain pages.  ``Task.kmem_alloc`` charges (SPEC 6's rule:
+    not in interrupt context, not the root, not before 3.8's activation,
+    the white list's GFP_ACCOUNT / SLAB_ACCOUNT or 3.8's black list) are
+    such plain kernel pages too: no task holds them, an OOM kill never
+    frees them, the uncharge rule gives them back through the cgroup.
+
+    Sockets (up to six open): created in any cgroup (bound unless the root,
+    or on v1 where tcpmem accounting is not active; a removed cgroup is
+    stale), charged around the limits with every GFP choice, uncharged
+    (more than held: InvalidError), closed; v1 tcp limit writes (EBUSY,
+    activation by era).  A bound socket's pages are the socket ledger
+    (:class:`_SockTrack`): v2 on ``memory`` (in the usage equation above)
+    and the ``sock`` statistic, v1 on ``tcpmem`` alone (its usage is the
+    subtree's socket pages exactly, within its limit unless NOFAIL forced
+    it); ``nr_sockets``, ``tcpmem_active``, ``under_socket_pressure`` (set
+    by a v1 refusal, cleared by a success; never on v2) are compared, and
+    an open bound socket holds its (dying) cgroup.
 
     Subclass it (or use :func:`make_hierarchy_machine`) to pick backends.
     """
@@ -1608,6 +1651,8 @@ class HierarchyComparison(RuleBasedStateMachine):
         self.oom_freed: tuple[dict[int, int], dict[int, int]] = ({}, {})
         self.oom_kfreed: tuple[dict[int, int], dict[int, int]] = ({}, {})
         self.killed_in_call = 0
+        # Sockets (see _SockTrack): machine socket k is the k-th created.
+        self.socks: list[_SockTrack] = []
 
     # ---------------------------------------------------------------- helpers
 
@@ -1737,7 +1782,9 @@ class HierarchyComparison(RuleBasedStateMachine):
         sums: dict[int, tuple[int, int]] = {}
         for j in self._existing():
             kern = self.kmem[side][j] + self.dead_kmem[side][j]
-            total = self.user[side][j] + self.dead_user[side][j] + kern
+            # v2 socket pages are on memory too (never a freed cgroup's:
+            # a bound socket holds its cgroup, and takes them back at close).
+            total = self.user[side][j] + self.dead_user[side][j] + kern + self._mem_sock_pages(j)
             for a in self._path_up(j):
                 t, k = sums.get(a, (0, 0))
                 sums[a] = (t + total, k + kern)
@@ -1816,7 +1863,21 @@ class HierarchyComparison(RuleBasedStateMachine):
         return self._credit(side, c, n, False)
 
     def _task_key(self, task: Any) -> int:
-        return task.handle & _TAG_MASK
+        return int(task.handle) & _TAG_MASK
+
+    # ---------------------------------------------------------------- socket ledger
+
+    def _sock_pages(self, i: int) -> int:
+        """Pages the open sockets bound to cgroup i hold (charged to it)."""
+        return sum(sk.pages for sk in self.socks if sk.alive and sk.cg == i)
+
+    def _sock_holds(self, i: int) -> bool:
+        """An open socket is bound to cgroup i (it holds a reference)."""
+        return any(sk.alive and sk.cg == i for sk in self.socks)
+
+    def _mem_sock_pages(self, i: int) -> int:
+        """Socket pages of cgroup i on the ``memory`` counter (v2 only)."""
+        return self._sock_pages(i) if self.config.version == 2 else 0
 
     def _task_gone(self, k: int, killed: bool) -> None:
         """Task k exited or was killed: everything it held comes off, each
@@ -2210,6 +2271,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         self.freed_events[i] = self.last_events_local[i]
         record_edge(FREED_CGROUP)
         assert i != 0, "the root was freed"
+        assert not self._sock_holds(i), f"cgroup {i} freed while an open socket is bound to it"
         user, kern = self.user[ORACLE][i], self.kmem[ORACLE][i]
         dead_user, dead_kern = self.dead_user[ORACLE][i], self.dead_kmem[ORACLE][i]
         if cfg.objcg:
@@ -3310,6 +3372,395 @@ class HierarchyComparison(RuleBasedStateMachine):
             if sum(t.alive for t in self.tasks) < _MAX_TASKS:
                 self._do_fork(i, data)
 
+    # ---------------------------------------------------------------- sockets
+
+    def _note_forced(self, i: int) -> bool:
+        """A charge to cgroup i went through: the counters up its path
+        that it left over their max were forced (GFP_HIGH / NOFAIL)."""
+        forced = False
+        for j in self._path_up(i):
+            for c in ("memory", "memsw", "kmem", "tcpmem"):
+                if c in self.config.counters:
+                    m = self._counter(ORACLE, j, c)
+                    if m["usage"] > m["max"]:
+                        self.may_exceed.add((j, c))
+                        forced = True
+        return forced
+
+    def _pick_sock(self, data: st.DataObject) -> int | None:
+        live = [k for k, sk in enumerate(self.socks) if sk.alive]
+        if not live:
+            return None
+        return data.draw(st.sampled_from(live), label="socket")
+
+    def _pressure(self, i: int | None) -> list[bool]:
+        """under_socket_pressure of cgroup i and its ancestors (oracle)."""
+        if i is None:
+            return []
+        return [bool(self.cgs[ORACLE][j].under_socket_pressure) for j in self._path_up(i)]
+
+    @rule(data=st.data())
+    def socket(self, data: st.DataObject) -> None:
+        """One socket step (two rules, socket and socket_again, so that the
+        other rules keep most of their share of the budget): create (below
+        the cap), charge, uncharge, close, or (v1) a tcp limit write."""
+        acts = ["charge", "charge", "charge", "uncharge", "uncharge", "close"]
+        if sum(sk.alive for sk in self.socks) < _MAX_SOCKS:
+            acts += ["create", "create"]
+        if self.config.version == 1:
+            acts += ["tcp limit"]
+        held = sorted({sk.cg for sk in self.socks if sk.alive and sk.cg is not None and self.status[sk.cg] == "online"})
+        if held:
+            acts += ["remove"]
+        act = data.draw(st.sampled_from(acts), label="socket action")
+        if act == "remove":
+            # rmdir the cgroup of an open socket (EBUSY with tasks or
+            # online children): the socket keeps it dying.
+            self._step("sock_remove")
+            self._do_remove(data.draw(st.sampled_from(held), label="socket's cgroup"))
+            return
+        {"create": self.sock_create, "charge": self.sock_charge, "uncharge": self.sock_uncharge,
+         "close": self.sock_close, "tcp limit": self.tcp_limit_write}[act](data)
+
+    @rule(data=st.data())
+    def socket_again(self, data: st.DataObject) -> None:
+        """:meth:`socket`, twice the weight."""
+        self.socket(data)
+
+    def sock_create(self, data: st.DataObject) -> None:
+        """A socket made in a cgroup (mem_cgroup_sk_alloc): bound there
+        unless it is the root or (v1) tcpmem accounting is not active
+        there; a removed cgroup is stale."""
+        self._step("sock_create")
+        i = self._pick(data, "cgroup", online=10, root=2, dying=1, freed=1)
+        status = self.status[i]
+        cfg = self.config
+        active = status == "online" and bool(self.cgs[ORACLE][i].tcpmem_active)
+        if cfg.version == 1 and status == "online" and i and not active and data.draw(st.booleans(), label="activate"):
+            # A small tcp limit first (sockets bound, refusals near).
+            self._do_tcp_limit_write(i, data, small=True)
+            active = bool(self.cgs[ORACLE][i].tcpmem_active)
+        what = f"{self._what(i)}.sock_create()"
+        out = self._both(what, lambda s: self.cgs[s][i].sock_create())
+        if status != "online":
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            record_edge("sock_create in a removed cgroup")
+            return self._sync()
+        assert out == ("returned", ("foreign object", "Socket")), f"{what}: {_show(out)}"
+        bound = i != 0 and (cfg.version == 2 or active)
+        sk = _SockTrack(handles=[self.raw[IMPL], self.raw[ORACLE]], cg=i if bound else None)
+        self.socks.append(sk)
+        for side in (IMPL, ORACLE):
+            s = sk.handles[side]
+            assert s.alive and s.pages == 0 and bool(s.bound) == bound, (
+                f"{what}: {_SIDE_NAMES[side]} socket bound {s.bound}, wanted {bound}"
+            )
+        if bound:
+            record_edge(f"socket bound (v{cfg.version})")
+        else:
+            record_edge("socket unbound (root)" if i == 0 else "socket unbound (v1 tcpmem inactive)")
+        self._sync()
+        if data.draw(st.integers(0, 2), label="then charge"):
+            self._do_sock_charge(len(self.socks) - 1, data)
+
+    def _sock_sizes(self, k: int) -> list[int]:
+        """Around the batch and the room left under the limits up the
+        socket's path (memory on v2, tcpmem on v1)."""
+        sk = self.socks[k]
+        batch = self.config.charge_batch
+        sizes = [0, 1, 1, 2, 3, batch - 1, batch, batch + 1, 100]
+        if sk.cg is not None:
+            c = "memory" if self.config.version == 2 else "tcpmem"
+            room = min(
+                self._counter(ORACLE, j, c)["max"] - self._counter(ORACLE, j, c)["usage"]
+                for j in self._path_up(sk.cg)
+            )
+            sizes += [room - 1, room, room, room + 1, room + 2]
+        return sorted({n for n in sizes if 0 <= n <= 4096})
+
+    def sock_charge(self, data: st.DataObject) -> None:
+        """mem_cgroup_charge_skmem: v2 through the stock on memory (reclaim,
+        OOM, forced with GFP_HIGH/NOFAIL), v1 tcpmem alone (pressure set on
+        a refusal, cleared on a success); an unbound socket never fails."""
+        self._step("sock_charge")
+        k = self._pick_sock(data)
+        if k is not None:
+            self._do_sock_charge(k, data)
+
+    def _do_sock_charge(self, k: int, data: st.DataObject) -> None:
+        sk = self.socks[k]
+        cfg = self.config
+        n = data.draw(st.sampled_from(self._sock_sizes(k)), label="nr_pages")
+        name, flags = data.draw(st.sampled_from(_gfp_choices()), label="flags")
+        cpu = self._cpu(data)
+        i = sk.cg
+        from .gfp import GFP_NOFAIL
+
+        if i is not None and cfg.version == 2 and self.status[i] == "online" and not data.draw(
+            st.integers(0, 7), label="squeeze first"
+        ):
+            # memory.max just above the usage: the charge meets the limit.
+            u = self._counter(ORACLE, i, "memory")["usage"]
+            text = str((u + data.draw(st.sampled_from((0, 1, 2)), label="slack")) * _PAGE)
+            self._both(f"{self._what(i)}.write('memory.max', {text!r})",
+                       lambda s: self.cgs[s][i].write("memory.max", text))
+            self._sync()
+            n = data.draw(st.sampled_from(self._sock_sizes(k)), label="nr_pages after squeeze")
+        pressure = self._pressure(i)
+        pre = self._probe()
+        lies, garbage = self.hook_lies[ORACLE], self.hook_garbage[ORACLE]
+        what = f"socket {k} (cgroup {i}).charge({n}, cpu={cpu}, flags={name})"
+        out = self._both(what, lambda s: self.socks[k].handles[s].charge(n, cpu=cpu, flags=flags))
+        self._hook_edges(lies, garbage)
+        self._edges_between(pre, self._probe())
+        if out == ("returned", True):
+            sk.pages += n
+            record_edge("socket charged" if i is not None else "unbound socket charged")
+            if i is not None and self._note_forced(i):
+                record_edge(f"socket charge forced over the limit (v{cfg.version})")
+        elif out == ("returned", False):
+            assert i is not None, f"{what}: an unbound socket was refused"
+            if cfg.version == 2:
+                record_edge(SOCK_REFUSED_V2)
+            else:
+                record_edge("v1 socket charge refused (tcpmem)")
+                if not pressure[0] and self._pressure(i)[0]:
+                    record_edge(SOCK_PRESSURE_V1)
+                assert self._pressure(i)[0], f"{what}: refused, but no tcpmem pressure"
+        else:
+            assert out[0] == "raised" and out[1] is not StaleHandleError, f"{what}: {_show(out)}"
+            if out[1] is ReclaimHookError:
+                record_edge(HOOK_RAISED)
+            record_edge(f"socket charge raised {out[1].__name__}")
+            # A hook that raises (or returns garbage) in the memory.high
+            # handling after the charge went through leaves it charged.
+            now = [int(sk.handles[side].pages) for side in (IMPL, ORACLE)]
+            assert now[IMPL] == now[ORACLE] and now[ORACLE] in (sk.pages, sk.pages + n), (
+                f"{what}: {_show(out)}, socket pages impl {now[IMPL]}, oracle {now[ORACLE]}, held {sk.pages}"
+            )
+            if now[ORACLE] != sk.pages:
+                record_edge("hook raised after a socket's charge went through")
+            sk.pages = now[ORACLE]
+        if i is not None and cfg.version == 1 and out == ("returned", True) and n and not flags & GFP_NOFAIL:
+            # (memcg1_charge_skmem: a NOFAIL charge the limit refused sets
+            # the pressure, then is forced.)
+            assert not self._pressure(i)[0], f"{what}: charged, but tcpmem pressure stays"
+            if pressure[0]:
+                record_edge("v1 tcpmem pressure cleared")
+        assert self.socks[k].handles[ORACLE].pages == sk.pages, f"{what}: socket pages"
+        self._sync()
+
+    def sock_uncharge(self, data: st.DataObject) -> None:
+        """mem_cgroup_uncharge_skmem: v2 sock stat down, pages to the stock;
+        v1 straight off tcpmem; more than the socket holds: InvalidError."""
+        self._step("sock_uncharge")
+        k = self._pick_sock(data)
+        if k is None:
+            return
+        sk = self.socks[k]
+        held = sk.pages
+        n = data.draw(st.sampled_from(sorted({0, 1, held, held, held - 1, held // 2, held + 1})), label="nr_pages")
+        n = max(n, 0)
+        cpu = self._cpu(data)
+        pre = self._probe()
+        what = f"socket {k} (cgroup {sk.cg}).uncharge({n}, cpu={cpu})"
+        out = self._both(what, lambda s: self.socks[k].handles[s].uncharge(n, cpu=cpu))
+        self._edges_between(pre, self._probe())
+        if n > held:
+            assert out[:2] == ("raised", InvalidError), f"{what}: {_show(out)}"
+            record_edge("socket uncharge of more than it holds")
+        else:
+            assert out == ("returned", None), f"{what}: {_show(out)}"
+            sk.pages -= n
+            self._sock_clamps(sk.cg)
+            if sk.cg is not None and self.status[sk.cg] == "dying":
+                record_edge("socket uncharge in a dying cgroup")
+        self._sync()
+
+    def _sock_clamps(self, i: int | None) -> None:
+        """v2 socket pages came off cgroup i's memory: where user pages
+        were uncharged beyond the user ledger (the socket pages covered
+        it), the counters may clamp now."""
+        if i is not None and self.config.version == 2:
+            for side in (IMPL, ORACLE):
+                self._mark_clamps(side, i)
+
+    def sock_close(self, data: st.DataObject) -> None:
+        """Close a socket: its pages uncharged, its cgroup let go (a dying
+        one may be freed); the handle is stale."""
+        self._step("sock_close")
+        k = self._pick_sock(data)
+        if k is None:
+            return
+        sk = self.socks[k]
+        cpu = self._cpu(data)
+        pre = self._probe()
+        what = f"socket {k} (cgroup {sk.cg}).close(cpu={cpu})"
+        out = self._both(what, lambda s: self.socks[k].handles[s].close(cpu=cpu))
+        self._edges_between(pre, self._probe())
+        assert out == ("returned", None), f"{what}: {_show(out)}"
+        dying = sk.cg is not None and self.status[sk.cg] == "dying"
+        sk.alive, sk.pages = False, 0
+        self._sock_clamps(sk.cg)
+        for side in (IMPL, ORACLE):
+            s = sk.handles[side]
+            assert not s.alive, f"{what}: {_SIDE_NAMES[side]} socket still alive"
+            try:
+                s.charge(1, cpu=0)
+            except StaleHandleError:
+                pass
+            else:
+                raise AssertionError(f"{what}: {_SIDE_NAMES[side]} closed socket still charges")
+        self._sync()
+        if dying:
+            j = sk.cg
+            assert j is not None
+            record_edge("socket closed in a dying cgroup")
+            if self.status[j] == "freed":
+                record_edge("socket close frees a dying cgroup")
+
+    def tcp_limit_write(self, data: st.DataObject) -> None:
+        """v1: write memory.kmem.tcp.limit_in_bytes around the tcpmem usage
+        (EBUSY below it), small, or -1: 6.x activates socket accounting for
+        good with any successful write; 3.x with a finite one, and -1
+        deactivates it."""
+        self._step("tcp_limit_write")
+        i = self._pick(data, "cgroup", online=12, root=1, dying=1)
+        if self.status[i] != "freed":
+            self._do_tcp_limit_write(i, data)
+
+    def _do_tcp_limit_write(self, i: int, data: st.DataObject, small: bool = False) -> None:
+        u = self._counter(ORACLE, i, "tcpmem")["usage"]
+        pages = sorted({max(p, 0) for p in (0, 1, 2, 4, u - 1, u, u + 1, u + 2, u + 8)})
+        if small:
+            texts = [str((u + d) * _PAGE) for d in (1, 2, 3, 8)]
+        else:
+            texts = [str(p * _PAGE) for p in pages] + ["-1", "-1", "8K", "1M"]
+        text = data.draw(st.sampled_from(texts), label="text")
+        name = "memory.kmem.tcp.limit_in_bytes"
+        was = self.status[i] != "freed" and bool(self.cgs[ORACLE][i].tcpmem_active)
+        probe = self._probe()
+        what = f"{self._what(i)}.write({name!r}, {text!r})"
+        out = self._both(what, lambda s: self.cgs[s][i].write(name, text))
+        self._edges_between(probe, self._probe())
+        tag = "ok" if out[0] == "returned" else out[1].__name__
+        record_edge(f"tcp limit write {tag}")
+        if self.status[i] == "online":
+            now = bool(self.cgs[ORACLE][i].tcpmem_active)
+            if out[0] == "raised":
+                assert now == was, f"{what}: {_show(out)}, tcpmem_active {was} -> {now}"
+            elif self.config.tcpmem_counter == "res_counter":
+                if text == "-1":
+                    assert not now, f"{what}: 3.x -1 leaves tcpmem active"
+                    if was:
+                        record_edge("tcpmem deactivated (3.x)")
+                elif self._counter(ORACLE, i, "tcpmem")["max"] < PAGE_COUNTER_MAX:
+                    assert now, f"{what}: 3.x finite limit, tcpmem not active"
+            else:
+                assert now, f"{what}: a limit write leaves tcpmem inactive"
+            if now and not was:
+                record_edge("tcpmem activated")
+        self._sync()
+
+    # ---------------------------------------------------------------- selective kmem
+
+    def _kmem_alloc_reason(self, i: int, n: int, flags: int, interrupt: bool, cache: bool) -> str | None:
+        """Why a task of cgroup i's kernel allocation is not charged (None:
+        it is), by SPEC 6's rule; "maybe" where the era's NOFAIL handling
+        decides."""
+        from . import gfp
+
+        cfg = self.config
+        if interrupt:
+            return "interrupt"
+        if n == 0:
+            return "nothing"
+        if i == 0:
+            return "root"
+        if not self._active(i):
+            return "kmem inactive (3.8)"
+        if cfg.kmem_accounting == "whitelist" and not (flags & gfp.GFP_ACCOUNT or cache):
+            return "not flagged (white list)"
+        if flags & gfp.GFP_NOFAIL and cfg.charge_loop == "3.8":
+            # 3.8 memcg_kmem_get_cache: NOFAIL stays on the root cache.
+            return "NOFAIL (3.8 charge loop)"
+        if flags & gfp.GFP_NOFAIL and cfg.kmem_accounting == "blacklist":
+            return "maybe"
+        return None
+
+    @rule(data=st.data())
+    def kmem_alloc(self, data: st.DataObject) -> None:
+        """A task's kernel allocation (Task.kmem_alloc), charged by SPEC 6's
+        rule to the task's cgroup as kernel memory no task owns (an OOM kill
+        never frees it; the uncharge rule gives it back through the
+        cgroup's handle); refused (ChargeError) or the task killed
+        (KilledError) as the flags and the era allow."""
+        from . import gfp
+
+        self._step("kmem_alloc")
+        gone = any(not t.alive for t in self.tasks) and data.draw(st.integers(0, 15), label="exited") == 0
+        k = self._pick_task(data, alive=0 if gone else 1, dead=1 if gone else 0)
+        if k is None:
+            return
+        tk = self.tasks[k]
+        if not tk.alive:
+            what = f"exited task {k}.kmem_alloc(1)"
+            out = self._both(what, lambda s: self.tasks[k].handles[s].kmem_alloc(1))
+            assert out[:2] == ("raised", StaleHandleError), f"{what}: {_show(out)}"
+            record_edge("kmem_alloc of an exited task")
+            return
+        i = tk.cg
+        choices = _gfp_choices() + (
+            ("GFP_NOWAIT|GFP_ACCOUNT", gfp.GFP_NOWAIT | gfp.GFP_ACCOUNT),
+            ("GFP_ATOMIC|GFP_ACCOUNT", gfp.GFP_ATOMIC | gfp.GFP_ACCOUNT),
+            ("GFP_KERNEL_ACCOUNT|GFP_NOFAIL", gfp.GFP_KERNEL_ACCOUNT | gfp.GFP_NOFAIL),
+            ("GFP_KERNEL_ACCOUNT", gfp.GFP_KERNEL_ACCOUNT),
+        )
+        name, flags = data.draw(st.sampled_from(choices), label="flags")
+        interrupt = data.draw(st.sampled_from((False, False, False, False, True)), label="interrupt")
+        cache = data.draw(st.sampled_from((False, False, True)), label="accounted_cache")
+        n = data.draw(st.sampled_from(self._fault_sizes(i) + [0]), label="nr_pages")
+        cpu = self._cpu(data)
+        reason = self._kmem_alloc_reason(i, n, flags, interrupt, cache)
+        before = self._task_stats(i)
+        pre = self._probe()
+        lies, garbage = self.hook_lies[ORACLE], self.hook_garbage[ORACLE]
+        what = (f"task {k} ({self._what(i)}).kmem_alloc({n}, flags={name}, cpu={cpu},"
+                f" interrupt={interrupt}, accounted_cache={cache})")
+        out = self._both(what, lambda s: self.tasks[k].handles[s].kmem_alloc(
+            n, flags=flags, cpu=cpu, interrupt=interrupt, accounted_cache=cache))
+        self._hook_edges(lies, garbage)
+        self._edges_between(pre, self._probe())
+        got = 0
+        if out == ("returned", None):
+            assert reason is not None, f"{what}: not charged, but the rule says it is"
+            record_edge(KMEM_ALLOC_UNACCOUNTED)
+            record_edge(f"kmem_alloc not accounted ({reason})")
+        elif out[0] == "returned":
+            assert reason in (None, "maybe") and out[1] == ("cgroup", i), (
+                f"{what}: {_show(out)}, the rule says {reason or 'charged to ' + str(i)}"
+            )
+            got = n
+            for side in (IMPL, ORACLE):
+                self.kmem[side][i] += n
+                self.own[side][i] += n
+            record_edge(KMEM_ALLOC_CHARGED)
+            if reason == "maybe":
+                record_edge("kmem_alloc NOFAIL charged")
+        else:
+            assert reason in (None, "maybe") and out[1] is not StaleHandleError, f"{what}: {_show(out)}"
+            record_edge(f"kmem_alloc raised {out[1].__name__}")
+            if out[1] is ReclaimHookError:
+                record_edge(HOOK_RAISED)
+        # NOFAIL / GFP_HIGH force a charge over memory.max, and (4.x-5.15
+        # v1) NOFAIL over the kmem limit: also where the task was killed
+        # or the hook raised after the charge.
+        if reason in (None, "maybe") and self.status[i] == "online" and self._note_forced(i):
+            record_edge("kmem_alloc forced over the limit")
+        self._kill_edges(out, out[0] == "raised")
+        self._settle_task_call(what, i, before, 0, got, out)
+        self._sync()
+
     @rule(data=st.data())
     def oom_setting(self, data: st.DataObject) -> None:
         """memory.oom.group (v2: the OOM killer kills the whole group) or
@@ -3408,7 +3859,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         sides, nothing changes."""
         self._step("bad_arguments")
         i = self._pick(data, "cgroup", online=8, root=1)
-        hows = ("cpu", "cpu-1", "flags", "count", "big count", "uncharge count", "uncharge cpu",
+        hows: tuple[str, ...] = ("cpu", "cpu-1", "flags", "count", "big count", "uncharge count", "uncharge cpu",
                 "fork cpu", "fork adj", "fork adj-")
         live = [k for k, t in enumerate(self.tasks) if t.alive]
         if live:
@@ -3640,7 +4091,7 @@ class HierarchyComparison(RuleBasedStateMachine):
             out = self._both(what, call)
         finally:
             self.pending_uncharge = {}
-        results = [tuple(self.raw[s]) for s in (IMPL, ORACLE)]  # type: ignore[arg-type]
+        results = [tuple(self.raw[s]) for s in (IMPL, ORACLE)]
         assert results[IMPL] == results[ORACLE], f"{what}: results impl {results[IMPL]}, oracle {results[ORACLE]}"
         self._hook_edges(lies, garbage)
         self._edges_between(probe, self._probe())
@@ -3771,6 +4222,9 @@ class HierarchyComparison(RuleBasedStateMachine):
                 "throttle_jiffies": cg.throttle_jiffies,
                 "oom_group": cg._tunable("oom_group"),
                 "oom_kill_disable": cg._tunable("oom_kill_disable"),
+                "tcpmem_active": cg.tcpmem_active,
+                "under_socket_pressure": cg.under_socket_pressure,
+                "nr_sockets": cg.nr_sockets,
             }
         tasks = {}
         for k, tk in enumerate(self.tasks):
@@ -3787,7 +4241,14 @@ class HierarchyComparison(RuleBasedStateMachine):
                 "throttle_jiffies": t.throttle_jiffies,
                 "oom_score_adj": t.oom_score_adj,
             }
-        return {"cgroups": groups, "stock": self._stocks(side), "tasks": tasks}
+        socks = {}
+        for k, sk in enumerate(self.socks):
+            if not sk.alive:
+                continue
+            s = sk.handles[side]
+            socks[k] = {"alive": s.alive, "pages": s.pages, "bound": s.bound,
+                        "cgroup": self._norm(side, s.cgroup), "handle": s.handle & _TAG_MASK}
+        return {"cgroups": groups, "stock": self._stocks(side), "tasks": tasks, "socks": socks}
 
     @invariant()
     def backends_agree_and_kernel_invariants_hold(self) -> None:
@@ -3820,6 +4281,11 @@ class HierarchyComparison(RuleBasedStateMachine):
                     x, y = seen[IMPL]["tasks"].get(k), seen[ORACLE]["tasks"].get(k)
                     if x != y:
                         lines.append(f"task {k}: impl {x}, oracle {y}")
+            if seen[IMPL]["socks"] != seen[ORACLE]["socks"]:
+                for k in sorted(set(seen[IMPL]["socks"]) | set(seen[ORACLE]["socks"])):
+                    x, y = seen[IMPL]["socks"].get(k), seen[ORACLE]["socks"].get(k)
+                    if x != y:
+                        lines.append(f"socket {k}: impl {x}, oracle {y}")
             raise AssertionError("impl and oracle differ:\n  " + "\n  ".join(lines))
         for name in ("user", "kmem", "own", "dead_user", "dead_kmem", "kstack", "ptab", "dead_kstack", "dead_ptab"):
             ledger = getattr(self, name)
@@ -3839,14 +4305,14 @@ class HierarchyComparison(RuleBasedStateMachine):
         assert len(set(ids)) == len(ids) and groups[0]["id"] == 1, f"ids {ids}"
         # Stocks.
         k, batch = cfg.stock_slots, cfg.charge_batch
-        stocked = collections.Counter()
+        stocked: collections.Counter[int] = collections.Counter()
         total = 0
         # A kernel uncharge that came off the root (the objcg of one of its
         # children, removed) refills the root's stock like any other's.
         root_cached = cfg.objcg and cfg.kmem_uncharge_via_stock
         for cpu, slots in enumerate(stock):
-            cached = [c for c, _ in slots if c is not None]
-            assert len(cached) == len(set(cached)), f"cpu {cpu} caches a cgroup twice: {slots}"
+            holders = [c for c, _ in slots if c is not None]
+            assert len(holders) == len(set(holders)), f"cpu {cpu} caches a cgroup twice: {slots}"
             for c, p in slots:
                 if c == ("cgroup", 0):
                     assert root_cached, f"cpu {cpu} caches the root: {slots}"
@@ -3878,6 +4344,7 @@ class HierarchyComparison(RuleBasedStateMachine):
                 kernel=self.kmem[ORACLE][i] * _PAGE,
                 kernel_stack=self.kstack[ORACLE][i] * _PAGE,
                 pagetables=self.ptab[ORACLE][i] * _PAGE,
+                sock=self._mem_sock_pages(i) * _PAGE,   # v1: tcpmem only, never memory.stat
             )
             assert g["stat_local"] == want_local, f"{what}: stat_local {g['stat_local']}, ledger {want_local}"
             below = [j for j in existing if self._under(j, i)]
@@ -3889,6 +4356,7 @@ class HierarchyComparison(RuleBasedStateMachine):
                     kernel=sum(self.kmem[ORACLE][j] + self.dead_kmem[ORACLE][j] for j in below) * _PAGE,
                     kernel_stack=sum(self.kstack[ORACLE][j] + self.dead_kstack[ORACLE][j] for j in below) * _PAGE,
                     pagetables=sum(self.ptab[ORACLE][j] + self.dead_ptab[ORACLE][j] for j in below) * _PAGE,
+                    sock=sum(self._mem_sock_pages(j) for j in below) * _PAGE,
                 )
                 assert g["stat"] == want, f"{what}: stat {g['stat']}, subtree {want}"
                 if self.dead_user[ORACLE][i] or self.dead_kmem[ORACLE][i]:
@@ -3912,11 +4380,21 @@ class HierarchyComparison(RuleBasedStateMachine):
                     record_edge("usage above true by the stocks")
             if "memsw" in ctr:
                 assert ctr["memsw"]["usage"] == mem["usage"], f"{what}: memsw {ctr['memsw']['usage']} != memory {mem['usage']}"
-            for c in ("swap", "tcpmem"):
-                if c in ctr:
-                    assert ctr[c]["usage"] == 0, f"{what}: {c} usage {ctr[c]['usage']}"
+            if "swap" in ctr:
+                assert ctr["swap"]["usage"] == 0, f"{what}: swap usage {ctr['swap']['usage']}"
+            # Sockets: v1 tcpmem is the subtree's socket pages exactly (no
+            # stock on that path); nr_sockets counts the open bound ones.
+            if "tcpmem" in ctr:
+                want_tcp = sum(self._sock_pages(j) for j in below) if cfg.version == 1 else 0
+                assert ctr["tcpmem"]["usage"] == want_tcp, (
+                    f"{what}: tcpmem usage {ctr['tcpmem']['usage']}, socket pages {want_tcp}"
+                )
+            nr = sum(1 for sk in self.socks if sk.alive and sk.cg == i)
+            assert g["nr_sockets"] == nr, f"{what}: nr_sockets {g['nr_sockets']}, machine {nr}"
+            if cfg.version == 2:
+                assert not g["tcpmem_active"] and not g["under_socket_pressure"], f"{what}: v2 socket flags {g}"
             # Limits hold unless forced.
-            checked = ["memory", "memsw"] + (["kmem"] if cfg.kmem_limit == "enforced" else [])
+            checked = ["memory", "memsw", "tcpmem"] + (["kmem"] if cfg.kmem_limit == "enforced" else [])
             for c in checked:
                 if c not in ctr:
                     continue
@@ -3947,7 +4425,13 @@ class HierarchyComparison(RuleBasedStateMachine):
                 segs = self._task_segs_name(i, user=not cfg.reparent_user_pages, kern=not cfg.objcg)
                 if segs and not (kids or used or slot):
                     record_edge("dying cgroup held by a task's pages only")
-                assert kids or used or slot or segs, f"{what} is dying, held by nothing"
+                # An open socket bound to it (mem_cgroup_sk_alloc's css reference).
+                sock = self._sock_holds(i)
+                if sock:
+                    record_edge(SOCK_KEEPS_DYING)
+                    if not (kids or used or slot or segs):
+                        record_edge("dying cgroup held by a socket only")
+                assert kids or used or slot or segs or sock, f"{what} is dying, held by nothing"
                 if slot and not kids and not used:
                     record_edge("dying cgroup held by a stock slot only")
                 if not cfg.objcg and not kids and not slot and self.kmem[ORACLE][i] > 0:
@@ -3977,6 +4461,11 @@ class HierarchyComparison(RuleBasedStateMachine):
             assert info["rss"] == sum(n for _, n in tk.user), f"task {k}: rss {info['rss']}, segments {tk.user}"
             assert info["stack"] == tk.stack[1] and info["oom_score_adj"] == tk.adj, f"task {k}: {info}"
             assert info["pagetables"] >= sum(n for _, n in tk.pt), f"task {k}: {info}, charged {tk.pt}"
+        for k, info in obs["socks"].items():
+            sk = self.socks[k]
+            bound_to = None if sk.cg is None else ("cgroup", sk.cg)
+            assert info["alive"] and info["pages"] == sk.pages, f"socket {k}: {info}, machine {sk}"
+            assert info["bound"] == (sk.cg is not None) and info["cgroup"] == bound_to, f"socket {k}: {info}, machine {sk}"
 
 
 def make_hierarchy_machine(impl: Any, oracle: Any) -> type[HierarchyComparison]:

@@ -18,8 +18,14 @@ kernel pages (no objcg reparenting, Linux 5.9+) must be caught, and
 ``test_machine_catches_page_tables_left_charged_at_exit`` does it for tasks:
 a model whose exiting or OOM-killed tasks leave their page tables charged.
 
+``test_machine_catches_v1_socket_bound_without_tcpmem_accounting`` does it
+for sockets: a model that binds v1 sockets where tcpmem accounting is not
+active.
+
 The machine runs tasks too (fork, fault, unmap, move, exit, the memcg OOM
-killer, memory.oom.group, v1 oom_control and kmem limits); its reclaim hook
+killer, memory.oom.group, v1 oom_control and kmem limits, Task.kmem_alloc's
+selective kernel-memory accounting) and sockets (create, charge, uncharge,
+close, v1 tcp limits: sock stat, tcpmem, pressure); its reclaim hook
 never takes pages that a task holds (see ``HierarchyComparison``).  Cases
 left out while a C/model disagreement is open are marked ``# KNOWN (bugN)``
 in pymemcg/testing.py.
@@ -159,3 +165,36 @@ def test_machine_catches_page_tables_left_charged_at_exit() -> None:
     assert any(w in str(info.value) for w in ("pagetables", "kernel", "kmem", "usage", "stat")), (
         str(info.value)[:2000]
     )
+
+
+
+def _v1_always_binds_model() -> types.ModuleType:
+    """pymemcg.model, except that a v1 socket is bound (and charges tcpmem)
+    whether or not socket accounting is active in its cgroup:
+    mem_cgroup_sk_alloc()'s memcg1_tcpmem_active() check forgotten."""
+
+    class AlwaysBindsHierarchy(pymemcg.model.Hierarchy):
+        def _sock_create(self, cg: Any) -> Any:
+            was = cg._tcpmem_active
+            cg._tcpmem_active = True  # the planted bug: the check passes
+            try:
+                return super()._sock_create(cg)
+            finally:
+                cg._tcpmem_active = was
+
+    return testing.replaced(pymemcg.model, "v1_always_binds_model", Hierarchy=AlwaysBindsHierarchy)
+
+
+def test_machine_catches_v1_socket_bound_without_tcpmem_accounting() -> None:
+    """The machine fails when one backend binds a v1 socket in a cgroup
+    where tcpmem accounting is not active (stopping at the first failure,
+    unshrunk)."""
+    machine = testing.make_hierarchy_machine(pymemcg, _v1_always_binds_model())
+    with pytest.raises(AssertionError) as info:
+        run_state_machine_as_test(
+            machine,
+            settings=testing.machine_settings(
+                500, STEPS_PER_EXAMPLE, database=None, phases=(Phase.generate,)
+            ),
+        )
+    assert any(w in str(info.value) for w in ("bound", "sock", "tcpmem")), str(info.value)[:2000]

@@ -556,3 +556,26 @@ def test_threads_charge_their_sockets_while_one_is_closed():
         s.close()
     h.drain_all()
     assert h.root.memory.usage == 0 and h.root.stat["sock"] == 0 and not g.dying
+
+
+def test_a_hook_raising_in_the_memory_high_work_leaves_the_pages_on_the_socket(backend):
+    # mem_cgroup_charge_skmem() returned true; memory.high is handled on the
+    # way back to user space.  A reclaim hook raising there (ReclaimHookError
+    # to the caller) does not undo the charge: the socket holds the page, and
+    # closing gives it back.
+    class Boom(Exception):
+        pass
+
+    def hook(cg, n):
+        raise Boom
+
+    h = backend.Hierarchy(backend.Config.current(ncpus=1), reclaim=hook)
+    a = h.create("a")
+    a.write("memory.high", "0")
+    s = a.sock_create()
+    with pytest.raises(Boom):
+        s.charge(1)                       # a batch of 64 charged, 63 in the stock
+    assert s.pages == 1 and a.stat_local["sock"] == 4096 and a.memory.usage == 64
+    s.close()
+    h.drain_all()
+    assert a.stat_local["sock"] == 0 and a.memory.usage == 0

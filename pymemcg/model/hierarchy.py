@@ -1366,14 +1366,20 @@ class Socket:
             self._pages += n  # the protocol's own accounting only
             return True
         memcg._pins += 1  # the charge's css reference: a hook may close us meanwhile
+        done = [False]
         try:
-            charged = h._charge_skmem(memcg, n, cpu, gfp)
-            if charged and not self._open:
-                # Closed meanwhile: what it held went back; so do these pages.
-                h._uncharge_skmem(memcg, n, cpu)
+            try:
+                charged = h._charge_skmem(memcg, n, cpu, gfp, done)
+            finally:
+                # Charged: held even when the memory.high work then raised
+                # in a hook (the kernel runs it after the charge returned).
+                if done[0] and self._open:
+                    self._pages += n
+                elif done[0]:
+                    # Closed meanwhile: what it held went back; so do these pages.
+                    h._uncharge_skmem(memcg, n, cpu)
+            if done[0] and not self._open:
                 raise StaleHandleError("charge: the socket is closed")
-            if charged:
-                self._pages += n
             return charged
         finally:
             memcg._pins -= 1
@@ -2683,14 +2689,18 @@ class Hierarchy:
         self._socks[sk.handle] = sk
         return sk
 
-    def _charge_skmem(self, memcg: Cgroup, n: int, cpu: int, gfp: int) -> bool:
+    def _charge_skmem(self, memcg: Cgroup, n: int, cpu: int, gfp: int,
+                      done: list[bool]) -> bool:
         """``mem_cgroup_charge_skmem()`` for a bound socket (its cgroup
-        online or dying)."""
+        online or dying); ``done[0]`` says whether the pages were charged,
+        set before the memory.high work (which may raise in a hook)."""
         cfg = self._config
         if n == 0:
+            done[0] = True
             return True
         if cfg.version == 1:
-            return self._memcg1_charge_skmem(memcg, n, gfp)
+            done[0] = self._memcg1_charge_skmem(memcg, n, gfp)
+            return done[0]
         ctx = _ChargeCtx(cpu, None)
         if cfg.charge_loop == "3.8":
             over = self._try_charge_memcg_38(ctx, memcg, gfp, n, True)
@@ -2698,6 +2708,7 @@ class Hierarchy:
             over = self._try_charge_memcg(ctx, memcg, gfp, n)
         if over is None:
             memcg._vmstats["sock"] += n  # mod_memcg_state(MEMCG_SOCK)
+            done[0] = True
         if ctx.pending_high:
             self._handle_over_high(ctx, memcg)
         return over is None
