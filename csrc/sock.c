@@ -63,8 +63,12 @@ static struct pmc_sock *sock_lookup(struct pmc_hierarchy *h, int64_t handle, int
 		return NULL;
 	s = idmap_lookup(&h->socks, slot & ~MEMCG_HANDLE_SOCK_SLOT,
 			 (uint32_t)(v >> MEMCG_HANDLE_SLOT_BITS) & MEMCG_HANDLE_GEN_MASK);
-	*err = -ESTALE;
-	return s && s->open ? s : NULL;
+	if (!s || !s->open) {
+		*err = -ESTALE;
+		return NULL;
+	}
+	*err = 0;               /* found: as task_lookup */
+	return s;
 }
 
 static void sock_put(struct pmc_sock *s)

@@ -59,8 +59,12 @@ static struct pmc_task *task_lookup(struct pmc_hierarchy *h, int64_t handle, int
 		return NULL;
 	t = idmap_lookup(&h->tasks, (uint32_t)(v & MEMCG_HANDLE_SLOT_MASK),
 			 (uint32_t)(v >> MEMCG_HANDLE_SLOT_BITS) & MEMCG_HANDLE_GEN_MASK);
-	*err = -ESTALE;
-	return t && atomic_load_explicit(&t->alive, RELAXED) ? t : NULL;
+	if (!t || !atomic_load_explicit(&t->alive, RELAXED)) {
+		*err = -ESTALE;
+		return NULL;
+	}
+	*err = 0;               /* found: callers start from success (fault(0) is one) */
+	return t;
 }
 
 static void task_put(struct pmc_task *t)
@@ -638,7 +642,6 @@ int64_t pmc_task_fault(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_
 	t = task_get(h, task, &ret);
 	if (!t)
 		goto out;
-	ret = 0;                /* task_get left -ESTALE there: fault(0) is fine */
 	for (; i < nr_pages; i++) {
 		ret = fault_one(h, t, cpu);
 		if (ret)
