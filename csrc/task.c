@@ -620,6 +620,30 @@ static void task_unpin(struct pmc_hierarchy *h, struct pmc_task *t)
 	pthread_mutex_unlock(&h->lock);
 }
 
+/*
+ * The start of a call made on behalf of a task that lets go of h->lock as
+ * it goes (faults, kernel allocations): the hierarchy held, the CPU
+ * checked, the task pinned.  NULL with *ret set on failure; *hp is NULL
+ * only where the hierarchy is gone (else the caller releases it).
+ */
+static struct pmc_task *task_call_begin(int64_t hierarchy, int64_t task, int32_t cpu,
+					struct hier_frame *frame, struct pmc_hierarchy **hp,
+					int64_t *ret)
+{
+	struct pmc_hierarchy *h = hold(hierarchy, frame);
+
+	*hp = h;
+	if (!h) {
+		*ret = -ESTALE;
+		return NULL;
+	}
+	if (cpu < 0 || cpu >= h->cfg.ncpus) {
+		*ret = -EINVAL;
+		return NULL;
+	}
+	return task_get(h, task, ret);
+}
+
 int64_t pmc_task_fault(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_t cpu,
 		       int64_t *done)
 {
@@ -632,14 +656,7 @@ int64_t pmc_task_fault(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_
 		*done = 0;
 	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX)
 		return -EINVAL;
-	h = hold(hierarchy, &frame);
-	if (!h)
-		return -ESTALE;
-	if (cpu < 0 || cpu >= h->cfg.ncpus) {
-		ret = -EINVAL;
-		goto out;
-	}
-	t = task_get(h, task, &ret);
+	t = task_call_begin(hierarchy, task, cpu, &frame, &h, &ret);
 	if (!t)
 		goto out;
 	for (; i < nr_pages; i++) {
@@ -651,7 +668,8 @@ int64_t pmc_task_fault(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_
 out:
 	if (done)
 		*done = i;
-	release(h, &frame);
+	if (h)
+		release(h, &frame);
 	return ret;
 }
 
@@ -792,14 +810,7 @@ int64_t pmc_task_kmem_charge(int64_t hierarchy, int64_t task, int64_t nr_pages, 
 	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX || (gfp & ~(uint32_t)PMC_GFP_ALL) ||
 	    (flags & ~(uint32_t)PMC_KMEM_FLAGS_ALL))
 		return -EINVAL;
-	h = hold(hierarchy, &frame);
-	if (!h)
-		return -ESTALE;
-	if (cpu < 0 || cpu >= h->cfg.ncpus) {
-		ret = -EINVAL;
-		goto out;
-	}
-	t = task_get(h, task, &ret);
+	t = task_call_begin(hierarchy, task, cpu, &frame, &h, &ret);
 	if (!t)
 		goto out;
 	for (;;) {
@@ -856,7 +867,8 @@ int64_t pmc_task_kmem_charge(int64_t hierarchy, int64_t task, int64_t nr_pages, 
 	}
 	task_unpin(h, t);
 out:
-	release(h, &frame);
+	if (h)
+		release(h, &frame);
 	return ret;
 }
 
