@@ -798,7 +798,7 @@ int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	if (memcg->nr_tasks || memcg->nr_forking)
 		return -EBUSY;          /* cgroup_task_count */
 	atomic_store_explicit(&memcg->kmem_active, true, RELAXED);
-	(void)h;
+	slab_kmem_activated(h, memcg);
 	return 0;
 }
 

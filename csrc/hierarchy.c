@@ -267,6 +267,14 @@ static int check_config(const struct pmc_config *cfg)
 		return -EINVAL;
 	if (cfg->objcg && cfg->reparent_user_pages)     /* two eras that never met */
 		return -EINVAL;
+	if (cfg->slab_mode < PMC_SLAB_AUTO || cfg->slab_mode > PMC_SLAB_NONE ||
+	    cfg->slab_clone_name < PMC_SLAB_NAME_KMEMCG_ID ||
+	    cfg->slab_clone_name > PMC_SLAB_NAME_SERIAL || cfg->slab_work_delay < 0)
+		return -EINVAL;
+	/* Clones charge whole pages to a cgroup; objcg's bytes need the objcg. */
+	if ((cfg->slab_mode == PMC_SLAB_CLONE && cfg->objcg) ||
+	    (cfg->slab_mode == PMC_SLAB_OBJCG && !cfg->objcg))
+		return -EINVAL;
 	/* The uncapped single-slot stock of 3.8 has exactly one slot. */
 	if (!cfg->stock_refill_cap && cfg->stock_slots != 1)
 		return -EINVAL;

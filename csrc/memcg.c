@@ -94,6 +94,7 @@ static void memcg_release_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	idmap_unpublish(&h->ids, memcg->id);
 	idmap_free(&h->ids, memcg->id);
 	memcg->id_held = false;
+	slab_release_kmemcg_id(h, memcg);
 }
 
 /* --- the tree ---------------------------------------------------------------- */
@@ -137,6 +138,8 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 	memcg->h = h;
 	memcg->parent = parent;
 	memcg->depth = parent ? parent->depth + 1 : 0;
+	memcg->kmemcg_id = -1;
+	memcg->serial = ++h->next_serial;
 	atomic_init(&memcg->state, MEMCG_ONLINE);
 	/* mem_cgroup_css_alloc: the v1 tunables come from the parent. */
 	if (parent) {
@@ -344,6 +347,8 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 	for (c = parent; c; c = c->parent)
 		c->nr_descendants++;
 	memcg_publish(h, memcg);
+	if (atomic_load_explicit(&memcg->kmem_active, RELAXED))
+		slab_kmem_activated(h, memcg);
 	return memcg_handle(memcg);
 }
 
@@ -406,6 +411,7 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	page_counter_set_min(&memcg->counter[MEMCG_MEMORY], 0);
 	page_counter_set_low(&memcg->counter[MEMCG_MEMORY], 0);
 	drain_all_stock(h, memcg);
+	slab_offline(h, memcg);
 	if (h->cfg.reparent_user_pages)
 		reparent_user_pages(h, memcg);
 	/* mem_cgroup_id_put: only swap could hold the id longer (not modelled). */
@@ -527,7 +533,8 @@ static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 static bool memcg_needs_shell(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	return h->cfg.objcg && (memcg->nr_shells || memcg->task_ksegs ||
-				stat_read(h, memcg, MEMCG_STAT_KMEM_OWN) > 0);
+				stat_read(h, memcg, MEMCG_STAT_KMEM_OWN) > 0 ||
+				atomic_load_explicit(&memcg->objcg_refs, ACQUIRE) > 0);
 }
 
 /* The freed, in freeing order (a child before its parent), until the memory goes. */
@@ -780,6 +787,8 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 		h->cfg.hz = 1000;
 	if (!h->cfg.id_errno)
 		h->cfg.id_errno = ENOSPC;
+	if (h->cfg.slab_mode == PMC_SLAB_AUTO)
+		h->cfg.slab_mode = h->cfg.objcg ? PMC_SLAB_OBJCG : PMC_SLAB_CLONE;
 	h->tag = tag;
 	atomic_init(&h->vm_swappiness, PMC_VM_SWAPPINESS_DEFAULT);
 	idmap_init(&h->ids, MEMCG_ID_MAX, 0x7fffffffu);
@@ -790,7 +799,7 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 	h->nr_sock_slots = 1;
 	if (!h->cfg.kernel_stack_pages)
 		h->cfg.kernel_stack_pages = 4;
-	if (stock_init(h) || names_init(h))
+	if (stock_init(h) || names_init(h) || slab_init(h))
 		return -ENOMEM;
 	root = memcg_alloc(h, NULL);
 	if (!root)
@@ -811,6 +820,7 @@ void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
 {
 	tasks_destroy(h);
 	socks_destroy(h);
+	slab_destroy(h);
 	for (struct mem_cgroup *memcg = h->all_head, *next; memcg; memcg = next) {
 		next = memcg->all_next;
 		memcg_free(memcg);

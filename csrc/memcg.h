@@ -57,6 +57,8 @@ enum memcg_stat_idx {
 	MEMCG_STAT_KERNEL_STACK = PMC_STAT_KERNEL_STACK,
 	MEMCG_STAT_PAGETABLES = PMC_STAT_PAGETABLES,
 	MEMCG_STAT_SOCK = PMC_STAT_SOCK,
+	MEMCG_STAT_SLAB_RECLAIMABLE_B = PMC_STAT_SLAB_RECLAIMABLE,
+	MEMCG_STAT_SLAB_UNRECLAIMABLE_B = PMC_STAT_SLAB_UNRECLAIMABLE,
 	MEMCG_NR_STATS = PMC_NR_STATS,
 	/*
 	 * Not a memory.stat key: kernel pages charged through this cgroup's
@@ -103,6 +105,8 @@ enum memcg_state { MEMCG_ONLINE = 1, MEMCG_DYING = 2, MEMCG_SHELL = 3 };
 struct clamp_log;
 struct pmc_task;
 struct pmc_sock;
+struct kmem_cache;
+struct slab_state;
 
 /* Statistics are per CPU, written only under that CPU's lock. */
 struct memcg_vmstats_percpu {
@@ -160,6 +164,16 @@ struct mem_cgroup {
 	long dead_stat[MEMCG_NR_STATS]; /* folded in from freed descendants */
 	long nr_descendants;            /* online, all depths */
 	long nr_dying_descendants;
+	/*
+	 * Slab (slab.c).  The objcg of the objcg era is the cgroup itself (a
+	 * shell once freed): its leftover bytes and its references (objects
+	 * charged through it, CPU object stocks caching it) keep it.
+	 */
+	_Atomic long nr_charged_bytes;
+	_Atomic long objcg_refs;
+	struct kmem_cache *clones_head, *clones_tail;  /* its clones, under the slab lock */
+	int32_t kmemcg_id;              /* kmem cache id (-1: none), under h->lock */
+	uint64_t serial;                /* creation number: root 1 */
 	size_t name_len;
 	char *name;                     /* cold: out of line */
 };
@@ -171,6 +185,10 @@ struct memcg_stock_pcp {
 	struct mem_cgroup *cached[MEMCG_STOCK_MAX_SLOTS];
 	unsigned long nr_pages[MEMCG_STOCK_MAX_SLOTS];
 	uint64_t rng;                   /* splitmix64 state: random eviction */
+	/* The object stock (objcg era, slab.c): one objcg, bytes, stat deltas. */
+	struct mem_cgroup *objcg;
+	unsigned long obj_nr_bytes;
+	long slab_b[2];                 /* reclaimable, unreclaimable */
 };
 
 struct stock_array {
@@ -212,6 +230,8 @@ struct pmc_hierarchy {
 	size_t names_mask;              /* buckets - 1 */
 	size_t nr_names;
 	int64_t handle;
+	struct slab_state *slab;        /* caches, slabs, pending work (slab.c) */
+	uint64_t next_serial;           /* cgroup serial numbers, under lock */
 };
 
 /*
@@ -398,6 +418,21 @@ void memcg_uncharge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 
 /* sock.c */
 void socks_destroy(struct pmc_hierarchy *h);
+
+/* slab.c */
+int slab_init(struct pmc_hierarchy *h);
+void slab_destroy(struct pmc_hierarchy *h);
+void slab_offline(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
+void slab_kmem_activated(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
+void slab_release_kmemcg_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg);
+void drain_obj_stock(struct pmc_hierarchy *h, int cpu);
+bool obj_stock_flush_required(struct pmc_hierarchy *h, int cpu, struct mem_cgroup *root);
+
+/* task.c, for slab.c */
+struct pmc_task *task_pin(struct pmc_hierarchy *h, int64_t task, int64_t *err);
+void task_unpin_locked(struct pmc_task *t);
+bool memcg_kmem_accounted(const struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			  unsigned long nr, unsigned int gfp, uint32_t flags);
 
 /* oom.c */
 enum oom38 { OOM38_RETRY, OOM38_WAIT, OOM38_DIE };

@@ -126,7 +126,10 @@ int64_t pmc_page_counter_memparse(const char *buf, const char *max_token, uint64
 #define PMC_STAT_KERNEL_STACK 2
 #define PMC_STAT_PAGETABLES 3
 #define PMC_STAT_SOCK 4                 /* v2 socket buffers (MEMCG_SOCK); never part of kernel */
-#define PMC_NR_STATS 5
+/* Slab statistics are in BYTES (NR_SLAB_RECLAIMABLE_B, NR_SLAB_UNRECLAIMABLE_B). */
+#define PMC_STAT_SLAB_RECLAIMABLE 5
+#define PMC_STAT_SLAB_UNRECLAIMABLE 6
+#define PMC_NR_STATS 7
 
 /* GFP bits: the same values as pymemcg/gfp.py. */
 #define PMC_GFP_DIRECT_RECLAIM 1
@@ -152,6 +155,14 @@ int64_t pmc_page_counter_memparse(const char *buf, const char *max_token, uint64
 /* Which kernel allocations of a task are charged (SPEC 6; pmc_task_kmem_charge). */
 #define PMC_KMEM_ACCOUNTING_WHITELIST 0 /* 4.5+: __GFP_ACCOUNT or a SLAB_ACCOUNT cache only */
 #define PMC_KMEM_ACCOUNTING_BLACKLIST 1 /* 3.8-4.4: every process-context allocation */
+
+#define PMC_SLAB_AUTO 0                 /* OBJCG where cfg.objcg, else CLONE */
+#define PMC_SLAB_CLONE 1                /* 3.8-5.8: per-cgroup clones, whole slab pages charged */
+#define PMC_SLAB_OBJCG 2                /* 5.9+: shared caches, objects charged in bytes */
+#define PMC_SLAB_NONE 3                 /* nothing charged */
+#define PMC_SLAB_NAME_KMEMCG_ID 0       /* "dentry(0:a)": kmem cache id (3.8-3.19) */
+#define PMC_SLAB_NAME_CSS_ID 1          /* "dentry(2:a)": css id (4.0-4.6; the memcg id here) */
+#define PMC_SLAB_NAME_SERIAL 2          /* "dentry(5:a)": cgroup serial number (4.7-5.8) */
 
 #define PMC_FAILCNT_NONE 0
 #define PMC_FAILCNT_MEMORY 1
@@ -189,6 +200,10 @@ struct pmc_config {
 	int32_t pagetables_accounted;   /* user page tables charged as kernel memory (4.8+) */
 	int32_t tcpmem_counter;         /* PMC_TCPMEM_*: v1 socket accounting's era */
 	int32_t kmem_accounting;        /* PMC_KMEM_ACCOUNTING_*: which kernel allocations are charged */
+	int32_t slab_mode;              /* PMC_SLAB_*: how slab objects are accounted (csrc/slab.c) */
+	int32_t slab_reparent;          /* clone mode: offline hands the caches to the parent (5.3-5.8) */
+	int32_t slab_work_delay;        /* clone mode: allocations before queued clone creation runs; 0: never */
+	int32_t slab_clone_name;        /* PMC_SLAB_NAME_*: how clones are named (0: kmemcg_id) */
 	uint64_t seed;
 };
 
@@ -204,7 +219,7 @@ struct pmc_cgroup_info {
 	int64_t nr_dying_descendants;
 	int64_t events[6];
 	int64_t events_local[6];
-	int64_t stat[5];                /* pages, this cgroup's own (summed over the CPUs) */
+	int64_t stat[7];                /* this cgroup's own (summed over the CPUs): pages, slab bytes */
 	int64_t nr_tasks;
 	int64_t nr_sockets;             /* open sockets bound to it (they hold it, dying or not) */
 	int32_t tcpmem_active;          /* v1: new sockets are bound (memory.kmem.tcp.limit_in_bytes) */
@@ -462,6 +477,111 @@ int64_t pmc_sock_info(int64_t hierarchy, int64_t sock, struct pmc_sock_info *inf
  * rule of which limit writes switch it).  -EINVAL on v2.
  */
 int64_t pmc_cgroup_tcpmem_active(int64_t hierarchy, int64_t cgroup, int32_t value);
+
+/* --- slab caches and objects (csrc/slab.c) ---------------------------- */
+
+#define PMC_CACHE_ACCOUNT 1             /* SLAB_ACCOUNT */
+#define PMC_CACHE_RECLAIMABLE 2         /* SLAB_RECLAIM_ACCOUNT: slab_reclaimable, not _unreclaimable */
+#define PMC_CACHE_FLAGS_ALL 3
+#define PMC_CACHE_NAME_MAX 64
+
+/* A cache: a root cache (root = 0) or a clone of one (clone mode). */
+struct pmc_kmem_cache_info {
+	int64_t handle;
+	int64_t root;                   /* its root cache, 0 for a root cache */
+	int64_t cgroup;                 /* a clone's cgroup now (its parent's after 5.3's reparenting), 0 */
+	int64_t origin;                 /* the cgroup a clone was made for, 0 */
+	int32_t object_size;
+	int32_t size;                   /* the slot: object_size aligned */
+	int32_t align;
+	int32_t order;                  /* a slab page is 1 << order pages */
+	int32_t objects_per_slab;
+	uint32_t flags;                 /* PMC_CACHE_* */
+	int64_t min_partial;            /* empty slabs kept (0 for a dying clone) */
+	int32_t dying;                  /* a clone of a removed cgroup */
+	int32_t name_len;
+	int64_t active_objs;
+	int64_t nr_slabs;
+	int64_t nr_partial;
+	int64_t nr_full;
+	int64_t nr_empty;
+	char name[4200];                /* NUL-terminated (a clone's holds its cgroup's name) */
+};
+
+/*
+ * A root cache.  order < 0: SLUB's calculate_order; min_partial < 0: SLUB's
+ * set_min_partial.  A handle, or -EINVAL (bad name, size, align, order,
+ * flags), -ESTALE, -ENOMEM.
+ */
+int64_t pmc_kmem_cache_create(int64_t hierarchy, const char *name, int32_t object_size,
+                              int32_t align, uint32_t flags, int32_t order, int64_t min_partial);
+int64_t pmc_kmem_cache_info(int64_t hierarchy, int64_t cache, struct pmc_kmem_cache_info *info);
+/* Every cache alive: root caches in creation order, each followed by its clones. */
+int64_t pmc_kmem_caches(int64_t hierarchy, int64_t *out, int64_t n);
+
+/*
+ * Allocate one object of a root cache for owner (a cgroup, online, or a
+ * task, alive: it charges in the task's context).  Which cache serves it
+ * and what is charged follow cfg.slab_mode (csrc/slab.c).  An object
+ * handle (> 0), or -ENOMEM (refused; *over, if not NULL, is the handle of
+ * the cgroup over its limit), -ESRCH (the OOM killer killed the task
+ * meanwhile), -ECANCELED (the reclaim callback failed), -ESTALE, -EINVAL.
+ * flags: PMC_KMEM_INTERRUPT.
+ */
+int64_t pmc_slab_alloc(int64_t hierarchy, int64_t cache, int64_t owner, int32_t cpu,
+                       uint32_t gfp, uint32_t flags, int64_t *over);
+/*
+ * Up to n objects into out[]: stops at the first refusal (-ENOMEM, -ESRCH,
+ * -ECANCELED, in *err; 0 when all were made).  Returns how many were made,
+ * or -errno (bad arguments: nothing made).
+ */
+int64_t pmc_slab_alloc_bulk(int64_t hierarchy, int64_t cache, int64_t owner, int64_t n,
+                            int32_t cpu, uint32_t gfp, uint32_t flags, int64_t *out,
+                            int64_t *err, int64_t *over);
+/* 0, or -ESTALE (not a live object), -EINVAL. */
+int64_t pmc_slab_free(int64_t hierarchy, int64_t object, int32_t cpu);
+/*
+ * Free n objects.  Every handle is checked first (stale, not allocated,
+ * twice in the batch, another hierarchy's): then nothing is freed, *bad is
+ * its index and the error is returned.  0 when all were freed.
+ */
+int64_t pmc_slab_free_bulk(int64_t hierarchy, const int64_t *objects, int64_t n, int32_t cpu,
+                           int64_t *bad);
+
+struct pmc_slab_object_info {
+	int64_t handle;
+	int64_t cache;                  /* the cache it lives in (a root cache or a clone) */
+	int64_t cgroup;                 /* who allocated it (may be stale by now) */
+	int64_t charged;                /* bytes charged through its cgroup's objcg (objcg mode) */
+};
+int64_t pmc_slab_object_info(int64_t hierarchy, int64_t object, struct pmc_slab_object_info *info);
+
+/* Clone mode: run the queued clone creations now; returns how many clones were made. */
+int64_t pmc_slab_run_pending(int64_t hierarchy);
+/* Clone creations queued. */
+int64_t pmc_slab_pending(int64_t hierarchy);
+
+struct pmc_slab_pinning {
+	int64_t shared_pages;           /* pages with its live objects and another cgroup's */
+	int64_t retained_pages;         /* pages that would stay if it freed all of its objects */
+	int64_t objects;                /* its live objects */
+	int64_t pages;                  /* pages holding at least one of its live objects */
+};
+int64_t pmc_slab_pinning(int64_t hierarchy, int64_t cgroup, struct pmc_slab_pinning *out);
+
+/* Objcg mode: a CPU's object stock (cached: a cgroup handle or 0). */
+struct pmc_obj_stock_info {
+	int64_t cached;
+	int64_t nr_bytes;
+	int64_t slab_reclaimable_b;     /* stat deltas not flushed yet */
+	int64_t slab_unreclaimable_b;
+};
+int64_t pmc_obj_stock(int64_t hierarchy, int32_t cpu, struct pmc_obj_stock_info *info);
+/* A cgroup's objcg: leftover bytes (nr_charged_bytes) and references (objects + stocks). */
+int64_t pmc_objcg_info(int64_t hierarchy, int64_t cgroup, int64_t *nr_charged_bytes,
+                       int64_t *refs);
+/* The v1 memory.kmem.slabinfo text of a cgroup into buf (NUL-terminated); its length, or -errno (-ERANGE: room). */
+int64_t pmc_cgroup_slabinfo(int64_t hierarchy, int64_t cgroup, char *buf, int64_t room);
 
 /* --- batch entry point (csrc/replay.c) ------------------------------- */
 

@@ -58,6 +58,9 @@ int stock_init(struct pmc_hierarchy *h)
 		stock->nr_slots = (unsigned int)h->cfg.stock_slots;
 		memset(stock->cached, 0, sizeof(stock->cached));
 		memset(stock->nr_pages, 0, sizeof(stock->nr_pages));
+		stock->objcg = NULL;
+		stock->obj_nr_bytes = 0;
+		stock->slab_b[0] = stock->slab_b[1] = 0;
 		/* Each CPU has its own generator: seed + cpu, as DESIGN.md fixes. */
 		stock->rng = h->cfg.seed + (uint64_t)cpu;
 	}
@@ -160,12 +163,22 @@ static void drain_stock(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock, 
 	drain_stock_log(h, stock, i, NULL, NULL);
 }
 
-void drain_stock_fully(struct pmc_hierarchy *h, int cpu)
+static void drain_page_stock(struct pmc_hierarchy *h, int cpu)
 {
 	struct memcg_stock_pcp *stock = stock_of(h, cpu);
 
 	for (unsigned int i = 0; i < stock->nr_slots; i++)
 		drain_stock(h, stock, (int)i);
+}
+
+/*
+ * Everything this CPU holds: the page stock, then the object stock (whose
+ * drain gives its pages straight back, so the order leaves nothing behind).
+ */
+void drain_stock_fully(struct pmc_hierarchy *h, int cpu)
+{
+	drain_page_stock(h, cpu);
+	drain_obj_stock(h, cpu);
 }
 
 /**
@@ -230,14 +243,18 @@ static bool drain_needed(struct memcg_stock_pcp *stock, struct mem_cgroup *root)
  * The kernel drains the remote CPUs from work items, so its drain returns
  * before they are done; here the caller holds no CPU lock and each CPU is
  * drained in turn under its own lock, so the drain is complete on return.
- * A CPU that needs draining is drained whole, as the kernel's work does.
+ * A CPU whose page stock needs draining has all of its slots drained, as
+ * the kernel's work does; its object stock is drained on its own test.
  */
 void drain_all_stock(struct pmc_hierarchy *h, struct mem_cgroup *root)
 {
 	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
 		cpu_lock(h, cpu);
 		if (drain_needed(stock_of(h, cpu), root))
-			drain_stock_fully(h, cpu);
+			drain_page_stock(h, cpu);
+		/* 6.16+: the object stock on its own test (obj_stock_flush_required). */
+		if (obj_stock_flush_required(h, cpu, root))
+			drain_obj_stock(h, cpu);
 		cpu_unlock(h, cpu);
 	}
 }

@@ -613,6 +613,21 @@ static struct pmc_task *task_get(struct pmc_hierarchy *h, int64_t task, int64_t 
 	return t;
 }
 
+/* For slab.c: a task found and pinned under h->lock (held by the caller), and let go. */
+struct pmc_task *task_pin(struct pmc_hierarchy *h, int64_t task, int64_t *err)
+{
+	struct pmc_task *t = task_lookup(h, task, err);
+
+	if (t)
+		t->refs++;
+	return t;
+}
+
+void task_unpin_locked(struct pmc_task *t)
+{
+	task_put(t);
+}
+
 static void task_unpin(struct pmc_hierarchy *h, struct pmc_task *t)
 {
 	pthread_mutex_lock(&h->lock);
@@ -784,8 +799,8 @@ int64_t pmc_task_exit(int64_t hierarchy, int64_t task, int32_t cpu)
  *    (__memcg_kmem_get_cache picks the cgroup's clone of every cache).
  * Once true it stays true while the task is in memcg: activation is one-way.
  */
-static bool kmem_accounted(const struct pmc_hierarchy *h, struct mem_cgroup *memcg,
-			   unsigned long nr, unsigned int gfp, uint32_t flags)
+bool memcg_kmem_accounted(const struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+			  unsigned long nr, unsigned int gfp, uint32_t flags)
 {
 	if ((flags & PMC_KMEM_INTERRUPT) || !nr || memcg_is_root(memcg) ||
 	    !atomic_load_explicit(&memcg->kmem_active, RELAXED))
@@ -825,7 +840,7 @@ int64_t pmc_task_kmem_charge(int64_t hierarchy, int64_t task, int64_t nr_pages, 
 			break;
 		}
 		memcg = t->memcg;
-		if (!kmem_accounted(h, memcg, (unsigned long)nr_pages, gfp, flags)) {
+		if (!memcg_kmem_accounted(h, memcg, (unsigned long)nr_pages, gfp, flags)) {
 			pthread_mutex_unlock(&h->lock);
 			ret = 0;
 			break;

@@ -51,7 +51,7 @@ Files per preset (anything else raises :class:`NotFoundError`, ``ENOENT``):
   ``memory.reclaim`` and ``cgroup.stat`` everywhere.
 * Not modelled (real files that raise ``ENOENT`` here): v1
   ``move_charge_at_immigrate``, ``pressure_level``, ``numa_stat``,
-  ``kmem.slabinfo``, ``cgroup.event_control``; v2 ``numa_stat``,
+  ``cgroup.event_control``; v2 ``numa_stat``,
   ``zswap.*``; the cgroup core's ``cgroup.procs``, ``tasks`` and friends.
 
 Decisions (documented deviations and choices):
@@ -81,9 +81,14 @@ Decisions (documented deviations and choices):
   v1 ``rss`` (this cgroup's anon), ``hierarchical_memory_limit``,
   ``hierarchical_memsw_limit``, ``total_rss`` (the subtree's anon, dying
   cgroups included; v1's memory.stat has no kernel-memory keys); v2
-  ``anon``, ``kernel``, ``kernel_stack``, ``pagetables``, ``sock``
-  (hierarchical, in bytes; ``kernel`` includes the stacks and page tables,
-  as MEMCG_KMEM does, and not ``sock``).  Negative
+  ``anon``, ``kernel``, ``kernel_stack``, ``pagetables``, ``sock``,
+  ``slab_reclaimable``, ``slab_unreclaimable``, ``slab`` (hierarchical, in
+  bytes; ``kernel`` includes the stacks, page tables and slab pages, as
+  MEMCG_KMEM does, and not ``sock``; the slab keys are the clone era's
+  whole slab pages, or the objcg era's object bytes as flushed from the
+  per-CPU object stocks, which hold back up to a page per CPU).
+  v1 ``memory.kmem.slabinfo`` (read-only) lists the cgroup's clones in
+  /proc/slabinfo's format in clone mode, and is empty in 5.9+ modes.  Negative
   statistics print as 0, as ``memcg_page_state()`` clamps them.
 * memory.kmem.tcp.limit_in_bytes sets the ``tcpmem`` limit (EBUSY below
   its usage, no reclaim), then switches socket accounting for the cgroup's
@@ -679,9 +684,21 @@ def _swap_events_show(cg: Any) -> str:
 def _v2_stat_show(cg: Any) -> str:
     stat = cg.stat  # hierarchical on v2
     # memory_stats[] order: anon, (file), kernel, kernel_stack, pagetables,
-    # (sec_pagetables, percpu), sock.
-    return "".join(f"{key} {max(stat[key], 0)}\n"
-                   for key in ("anon", "kernel", "kernel_stack", "pagetables", "sock"))
+    # (sec_pagetables, percpu), sock, (vmalloc ... unevictable),
+    # slab_reclaimable, slab_unreclaimable -- and right after the latter
+    # memcg_stat_format() prints "slab", the sum of the two.
+    out = "".join(f"{key} {max(stat[key], 0)}\n"
+                  for key in ("anon", "kernel", "kernel_stack", "pagetables", "sock",
+                              "slab_reclaimable", "slab_unreclaimable"))
+    slab = max(stat["slab_reclaimable"], 0) + max(stat["slab_unreclaimable"], 0)
+    return out + f"slab {slab}\n"
+
+
+def _kmem_slabinfo_show(cg: Any) -> str:
+    """v1 memory.kmem.slabinfo: clone mode (3.8-5.8) lists the cgroup's
+    caches under /proc/slabinfo's header (nothing at all while it has none);
+    5.9+ kept the file and prints nothing."""
+    return str(cg._kmem_slabinfo())
 
 
 def _oom_group_show(cg: Any) -> str:
@@ -799,6 +816,7 @@ def _table() -> Dict[str, _File]:
     t["memory.use_hierarchy"] = _File(1, _use_hierarchy_show, _use_hierarchy_store)
     t["memory.oom_control"] = _File(1, _oom_control_show, _oom_control_store)
     t["memory.swappiness"] = _File(1, _swappiness_show, _swappiness_store)
+    t["memory.kmem.slabinfo"] = _File(1, _kmem_slabinfo_show)
     return t
 
 

@@ -25,6 +25,8 @@ IdErrno = Literal["ENOSPC", "EBUSY"]
 ChargeLoop = Literal["current", "3.8"]
 TcpmemCounter = Literal["page_counter", "res_counter"]
 KmemAccounting = Literal["whitelist", "blacklist"]
+SlabMode = Literal["auto", "clone", "objcg", "none"]
+SlabCloneName = Literal["kmemcg_id", "css_id", "serial"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kmem_activation": ("always", "on_limit"),
@@ -35,6 +37,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "charge_loop": ("current", "3.8"),
     "tcpmem_counter": ("page_counter", "res_counter"),
     "kmem_accounting": ("whitelist", "blacklist"),
+    "slab_mode": ("auto", "clone", "objcg", "none"),
+    "slab_clone_name": ("kmemcg_id", "css_id", "serial"),
 }
 
 
@@ -150,6 +154,31 @@ class Config:
     #: their own fields (both eras charge stacks; page tables see
     #: ``pagetables_accounted``).
     kmem_accounting: KmemAccounting = "whitelist"
+    #: How slab objects are accounted (:meth:`Hierarchy.kmem_cache_create`,
+    #: ``pymemcg/slab.py``): "clone" (Linux 3.8-5.8: each cgroup gets its own
+    #: clone of a root cache, created by queued work on its first accounted
+    #: allocation; whole slab pages are charged to the clone's cgroup),
+    #: "objcg" (Linux 5.9+: one set of caches; each object is charged its
+    #: slot size plus the 8-byte objcg pointer, in bytes, through the per-CPU
+    #: object stock) or "none" (nothing charged: the unaccounted baseline).
+    #: "auto" follows ``objcg``: "objcg" where it is set, else "clone".
+    #: "clone" needs ``objcg=False`` and "objcg" needs ``objcg=True``.
+    slab_mode: SlabMode = "auto"
+    #: Clone mode: a removed cgroup's caches go to its parent (Linux 5.3-5.8),
+    #: so the cgroup is freed at once and its slab pages are uncharged from
+    #: the parent; else (3.8-5.2) the dying caches keep it a zombie until
+    #: their last slab page is freed.
+    slab_reparent: bool = False
+    #: Clone mode: the queued creation of a clone runs by itself at the start
+    #: of the ``slab_work_delay``-th object allocation after it was queued
+    #: (1: before the very next one); 0: only :meth:`Hierarchy.run_pending_work`.
+    slab_work_delay: int = 1
+    #: Clone mode: how a clone is named: "kmemcg_id" (3.8-3.19:
+    #: ``dentry(0:a)``, the cgroup's kmem cache id, from 0 in activation
+    #: order), "css_id" (4.0-4.6: ``dentry(2:a)``, the memcg id standing in
+    #: for css->id) or "serial" (4.7-5.8: ``dentry(5:a)``, the cgroup's
+    #: creation serial number, never reused).
+    slab_clone_name: SlabCloneName = "serial"
     #: Seed of the per-CPU stock eviction generators (splitmix64, seed + cpu).
     seed: int = 0
 
@@ -173,6 +202,11 @@ class Config:
         _check_range("kernel_stack_pages", self.kernel_stack_pages, 1, 1 << 10)
         _check_range("seed", self.seed, 0, 2**64 - 1)
         _check_range("hz", self.hz, 1, 100000)
+        _check_range("slab_work_delay", self.slab_work_delay, 0, 1 << 30)
+        if self.slab_mode == "clone" and self.objcg:
+            raise InvalidError("slab_mode 'clone' (3.8-5.8) needs objcg=False")
+        if self.slab_mode == "objcg" and not self.objcg:
+            raise InvalidError("slab_mode 'objcg' (5.9+) needs objcg=True")
         if self.version == 2 and (self.memsw or self.kmem_limit != "absent" or self.kmem_first):
             raise InvalidError("cgroup v2 has no memsw counter, no kmem counter and no kmem limit")
         if not self.stock_refill_cap and self.stock_slots != 1:
@@ -199,7 +233,7 @@ class Config:
                  id_errno="ENOSPC", charge_loop="3.8", objcg=False,
                  reparent_user_pages=True, stack_per_page=False,
                  pagetables_accounted=False, tcpmem_counter="res_counter",
-                 kmem_accounting="blacklist"),
+                 kmem_accounting="blacklist", slab_clone_name="kmemcg_id"),
             changes,
         )
 
@@ -216,6 +250,13 @@ class Config:
             dict(version=1, ncpus=ncpus, memsw=True, kmem_limit="ignored", failcnt="memory"),
             changes,
         )
+
+    @property
+    def slab(self) -> str:
+        """The slab mode in force: ``slab_mode`` with "auto" resolved."""
+        if self.slab_mode == "auto":
+            return "objcg" if self.objcg else "clone"
+        return self.slab_mode
 
     @property
     def counters(self) -> tuple[str, ...]:

@@ -34,6 +34,8 @@ from .errors import (
     raise_errno,
 )
 from . import replay as _replay
+from . import slab as _slab
+from .slab import KmemCache, ObjStock, SlabinfoRow, SlabPinning
 from .gfp import GFP_KERNEL, GFP_KERNEL_ACCOUNT, check_gfp
 
 __all__ = ["Hierarchy", "Cgroup", "Task", "Socket", "EVENTS", "STATS", "ReclaimHook"]
@@ -41,7 +43,10 @@ __all__ = ["Hierarchy", "Cgroup", "Task", "Socket", "EVENTS", "STATS", "ReclaimH
 #: memory.events keys, in the kernel's order.
 EVENTS = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
 #: memory.stat keys that pymemcg keeps (bytes), in memory_stats[] order.
-STATS = ("anon", "kernel", "kernel_stack", "pagetables", "sock")
+STATS = ("anon", "kernel", "kernel_stack", "pagetables", "sock", "slab_reclaimable",
+         "slab_unreclaimable")
+#: Of those, the ones the core keeps in bytes already (the rest in pages).
+_BYTE_STATS = frozenset(("slab_reclaimable", "slab_unreclaimable"))
 
 ReclaimHook = Callable[["Cgroup", int], int]
 
@@ -85,6 +90,10 @@ def _config_struct(cfg: Config) -> Any:
         "pagetables_accounted": cfg.pagetables_accounted,
         "tcpmem_counter": 1 if cfg.tcpmem_counter == "res_counter" else 0,
         "kmem_accounting": 1 if cfg.kmem_accounting == "blacklist" else 0,
+        "slab_mode": ("auto", "clone", "objcg", "none").index(cfg.slab),
+        "slab_reparent": cfg.slab_reparent,
+        "slab_work_delay": cfg.slab_work_delay,
+        "slab_clone_name": ("kmemcg_id", "css_id", "serial").index(cfg.slab_clone_name),
         "seed": cfg.seed,
     })
 
@@ -147,7 +156,7 @@ class Hierarchy:
     """
 
     __slots__ = ("_h", "config", "_root", "_by_path", "_cgroups", "_tasks", "_socks",
-                 "_reclaim", "_close_lock", "__weakref__")
+                 "_caches", "_reclaim", "_close_lock", "__weakref__")
 
     def __init__(self, config: Optional[Config] = None,
                  reclaim: Optional[ReclaimHook] = None) -> None:
@@ -166,6 +175,7 @@ class Hierarchy:
         self._cgroups: "weakref.WeakValueDictionary[int, Cgroup]" = weakref.WeakValueDictionary()
         self._tasks: "weakref.WeakValueDictionary[int, Task]" = weakref.WeakValueDictionary()
         self._socks: "weakref.WeakValueDictionary[int, Socket]" = weakref.WeakValueDictionary()
+        self._caches: "weakref.WeakValueDictionary[int, KmemCache]" = weakref.WeakValueDictionary()
         # Path -> handle of the online cgroups created through this object
         # (handles, not Cgroups: the hierarchy keeps no Cgroup alive).
         self._by_path: Dict[str, int] = {}
@@ -286,6 +296,77 @@ class Hierarchy:
         if t is None:
             t = Task(self, handle)
         return t
+
+    # -- slab caches (pymemcg.slab) ------------------------------------------------
+
+    def _kmem_cache(self, handle: int) -> "KmemCache":
+        c = self._caches.get(handle)
+        if c is None:
+            c = _slab.KmemCache(self, handle)
+        return c
+
+    def kmem_cache_create(self, name: str, object_size: int, align: int = 8,
+                          account: bool = True, order: Optional[int] = None,
+                          reclaimable: bool = False,
+                          min_partial: Optional[int] = None) -> "KmemCache":
+        """A root slab cache (``kmem_cache_create``): objects of
+        ``object_size`` bytes in slots aligned to 8 and to ``align``.
+        ``account``: SLAB_ACCOUNT (charged under the 4.5+ white list);
+        ``reclaimable``: SLAB_RECLAIM_ACCOUNT (its objects count as
+        slab_reclaimable).  ``order`` (0..3) and ``min_partial`` default to
+        SLUB's choices (:mod:`pymemcg.slab`).  InvalidError for a bad name
+        (1..64 printable ASCII bytes, no spaces) or geometry."""
+        return _slab.create(self, name, object_size, align, account, order, reclaimable,
+                            min_partial)
+
+    def standard_cache(self, name: str) -> "KmemCache":
+        """A root cache with the geometry of :data:`pymemcg.slab.STANDARD_CACHES` ``[name]``."""
+        if name not in _slab.STANDARD_CACHES:
+            raise NotFoundError(f"no standard cache {name!r}: {sorted(_slab.STANDARD_CACHES)}")
+        return self.kmem_cache_create(name, **_slab.STANDARD_CACHES[name])
+
+    def kmem_caches(self) -> List["KmemCache"]:
+        """Every live cache: root caches in creation order, each followed by its clones."""
+        return _slab.caches(self)
+
+    def run_pending_work(self) -> int:
+        """Clone mode: run the queued clone creations now (the kernel's
+        work items); returns how many clones were made."""
+        return _check(lib.pmc_slab_run_pending(self._h), "run_pending_work")
+
+    @property
+    def pending_work(self) -> int:
+        """Clone mode: clone creations queued and not run yet."""
+        return _check(lib.pmc_slab_pending(self._h), "pending_work")
+
+    def free_many(self, handles: Any, cpu: int = 0) -> None:
+        """Free objects by handle (from :meth:`KmemCache.alloc_many`, or
+        ``SlabObject.handle``) in one call: a buffer of int64 (``array('q')``,
+        numpy) or a list.  Every handle is checked first: a stale one, one
+        twice in the batch or one of another hierarchy raises
+        (StaleHandleError, InvalidError) and nothing is freed."""
+        _slab.free_many(self, handles, cpu)
+
+    def slabinfo(self) -> List["SlabinfoRow"]:
+        """One row per live cache, as :meth:`kmem_caches` orders them."""
+        return _slab.slabinfo(self)
+
+    def slab_pinning(self, cgroup: "Cgroup") -> "SlabPinning":
+        """What ``cgroup``'s live objects pin: the slab pages they share with
+        another cgroup's live objects, and the pages that would stay
+        allocated if it freed all of them now (the shared ones, plus its
+        clones' kept empty slabs in clone mode).  A walk of every slab."""
+        return _slab.pinning(self, cgroup)
+
+    def slab_utilisation(self) -> Dict[str, Tuple[int, int]]:
+        """``{cache: (live object bytes, slab page bytes)}`` per root cache
+        (its clones included) and ``"total"``; utilisation is the ratio."""
+        return _slab.utilisation(self)
+
+    def obj_stock(self, cpu: int) -> "ObjStock":
+        """A CPU's object stock (objcg mode): the objcg cached, its bytes,
+        and the slab statistic deltas it has not flushed yet."""
+        return _slab.obj_stock(self, cpu)
 
     def by_id(self, cgid: int) -> "Cgroup":
         """The cgroup (online or dying) that holds the memcg id ``cgid``
@@ -790,7 +871,8 @@ class Cgroup(Limits):
         out = ffi.new("int64_t[]", len(STATS))
         if lib.pmc_cgroup_stat(self._h, self._cg, subtree, out, len(STATS)) < 0:
             self._stale()
-        return {name: int(out[i]) * PAGE_SIZE for i, name in enumerate(STATS)}
+        return {name: int(out[i]) * (1 if name in _BYTE_STATS else PAGE_SIZE)
+                for i, name in enumerate(STATS)}
 
     def create(self, name: str) -> "Cgroup":
         """mkdir: a child cgroup named ``name``, with the kernel's rules and
@@ -1118,6 +1200,15 @@ class Cgroup(Limits):
                  "oom_group": lib.PMC_TUNABLE_OOM_GROUP}[name]
         return _check(lib.pmc_cgroup_tunable(self._h, self._cg, which,
                                              -1 if value is None else value), name)
+
+    @property
+    def objcg(self) -> Tuple[int, int]:
+        """Its objcg (objcg mode): leftover bytes (``nr_charged_bytes``) and
+        references (objects charged through it, CPU object stocks caching it)."""
+        return _slab.objcg_info(self)
+
+    def _kmem_slabinfo(self) -> str:
+        return _slab.kmem_slabinfo(self)
 
     def _activate_kmem(self) -> None:
         _check(lib.pmc_cgroup_activate_kmem(self._h, self._cg), "activate kmem")

@@ -64,7 +64,7 @@ def test_trace_by_hand(backend: object) -> None:
     b = out.hierarchy.cgroups()[2]
     assert (b.path, b.dying) == ("a/b", True)
     assert b.memory.usage == 12 and b.memory.watermark == 32
-    assert b.stat == {"anon": 7 * 4096, "kernel": 5 * 4096, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert b.stat == {"anon": 7 * 4096, "kernel": 5 * 4096, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
     assert (out.ops, out.charged, out.refused, out.errors) == (4, 2, 0, 0)
 
 
@@ -383,7 +383,7 @@ def test_large_output_is_written_whole(tmp_path: pathlib.Path) -> None:
     p = run_cli("replay", "--model", str(path), env={"PYTHONUNBUFFERED": "1"})
     out = p.stdout.decode().splitlines()
     assert p.returncode == 0 and len(out) == 1 + 3 * 3 + 2 * 3001 + 3001 + 3001   # counters: 2 each
-    assert out[-1].split() == ["g2999", "0", "0", "0", "0", "0"]  # anon, kernel, kernel_stack, pagetables, sock
+    assert out[-1].split() == ["g2999"] + ["0"] * 7  # anon kernel kernel_stack pagetables sock slab_reclaimable slab_unreclaimable
 
 
 def test_progress_counts_every_byte(tmp_path: pathlib.Path) -> None:

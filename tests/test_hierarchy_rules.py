@@ -84,9 +84,9 @@ def test_root(backend):
     assert r.nr_descendants == 0 and r.nr_dying_descendants == 0
     # the root is never charged (try_charge returns 0 for the root memcg)
     assert r.try_charge(5) is None
-    assert r.memory.usage == 0 and r.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert r.memory.usage == 0 and r.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
     r.uncharge(5)  # nothing was charged, nothing happens
-    assert r.memory.usage == 0 and r.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert r.memory.usage == 0 and r.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
     with pytest.raises(backend.BusyError) as ei:
         r.remove()  # rmdir of the root: EBUSY
     assert ei.value.errno == errno.EBUSY
@@ -297,7 +297,7 @@ def test_stock_reference_keeps_dying_cgroup(backend):
     # counters keep the page, the stock holds a
     a.uncharge(1, kmem=True)
     assert a.dying and h.stock(0)[0] == (a, 1) and a.memory.usage == 1
-    assert a.stat == {"anon": PAGE, "kernel": -PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0}  # signed, never clamped
+    assert a.stat == {"anon": PAGE, "kernel": -PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}  # signed, never clamped
     h.drain(0)  # uncharge 1: usage 0, no slot caches a -> freed
     assert not a.dying and not a.online and h.cgroups() == [h.root]
 
@@ -365,7 +365,7 @@ def test_stock_refill_cap_via_kmem_uncharge(backend):
     assert a.try_charge(100, kmem=True) is None  # batch 100, no refill: 101
     a.uncharge(100, kmem=True)  # 100 > batch: uncharged directly, stock untouched
     assert (a.memory.usage, h.stock(0)[0]) == (1, (None, 0))
-    assert a.stat == {"anon": 0, "kernel": 1 * PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert a.stat == {"anon": 0, "kernel": 1 * PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
 
 
 def test_stock_random_eviction_seed0(backend):
@@ -762,7 +762,7 @@ def test_hook_exception_3_8_kmem_uncharged(backend):
         a.try_charge(5, kmem=True)
     # the kmem counter was charged first (watermark 5), then given back
     assert (a.kmem.usage, a.kmem.watermark, a.memory.usage, a.memsw.usage) == (0, 5, 0, 0)
-    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
 
 
 # ==========================================================================
@@ -882,7 +882,7 @@ def test_kmem_current_v2(backend):
     a = h.create("a")
     assert a.kmem_active
     assert a.try_charge(3, kmem=True) is None  # memory 64, stock (a, 61)
-    assert a.stat == {"anon": 0, "kernel": 3 * PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert a.stat == {"anon": 0, "kernel": 3 * PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
     assert (a.memory.usage, h.stock(0)[0]) == (64, (a, 61))
     with pytest.raises(AttributeError):
         a.kmem
@@ -892,7 +892,7 @@ def test_kmem_current_v2(backend):
     assert a.swap.usage == 0
     a.uncharge(3, kmem=True)  # via the stock: (a, 64), counters unchanged
     assert (a.memory.usage, h.stock(0)[0]) == (64, (a, 64))
-    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
 
 
 def test_kmem_current_v1_forces_kmem_counter(backend):
@@ -902,7 +902,7 @@ def test_kmem_current_v1_forces_kmem_counter(backend):
     assert a.try_charge(3, kmem=True) is None
     # memory+memsw 64 (batch), kmem charged 3 without a limit check
     assert (a.memory.usage, a.memsw.usage, a.kmem.usage, a.kmem.failcnt) == (64, 64, 3, 0)
-    assert a.stat == {"anon": 0, "kernel": 3 * PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert a.stat == {"anon": 0, "kernel": 3 * PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
     with pytest.raises(AttributeError):
         a.swap
     a.uncharge(3, kmem=True)  # kmem directly; memory through the stock
@@ -915,7 +915,7 @@ def test_kmem_3_8_inactive_and_activation(backend):
     a = p.create("a")
     assert not a.kmem_active
     assert a.try_charge(3, kmem=True) is None  # not accounted at all
-    assert (a.memory.usage, a.kmem.usage, a.stat) == (0, 0, {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0})
+    assert (a.memory.usage, a.kmem.usage, a.stat) == (0, 0, {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0})
     a.uncharge(3, kmem=True)  # nothing either
     assert a.memory.usage == 0
     with pytest.raises(backend.BusyError):
@@ -939,14 +939,14 @@ def test_kmem_3_8_counter_first_own_limit(backend):
     # kmem 3 first, then memory/memsw batch 32, stock (a, 29)
     assert (a.kmem.usage, a.memory.usage, a.memsw.usage) == (3, 32, 32)
     assert h.stock(0) == ((a, 29),)
-    assert a.stat == {"anon": 0, "kernel": 3 * PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert a.stat == {"anon": 0, "kernel": 3 * PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
     assert a.try_charge(8, kmem=True) is a  # kmem 3 + 8 = 11 > 10: refused
     assert (a.kmem.usage, a.kmem.failcnt, a.memory.usage, a.memory.failcnt) == (3, 1, 32, 0)
     assert hook.calls == [] and a.events == EV0  # no reclaim, no event
     a.uncharge(3, kmem=True)  # 3.8: directly, not through the stock
     assert (a.kmem.usage, a.memory.usage, a.memsw.usage) == (0, 29, 29)
     assert h.stock(0) == ((a, 29),)
-    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
 
 
 def test_kmem_3_8_memory_failure_gives_kmem_back(backend):
@@ -959,7 +959,7 @@ def test_kmem_3_8_memory_failure_gives_kmem_back(backend):
     assert b.try_charge(5, flags=backend.GFP_NOWAIT, kmem=True) is b
     assert (b.kmem.usage, b.kmem.watermark, b.kmem.failcnt) == (0, 5, 0)
     assert (b.memory.usage, b.memory.failcnt) == (0, 2)
-    assert b.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert b.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
 
 
 def test_kmem_3_8_parent_kmem_limit(backend):
@@ -1158,7 +1158,7 @@ def test_objcg_user_pages_keep_a_cgroup_dying(backend):
     g.remove()
     assert g.dying and p.nr_dying_descendants == 1
     g.uncharge(1, kmem=True)             # kernel: off p (the objcg's memcg now)
-    assert g.stat_local == {"anon": 2 * PAGE, "kernel": 1 * PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert g.stat_local == {"anon": 2 * PAGE, "kernel": 1 * PAGE, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
     assert p.stat_local["kernel"] == -1 * PAGE
     with pytest.raises(backend.StaleHandleError):
         g.try_charge(1)
@@ -1169,7 +1169,7 @@ def test_objcg_user_pages_keep_a_cgroup_dying(backend):
     # which went with g; p's statistics keep g's counts (+1) beside its own
     # (-1): the subtree sums to nothing, as the counters do.
     assert p.memory.usage == 0 and h.root.memory.usage == 0
-    assert p.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0} and p.stat_local["kernel"] == -1 * PAGE
+    assert p.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0} and p.stat_local["kernel"] == -1 * PAGE
 
 
 def test_freed_together_keep_their_counts_in_the_live_ancestor(backend):
@@ -1195,7 +1195,7 @@ def test_freed_together_keep_their_counts_in_the_live_ancestor(backend):
     h.drain_all()
     assert h.cgroups() == [h.root, a] and a.nr_dying_descendants == 0
     # g: +1 kernel, +1 anon then -1 anon; p: -1 kernel: nothing left anywhere.
-    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0}
+    assert a.stat == {"anon": 0, "kernel": 0, "kernel_stack": 0, "pagetables": 0, "sock": 0, "slab_reclaimable": 0, "slab_unreclaimable": 0}
     assert h.root.stat == a.stat
 
 
