@@ -26,6 +26,7 @@
 struct memcg_bench_arg {
 	int64_t h, cgroup;
 	int64_t task;                   /* FAULT_UNMAP: the thread's task (0: none) */
+	int64_t cache;                  /* SLAB_*: the root cache */
 	int32_t cpu;
 	int mode;
 	/* Replay: records prepared before the timing (a pool, replayed in order), results. */
@@ -133,6 +134,40 @@ __attribute__((noinline)) static int bench_loop_fault_unmap(void *p, uint64_t it
 	return failed;
 }
 
+/* One object allocated and freed (the free before the next alloc: the same slot each time). */
+__attribute__((noinline)) static int bench_loop_slab_pair(void *p, uint64_t iters)
+{
+	struct memcg_bench_arg *a = p;
+	int failed = 0;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		int64_t obj = pmc_slab_alloc(a->h, a->cache, a->cgroup, a->cpu, GFP_BENCH, 0, NULL);
+
+		failed |= obj <= 0 || pmc_slab_free(a->h, obj, a->cpu) != 0;
+	}
+	return failed;
+}
+
+#define SLAB_BULK 64
+
+/* SLAB_BULK objects in one call each way; iters counts objects (whole calls, rounded up). */
+__attribute__((noinline)) static int bench_loop_slab_bulk(void *p, uint64_t iters)
+{
+	struct memcg_bench_arg *a = p;
+	int64_t objs[SLAB_BULK], err;
+	int failed = 0;
+
+	for (uint64_t i = 0; i < iters; i += SLAB_BULK) {
+		int64_t n = pmc_slab_alloc_bulk(a->h, a->cache, a->cgroup, SLAB_BULK, a->cpu,
+						GFP_BENCH, 0, objs, &err, NULL);
+
+		failed |= n != SLAB_BULK;
+		if (n > 0)
+			failed |= pmc_slab_free_bulk(a->h, objs, n, a->cpu, NULL) != 0;
+	}
+	return failed;
+}
+
 /*
  * A chain of `depth` cgroups below `cg`; the handle of the deepest.  Kernel
  * memory is activated on each (3.8: a kmem-limit write does it, and a
@@ -204,6 +239,10 @@ static bench_loop_fn memcg_loop(int m)
 		return bench_loop_fork_exit;
 	case PMC_BENCH_FAULT_UNMAP:
 		return bench_loop_fault_unmap;
+	case PMC_BENCH_SLAB_PAIR:
+		return bench_loop_slab_pair;
+	case PMC_BENCH_SLAB_BULK:
+		return bench_loop_slab_bulk;
 	case PMC_BENCH_REPLAY_HIT:
 	case PMC_BENCH_REPLAY_KMEM:
 	case PMC_BENCH_REPLAY_USER:
@@ -233,12 +272,12 @@ int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, i
 	void **argv = NULL;
 	int own = !!(mode & PMC_BENCH_OWN_CGROUPS), m = mode & PMC_BENCH_MODE_MASK;
 	int replay = m >= PMC_BENCH_REPLAY_HIT && m <= PMC_BENCH_REPLAY_USER;
-	int64_t h, shared, ret = 0;
+	int64_t h, shared, cache, ret = 0;
 	uint64_t samples;
 
 	if (!cfg || depth < 1 || depth > BENCH_MAX_DEPTH || nthreads < 1 ||
 	    nthreads > cfg->ncpus || nthreads > BENCH_MAX_THREADS ||
-	    m < PMC_BENCH_STOCK_HIT || m > PMC_BENCH_FAULT_UNMAP ||
+	    m < PMC_BENCH_STOCK_HIT || m > PMC_BENCH_SLAB_BULK ||
 	    (mode & ~(PMC_BENCH_MODE_MASK | PMC_BENCH_OWN_CGROUPS)) || !iters || !out ||
 	    out->samples < 0 || out->samples > BENCH_MAX_SAMPLES)
 		return -EINVAL;
@@ -259,6 +298,11 @@ int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, i
 	if (h < 0)
 		return h;
 	shared = make_chain(h, pmc_cgroup_root(h), own ? depth - 1 : depth, "b");
+	/* The slab modes' cache: dentry-sized, SLAB_ACCOUNT. */
+	cache = m >= PMC_BENCH_SLAB_PAIR ? pmc_kmem_cache_create(h, "bench", 192, 8,
+								PMC_CACHE_ACCOUNT, -1, -1) : 0;
+	if (cache < 0)
+		shared = cache;
 	args = calloc((size_t)nthreads, sizeof(*args));
 	argv = calloc((size_t)nthreads, sizeof(*argv));
 	if (shared < 0 || !args || !argv) {
@@ -277,7 +321,8 @@ int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, i
 				break;
 			}
 		}
-		args[i] = (struct memcg_bench_arg){ .h = h, .cgroup = cg, .cpu = i, .mode = mode };
+		args[i] = (struct memcg_bench_arg){ .h = h, .cgroup = cg, .cpu = i, .mode = mode,
+						    .cache = cache };
 		argv[i] = &args[i];
 		if (replay)
 			ret = fill_pool(&args[i]);
@@ -292,7 +337,18 @@ int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, i
 	for (int i = 0; i < nthreads; i++)
 		if (args[i].task > 0 && pmc_task_exit(h, args[i].task, i) && !ret)
 			ret = -EIO;
-	/* What was given back is back: nothing stays charged once the stocks are drained. */
+	/*
+	 * What was given back is back: nothing stays charged once the stocks
+	 * are drained -- the slab modes once the cgroups are gone too (a
+	 * clone's kept empty slab stays charged while its cgroup lives).
+	 */
+	if (!ret && m >= PMC_BENCH_SLAB_PAIR) {
+		int64_t all[BENCH_MAX_THREADS + BENCH_MAX_DEPTH + 2];
+		int64_t n = pmc_hierarchy_cgroups(h, all, BENCH_MAX_THREADS + BENCH_MAX_DEPTH + 2);
+
+		for (int64_t i = n - 1; i > 0; i--)     /* leaves first; [0] is the root */
+			pmc_cgroup_remove(h, all[i]);
+	}
 	if (!ret && m != PMC_BENCH_STOCK_HIT && m != PMC_BENCH_DIRECT && m != PMC_BENCH_REPLAY_HIT) {
 		pmc_hierarchy_drain_all(h, 0);
 		ret = check_empty(h);

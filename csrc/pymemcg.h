@@ -700,6 +700,10 @@ int64_t pmc_bench_page_counter_pair(int depth, int nthreads, int shared_leaf,
 #define PMC_BENCH_FORK_EXIT 8    /* pmc_task_fork + pmc_task_exit; op: both */
 /* pmc_task_fault(1) + pmc_task_unmap(1) of one task per thread, forked before the timing. */
 #define PMC_BENCH_FAULT_UNMAP 9  /* op: both */
+/* pmc_slab_alloc + pmc_slab_free of one 192-byte SLAB_ACCOUNT object, as cfg.slab_mode charges it. */
+#define PMC_BENCH_SLAB_PAIR 10   /* op: both */
+/* pmc_slab_alloc_bulk + pmc_slab_free_bulk of 64 such objects; op: one object's alloc and free. */
+#define PMC_BENCH_SLAB_BULK 11
 #define PMC_BENCH_MODE_MASK 255
 /* Or-ed into mode: each thread its own cgroup (siblings below one shared chain). */
 #define PMC_BENCH_OWN_CGROUPS 256

@@ -79,6 +79,7 @@ from .replay import (
 _CORE_ERROR: "ImportError | None" = None
 try:
     from .hierarchy import Cgroup, Hierarchy, Socket
+    from .slab import KmemCache, SlabObject
     from .memparse import memparse, page_counter_memparse
     from .page_counter import PageCounter
 except ImportError as _exc:
@@ -90,7 +91,7 @@ except ImportError as _exc:
 
 #: The names that need the compiled C core.
 _CORE_NAMES = frozenset({"Cgroup", "Hierarchy", "memparse", "page_counter_memparse",
-                         "PageCounter", "Socket"})
+                         "PageCounter", "Socket", "KmemCache", "SlabObject"})
 
 __version__ = "0.1.0"
 
@@ -119,6 +120,8 @@ __all__ = [
     "Hierarchy",
     "Cgroup",
     "Socket",
+    "KmemCache",
+    "SlabObject",
     "CounterView",
     "GFP_ACCOUNT",
     "GFP_ATOMIC",

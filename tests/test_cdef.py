@@ -87,7 +87,8 @@ def test_cdef_has_no_pointers_to_core_objects() -> None:
     text = re.sub(r"/\*.*?\*/", "", _build.cdef_from_header(), flags=re.S)
     allowed = {"char", "uint8_t", "uint64_t", "int64_t", "pmc_page_counter_info", "pmc_bench_result",
                "pmc_config", "pmc_cgroup_info", "pmc_op", "pmc_cgroup_entry", "pmc_cgroup_list", "pmc_task_info",
-               "pmc_sock_info", "void", "(", "(*callback"}
+               "pmc_sock_info", "pmc_kmem_cache_info", "pmc_slab_object_info", "pmc_slab_pinning",
+               "pmc_obj_stock_info", "void", "(", "(*callback"}
     for ptr in re.findall(r"([\w (]+)\*", text):
         assert ptr.split()[-1] in allowed, ptr
 

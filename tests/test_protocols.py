@@ -19,8 +19,10 @@ def _objects(backend):
     t = g.fork()
     s = g.sock_create()
     pc = backend.PageCounter()
+    cache = h.standard_cache("dentry")
+    obj = cache.alloc(g)
     return {P.HierarchyLike: h, P.CgroupLike: g, P.TaskLike: t, P.SocketLike: s,
-            P.PageCounterLike: pc}
+            P.PageCounterLike: pc, P.KmemCacheLike: cache, P.SlabObjectLike: obj}
 
 
 def test_every_public_member_is_in_a_protocol(backend):

@@ -46,13 +46,14 @@ class Size:
     replay_batch: int           # records per h.replay call (a simulator's chunk)
     model_records: int
     trace_records: int
+    slab_objects: int = 1_000_000   # objects made in bulk for the bytes-per-object row
 
 
 SIZES: Dict[str, Size] = {
     "tiny": Size("tiny", rounds=2, samples=3, sample_us=20, base_us=5, py_rounds=2,
                  py_sample_us=50, depths=(1, 2), cgroups=(1, 64, 200), listing=(20, 200),
                  attr_children=(4, 40), memory_cgroups=100, replay_batch=1024,
-                 model_records=128, trace_records=200),
+                 model_records=128, trace_records=200, slab_objects=20_000),
     "quick": Size("quick", rounds=3, samples=15, sample_us=150, base_us=100, py_rounds=9,
                   py_sample_us=400, depths=(1, 2, 4, 8), cgroups=(1, 64, 1000, 10_000, 60_000),
                   listing=(2_000, 20_000), attr_children=(10, 10_000), memory_cgroups=5_000,
@@ -646,6 +647,82 @@ def memory(ctx: Context) -> List[Row]:
                     note="(64 CPUs - 1 CPU) / 63").finish())
     ctx.note(f"memory: C core only (Python Cgroup objects not counted), {n} cgroups, "
              f"{'glibc mallinfo2' if heap else '/proc/self/statm RSS'}")
+    return rows
+
+
+# -- slab objects -----------------------------------------------------------------------------
+
+_SLAB_MODES = {"objcg": {"preset": "current", "ncpus": 2},
+               "clone": {"preset": "current", "ncpus": 2, "objcg": False},
+               "none": {"preset": "current", "ncpus": 2, "slab_mode": "none"}}
+_SLAB_NOTE = {
+    "objcg": "the object's 200 bytes from the CPU's object stock and back (consume_obj_stock, "
+             "refill_obj_stock), its objcg reference, the slot; a page charged or uncharged "
+             "through the page stock every ~20 objects",
+    "clone": "the slot in the cgroup's clone (found by memcg id); its slab page, charged "
+             "whole, stays (a kept empty slab), so nothing is charged after the first",
+    "none": "the slot alone: the slab lock, the free list, the owner recorded",
+}
+
+
+@workload("slab", "slab objects (192 B, SLAB_ACCOUNT) allocated and freed in objcg, clone "
+                  "and none modes, one call per object and 64 per call, against a stock-hit "
+                  "page charge; the C core's bytes per live object")
+def slab(ctx: Context) -> List[Row]:
+    import pymemcg
+
+    specs: Dict[str, Dict[str, Any]] = {
+        "hit": {"fn": "memcg", "config": _SLAB_MODES["objcg"], "depth": 2, "threads": 1,
+                "mode": "STOCK_HIT"}}
+    for mode, cfg in _SLAB_MODES.items():
+        for kind in ("PAIR", "BULK"):
+            specs[f"{mode}-{kind}"] = {"fn": "memcg", "config": cfg, "depth": 2, "threads": 1,
+                                       "mode": f"SLAB_{kind}"}
+    t = ctx.c_table(specs)
+    hit_name = "a/b: one-page charge, stock hit"
+    rows = [c_row("slab", hit_name, t["hit"], specs["hit"], op="charge", floor=1.0,
+                  params={"path": "stock hit"},
+                  note="the baseline of this table: pmc_cgroup_try_charge served by the stock")]
+    for mode in _SLAB_MODES:
+        for kind, what in (("PAIR", "one call each"), ("BULK", "64 per call")):
+            k = f"{mode}-{kind}"
+            rows.append(vs_row(
+                "slab", f"{mode}: alloc+free, {what}", t[k], specs[k], t["hit"], hit_name,
+                specs["hit"], op="alloc+free", params={"mode": mode, "path": kind.lower()},
+                note=_SLAB_NOTE[mode]))
+
+    # Bytes per live object: objects made in bulk, malloc'ed bytes before and after.
+    heap = _heap_probe()
+    n = ctx.size.slab_objects
+
+    def per_object(cfg: Dict[str, Any]) -> Tuple[float, int]:
+        h = pymemcg.Hierarchy(config_of(dict(cfg)))
+        g = h.create("a")
+        caches = [h.standard_cache(c) for c in ("dentry", "filp", "inode_cache",
+                                                 "vm_area_struct")]
+        heap0 = heap() if heap else _rss()
+        handles = [c.alloc_many(g, n // len(caches)) for c in caches]
+        heap1 = heap() if heap else _rss()
+        made = sum(len(x) for x in handles)
+        for x in handles:
+            h.free_many(x)
+        h.close()
+        # The Python arrays of handles are not the core's: 8 bytes each, taken off.
+        return (heap1 - heap0 - 8 * made) / made, made
+
+    # Once for nothing: the first large arrays of a process move glibc's mmap
+    # threshold (an mmapped block is not in the heap's in-use bytes).
+    per_object(_SLAB_MODES["none"])
+    for mode, cfg in _SLAB_MODES.items():
+        per, made = per_object(cfg)
+        rows.append(Row("slab", f"{mode}: bytes per live object", per, unit="B/object",
+                        op="object", params={"mode": mode, "objects": made},
+                        limit=16.0, source="issue 9",
+                        note=f"({'malloc in-use bytes (mallinfo2)' if heap else 'RSS'} after "
+                             f"{made:,} objects of dentry, filp, inode_cache and "
+                             f"vm_area_struct - before - their handles' 8 bytes) / {made:,}: "
+                             "slab headers, free lists (2 B a slot), owners (8 B a slot), "
+                             "free slots of partial slabs included").finish())
     return rows
 
 
