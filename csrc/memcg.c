@@ -410,8 +410,9 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 
 	page_counter_set_min(&memcg->counter[MEMCG_MEMORY], 0);
 	page_counter_set_low(&memcg->counter[MEMCG_MEMORY], 0);
-	drain_all_stock(h, memcg);
+	/* memcg_offline_kmem() comes before drain_all_stock() (4.x and 6.x alike). */
 	slab_offline(h, memcg);
+	drain_all_stock(h, memcg);
 	if (h->cfg.reparent_user_pages)
 		reparent_user_pages(h, memcg);
 	/* mem_cgroup_id_put: only swap could hold the id longer (not modelled). */

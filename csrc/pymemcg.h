@@ -567,6 +567,10 @@ struct pmc_slab_pinning {
 	int64_t objects;                /* its live objects */
 	int64_t pages;                  /* pages holding at least one of its live objects */
 };
+/*
+ * cgroup 0: the whole hierarchy: pages holding live objects of two cgroups
+ * or more, kept empty slab pages, every live object, pages with one.
+ */
 int64_t pmc_slab_pinning(int64_t hierarchy, int64_t cgroup, struct pmc_slab_pinning *out);
 
 /* Objcg mode: a CPU's object stock (cached: a cgroup handle or 0). */

@@ -234,7 +234,7 @@ static struct kmem_cache *cache_lookup(struct slab_state *ss, int64_t handle, in
 	if (handle <= 0 || v >> MEMCG_HANDLE_TAG_SHIFT != ss->h->tag || !(v & CACHE_KIND))
 		return NULL;
 	*err = -ESTALE;
-	if (slot >= ss->nr_cache_slots || !ss->caches[slot] || ss->cache_gens[slot] != gen)
+	if (!slot || slot >= ss->nr_cache_slots || !ss->caches[slot] || ss->cache_gens[slot] != gen)
 		return NULL;
 	*err = 0;
 	return ss->caches[slot];
@@ -336,9 +336,9 @@ static void list_move_slab(struct kmem_cache *s, struct slab *slab, int list, bo
  * Free slab indices: a binary min-heap, so that a new slab takes the lowest
  * free index (as the model's heapq does) in O(log n).
  */
-static uint32_t heap_pop(struct slab_state *ss)
+static uint32_t heap_pop_u32(uint32_t *a, uint32_t *np)
 {
-	uint32_t *a = ss->free_slabs, top = a[0], n = --ss->nr_free_slabs, i = 0;
+	uint32_t top = a[0], n = --*np, i = 0;
 	uint32_t v = a[n];
 
 	for (;;) {
@@ -358,10 +358,21 @@ static uint32_t heap_pop(struct slab_state *ss)
 	return top;
 }
 
+static void heap_push_u32(uint32_t *a, uint32_t *np, uint32_t v)
+{
+	uint32_t i = (*np)++;
+
+	while (i > 0 && a[(i - 1) / 2] > v) {
+		a[i] = a[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	a[i] = v;
+}
+
 static int slab_index_alloc(struct slab_state *ss, uint32_t *index)
 {
 	if (ss->nr_free_slabs) {
-		*index = heap_pop(ss);
+		*index = heap_pop_u32(ss->free_slabs, &ss->nr_free_slabs);
 		return 0;
 	}
 	if (ss->nr_slab_indices > SLAB_MAX_INDEX)
@@ -381,8 +392,6 @@ static int slab_index_alloc(struct slab_state *ss, uint32_t *index)
 
 static int slab_index_free(struct slab_state *ss, uint32_t index)
 {
-	uint32_t *a, i;
-
 	if (ss->nr_free_slabs == ss->cap_free_slabs) {
 		uint32_t cap = ss->cap_free_slabs ? 2 * ss->cap_free_slabs : 1024;
 		uint32_t *p = realloc(ss->free_slabs, cap * sizeof(*p));
@@ -392,13 +401,7 @@ static int slab_index_free(struct slab_state *ss, uint32_t index)
 		ss->free_slabs = p;
 		ss->cap_free_slabs = cap;
 	}
-	a = ss->free_slabs;
-	i = ss->nr_free_slabs++;
-	while (i > 0 && a[(i - 1) / 2] > index) {
-		a[i] = a[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	a[i] = index;
+	heap_push_u32(ss->free_slabs, &ss->nr_free_slabs, index);
 	return 0;
 }
 
@@ -474,26 +477,30 @@ static void slab_uncharge_page(struct pmc_hierarchy *h, struct slab *slab, int c
 
 	cpu_lock(h, cpu);
 	mod_memcg_state(s->memcg, cpu, cache_stat(s), -(long)(pages * PMC_PAGE_SIZE));
-	if (slab->charged)
+	if (slab->charged && memcg_is_root(s->memcg)) {
+		/*
+		 * Reparented (5.3+) up to the root, whose counters hold what
+		 * its children charged: straight back to them (the root never
+		 * goes into a stock).
+		 */
+		mod_memcg_state(s->memcg, cpu, MEMCG_STAT_KERNEL, -(long)pages);
+		mod_memcg_state(s->memcg, cpu, MEMCG_STAT_KMEM_OWN, -(long)pages);
+		if (h->cfg.version == 1)
+			counter_uncharge(&s->memcg->counter[MEMCG_KMEM], MEMCG_KMEM, pages, NULL);
+		memcg_uncharge_counters(s->memcg, pages, NULL);
+	} else if (slab->charged) {
 		memcg_uncharge_locked(h, s->memcg, pages, cpu, true, NULL);
+	}
 	cpu_unlock(h, cpu);
 }
 
 /* --- clones ----------------------------------------------------------------------------- */
 
-static void clone_unlink(struct kmem_cache *c)
+/* Off its cgroup's list of clones. */
+static void memcg_clone_unlink(struct kmem_cache *c)
 {
-	struct kmem_cache *root = c->root;
 	struct mem_cgroup *memcg = c->memcg;
 
-	if (c->prev_clone)
-		c->prev_clone->next_clone = c->next_clone;
-	else
-		root->clones_head = c->next_clone;
-	if (c->next_clone)
-		c->next_clone->prev_clone = c->prev_clone;
-	else
-		root->clones_tail = c->prev_clone;
 	if (c->prev_of_memcg)
 		c->prev_of_memcg->next_of_memcg = c->next_of_memcg;
 	else
@@ -503,6 +510,22 @@ static void clone_unlink(struct kmem_cache *c)
 	else
 		memcg->clones_tail = c->prev_of_memcg;
 	c->next_of_memcg = c->prev_of_memcg = NULL;
+}
+
+/* Off its root's list and its cgroup's: destroyed. */
+static void clone_unlink(struct kmem_cache *c)
+{
+	struct kmem_cache *root = c->root;
+
+	if (c->prev_clone)
+		c->prev_clone->next_clone = c->next_clone;
+	else
+		root->clones_head = c->next_clone;
+	if (c->next_clone)
+		c->next_clone->prev_clone = c->prev_clone;
+	else
+		root->clones_tail = c->prev_clone;
+	memcg_clone_unlink(c);
 }
 
 static void memcg_clone_append(struct mem_cgroup *memcg, struct kmem_cache *c)
@@ -523,7 +546,7 @@ static void cache_free(struct slab_state *ss, struct kmem_cache *s)
 	ss->cache_gens[s->slot] = (ss->cache_gens[s->slot] + 1) & CACHE_GEN_MASK;
 	if (!ss->cache_gens[s->slot])
 		ss->cache_gens[s->slot] = 1;
-	ss->free_cache_slots[ss->nr_free_cache_slots++] = s->slot;
+	heap_push_u32(ss->free_cache_slots, &ss->nr_free_cache_slots, s->slot);
 	free(s->by_id);
 	free(s->name);
 	free(s);
@@ -564,7 +587,7 @@ static struct kmem_cache *cache_alloc(struct slab_state *ss)
 	struct kmem_cache *s;
 	uint32_t slot;
 
-	if (!ss->nr_free_cache_slots && ss->nr_cache_slots == ss->cap_cache_slots) {
+	if (!ss->nr_free_cache_slots && ss->nr_cache_slots >= ss->cap_cache_slots) {
 		uint32_t cap = ss->cap_cache_slots ? 2 * ss->cap_cache_slots : 64;
 		struct kmem_cache **c;
 		uint32_t *g, *f;
@@ -588,8 +611,8 @@ static struct kmem_cache *cache_alloc(struct slab_state *ss)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	if (ss->nr_free_cache_slots) {
-		slot = ss->free_cache_slots[--ss->nr_free_cache_slots];
+	if (ss->nr_free_cache_slots) {         /* the lowest free slot, as the model's heap */
+		slot = heap_pop_u32(ss->free_cache_slots, &ss->nr_free_cache_slots);
 	} else {
 		slot = ss->nr_cache_slots++;
 		ss->cache_gens[slot] = 1;
@@ -779,6 +802,28 @@ static bool owner_killed(struct pmc_hierarchy *h, struct slab_owner *o)
 	return !alive;
 }
 
+/*
+ * charge_pages, then pmc_task_kmem_charge's rule for a task the OOM killer
+ * chose meanwhile: what the call charged goes back (as an uncharge call
+ * does) and the allocation fails with -ESRCH, whether the charge went
+ * through or was refused.
+ */
+static int64_t charge_owner(struct pmc_hierarchy *h, struct slab_owner *o, unsigned long nr,
+			    int cpu, unsigned int gfp, bool *charged)
+{
+	int64_t ret = charge_pages(h, o, nr, cpu, gfp, charged);
+
+	if (ret < 0 || !owner_killed(h, o))
+		return ret;
+	if (ret == 0) {
+		cpu_lock(h, cpu);
+		memcg_uncharge_locked(h, o->memcg, nr, cpu, true, NULL);
+		cpu_unlock(h, cpu);
+	}
+	*charged = false;
+	return -ESRCH;
+}
+
 /* obj_cgroup_charge_account for one object: 0 or the charge's result. */
 static int64_t obj_charge_account(struct pmc_hierarchy *h, struct slab_owner *o, int cpu,
 				  unsigned int gfp, long size, int idx)
@@ -796,7 +841,7 @@ static int64_t obj_charge_account(struct pmc_hierarchy *h, struct slab_owner *o,
 	cpu_unlock(h, cpu);
 	if (rest)
 		nr_pages++;
-	ret = charge_pages(h, o, nr_pages, cpu, gfp, &charged);
+	ret = charge_owner(h, o, nr_pages, cpu, gfp, &charged);
 	if (ret)
 		return ret;
 	cpu_lock(h, cpu);
@@ -1006,10 +1051,18 @@ static void pending_queue(struct slab_state *ss, struct kmem_cache *root, struct
 
 /* --- allocation -------------------------------------------------------------------------------- */
 
-static void owner_put(struct pmc_hierarchy *h, struct slab_owner *o)
+/*
+ * Let go of the owner.  The cgroup reference is dropped on a CPU held (a
+ * free waits for every CPU, so the cgroup is still there for the push to
+ * the free queue); the task under h->lock.
+ */
+static void owner_put(struct pmc_hierarchy *h, struct slab_owner *o, int cpu)
 {
-	if (o->memcg)
-		memcg_put_unlocked(h, o->memcg);
+	if (o->memcg) {
+		cpu_lock(h, cpu);
+		memcg_put(h, o->memcg);
+		cpu_unlock(h, cpu);
+	}
 	if (o->task) {
 		pthread_mutex_lock(&h->lock);
 		task_unpin_locked(o->task);
@@ -1017,33 +1070,47 @@ static void owner_put(struct pmc_hierarchy *h, struct slab_owner *o)
 	}
 }
 
-/* Find the owner under h->lock: a live task's cgroup, or an online cgroup. */
-static int64_t owner_get(struct pmc_hierarchy *h, int64_t owner, unsigned int gfp, uint32_t flags,
-			 struct slab_owner *o)
+static void owner_ref(struct pmc_hierarchy *h, struct slab_owner *o, unsigned int gfp,
+		      uint32_t flags)
+{
+	atomic_fetch_add_explicit(&o->memcg->refs, 1, RELAXED);
+	o->handle = memcg_handle(o->memcg);
+	o->accounted = memcg_kmem_accounted(h, o->memcg, 1, gfp, flags);
+}
+
+/*
+ * Find the owner, entered with the CPU lock held, returning without it: an
+ * online cgroup, found lock-free as the charge path finds it (the CPU lock
+ * keeps it from being freed while its reference is taken), or a live
+ * task's cgroup, under h->lock.
+ */
+static int64_t owner_get(struct pmc_hierarchy *h, int cpu, int64_t owner, unsigned int gfp,
+			 uint32_t flags, struct slab_owner *o)
 {
 	int64_t err = 0;
 
 	memset(o, 0, sizeof(*o));
-	pthread_mutex_lock(&h->lock);
 	if (owner > 0 && ((uint64_t)owner & MEMCG_HANDLE_KIND_TASK)) {
+		cpu_unlock(h, cpu);
+		pthread_mutex_lock(&h->lock);
 		o->task = task_pin(h, owner, &err);
-		if (o->task)
+		if (o->task) {
 			o->memcg = o->task->memcg;
-	} else {
-		o->memcg = memcg_lookup(h, owner);
-		if (!o->memcg)
-			err = memcg_lookup_error(h, owner);
-		else if (!memcg_online(o->memcg))
-			err = -ESTALE;
-		if (err)
-			o->memcg = NULL;
+			owner_ref(h, o, gfp, flags);
+		}
+		pthread_mutex_unlock(&h->lock);
+		return err;
 	}
-	if (o->memcg) {
-		atomic_fetch_add_explicit(&o->memcg->refs, 1, RELAXED);
-		o->handle = memcg_handle(o->memcg);
-		o->accounted = memcg_kmem_accounted(h, o->memcg, 1, gfp, flags);
-	}
-	pthread_mutex_unlock(&h->lock);
+	o->memcg = memcg_lookup(h, owner);
+	if (!o->memcg)
+		err = memcg_lookup_error(h, owner);
+	else if (!memcg_online(o->memcg))
+		err = -ESTALE;
+	if (err)
+		o->memcg = NULL;
+	else
+		owner_ref(h, o, gfp, flags);
+	cpu_unlock(h, cpu);
 	return err;
 }
 
@@ -1077,17 +1144,16 @@ static int64_t alloc_clone_mode(struct pmc_hierarchy *h, struct kmem_cache *root
 	/* A new page for the clone: charged first, with no lock held. */
 	s->inflight++;
 	pthread_mutex_unlock(&ss->lock);
-	ret = charge_pages(h, o, 1ul << s->order, cpu, gfp, &charged);
-	if (ret == 0 && owner_killed(h, o)) {
-		if (charged) {
-			cpu_lock(h, cpu);
-			memcg_uncharge_locked(h, s->memcg, 1ul << s->order, cpu, true, NULL);
-			cpu_unlock(h, cpu);
-		}
-		ret = -ESRCH;
-	}
+	ret = charge_owner(h, o, 1ul << s->order, cpu, gfp, &charged);
 	pthread_mutex_lock(&ss->lock);
 	s->inflight--;
+	if (ret == 0 && (s->dying || s->memcg != o->memcg)) {
+		/* A reclaim hook removed the cgroup meanwhile: the page goes back. */
+		cpu_lock(h, cpu);
+		memcg_uncharge_locked(h, o->memcg, 1ul << s->order, cpu, true, NULL);
+		cpu_unlock(h, cpu);
+		ret = -ESTALE;
+	}
 	if (ret == 0) {
 		slab = slab_new(ss, s);
 		if (slab) {
@@ -1130,20 +1196,14 @@ static int64_t alloc_objcg_mode(struct pmc_hierarchy *h, struct kmem_cache *root
 			return -ENOMEM;
 		list_add_slab(root, slab, SLAB_PARTIAL, false);
 	}
-	obj = slab_take(h, root, slab, o->handle);
+	/* An object no objcg charged belongs to nobody: the root, as SlabObject.cgroup says. */
+	obj = slab_take(h, root, slab, o->accounted ? o->handle : memcg_handle(h->root));
 	if (!o->accounted)
 		return obj;
 	/* The object's objcg reference, taken before the charge: offline cannot release under us. */
 	objcg_get(o->memcg);
 	pthread_mutex_unlock(&ss->lock);
 	ret = obj_charge_account(h, o, cpu, gfp, obj_full_size(root), cache_stat(root));
-	if (ret == 0 && owner_killed(h, o)) {
-		cpu_lock(h, cpu);
-		refill_obj_stock(h, o->memcg, cpu, (unsigned long)obj_full_size(root), true,
-				 cache_stat(root), -obj_full_size(root));
-		cpu_unlock(h, cpu);
-		ret = -ESRCH;
-	}
 	pthread_mutex_lock(&ss->lock);
 	slab = obj_lookup(ss, obj, &i, &err);   /* nobody else can free it: still ours */
 	if (ret == 0) {
@@ -1188,6 +1248,23 @@ static int64_t alloc_one(struct pmc_hierarchy *h, struct kmem_cache *root, struc
 		return slab_take(h, root, slab, o->handle);
 	}
 	}
+}
+
+/*
+ * The entry of the object calls: the hierarchy checked and held (close
+ * waits for it) under the CPU's lock, which is still held on return.
+ */
+static struct pmc_hierarchy *slab_enter(int64_t hierarchy, int32_t cpu, struct hier_frame *frame,
+					int64_t *err)
+{
+	struct pmc_hierarchy *h = NULL;
+	int r = hier_cpu_lock(hierarchy, cpu, &h);
+
+	*err = r;
+	if (r)
+		return NULL;
+	hier_hold(h, frame);
+	return h;
 }
 
 /* The entry of a call: the hierarchy held (close waits for it), the CPU checked. */
@@ -1237,24 +1314,30 @@ int64_t pmc_slab_alloc_bulk(int64_t hierarchy, int64_t cache, int64_t owner, int
 	ret = alloc_args_ok(n, gfp, flags);
 	if (ret || (n && !out))
 		return ret ? ret : -EINVAL;
-	h = slab_call_begin(hierarchy, cpu, &frame, &ret);
-	if (!h || ret)
+	h = slab_enter(hierarchy, cpu, &frame, &ret);
+	if (!h)
+		return ret;
+	/*
+	 * SLAB_ACCOUNT is the cache's: checked with the cache below.  Root
+	 * caches live as long as the hierarchy, so the flag read before the
+	 * look-up only matters for a handle that turns out bad.
+	 */
+	ret = owner_get(h, cpu, owner, gfp, flags, &o);
+	if (ret) {
+		owner_put(h, &o, cpu);
 		goto end;
+	}
 	pthread_mutex_lock(&h->slab->lock);
 	root = cache_lookup(h->slab, cache, &ret);
-	pthread_mutex_unlock(&h->slab->lock);
 	if (!root || root->root) {
+		pthread_mutex_unlock(&h->slab->lock);
+		owner_put(h, &o, cpu);
 		ret = root ? -EINVAL : ret;     /* a clone is not allocated from directly */
 		goto end;
 	}
-	if (root->flags & PMC_CACHE_ACCOUNT)
-		flags |= PMC_KMEM_ACCOUNTED_CACHE;      /* SLAB_ACCOUNT */
-	ret = owner_get(h, owner, gfp, flags, &o);
-	if (ret) {
-		owner_put(h, &o);
-		goto end;
-	}
-	pthread_mutex_lock(&h->slab->lock);
+	if (root->flags & PMC_CACHE_ACCOUNT && !o.accounted)
+		o.accounted = memcg_kmem_accounted(h, o.memcg, 1, gfp,
+						   flags | PMC_KMEM_ACCOUNTED_CACHE);   /* SLAB_ACCOUNT */
 	for (; made < n; made++) {
 		int64_t obj = alloc_one(h, root, &o, cpu, gfp, over);
 
@@ -1266,11 +1349,10 @@ int64_t pmc_slab_alloc_bulk(int64_t hierarchy, int64_t cache, int64_t owner, int
 		out[made] = obj;
 	}
 	pthread_mutex_unlock(&h->slab->lock);
-	owner_put(h, &o);
+	owner_put(h, &o, cpu);
 	ret = made;
 end:
-	if (h)
-		slab_call_end(h, &frame);
+	slab_call_end(h, &frame);
 	return ret;
 }
 
@@ -1321,9 +1403,10 @@ int64_t pmc_slab_free_bulk(int64_t hierarchy, const int64_t *objects, int64_t n,
 		*bad = -1;
 	if (n < 0 || (n && !objects))
 		return -EINVAL;
-	h = slab_call_begin(hierarchy, cpu, &frame, &ret);
-	if (!h || ret)
-		goto end;
+	h = slab_enter(hierarchy, cpu, &frame, &ret);
+	if (!h)
+		return ret;
+	cpu_unlock(h, cpu);
 	ss = h->slab;
 	pthread_mutex_lock(&ss->lock);
 	/* Check them all first, marking each: a second mention of one is caught. */
@@ -1573,7 +1656,8 @@ end:
 
 /*
  * Pinning of one cgroup: a walk over every slab (linear).  An object's
- * cgroup is the one that allocated it.
+ * cgroup is the one that allocated it.  cg 0: the whole hierarchy (pages
+ * holding objects of two cgroups or more; kept empty slabs; every object).
  */
 static void pinning_of(struct slab_state *ss, int64_t cg, struct pmc_slab_pinning *out)
 {
@@ -1585,23 +1669,40 @@ static void pinning_of(struct slab_state *ss, int64_t cg, struct pmc_slab_pinnin
 			for (int l = 0; l < SLAB_NR_LISTS; l++) {
 				for (struct slab *slab = s->lists[l].head; slab; slab = slab->next) {
 					long mine = 0, others = 0;
+					int64_t first = 0;
 
 					for (int i = 0; i < s->objects; i++) {
+						/* A clone's objects are its cgroup's now. */
+						int64_t o = s->root ? memcg_handle(s->memcg) :
+							    slab->owner[i] & ~(int64_t)OWNER_CHARGED;
+
 						if (slab->free_next[i] != SLOT_USED)
 							continue;
-						if ((slab->owner[i] & ~(int64_t)OWNER_CHARGED) == cg)
+						if (!cg) {      /* all: mine, or another owner than the first */
+							if (!first)
+								first = o;
+							if (o == first)
+								mine++;
+							else
+								others++;
+						} else if (o == cg) {
 							mine++;
-						else
+						} else {
 							others++;
+						}
 					}
+					if (!cg)
+						mine += others;
 					out->objects += mine;
 					if (mine)
 						out->pages += pages;
 					if (mine && others) {
 						out->shared_pages += pages;
-						out->retained_pages += pages;
+						if (cg)
+							out->retained_pages += pages;
 					}
-					if (l == SLAB_EMPTY && s->root && s->origin == cg)
+					if (l == SLAB_EMPTY &&
+					    (cg ? s->root && memcg_handle(s->memcg) == cg : true))
 						out->retained_pages += pages;
 				}
 			}
@@ -1621,7 +1722,7 @@ int64_t pmc_slab_pinning(int64_t hierarchy, int64_t cgroup, struct pmc_slab_pinn
 	if (!h || ret)
 		goto end;
 	pthread_mutex_lock(&h->lock);
-	if (!memcg_lookup(h, cgroup))
+	if (cgroup && !memcg_lookup(h, cgroup))
 		ret = memcg_lookup_error(h, cgroup);
 	pthread_mutex_unlock(&h->lock);
 	if (ret)
@@ -1705,11 +1806,18 @@ int64_t pmc_cgroup_slabinfo(int64_t hierarchy, int64_t cgroup, char *buf, int64_
 		goto end;
 	}
 	pthread_mutex_lock(&h->slab->lock);
-	if (h->cfg.slab_mode == PMC_SLAB_CLONE && memcg->clones_head) {
-		len = snprintf(buf, (size_t)room, "%s", header);
-		for (struct kmem_cache *c = memcg->clones_head; c && len < room; c = c->next_of_memcg) {
+	/* Its clones (its own and those 5.3's reparenting gave it), in slabinfo's order. */
+	for (struct kmem_cache *r = h->slab->roots_head;
+	     h->cfg.slab_mode == PMC_SLAB_CLONE && r && len < room; r = r->next_root) {
+		for (struct kmem_cache *c = r->clones_head; c && len < room; c = c->next_clone) {
 			long n = c->nr_slabs;
 
+			if (c->memcg != memcg)
+				continue;
+			if (!len)
+				len = snprintf(buf, (size_t)room, "%s", header);
+			if (len >= room)
+				break;
 			len += snprintf(buf + len, (size_t)(room - len),
 					"%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u"
 					" : slabdata %6lu %6lu %6lu\n",
@@ -1730,8 +1838,14 @@ end:
 
 /* --- the cgroup's side ---------------------------------------------------------------------------- */
 
+static void reparent_stat(struct mem_cgroup *from, struct mem_cgroup *to, int idx, long nr)
+{
+	mod_memcg_state(from, 0, (enum memcg_stat_idx)idx, -nr);
+	mod_memcg_state(to, 0, (enum memcg_stat_idx)idx, nr);
+}
+
 /*
- * A cgroup goes offline (under h->lock, its stocks drained).  Clone mode:
+ * A cgroup goes offline (under h->lock, before its stocks are drained).  Clone mode:
  * its clones die (no new allocations: it is offline already), their kept
  * empty slabs go, and with 5.3's reparenting they pass to the parent,
  * whose charge they are now (this level forgets their pages).  Objcg
@@ -1779,7 +1893,18 @@ void slab_offline(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 				if (h->cfg.version == 1)
 					page_counter_cancel(&memcg->counter[MEMCG_KMEM], pages);
 			}
-			clone_unlink(c);
+			/*
+			 * Their statistics go with them (the kernel leaves them and
+			 * uncharges the parent's later: the same sums, and
+			 * memory.stat only shows sums), on CPU 0, which we hold.
+			 */
+			cpu_lock(h, 0);
+			reparent_stat(memcg, parent, MEMCG_STAT_KERNEL, (long)pages);
+			reparent_stat(memcg, parent, MEMCG_STAT_KMEM_OWN, (long)pages);
+			reparent_stat(memcg, parent, cache_stat(c),
+				      (long)(c->nr_slabs << c->order) * PMC_PAGE_SIZE);
+			cpu_unlock(h, 0);
+			memcg_clone_unlink(c);
 			atomic_fetch_add_explicit(&parent->refs, 1, RELAXED);
 			memcg_clone_append(parent, c);
 			memcg_put(h, memcg);
@@ -1837,6 +1962,7 @@ int slab_init(struct pmc_hierarchy *h)
 	pthread_mutex_init(&ss->lock, NULL);
 	ss->h = h;
 	ss->nr_slab_indices = 1;        /* index 0 never names a slab */
+	ss->nr_cache_slots = 1;         /* nor slot 0 a cache */
 	ss->pend_tail = &ss->pend_head;
 	h->slab = ss;
 	return 0;
@@ -1857,7 +1983,7 @@ void slab_destroy(struct pmc_hierarchy *h)
 	}
 	for (size_t k = 0; k < sizeof(ss->chunks) / sizeof(ss->chunks[0]); k++)
 		free(ss->chunks[k]);
-	for (uint32_t k = 0; k < ss->nr_cache_slots; k++) {
+	for (uint32_t k = 1; ss->caches && k < ss->nr_cache_slots; k++) {
 		if (ss->caches[k]) {
 			free(ss->caches[k]->by_id);
 			free(ss->caches[k]->name);

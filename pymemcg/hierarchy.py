@@ -351,11 +351,13 @@ class Hierarchy:
         """One row per live cache, as :meth:`kmem_caches` orders them."""
         return _slab.slabinfo(self)
 
-    def slab_pinning(self, cgroup: "Cgroup") -> "SlabPinning":
+    def slab_pinning(self, cgroup: Optional["Cgroup"] = None) -> "SlabPinning":
         """What ``cgroup``'s live objects pin: the slab pages they share with
         another cgroup's live objects, and the pages that would stay
         allocated if it freed all of them now (the shared ones, plus its
-        clones' kept empty slabs in clone mode).  A walk of every slab."""
+        clones' kept empty slabs in clone mode).  None: the whole hierarchy
+        (pages holding live objects of two cgroups or more, kept empty slab
+        pages).  A walk of every slab."""
         return _slab.pinning(self, cgroup)
 
     def slab_utilisation(self) -> Dict[str, Tuple[int, int]]:

@@ -200,7 +200,7 @@ class KmemCache:
     @property
     def name(self) -> str:
         """Its name (a clone's in its era's format, ``dentry(2:a)``)."""
-        return ffi.string(self._info().name).decode()
+        return str(ffi.string(self._info().name).decode())
 
     @property
     def object_size(self) -> int:
@@ -482,10 +482,10 @@ def utilisation(hier: "Hierarchy") -> Dict[str, Tuple[int, int]]:
     return out
 
 
-def pinning(hier: "Hierarchy", cgroup: "Cgroup") -> SlabPinning:
-    cg = hier._own(cgroup, "cgroup")
+def pinning(hier: "Hierarchy", cgroup: Optional["Cgroup"]) -> SlabPinning:
+    handle = 0 if cgroup is None else hier._own(cgroup, "cgroup")._cg
     out = ffi.new("struct pmc_slab_pinning *")
-    _check(lib.pmc_slab_pinning(hier._h, cg._cg, out), "slab_pinning")
+    _check(lib.pmc_slab_pinning(hier._live(), handle, out), "slab_pinning")
     return SlabPinning(int(out.shared_pages), int(out.retained_pages), int(out.objects),
                        int(out.pages))
 
@@ -519,4 +519,4 @@ def kmem_slabinfo(cg: "Cgroup") -> str:
         if r == -_errno.ESTALE:
             cg._stale()
         _check(r, "memory.kmem.slabinfo")
-        return ffi.string(buf, r).decode()
+        return str(ffi.string(buf, r).decode())

@@ -47,9 +47,10 @@ def make(backend, preset: str = "current", **changes):
 
 
 def stat(anon=0, kernel=0, kernel_stack=0, pagetables=0, sock=0):
-    """memory.stat in bytes, from page counts."""
+    """memory.stat in bytes, from page counts (no slab objects here)."""
     return {"anon": anon * P, "kernel": kernel * P, "kernel_stack": kernel_stack * P,
-            "pagetables": pagetables * P, "sock": sock * P}
+            "pagetables": pagetables * P, "sock": sock * P, "slab_reclaimable": 0,
+            "slab_unreclaimable": 0}
 
 
 # ==========================================================================

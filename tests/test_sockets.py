@@ -206,7 +206,8 @@ def test_v2_charge_through_the_stock_and_sock_stat(backend):
     assert g.memory.usage == 64 and stock(h) == [("g", 54)]
     assert g.stat["sock"] == 10 * P and g.stat["kernel"] == 0 and g.stat["anon"] == 0
     assert g.read("memory.current") == f"{64 * P}\n"
-    assert g.read("memory.stat").endswith(f"pagetables 0\nsock {10 * P}\n")
+    assert g.read("memory.stat").endswith(
+        f"pagetables 0\nsock {10 * P}\nslab_reclaimable 0\nslab_unreclaimable 0\nslab 0\n")
     assert h.root.stat["sock"] == 10 * P                    # hierarchical on v2
     assert s.charge(20)                                     # from the stock: 54 - 20 = 34
     assert g.memory.usage == 64 and stock(h) == [("g", 34)] and s.pages == 30
@@ -333,7 +334,7 @@ def test_oom_never_frees_socket_memory(backend):
     assert not t.alive and s.alive and s.pages == 56
     assert g.memory.usage == 63 and stock(h) == [("g", 6)]
     assert g.stat == {"anon": 1 * P, "kernel": 0, "kernel_stack": 0, "pagetables": 0,
-                      "sock": 56 * P}
+                      "sock": 56 * P, "slab_reclaimable": 0, "slab_unreclaimable": 0}
     # With no task left, the OOM killer has nothing to kill.  8 more socket
     # pages: the stock's 6 do not serve 8; 63 + 8 > 64: a max event, the
     # drain (63 - 6 = 57), 57 + 8 = 65 > 64 still: a max event and 16 more

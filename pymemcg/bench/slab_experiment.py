@@ -113,6 +113,7 @@ def measure(h: Any, cgs: Sequence[Any], caches: Sequence[Any]) -> Dict[str, Any]
         p = h.slab_pinning(cg)
         shared += p.shared_pages
         retained += p.retained_pages
+    whole = h.slab_pinning()
     h.drain_all()
     kernel = h.root.stat["kernel"] // 4096
     charged = sum(cg.memory.usage for cg in cgs)
@@ -122,6 +123,7 @@ def measure(h: Any, cgs: Sequence[Any], caches: Sequence[Any]) -> Dict[str, Any]
     clones = sum(1 for r in rows if r.cgroup is not None)
     return {"slab_pages": pages, "objects": objects, "live_bytes": live,
             "slab_bytes": slab_bytes, "utilisation": live / slab_bytes if slab_bytes else 0.0,
+            "mixed_pages": whole.shared_pages, "kept_empty_pages": whole.retained_pages,
             "shared_pages": shared, "retained_pages": retained, "charged_pages": charged,
             "kernel_pages": kernel, "clones": clones, "caches": per_cache}
 
@@ -129,7 +131,8 @@ def measure(h: Any, cgs: Sequence[Any], caches: Sequence[Any]) -> Dict[str, Any]
 def table(results: Sequence[Dict[str, Any]]) -> str:
     cols = [("mode", "mode", "{}"), ("slab pages", "slab_pages", "{:,}"),
             ("objects", "objects", "{:,}"), ("util", "utilisation", "{:.1%}"),
-            ("shared pages", "shared_pages", "{:,}"), ("retained", "retained_pages", "{:,}"),
+            ("mixed pages", "mixed_pages", "{:,}"), ("kept empty", "kept_empty_pages", "{:,}"),
+            ("shared (sum)", "shared_pages", "{:,}"), ("retained (sum)", "retained_pages", "{:,}"),
             ("charged pages", "charged_pages", "{:,}"), ("clones", "clones", "{:,}"),
             ("dying after rmdir", "dying_after_removal", "{:,}")]
     head = [c[0] for c in cols]

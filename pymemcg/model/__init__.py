@@ -77,6 +77,7 @@ from ..replay import (
 )
 from .memparse import memparse, page_counter_memparse
 from .page_counter import PageCounter
+from .slab import STANDARD_CACHES, KmemCache, ObjStock, SlabinfoRow, SlabObject, SlabPinning
 
 __all__ = [
     "AgainError",
@@ -105,6 +106,12 @@ __all__ = [
     "Cgroup",
     "Task",
     "Socket",
+    "KmemCache",
+    "SlabObject",
+    "SlabinfoRow",
+    "SlabPinning",
+    "ObjStock",
+    "STANDARD_CACHES",
     "Config",
     "CounterView",
     "GFP_DIRECT_RECLAIM",

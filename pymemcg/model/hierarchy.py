@@ -69,6 +69,7 @@ from ..gfp import (
     check_gfp,
 )
 from .page_counter import PageCounter, _cancel
+from .slab import SLAB_STATS, SlabHierarchyMixin, SlabState
 
 if TYPE_CHECKING:
     from .. import cgroupfs
@@ -81,8 +82,15 @@ EVENTS = EVENT_NAMES
 #: memory.stat keys that pymemcg keeps (bytes), in memory_stats[] order.
 #: ``kernel`` is every kernel page (MEMCG_KMEM), the stacks and page tables
 #: included; ``kernel_stack`` and ``pagetables`` are those of tasks;
-#: ``sock`` (MEMCG_SOCK) the v2 socket buffers, never part of ``kernel``.
-STATS: tuple[str, ...] = ("anon", "kernel", "kernel_stack", "pagetables", "sock")
+#: ``sock`` (MEMCG_SOCK) the v2 socket buffers, never part of ``kernel``;
+#: ``slab_reclaimable``/``slab_unreclaimable`` (NR_SLAB_*_B) are kept in
+#: bytes (model/slab.py), the others in pages.
+STATS: tuple[str, ...] = ("anon", "kernel", "kernel_stack", "pagetables", "sock", *SLAB_STATS)
+
+
+def _stat_bytes(stats: dict[str, int]) -> dict[str, int]:
+    """memory.stat in bytes: pages * PAGE_SIZE, the slab keys as they are."""
+    return {k: v if k in SLAB_STATS else v * PAGE_SIZE for k, v in stats.items()}
 
 #: Cgroup ids are 1..MAX_ID (the root holds 1): the kernel's cgroup id space
 #: for memcg (MEM_CGROUP_ID_MAX = USHRT_MAX).
@@ -519,6 +527,7 @@ class Cgroup(Limits):
         self._children_all.append(child)
         self._online_by_name[name] = child
         h._register(child)
+        h._slab.cgroup_created(child)
         h._free_check()
         return child
 
@@ -550,6 +559,7 @@ class Cgroup(Limits):
             memory = self._counters["memory"]
             memory.set_min(0)
             memory.set_low(0)
+            h._slab.offline(self)  # memcg_offline_kmem(), before drain_all_stock
             h._drain_all_stock(self)
             if h._config.reparent_user_pages:
                 h._reparent_user_pages(self)
@@ -706,6 +716,7 @@ class Cgroup(Limits):
         if self._tasks or self._nr_forking:
             raise BusyError(f"cgroup {self._path!r} has tasks")
         self._kmem_active = True
+        self._hierarchy._slab.kmem_activated(self)
 
     # ------------------------------------------------------------------ charging
 
@@ -861,7 +872,7 @@ class Cgroup(Limits):
         self._live()
         if self._hierarchy.config.version == 2:
             return self._subtree_stat()
-        return {k: v * PAGE_SIZE for k, v in self._vmstats.items()}
+        return _stat_bytes(self._vmstats)
 
     def _subtree_stat(self) -> dict[str, int]:
         """This cgroup's and every descendant's, freed ones' included (their
@@ -870,13 +881,13 @@ class Cgroup(Limits):
         for c in self._descendants():
             for k in STATS:
                 total[k] += c._vmstats[k] + c._dead_stat[k]
-        return {k: v * PAGE_SIZE for k, v in total.items()}
+        return _stat_bytes(total)
 
     @property
     def stat_local(self) -> dict[str, int]:
         """The same statistics, charged to this cgroup itself, in bytes."""
         self._live()
-        return {k: v * PAGE_SIZE for k, v in self._vmstats.items()}
+        return _stat_bytes(self._vmstats)
 
     def _stat_hierarchical(self) -> dict[str, int]:
         """The same, summed over the whole subtree (v1's ``total_*`` keys)."""
@@ -942,6 +953,20 @@ class Cgroup(Limits):
             return h._try_to_free(self, n)
         finally:
             h._free_check()
+
+    @property
+    def objcg(self) -> tuple[int, int]:
+        """Its objcg (objcg mode): leftover bytes (``nr_charged_bytes``) and
+        references (objects charged through it, CPU object stocks caching it).
+        A freed cgroup whose objcg lives on (a shell) still answers."""
+        if not self._shell:
+            self._live()
+        return self._hierarchy._slab.objcg_info(self)
+
+    def _kmem_slabinfo(self) -> str:
+        """v1 memory.kmem.slabinfo (clone mode; "" otherwise): model/slab.py."""
+        self._live()
+        return self._hierarchy._slab.cgroup_slabinfo(self)
 
     # ------------------------------------------------------------------ interface files
 
@@ -1424,7 +1449,7 @@ class Socket:
 # ---------------------------------------------------------------------- Hierarchy
 
 
-class Hierarchy:
+class Hierarchy(SlabHierarchyMixin):
     """A memcg hierarchy: the cgroup tree, the per-CPU stocks and the
     reclaim hook.
 
@@ -1476,6 +1501,7 @@ class Hierarchy:
         self._vm_swappiness = 60  # the sysctl
         self._hook_depth = 0  # reclaim hooks running (close() from one is refused)
         self._tag = _tag_alloc(self)
+        self._slab = SlabState(self)  # kmem caches, slab pages, objects (slab.py)
         self._root = Cgroup._new(self, None, "", *self._alloc_ids())
         self._register(self._root)
 
@@ -1505,6 +1531,7 @@ class Hierarchy:
         self._socks.clear()
         self._by_id.clear()
         self._by_slot.clear()
+        self._slab.close()
         self._cached = [[None] * len(slots) for slots in self._cached]
         if _live_tags.get(self._tag) is self:
             del _live_tags[self._tag]
@@ -1707,7 +1734,9 @@ class Hierarchy:
         return self._vm_swappiness if cg._parent is None else cg._swappiness
 
     def _release_id(self, cg: Cgroup) -> None:
-        """``mem_cgroup_id_remove()``: the id is free for the next cgroup."""
+        """``mem_cgroup_id_remove()``: the id is free for the next cgroup
+        (and so is its kmemcg_id)."""
+        self._slab.release_kmemcg_id(cg)
         if cg._id_held:
             cg._id_held = False
             heapq.heappush(self._free_ids, cg._id)
@@ -1810,6 +1839,7 @@ class Hierarchy:
         self._open()
         try:
             self._drain_cpu(cpu)
+            self._slab.drain_obj_stock(cpu)  # then the object stock
         finally:
             self._free_check()
 
@@ -1931,6 +1961,8 @@ class Hierarchy:
                 for i in range(k)
             ):
                 self._drain_cpu(cpu)
+            if self._slab.obj_stock_needs_drain(cpu, root):  # then its object stock
+                self._slab.drain_obj_stock(cpu)
 
     # ------------------------------------------------------------------ events, reclaim
 
@@ -2887,6 +2919,8 @@ class Hierarchy:
         reparented at offline) and older every counter."""
         if cg._children_all or cg._stock_refs or cg._pins or cg._nr_sockets:
             return False
+        if self._slab.holds(cg):  # objcg references, clones, queued clone creations
+            return False
         # A task's pages hold their cgroup even when a caller's own uncharges
         # took its counts to zero (3.8 moved user pages to the parent at
         # offline; kernel pages go through an objcg: a shell, where there is one).
@@ -2899,7 +2933,8 @@ class Hierarchy:
         return all(c.usage == 0 for c in cg._counters.values())
 
     def _needs_shell(self, cg: Cgroup) -> bool:
-        return self._config.objcg and (cg._nr_shells > 0 or cg._task_ksegs > 0 or cg._kmem_own > 0)
+        return self._config.objcg and (cg._nr_shells > 0 or cg._task_ksegs > 0 or cg._kmem_own > 0
+                                       or cg in self._slab.refs)
 
     def _free(self, cg: Cgroup) -> None:
         """``css_free``: out of the tree; its statistics stay in the parent.
