@@ -312,8 +312,8 @@ class KmemCache:
         self._partial, self._full, self._empty = [], [], []
         self._active = 0
         self._slot = st._alloc_cache_slot()
-        gen = (st.cache_gens.get(self._slot, 0) + 1) & _CACHE_GEN_MASK
-        self._gen = gen or 1
+        # The slot's generation: 1 at its first use, moved on when a cache leaves it.
+        self._gen = st.cache_gens.get(self._slot, 1)
         st.cache_gens[self._slot] = self._gen
         st.cache_by_slot[self._slot] = self
         return self
@@ -328,8 +328,9 @@ class KmemCache:
 
     @property
     def handle(self) -> int:
-        """``slot | generation << 22 | hierarchy tag << 47``."""
-        return (self._h._tag << _TAG_SHIFT) | (self._gen << _CACHE_SLOT_BITS) | self._slot
+        """``slot | generation << 22 | 1 << 46 (the cache kind) | hierarchy tag << 47``."""
+        return ((self._h._tag << _TAG_SHIFT) | (1 << 46) | (self._gen << _CACHE_SLOT_BITS)
+                | self._slot)
 
     @property
     def alive(self) -> bool:

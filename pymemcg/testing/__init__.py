@@ -66,8 +66,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ._common import PAGE_COUNTER_MAX, U64_MASK
-from .errors import (
+from .._common import PAGE_COUNTER_MAX, U64_MASK
+from ..errors import (
     BusyError,
     ChargeError,
     ExistsError,
@@ -1391,7 +1391,7 @@ class ReclaimHookError(Exception):
 
 
 def _gfp_choices() -> tuple[tuple[str, int], ...]:
-    from . import gfp
+    from .. import gfp
 
     return (
         ("GFP_KERNEL", gfp.GFP_KERNEL),
@@ -2095,7 +2095,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         the first cgroup holding kernel pages charged through it (with
         objcgs, a dying one's come off its nearest online ancestor), or
         nothing."""
-        from .gfp import GFP_NOWAIT
+        from ..gfp import GFP_NOWAIT
 
         cpu = call % self.config.ncpus
         h = self.hs[side]
@@ -2190,7 +2190,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         configurations Config accepts), maybe a reclaim hook, and a first
         tree of up to nine cgroups, or a chain ``deep`` cgroups deep (the C
         binding reports underflows below 15 levels another way)."""
-        from .config import Config
+        from ..config import Config
 
         if preset == "v1_kmem_enforced":
             cfg = Config.current_v1(ncpus=ncpus, seed=seed, kmem_limit="enforced")
@@ -2575,7 +2575,7 @@ class HierarchyComparison(RuleBasedStateMachine):
     def _do_try_charge(
         self, i: int, n: int, cpu: int, flags: int, kmem: bool, flags_name: str
     ) -> None:
-        from .gfp import GFP_DIRECT_RECLAIM, GFP_HIGH, GFP_KSWAPD_RECLAIM, GFP_NOFAIL
+        from ..gfp import GFP_DIRECT_RECLAIM, GFP_HIGH, GFP_KSWAPD_RECLAIM, GFP_NOFAIL
 
         cfg = self.config
         status = self.status[i]
@@ -3494,7 +3494,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         name, flags = data.draw(st.sampled_from(_gfp_choices()), label="flags")
         cpu = self._cpu(data)
         i = sk.cg
-        from .gfp import GFP_NOFAIL
+        from ..gfp import GFP_NOFAIL
 
         if i is not None and cfg.version == 2 and self.status[i] == "online" and not data.draw(
             st.integers(0, 7), label="squeeze first"
@@ -3668,7 +3668,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         """Why a task of cgroup i's kernel allocation is not charged (None:
         it is), by SPEC 6's rule; "maybe" where the era's NOFAIL handling
         decides."""
-        from . import gfp
+        from .. import gfp
 
         cfg = self.config
         if interrupt:
@@ -3695,7 +3695,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         never frees it; the uncharge rule gives it back through the
         cgroup's handle); refused (ChargeError) or the task killed
         (KilledError) as the flags and the era allow."""
-        from . import gfp
+        from .. import gfp
 
         self._step("kmem_alloc")
         gone = any(not t.alive for t in self.tasks) and data.draw(st.integers(0, 15), label="exited") == 0
@@ -3917,7 +3917,7 @@ class HierarchyComparison(RuleBasedStateMachine):
         (cgroupfs, the same code over both backends' primitives); the same
         outcome and errno on both sides, then every file of the cgroup reads
         back the same."""
-        from . import cgroupfs
+        from .. import cgroupfs
 
         self._step("write_file")
         i = self._pick(data, "cgroup", online=10, root=2, dying=1, freed=1, held=10)
@@ -3972,7 +3972,7 @@ class HierarchyComparison(RuleBasedStateMachine):
             self._compare_reads(i)
 
     def _compare_reads(self, i: int) -> None:
-        from . import cgroupfs
+        from .. import cgroupfs
 
         for name in cgroupfs.files(self.cgs[ORACLE][i]):
             what = f"{self._what(i)}.read({name!r})"
@@ -4028,8 +4028,8 @@ class HierarchyComparison(RuleBasedStateMachine):
         """A batch of up to eight records through ``Hierarchy.replay``: the
         same results on both sides (cgroup ids for refusals, -errno for bad
         or stale records); the ledgers follow the results."""
-        from . import replay as rp
-        from .gfp import GFP_HIGH, GFP_NOFAIL
+        from .. import replay as rp
+        from ..gfp import GFP_HIGH, GFP_NOFAIL
 
         self._step("replay")
         k = data.draw(st.integers(1, 8), label="records")
