@@ -91,6 +91,8 @@ struct kmem_cache {
 	struct kmem_cache *root;
 	struct kmem_cache *clones_head, *clones_tail, *next_clone, *prev_clone;
 	struct kmem_cache **by_id;
+	/* [by_id_len]: the cgroup of this memcg id whose clone's creation is queued. */
+	struct mem_cgroup **queued;
 	uint32_t by_id_len;
 	/* A clone: its cgroup now (referenced) and the one it was made for. */
 	struct mem_cgroup *memcg;
@@ -548,6 +550,7 @@ static void cache_free(struct slab_state *ss, struct kmem_cache *s)
 		ss->cache_gens[s->slot] = 1;
 	heap_push_u32(ss->free_cache_slots, &ss->nr_free_cache_slots, s->slot);
 	free(s->by_id);
+	free(s->queued);
 	free(s->name);
 	free(s);
 }
@@ -945,6 +948,7 @@ static int root_by_id_grow(struct kmem_cache *root, uint32_t id)
 {
 	uint32_t len = root->by_id_len ? root->by_id_len : 64;
 	struct kmem_cache **p;
+	struct mem_cgroup **q;
 
 	while (len <= id)
 		len *= 2;
@@ -953,6 +957,11 @@ static int root_by_id_grow(struct kmem_cache *root, uint32_t id)
 		return -ENOMEM;
 	memset(p + root->by_id_len, 0, (len - root->by_id_len) * sizeof(*p));
 	root->by_id = p;
+	q = realloc(root->queued, len * sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	memset(q + root->by_id_len, 0, (len - root->by_id_len) * sizeof(*q));
+	root->queued = q;
 	root->by_id_len = len;
 	return 0;
 }
@@ -1012,6 +1021,8 @@ static long run_pending(struct slab_state *ss, int cpu)
 		if (!ss->pend_head)
 			ss->pend_tail = &ss->pend_head;
 		ss->nr_pending--;
+		if (p->root->queued[p->memcg->id] == p->memcg)
+			p->root->queued[p->memcg->id] = NULL;
 		if (memcg_online(p->memcg) && !clone_of(p->root, p->memcg) &&
 		    !clone_create(ss, p->root, p->memcg))
 			made++;
@@ -1021,24 +1032,24 @@ static long run_pending(struct slab_state *ss, int cpu)
 	return made;
 }
 
-static bool pending_has(struct slab_state *ss, struct kmem_cache *root, struct mem_cgroup *memcg)
-{
-	for (struct pending *p = ss->pend_head; p; p = p->next)
-		if (p->root == root && p->memcg == memcg)
-			return true;
-	return false;
-}
-
-/* memcg_schedule_kmem_cache_create: queue once; the allocation goes on from the root cache. */
+/*
+ * memcg_schedule_kmem_cache_create: queue once per (root, memcg), found in
+ * O(1) by the memcg id (a cgroup removed since keeps its item, which will
+ * be dropped, and a new cgroup with its id is queued anew); the allocation
+ * goes on from the root cache.
+ */
 static void pending_queue(struct slab_state *ss, struct kmem_cache *root, struct mem_cgroup *memcg)
 {
 	struct pending *p;
 
-	if (pending_has(ss, root, memcg))
+	if (memcg->id >= root->by_id_len && root_by_id_grow(root, memcg->id))
+		return;
+	if (root->queued[memcg->id] == memcg)
 		return;
 	p = malloc(sizeof(*p));
 	if (!p)
 		return;                 /* GFP_NOWAIT work item: the kernel gives up too */
+	root->queued[memcg->id] = memcg;
 	p->memcg = memcg;
 	p->root = root;
 	p->due = ss->alloc_seq + (uint64_t)ss->h->cfg.slab_work_delay;
@@ -1986,6 +1997,7 @@ void slab_destroy(struct pmc_hierarchy *h)
 	for (uint32_t k = 1; ss->caches && k < ss->nr_cache_slots; k++) {
 		if (ss->caches[k]) {
 			free(ss->caches[k]->by_id);
+			free(ss->caches[k]->queued);
 			free(ss->caches[k]->name);
 			free(ss->caches[k]);
 		}
