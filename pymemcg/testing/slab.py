@@ -15,8 +15,8 @@ kernel's designs promise:
 
 * clone mode: no slab page of a clone holds another cgroup's object; the
   charged kernel pages are exactly the clones' slab pages (``kernel`` and
-  the slab statistics of the root's subtree), whose objects' cgroups are
-  the clone's;
+  the slab statistics of the root's subtree); once a cgroup freed all its
+  objects its clones hold no slab but the empty ones the policy keeps;
 * objcg mode: what the root's subtree was charged in kernel pages is the
   live objects' bytes plus the bytes every object stock holds plus every
   objcg's leftover bytes (``nr_charged_bytes``), to the byte; a stock never
@@ -60,6 +60,7 @@ SLAB_REQUIRED_EDGES = (
     "slab: stale free refused",
     "slab: empty slab kept",
     "slab: empty slab discarded",
+    "slab: clone emptied, pages back",
 )
 
 _MODES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -390,6 +391,14 @@ class SlabComparison(RuleBasedStateMachine):
                 assert out == ("returned", None), out
                 self.objects.pop(j)
         self._both(lambda s: self.h[s].drain_all())
+        if self.config.slab == "clone" and self._status(ORACLE, i) == "online":
+            # Its clones' pages came back but the empty ones the policy keeps.
+            for c in self.h[ORACLE].kmem_caches():
+                if c.root is not None and c.cgroup is self.cgs[ORACLE][i]:
+                    partial, full, empty = c.lists
+                    assert partial == full == 0 and empty <= c.min_partial, (
+                        c.name, c.lists, c.min_partial)
+                    record_edge("slab: clone emptied, pages back")
         if (i in self.zombies and self.config.slab == "clone"
                 and not self._has_clone_slabs_of(i)):
             # Nothing of its clones is left: the zombie is gone.
