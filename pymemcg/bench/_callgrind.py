@@ -29,7 +29,8 @@ BASE_ITERS = 256
 #: The loop functions of csrc/bench*.c, if nm cannot list them.
 LOOPS = ("bench_loop_atomic_add", "bench_loop_counter_pair", "bench_loop_charge",
          "bench_loop_kmem_pair", "bench_loop_user_pair", "bench_loop_fork_exit",
-         "bench_loop_fault_unmap", "bench_loop_replay")
+         "bench_loop_fault_unmap", "bench_loop_replay", "bench_loop_slab_pair",
+         "bench_loop_slab_bulk")
 #: Trees bigger than this take too long to build under valgrind.
 MAX_CGROUPS = 10_000
 
