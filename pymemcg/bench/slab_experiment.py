@@ -59,22 +59,23 @@ def geometric(rng: random.Random, mean: float) -> int:
     return max(1, math.ceil(math.log(1.0 - u) / math.log(1.0 - p)))
 
 
-def workload(ncgroups: int, seed: int = SEED) -> Tuple[List[List[int]], List[Tuple[int, int]],
-                                                       random.Random]:
+def workload(ncgroups: int, seed: int = SEED, mean: float = MEAN
+             ) -> Tuple[List[List[int]], List[Tuple[int, int]], random.Random]:
     """Counts per (cgroup, cache), the shuffled allocation order, and the
     generator (which then chooses the frees)."""
     rng = random.Random(seed)
-    counts = [[geometric(rng, MEAN) for _ in CACHES] for _ in range(ncgroups)]
+    counts = [[geometric(rng, mean) for _ in CACHES] for _ in range(ncgroups)]
     events = [(i, k) for i in range(ncgroups) for k in range(len(CACHES))
               for _ in range(counts[i][k])]
     rng.shuffle(events)
     return counts, events, rng
 
 
-def run_mode(mc: Any, mode: str, ncgroups: int, seed: int = SEED) -> Dict[str, Any]:
+def run_mode(mc: Any, mode: str, ncgroups: int, seed: int = SEED,
+             mean: float = MEAN) -> Dict[str, Any]:
     """The workload on one mode, with backend ``mc`` (pymemcg or pymemcg.model)."""
     cfg = mc.Config.current(ncpus=NCPUS, **MODES[mode])
-    counts, events, rng = workload(ncgroups, seed)
+    counts, events, rng = workload(ncgroups, seed, mean)
     out: Dict[str, Any] = {"mode": mode, "slab": cfg.slab}
     with mc.Hierarchy(cfg) as h:
         cgs = [h.root.create(f"c{i}") for i in range(ncgroups)]
@@ -82,6 +83,9 @@ def run_mode(mc: Any, mode: str, ncgroups: int, seed: int = SEED) -> Dict[str, A
         objs: List[List[List[Any]]] = [[[] for _ in CACHES] for _ in range(ncgroups)]
         for i, k in events:
             objs[i][k].append(caches[k].alloc(cgs[i], cpu=i % NCPUS))
+        full = h.slab_utilisation()["total"]
+        out["slab_pages_allocated"] = full[1] // 4096
+        out["utilisation_allocated"] = full[0] / full[1] if full[1] else 0.0
         frees = []
         for i in range(ncgroups):
             for k in range(len(CACHES)):
@@ -129,7 +133,8 @@ def measure(h: Any, cgs: Sequence[Any], caches: Sequence[Any]) -> Dict[str, Any]
 
 
 def table(results: Sequence[Dict[str, Any]]) -> str:
-    cols = [("mode", "mode", "{}"), ("slab pages", "slab_pages", "{:,}"),
+    cols = [("mode", "mode", "{}"), ("pages at peak", "slab_pages_allocated", "{:,}"),
+            ("util at peak", "utilisation_allocated", "{:.1%}"), ("slab pages", "slab_pages", "{:,}"),
             ("objects", "objects", "{:,}"), ("util", "utilisation", "{:.1%}"),
             ("mixed pages", "mixed_pages", "{:,}"), ("kept empty", "kept_empty_pages", "{:,}"),
             ("shared (sum)", "shared_pages", "{:,}"), ("retained (sum)", "retained_pages", "{:,}"),
@@ -151,6 +156,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cgroups", type=int, default=500)
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--mean", type=float, default=MEAN,
+                    help=f"objects per cgroup and cache, on average (the fixed workload: {MEAN})")
     ap.add_argument("--model", action="store_true", help="run the pure-Python model")
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
     args = ap.parse_args(argv)
@@ -158,8 +165,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         import pymemcg.model as mc
     else:
         import pymemcg as mc  # type: ignore[no-redef]
-    results = [run_mode(mc, mode, args.cgroups, args.seed) for mode in MODES]
-    print(f"slab experiment: {args.cgroups} cgroups, geometric(mean {MEAN}) objects of "
+    results = [run_mode(mc, mode, args.cgroups, args.seed, args.mean) for mode in MODES]
+    print(f"slab experiment: {args.cgroups} cgroups, geometric(mean {args.mean:g}) objects of "
           f"{', '.join(CACHES)} each, seed {args.seed}, a random half freed; "
           f"{results[0]['allocations']:,} allocations, {results[0]['frees']:,} frees; "
           f"{'model' if args.model else 'C core'}")
