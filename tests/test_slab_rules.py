@@ -713,3 +713,33 @@ def test_v1_slabinfo_follows_reparented_clone(backend: types.ModuleType) -> None
     o.free()
     assert p.read("memory.kmem.slabinfo") == "" and p.kmem.usage == 0
     assert _h(backend).create("x").read("memory.stat")  # (v2 has no kmem.slabinfo)
+
+
+def test_clone_zombie_keeps_its_memcg_id_on_38(backend: types.ModuleType) -> None:
+    """3.8 gave the memcg id back only at free: a zombie its slab page keeps
+    holds its id (the 65,535 cap the dying caches ran into), on current
+    kernels the id goes at offline."""
+    h = _h(backend, "linux_3_8", slab_work_delay=0)
+    a = h.create("a")  # id 2
+    a.write("memory.kmem.limit_in_bytes", "1G")
+    d = h.standard_cache("dentry")
+    d.alloc(a)  # the window: root cache
+    h.run_pending_work()
+    o = d.alloc(a)  # a page of dentry(0:a), charged to a
+    a.remove()
+    assert a.dying and h.by_id(2) == a
+    b = h.create("b")
+    assert b.id == 3  # 2 is still a's
+    o.free()  # the dying clone's last slab: uncharged (3.8: no stock), the clone destroyed
+    assert a not in h and h.root.nr_dying_descendants == 0
+    assert h.create("c").id == 2  # free again
+
+    cur = _h(backend, objcg=False, slab_work_delay=0)
+    a = cur.create("a")
+    d = cur.standard_cache("dentry")
+    d.alloc(a)
+    cur.run_pending_work()
+    o = d.alloc(a)
+    a.remove()
+    assert a.dying and cur.create("b").id == 2  # 4.8+: the id went at offline
+    o.free()
