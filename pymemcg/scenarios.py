@@ -12,8 +12,11 @@ computed by the run; nothing here is a constant of the scenario's outcome.
 2. One workload under the three configurations of
    ``memory.kmem.limit_in_bytes`` against ``memory.limit_in_bytes``
    (4.x-5.15 v1, where a kmem limit is enforced).
-3. A dentry flood in clone mode against objcg mode: needs slab accounting
-   (issue 9), not landed: listed as such.
+3. A dentry flood: in clone mode the cgroup's clone of the dentry cache
+   appears lazily (the first dentry comes from the root cache, uncharged)
+   and its slab pages are charged whole; then two cgroups flood in turns
+   and one frees all of its dentries: the pages it leaves pinned by the
+   other's, and what each is charged, in clone, objcg and none modes.
 4. Many page tables with little user memory (a sparse mapping), with and
    without page-table accounting (x86: 4.8+).
 5. An OOM skewed by kernel memory: the killer scores user pages and page
@@ -204,6 +207,88 @@ def _show_kmem_configs(data: Dict[str, Any]) -> List[str]:
     return out
 
 
+# -- 3. a dentry flood ------------------------------------------------------------------------
+
+_SLAB_MODES = {"clone (3.8-5.8)": {"objcg": False}, "objcg (5.9+)": {},
+               "none": {"slab_mode": "none"}}
+
+
+def _slab_rows(h: Any) -> List[Tuple[str, int, int, int]]:
+    return [(r.name, r.active_objs, r.num_objs, r.nr_slabs * r.pagesperslab)
+            for r in h.slabinfo()]
+
+
+def _flood_alone(mod: ModuleType) -> Dict[str, Any]:
+    """Clone mode: 'flood' allocates 1,000 dentries, one by one."""
+    h = mod.Hierarchy(mod.Config.current(objcg=False))
+    g = h.create("flood")
+    dentry = h.standard_cache("dentry")
+    first = dentry.alloc(g)
+    window = {"cache": first.cache.name, "charged pages": g.memory.usage,
+              "pending work": h.pending_work}
+    for _ in range(999):
+        dentry.alloc(g)
+    return {"window": window, "slabinfo": _slab_rows(h), "tree": snapshot(h),
+            "slab bytes": g.stat["slab_reclaimable"], "kernel": g.stat["kernel"] // PAGE}
+
+
+def _flood_pair(mod: ModuleType, fields: Dict[str, Any]) -> Dict[str, Any]:
+    """a and b allocate 1,000 dentries each, in turns; then a frees all of its."""
+    h = mod.Hierarchy(mod.Config.current(**fields))
+    a, b = h.create("a"), h.create("b")
+    dentry = h.standard_cache("dentry")
+    mine = []
+    for _ in range(1000):
+        mine.append(dentry.alloc(a))
+        dentry.alloc(b)
+    h.run_pending_work()
+    before = sum(r[3] for r in _slab_rows(h))
+    for o in mine:
+        o.free()
+    h.drain_all()
+    pin_b = h.slab_pinning(b)
+    # What b's dentries would take packed: the rest of the pages they hold
+    # are kept only because a's freed slots share them.
+    packed = -(-pin_b.objects // dentry.objects_per_slab) << dentry.order
+    return {"pages before": before, "pages after": sum(r[3] for r in _slab_rows(h)),
+            "b pages": pin_b.pages, "left pinned": pin_b.pages - packed,
+            "kept empty": h.slab_pinning().retained_pages,
+            "a charged": a.memory.usage, "b charged": b.memory.usage,
+            "util": h.slab_utilisation()["total"]}
+
+
+def _run_slab(mod: ModuleType) -> Dict[str, Any]:
+    return {"alone": _flood_alone(mod),
+            "pair": {label: _flood_pair(mod, f) for label, f in _SLAB_MODES.items()}}
+
+
+def _show_slab(data: Dict[str, Any]) -> List[str]:
+    al = data["alone"]
+    w = al["window"]
+    out = ["  clone mode (Config.current(objcg=False)): flood allocates 1,000 dentries (192 B, "
+           "21 per page)",
+           f"  -- the first: served by {w['cache']!r} (the root cache), {w['charged pages']} "
+           f"pages charged, {w['pending work']} clone creation queued",
+           f"  -- after 1,000: {al['kernel']} kernel pages charged to flood, slab_reclaimable "
+           f"{al['slab bytes']:,} bytes; slabinfo (name, objects, slots, pages):"]
+    out += [f"       {n:<20} {act:6} {tot:6} {pg:5}" for n, act, tot, pg in al["slabinfo"]]
+    out += tree_lines(al["tree"])
+    out.append("  a and b allocate 1,000 dentries each, in turns; then a frees all of its "
+               "and every stock is drained:")
+    out.append(f"    {'mode':<16} {'pages before':>12} {'after':>6} {'b uses':>7} "
+               f"{'left pinned':>11} {'kept empty':>10} {'a charged':>10} {'b charged':>10}")
+    for label, d in data["pair"].items():
+        out.append(f"    {label:<16} {d['pages before']:>12} {d['pages after']:>6} "
+                   f"{d['b pages']:>7} {d['left pinned']:>11} {d['kept empty']:>10} "
+                   f"{d['a charged']:>10} {d['b charged']:>10}")
+    out.append("  (left pinned: pages b's dentries hold beyond what they would fill packed, "
+               "kept only because a's freed slots share them.  clone: a's pages come back "
+               "but the empty ones its dying-free clone keeps; shared caches: a's freed "
+               "slots stay inside b's pages, charged to nobody.  Pages charged: after the "
+               "drain)")
+    return out
+
+
 # -- 4. page tables --------------------------------------------------------------------------
 
 
@@ -321,7 +406,7 @@ SCENARIOS: Dict[str, Scenario] = {s.key: s for s in (
     Scenario("kmemlimit", "2. One workload under the three kmem-limit configurations (v1)",
              _run_kmem_configs, _show_kmem_configs),
     Scenario("slab", "3. A dentry flood: per-cgroup slab clones against objcg accounting",
-             None, lambda d: [], missing="slab accounting (issue 9) has not landed"),
+             _run_slab, _show_slab),
     Scenario("pagetables", "4. Many page tables with little user memory", _run_tables,
              _show_tables),
     Scenario("oomskew", "5. An OOM skewed by kernel memory: kills in vain", _run_skew,
@@ -382,6 +467,23 @@ def plot(key: str, data: Any, path: str) -> bool:
             bottom = [b + v for b, v in zip(bottom, vals)]
         ax.set_ylabel("g's memory (pages)")
         ax.set_title("The OOM killer frees what tasks own, never kernel memory", fontsize=10)
+        ax.legend(fontsize=7)
+    elif key == "slab":
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        labels = list(data["pair"])
+        rows = [data["pair"][k] for k in labels]
+        xs = range(len(labels))
+        only_b = [r["b pages"] - r["left pinned"] for r in rows]
+        shared = [r["left pinned"] for r in rows]
+        kept = [r["kept empty"] for r in rows]
+        ax.bar(xs, only_b, label="pages b's dentries fill, packed")
+        ax.bar(xs, shared, bottom=only_b, label="pages a's freed slots leave pinned")
+        ax.bar(xs, kept, bottom=[x + y for x, y in zip(only_b, shared)],
+               label="empty slabs kept")
+        ax.set_xticks(list(xs), labels, fontsize=8)
+        ax.set_ylabel("slab pages after a freed everything")
+        ax.set_ylim(0, 1.45 * max(r["pages after"] for r in rows))  # room for the legend
+        ax.set_title("A dentry flood in turns: what a leaves behind", fontsize=10)
         ax.legend(fontsize=7)
     elif key == "bouncing":
         fig, ax = plt.subplots(figsize=(6, 3.6))
