@@ -209,8 +209,8 @@ def _show_kmem_configs(data: Dict[str, Any]) -> List[str]:
 
 # -- 3. a dentry flood ------------------------------------------------------------------------
 
-_SLAB_MODES = {"clone (3.8-5.8)": {"objcg": False}, "objcg (5.9+)": {},
-               "none": {"slab_mode": "none"}}
+_SLAB_MODES: Dict[str, Dict[str, Any]] = {
+    "clone (3.8-5.8)": {"objcg": False}, "objcg (5.9+)": {}, "none": {"slab_mode": "none"}}
 
 
 def _slab_rows(h: Any) -> List[Tuple[str, int, int, int]]:
@@ -471,18 +471,18 @@ def plot(key: str, data: Any, path: str) -> bool:
     elif key == "slab":
         fig, ax = plt.subplots(figsize=(7, 3.6))
         labels = list(data["pair"])
-        rows = [data["pair"][k] for k in labels]
+        pairs = [data["pair"][k] for k in labels]
         xs = range(len(labels))
-        only_b = [r["b pages"] - r["left pinned"] for r in rows]
-        shared = [r["left pinned"] for r in rows]
-        kept = [r["kept empty"] for r in rows]
+        only_b = [r["b pages"] - r["left pinned"] for r in pairs]
+        shared = [r["left pinned"] for r in pairs]
+        kept = [r["kept empty"] for r in pairs]
         ax.bar(xs, only_b, label="pages b's dentries fill, packed")
         ax.bar(xs, shared, bottom=only_b, label="pages a's freed slots leave pinned")
         ax.bar(xs, kept, bottom=[x + y for x, y in zip(only_b, shared)],
                label="empty slabs kept")
         ax.set_xticks(list(xs), labels, fontsize=8)
         ax.set_ylabel("slab pages after a freed everything")
-        ax.set_ylim(0, 1.45 * max(r["pages after"] for r in rows))  # room for the legend
+        ax.set_ylim(0, 1.45 * max(r["pages after"] for r in pairs))  # room for the legend
         ax.set_title("A dentry flood in turns: what a leaves behind", fontsize=10)
         ax.legend(fontsize=7)
     elif key == "bouncing":
