@@ -102,6 +102,9 @@ __all__ = [
     "run_machine",
     "step_budget",
     "replaced",
+    "MemcgStateMachine",
+    "MACHINE_SETTINGS",
+    "configs",
 ]
 
 #: How many times each edge was reached (name -> count), over all runs since
@@ -4477,3 +4480,8 @@ def make_hierarchy_machine(impl: Any, oracle: Any) -> type[HierarchyComparison]:
     return type(
         name, (HierarchyComparison,), {"impl": impl, "oracle": oracle, "__module__": __name__}
     )
+
+
+# The users' machine (pymemcg/testing/machine.py) and the slab machine
+# (pymemcg/testing/slab.py) build on the pieces above.
+from .machine import MACHINE_SETTINGS, MemcgStateMachine, configs  # noqa: E402
