@@ -256,7 +256,8 @@ def run_machine(
         while STEP_COUNT["total"] < target and runs < max_runs:
             examples = math.ceil((target - STEP_COUNT["total"]) / (mean_fill * steps_per_example))
             n = min(examples_per_run, max(10, examples))
-            run_state_machine_as_test(machine, settings=machine_settings(n, steps_per_example))
+            run_state_machine_as_test(_run_seeded(machine, runs),
+                                      settings=machine_settings(n, steps_per_example))
             runs += 1
 
     def missing() -> list[str]:
@@ -276,6 +277,21 @@ def run_machine(
         missing_at_budget=missing_at_budget,
         missing=missing(),
     )
+
+
+def _run_seeded(machine: type, run: int) -> type:
+    """``machine`` itself, unless a seed is forced (``pytest --hypothesis-seed``):
+    then a subclass seeded from that seed and the run's number.  A forced
+    seed would otherwise give every run the same examples (Hypothesis also
+    turns its database off then), and the search for missing edges would
+    repeat the same steps forever."""
+    import hypothesis.core
+
+    forced = getattr(hypothesis.core, "global_force_seed", None)
+    if forced is None:
+        return machine
+    seeded = type(machine.__name__, (machine,), {"__module__": machine.__module__})
+    return hypothesis.seed(hash((forced, run)) & 0xFFFFFFFF)(seeded)
 
 
 def replaced(module: types.ModuleType, name: str, **attrs: Any) -> types.ModuleType:
@@ -3499,8 +3515,10 @@ class HierarchyComparison(RuleBasedStateMachine):
         i = sk.cg
         from ..gfp import GFP_NOFAIL
 
+        # One charge in four squeezes first: "socket charge refused" is a
+        # required edge, and one in eight left it unreached in a third of runs.
         if i is not None and cfg.version == 2 and self.status[i] == "online" and not data.draw(
-            st.integers(0, 7), label="squeeze first"
+            st.integers(0, 3), label="squeeze first"
         ):
             # memory.max just above the usage: the charge meets the limit.
             u = self._counter(ORACLE, i, "memory")["usage"]
