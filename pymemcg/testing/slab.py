@@ -400,9 +400,22 @@ class SlabComparison(RuleBasedStateMachine):
                         c.name, c.lists, c.min_partial)
                     record_edge("slab: clone emptied, pages back")
         if (i in self.zombies and self.config.slab == "clone"
-                and not self._has_clone_slabs_of(i)):
+                and not self._has_clone_slabs_of(i) and not self._held_otherwise(i)):
             # Nothing of its clones is left: the zombie is gone.
             assert self._status(ORACLE, i) == "freed", (i, self._status(ORACLE, i))
+
+    def _held_otherwise(self, i: int) -> bool:
+        """Does something but its clones hold cgroup i: a child not freed
+        (dying: a zombie of its own), or a queued clone creation (delay 0:
+        it runs only when asked)?"""
+        h = self.h[ORACLE]
+        cg = self.cgs[ORACLE][i]
+        if any(m is cg for m, _, _ in h._slab.pending):
+            return True
+        for j, c in enumerate(self.cgs[ORACLE]):
+            if j != i and self._status(ORACLE, j) != "freed" and c.parent is cg:
+                return True
+        return False
 
     def _index(self, cg: Any) -> int:
         for i, c in enumerate(self.cgs[ORACLE]):
