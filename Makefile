@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SOURCES := $(wildcard csrc/*.c csrc/*.h) pymemcg/_build.py setup.py pyproject.toml
 
-.PHONY: all venv demo test test-c test-python typecheck bench clean
+.PHONY: all venv demo test test-deep test-c test-python typecheck bench clean
 
 all: venv
 
@@ -23,7 +23,18 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m pymemcg demo
 
-test: test-c test-python typecheck
+# The C programs and the Python suite run side by side (two jobs: the machines
+# this must fit have two cores), each one's output kept together; then mypy.
+test: $(STAMP)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-c test-python
+	@$(MAKE) --no-print-directory typecheck
+
+# The state machines and the fuzzers with ten times CI's budget (a few minutes more).
+test-deep: $(STAMP) fuzz-deps-optional
+	PYMEMCG_HIERARCHY_STEPS=30000 PYMEMCG_MACHINE_STEPS=50000 PYMEMCG_SLAB_STEPS=20000 \
+	PYMEMCG_FUZZ_SECONDS=40 HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q \
+	tests/test_hierarchy_machine.py tests/test_page_counter_machine.py \
+	tests/test_slab_machine.py tests/test_fuzz_short.py
 
 # Standalone C programs from csrc/, under ASan+UBSan and under TSan.
 test-c:

@@ -3,7 +3,7 @@
 Each harness runs in its own process (a crash of the C core must not take
 pytest down with it), all of them side by side (one per CPU, at most four),
 for ``PYMEMCG_FUZZ_RUNS`` executions (defaults below) or
-``PYMEMCG_FUZZ_SECONDS`` seconds of fuzzing (default 8), whichever comes
+``PYMEMCG_FUZZ_SECONDS`` seconds of fuzzing (default 4), whichever comes
 first, from the checked-in seeds, with a fixed seed.  About 12 s of wall
 time on two free CPUs.
 
@@ -36,7 +36,7 @@ HAVE_ATHERIS = run_all.atheris_available()
 def fuzz_results(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
     """Run every harness once, in parallel subprocesses; name -> run_all.Result."""
     workdir = str(tmp_path_factory.mktemp("fuzz"))
-    seconds = float(os.environ.get("PYMEMCG_FUZZ_SECONDS", 8))
+    seconds = float(os.environ.get("PYMEMCG_FUZZ_SECONDS", 4))
     engine = "atheris" if HAVE_ATHERIS else "hypothesis"
     workers = max(1, min(len(run_all.HARNESSES), os.cpu_count() or 1))
 

@@ -2,7 +2,7 @@
 (pymemcg.testing.HierarchyComparison).
 
 ``test_c_hierarchy_matches_model`` runs the machine for a budget of rule
-executions: ``PYMEMCG_HIERARCHY_STEPS`` if set, else 8000 in CI (``CI`` set
+executions: ``PYMEMCG_HIERARCHY_STEPS`` if set, else 3000 in CI (``CI`` set
 or ``HYPOTHESIS_PROFILE=ci``) and 1500 otherwise.  It reports the step count
 and how often each edge was reached (in the "pymemcg report" section of
 pytest's summary; also stored in the pytest cache under
@@ -52,7 +52,7 @@ EXAMPLES_PER_RUN = 100
 
 
 def test_c_hierarchy_matches_model(request: pytest.FixtureRequest, report: Any) -> None:
-    budget = testing.step_budget("PYMEMCG_HIERARCHY_STEPS", ci_steps=8000, dev_steps=1500)
+    budget = testing.step_budget("PYMEMCG_HIERARCHY_STEPS", ci_steps=3000, dev_steps=1500)
     run = testing.run_machine(
         testing.make_hierarchy_machine(pymemcg, pymemcg.model),
         budget,

@@ -1,7 +1,7 @@
 """The C core against the pure-Python oracle, step by step (pymemcg.testing).
 
 ``test_c_core_matches_model`` runs :class:`pymemcg.testing.PageCounterComparison`
-for a budget of rule executions: ``PYMEMCG_MACHINE_STEPS`` if set, else 20000
+for a budget of rule executions: ``PYMEMCG_MACHINE_STEPS`` if set, else 5000
 in CI (``CI`` set or ``HYPOTHESIS_PROFILE=ci``) and 3000 otherwise.  It reports
 the step count and how often each edge was reached (in the "pymemcg report"
 section of pytest's summary, shown even under capture: the edges with -v or
@@ -36,7 +36,7 @@ EXAMPLES_PER_RUN = 250
 
 
 def test_c_core_matches_model(request: pytest.FixtureRequest, report: Any) -> None:
-    budget = testing.step_budget("PYMEMCG_MACHINE_STEPS", ci_steps=20000, dev_steps=3000)
+    budget = testing.step_budget("PYMEMCG_MACHINE_STEPS", ci_steps=5000, dev_steps=3000)
     run = testing.run_machine(
         testing.make_comparison_machine(pymemcg, pymemcg.model),
         budget,

@@ -2,7 +2,7 @@
 (pymemcg.testing.slab.SlabComparison).
 
 ``test_c_slab_matches_model`` runs the machine for a budget of rule
-executions: ``PYMEMCG_SLAB_STEPS`` if set, else 4000 in CI (``CI`` set or
+executions: ``PYMEMCG_SLAB_STEPS`` if set, else 2000 in CI (``CI`` set or
 ``HYPOTHESIS_PROFILE=ci``) and 1500 otherwise, over every slab mode (clone
 with and without 5.3's reparenting, on v2, a 4.x v1 and the 3.8 preset;
 objcg on v2 and v1; none).  It reports the steps and edge counts in the
@@ -34,7 +34,7 @@ EXAMPLES_PER_RUN = 60
 
 
 def test_c_slab_matches_model(report: Any) -> None:
-    budget = testing.step_budget("PYMEMCG_SLAB_STEPS", ci_steps=4000, dev_steps=1500)
+    budget = testing.step_budget("PYMEMCG_SLAB_STEPS", ci_steps=2000, dev_steps=1500)
     run = testing.run_machine(
         tslab.make_slab_machine(pymemcg, pymemcg.model),
         budget,
