@@ -40,8 +40,10 @@ test-deep: $(STAMP) fuzz-deps-optional
 test-c:
 	$(MAKE) -C tests/c check
 
+# Two pytest-xdist workers, a test file each at a time (the packaging tests share
+# their build; a machine's runs stay in one process).
 test-python: $(STAMP) fuzz-deps-optional
-	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -n 2 --dist loadfile
 
 # mypy --strict over the package, as [tool.mypy] of pyproject.toml sets it (mypy and
 # types-cffi come with the `test` extra).  Its cache, build/mypy_cache, makes a re-run

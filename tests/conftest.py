@@ -46,6 +46,18 @@ def report() -> "Callable[[str], None]":
     return _REPORT.append
 
 
+def pytest_sessionfinish(session: Any) -> None:
+    """Under pytest-xdist a worker hands its report lines to the controller."""
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["pymemcg_report"] = list(_REPORT)
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller collects each worker's report lines (pytest-xdist)."""
+    _REPORT.extend(getattr(node, "workeroutput", {}).get("pymemcg_report", []))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The report, quiet by default: the totals; every edge's count with
     ``-v`` or ``PYMEMCG_EDGES=1`` (a missing required edge fails its test
