@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase, given, settings
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 import pymemcg
 import pymemcg.model
-from pymemcg.testing import MACHINE_SETTINGS, MemcgStateMachine
+from pymemcg.testing import MACHINE_SETTINGS, MemcgStateMachine, build_tree, trees
 
 
 def _run(cls: type, examples: int = 15, **kw: Any) -> None:
@@ -78,3 +78,13 @@ def test_the_ledger_follows_3_8_reparenting() -> None:
         presets = ("linux_3_8",)
 
     _run(Only38, 15)
+
+
+@given(shape=trees(max_size=8))
+@settings(max_examples=50, deadline=None)
+def test_trees_build_the_same_tree_on_both_backends(shape: list[tuple[int, str]]) -> None:
+    made = [build_tree(mc.Hierarchy(mc.Config.current()), shape) for mc in (pymemcg, pymemcg.model)]
+    assert [cg.path for cg in made[0]] == [cg.path for cg in made[1]]
+    # Every step made a child of an online cgroup, or hit a taken name.
+    assert len(made[0]) <= len(shape)
+    assert len({cg.path for cg in made[0]}) == len(made[0])

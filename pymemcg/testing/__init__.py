@@ -105,6 +105,8 @@ __all__ = [
     "MemcgStateMachine",
     "MACHINE_SETTINGS",
     "configs",
+    "trees",
+    "build_tree",
 ]
 
 #: How many times each edge was reached (name -> count), over all runs since
@@ -1473,6 +1475,30 @@ def _config_mixes() -> st.SearchStrategy[dict[str, Any]]:
         }
     )
 _CG_NAMES = ("a", "b", "c", "d", "e")
+
+
+def trees(min_size: int = 0, max_size: int = 5,
+          names: Sequence[str] = _CG_NAMES) -> st.SearchStrategy[list[tuple[int, str]]]:
+    """Cgroup trees as creation steps: ``(pick, name)`` pairs, each making a
+    child named ``name`` of the ``pick``-th online cgroup (modulo how many
+    there are, the root first).  :func:`build_tree` applies them; the
+    machines start from such trees (names repeat: a step whose name is taken
+    fails with EEXIST, as mkdir does)."""
+    return st.lists(st.tuples(st.integers(0, 15), st.sampled_from(tuple(names))),
+                    min_size=min_size, max_size=max_size)
+
+
+def build_tree(h: Any, shape: Sequence[tuple[int, str]]) -> list[Any]:
+    """Apply :func:`trees`' steps to hierarchy ``h`` (either backend): the
+    cgroups made, in order (a step whose name is taken makes none)."""
+    made = []
+    for pick, name in shape:
+        online = [cg for cg in h.cgroups() if cg.online]
+        try:
+            made.append(online[pick % len(online)].create(name))
+        except ExistsError:
+            pass
+    return made
 #: Names mkdir refuses, with the error (its errno) the kernel gives.
 _BAD_CG_NAME_ERRORS = {"": InvalidError, ".": ExistsError, "..": ExistsError, "x/y": InvalidError,
                        "a\nb": InvalidError}
@@ -2195,9 +2221,9 @@ class HierarchyComparison(RuleBasedStateMachine):
         hook_k=st.sampled_from((0, 1, 4, 32)),
         kmem_on_root=st.booleans(),
         shape=st.one_of(
-            st.lists(st.tuples(st.integers(0, 15), st.sampled_from(_CG_NAMES)), max_size=5),
+            trees(max_size=5),
             # Wide trees: eight cgroups on one CPU evict from seven slots.
-            st.lists(st.tuples(st.integers(0, 15), st.sampled_from(_CG_NAMES)), min_size=8, max_size=10),
+            trees(min_size=8, max_size=10),
         ),
         deep=st.sampled_from((0,) * 9 + (16,)),
         mix=st.one_of(st.just({}), st.just({}), st.just({}), _config_mixes()),

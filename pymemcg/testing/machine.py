@@ -43,6 +43,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from ..errors import ChargeError, KilledError, MemcgError
 
 __all__ = ["MemcgStateMachine", "MACHINE_SETTINGS", "configs"]
+# The tree strategy (pymemcg.testing.trees) lives with the project's machines.
 
 #: Settings for users' machines.  Each relaxation, and why:
 #: - ``deadline=None``: a step may reclaim, run the OOM killer or drain every
@@ -141,8 +142,13 @@ class MemcgStateMachine(RuleBasedStateMachine):
 
     @initialize(data=st.data())
     def setup(self, data: st.DataObject) -> None:
+        """A configuration (:func:`configs`) and a first tree (the project's
+        machines start from the same :func:`pymemcg.testing.trees`)."""
+        from . import build_tree, trees
+
         self.config = data.draw(configs(self.backend, self.presets), label="config")
         self.h = self.backend.Hierarchy(self.config, reclaim=self.reclaim)
+        build_tree(self.h, data.draw(trees(max_size=4), label="tree"))
 
     def teardown(self) -> None:
         if self.h is not None:
