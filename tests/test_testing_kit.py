@@ -12,7 +12,8 @@ from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 import pymemcg
 import pymemcg.model
-from pymemcg.testing import MACHINE_SETTINGS, MemcgStateMachine, build_tree, trees
+from pymemcg.testing import (MACHINE_SETTINGS, MemcgStateMachine, as_records, build_tree,
+                             operations, trees)
 
 
 def _run(cls: type, examples: int = 15, **kw: Any) -> None:
@@ -88,3 +89,17 @@ def test_trees_build_the_same_tree_on_both_backends(shape: list[tuple[int, str]]
     # Every step made a child of an online cgroup, or hit a taken name.
     assert len(made[0]) <= len(shape)
     assert len({cg.path for cg in made[0]}) == len(made[0])
+
+
+@given(shape=trees(max_size=6), steps=operations(ncpus=2))
+@settings(max_examples=60, deadline=None)
+def test_operation_sequences_replay_alike_on_both_backends(
+        shape: list[tuple[int, str]], steps: list[tuple[str, int, int, int, bool]]) -> None:
+    results = []
+    for mc in (pymemcg, pymemcg.model):
+        h = mc.Hierarchy(mc.Config.current(ncpus=2, charge_batch=8))
+        cgs = [h.root] + build_tree(h, shape)
+        out = h.replay(mc.ops(as_records(cgs, steps)))
+        results.append(([int(x) for x in out],
+                         [(cg.memory.usage, cg.stat["kernel"]) for cg in cgs]))
+    assert results[0] == results[1]

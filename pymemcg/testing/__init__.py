@@ -107,6 +107,8 @@ __all__ = [
     "configs",
     "trees",
     "build_tree",
+    "operations",
+    "as_records",
 ]
 
 #: How many times each edge was reached (name -> count), over all runs since
@@ -1486,6 +1488,37 @@ def trees(min_size: int = 0, max_size: int = 5,
     fails with EEXIST, as mkdir does)."""
     return st.lists(st.tuples(st.integers(0, 15), st.sampled_from(tuple(names))),
                     min_size=min_size, max_size=max_size)
+
+
+def operations(ncpus: int = 1, max_size: int = 40
+               ) -> st.SearchStrategy[list[tuple[str, int, int, int, bool]]]:
+    """Operation sequences: ``(op, pick, nr_pages, cpu, kmem)`` steps, ``op``
+    one of charge, uncharge, drain, drain_all; ``pick`` chooses a cgroup
+    (modulo how many there are); CPUs below ``ncpus``.  :func:`as_records`
+    turns them into :func:`pymemcg.ops` records for a hierarchy."""
+    step = st.tuples(st.sampled_from(("charge", "charge", "charge", "uncharge", "uncharge",
+                                      "drain", "drain_all")),
+                     st.integers(0, 15), st.integers(0, 80), st.integers(0, ncpus - 1),
+                     st.booleans())
+    return st.lists(step, max_size=max_size)
+
+
+def as_records(cgroups: Sequence[Any], steps: Sequence[tuple[str, int, int, int, bool]]
+               ) -> list[tuple[Any, ...]]:
+    """:func:`operations`' steps as record tuples for :func:`pymemcg.ops`
+    over ``cgroups`` (of either backend)."""
+    out: list[tuple[Any, ...]] = []
+    for op, pick, n, cpu, kmem in steps:
+        cg = cgroups[pick % len(cgroups)]
+        if op == "drain":
+            out.append(("drain", None, 0, cpu))
+        elif op == "drain_all":
+            out.append(("drain_all", None, 0, cpu))
+        elif op == "charge":
+            out.append(("charge", cg, n, cpu, None, kmem))
+        else:
+            out.append(("uncharge", cg, n, cpu, 0, kmem))
+    return out
 
 
 def build_tree(h: Any, shape: Sequence[tuple[int, str]]) -> list[Any]:
