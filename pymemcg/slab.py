@@ -33,78 +33,28 @@ from __future__ import annotations
 
 import array
 import errno as _errno
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ._common import check_bool, check_count, check_int
 from ._common import check_cpu as _check_cpu
 from ._core import ffi, lib
 from .errors import ChargeError, InvalidError, InvalidTypeError, KilledError, StaleHandleError
 from .gfp import GFP_KERNEL, check_gfp
+from ._slab_common import (
+    OBJCG_POINTER_SIZE,
+    STANDARD_CACHES,
+    ObjStock,
+    SlabinfoRow,
+    SlabPinning,
+    check_cache_geometry,
+    check_cache_name,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .hierarchy import Cgroup, Hierarchy, Task
 
 __all__ = ["KmemCache", "SlabObject", "SlabinfoRow", "SlabPinning", "ObjStock",
            "STANDARD_CACHES", "OBJCG_POINTER_SIZE"]
-
-#: Bytes an objcg-mode object is charged on top of its slot (the objcg pointer).
-OBJCG_POINTER_SIZE = 8
-
-#: Ready-made caches: name -> :meth:`Hierarchy.kmem_cache_create` arguments.
-#: Sizes are configuration, not truth: the slot sizes (``objsize`` of
-#: /proc/slabinfo) of a typical x86-64 distribution kernel of the 6.x series;
-#: they move with the kernel version and its configuration, so check your
-#: own /proc/slabinfo.  ``account``: created with SLAB_ACCOUNT (all of these
-#: are, in kernels since 4.5); ``reclaimable``: SLAB_RECLAIM_ACCOUNT (dentry
-#: and the inode caches).  The experiment of issue 9 fixes dentry 192 B, filp
-#: 256 B, an inode-like cache of 640 B and vm_area_struct 176 B.
-STANDARD_CACHES: Dict[str, Dict[str, Any]] = {
-    "dentry": dict(object_size=192, reclaimable=True),
-    "filp": dict(object_size=256),
-    "inode_cache": dict(object_size=640, reclaimable=True),
-    "vm_area_struct": dict(object_size=176),
-    "mm_struct": dict(object_size=1344, align=64),
-    "task_struct": dict(object_size=9984, align=64),
-    "signal_cache": dict(object_size=1152, align=64),
-    "sighand_cache": dict(object_size=2112, align=64),
-    "files_cache": dict(object_size=704, align=64),
-    "cred_jar": dict(object_size=192, align=64),
-    "anon_vma": dict(object_size=104),
-    "pid": dict(object_size=128, align=64),
-}
-
-
-class SlabinfoRow(NamedTuple):
-    """One cache's line of slabinfo (SLUB's ``get_slabinfo()``)."""
-
-    name: str
-    cgroup: Optional["Cgroup"]      # a clone's cgroup now; None for a root cache
-    active_objs: int
-    num_objs: int                   # slabs * objects per slab
-    objsize: int                    # the slot
-    objperslab: int
-    pagesperslab: int
-    nr_slabs: int
-    dying: bool
-
-
-class SlabPinning(NamedTuple):
-    """What one cgroup's objects pin (see :meth:`Hierarchy.slab_pinning`)."""
-
-    shared_pages: int               # pages with its live objects and another cgroup's
-    retained_pages: int             # pages that would stay if it freed all of its objects
-    objects: int                    # its live objects
-    pages: int                      # pages holding at least one of them
-
-
-class ObjStock(NamedTuple):
-    """A CPU's object stock (objcg mode)."""
-
-    cgroup: Optional["Cgroup"]      # the objcg cached (its cgroup), or None
-    nr_bytes: int
-    slab_reclaimable: int           # statistic deltas not flushed yet, bytes
-    slab_unreclaimable: int
-
 
 def _cache_flags(account: bool, reclaimable: bool) -> int:
     return ((lib.PMC_CACHE_ACCOUNT if check_bool(account, "account") else 0)
@@ -115,7 +65,7 @@ def create(hier: "Hierarchy", name: str, object_size: int, align: int = 8, accou
            order: Optional[int] = None, reclaimable: bool = False,
            min_partial: Optional[int] = None) -> "KmemCache":
     """:meth:`Hierarchy.kmem_cache_create`."""
-    raw = check_cache_name(name)
+    raw = check_cache_name(name).encode()
     size = check_int(object_size, "object_size")
     align = check_int(align, "align")
     check_cache_geometry(size, align)
@@ -131,23 +81,6 @@ def create(hier: "Hierarchy", name: str, object_size: int, align: int = 8, accou
         raise InvalidError(f"kmem_cache_create {name!r}: no {size}-byte object fits a slab "
                            f"of order {o}")
     return hier._kmem_cache(_check(r, "kmem_cache_create"))
-
-
-def check_cache_name(name: object) -> bytes:
-    """A cache name: 1..64 bytes of printable ASCII without spaces."""
-    if not isinstance(name, str):
-        raise InvalidTypeError(f"a cache name is a str, not {type(name).__name__}")
-    if not 1 <= len(name) <= 64 or not all("\x21" <= c <= "\x7e" for c in name):
-        raise InvalidError(f"a cache name is 1..64 printable ASCII characters without "
-                           f"spaces: {name!r}")
-    return name.encode()
-
-
-def check_cache_geometry(object_size: int, align: int) -> None:
-    if not 1 <= object_size <= 32768:
-        raise InvalidError(f"object_size must be in 1..32768, not {object_size}")
-    if not 8 <= align <= 4096 or align & (align - 1):
-        raise InvalidError(f"align must be a power of two in 8..4096, not {align}")
 
 
 def _check(r: int, what: str) -> int:

@@ -38,7 +38,7 @@ import array
 import errno
 import heapq
 from collections import deque
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union, cast
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 from .._common import PAGE_SIZE, check_bool, check_count, check_int
 from .._common import check_cpu as _check_cpu
@@ -52,6 +52,15 @@ from ..errors import (
     StaleHandleError,
 )
 from ..gfp import GFP_KERNEL, check_gfp
+from .._slab_common import (
+    OBJCG_POINTER_SIZE,
+    STANDARD_CACHES,
+    ObjStock,
+    SlabinfoRow,
+    SlabPinning,
+    check_cache_geometry,
+    check_cache_name,
+)
 
 if TYPE_CHECKING:
     from .hierarchy import Cgroup, Hierarchy, Task
@@ -73,13 +82,10 @@ PAGE_SHIFT = 12
 SLUB_MAX_ORDER = 3
 #: The largest object (PAGE_SIZE << slub_max_order).
 OBJECT_SIZE_MAX = PAGE_SIZE << SLUB_MAX_ORDER
-#: sizeof(struct obj_cgroup *): what objcg mode charges on top of the slot.
-OBJCG_PTR_SIZE = 8
 #: SLUB's MIN_PARTIAL and MAX_PARTIAL.
 MIN_PARTIAL = 5
 MAX_PARTIAL = 10
 MIN_PARTIAL_LIMIT = 1 << 20
-NAME_MAX = 64
 
 #: The statistics (bytes) of slab memory, by SLAB_RECLAIM_ACCOUNT: index 0
 #: reclaimable, 1 unreclaimable (NR_SLAB_RECLAIMABLE_B, NR_SLAB_UNRECLAIMABLE_B).
@@ -94,57 +100,6 @@ _SLAB_GEN_MASK = (1 << 11) - 1
 _CACHE_SLOT_BITS = 22
 _CACHE_SLOT_MAX = (1 << _CACHE_SLOT_BITS) - 1
 _CACHE_GEN_MASK = (1 << 24) - 1
-
-#: Ready-made caches: name -> kmem_cache_create() keyword arguments.  The
-#: same table as ``pymemcg.slab.STANDARD_CACHES`` (copied: that module needs
-#: the compiled core, and the model must import without it).
-STANDARD_CACHES: dict[str, dict[str, Any]] = {
-    "dentry": dict(object_size=192, reclaimable=True),
-    "filp": dict(object_size=256),
-    "inode_cache": dict(object_size=640, reclaimable=True),
-    "vm_area_struct": dict(object_size=176),
-    "mm_struct": dict(object_size=1344, align=64),
-    "task_struct": dict(object_size=9984, align=64),
-    "signal_cache": dict(object_size=1152, align=64),
-    "sighand_cache": dict(object_size=2112, align=64),
-    "files_cache": dict(object_size=704, align=64),
-    "cred_jar": dict(object_size=192, align=64),
-    "anon_vma": dict(object_size=104),
-    "pid": dict(object_size=128, align=64),
-}
-
-
-class SlabinfoRow(NamedTuple):
-    """One cache as /proc/slabinfo (or memory.kmem.slabinfo) shows it."""
-
-    name: str
-    cgroup: Optional["Cgroup"]
-    active_objs: int
-    num_objs: int
-    objsize: int
-    objperslab: int
-    pagesperslab: int
-    nr_slabs: int
-    dying: bool
-
-
-class SlabPinning(NamedTuple):
-    """What a cgroup's objects pin (``Hierarchy.slab_pinning``)."""
-
-    shared_pages: int  # pages with its live objects and another cgroup's
-    retained_pages: int  # pages that would stay if it freed all of its objects
-    objects: int  # its live objects
-    pages: int  # pages holding at least one of them
-
-
-class ObjStock(NamedTuple):
-    """A CPU's object stock (objcg mode)."""
-
-    cgroup: Optional["Cgroup"]  # the objcg cached (its cgroup), or None
-    nr_bytes: int
-    slab_reclaimable: int  # statistic deltas not flushed yet, bytes
-    slab_unreclaimable: int
-
 
 # ---------------------------------------------------------------------- sizing
 
@@ -181,21 +136,6 @@ def calculate_order(size: int, nr_cpus: int) -> int:
 def default_min_partial(size: int) -> int:
     """``set_min_partial()``: ilog2(size) / 2 within MIN_PARTIAL..MAX_PARTIAL."""
     return min(MAX_PARTIAL, max(MIN_PARTIAL, (size.bit_length() - 1) // 2))
-
-
-def _check_cache_name(name: object) -> str:
-    if isinstance(name, str):
-        try:
-            raw = name.encode("ascii")
-        except UnicodeEncodeError:
-            raise InvalidError(f"cache name {name!r}: printable ASCII only") from None
-    else:
-        raise InvalidTypeError(f"cache name must be a str, not {type(name).__name__}")
-    if not 1 <= len(raw) <= NAME_MAX:
-        raise InvalidError(f"cache name must be 1..{NAME_MAX} bytes, got {len(raw)}")
-    if any(not 0x21 <= b <= 0x7E for b in raw):
-        raise InvalidError(f"cache name {raw!r}: printable ASCII without spaces only")
-    return raw.decode("ascii")
 
 
 def _nearest_online(cg: "Cgroup") -> "Cgroup":
@@ -895,7 +835,7 @@ class SlabState:
             s, slot = self._take(cache, task, cpu, gfp)
             charged = 0
             if self.mode == "objcg" and accounted:
-                size = root._size + OBJCG_PTR_SIZE
+                size = root._size + OBJCG_POINTER_SIZE
                 try:
                     ret, over = self._obj_charge_account(memcg, task, gfp, size,
                                                          0 if root._reclaimable else 1, cpu)
@@ -1219,13 +1159,10 @@ class SlabHierarchyMixin:
         debugging).  Bad arguments raise :class:`InvalidError` (or
         :class:`InvalidTypeError` for a non-integer)."""
         h = self._hier()
-        nm = _check_cache_name(name)
+        nm = check_cache_name(name)
         osize = check_int(object_size, "object_size")
-        if not 1 <= osize <= OBJECT_SIZE_MAX:
-            raise InvalidError(f"object_size must be in 1..{OBJECT_SIZE_MAX}, got {osize}")
         al = check_int(align, "align")
-        if not 8 <= al <= PAGE_SIZE or al & (al - 1):
-            raise InvalidError(f"align must be a power of two in 8..{PAGE_SIZE}, got {al}")
+        check_cache_geometry(osize, al)
         acc = check_bool(account, "account")
         rec = check_bool(reclaimable, "reclaimable")
         size = slab_size(osize, al)
