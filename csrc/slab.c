@@ -25,6 +25,9 @@
  * freed object whose slot was taken again is the new object, as a stale
  * pointer is in the kernel; the Python wrapper remembers its own frees.
  *
+ * The objcg era's object stock is in objcg.c, what callers read in
+ * api_slab.c, the shared structures in slab.h.
+ *
  * Locking.  Every cache, slab and clone is under the hierarchy's slab lock.
  * Order: h->lock, then the slab lock, then a CPU lock.  Charging may call
  * the reclaim callback, so it runs with no lock held: an allocation takes
@@ -36,107 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memcg.h"
+#include "slab.h"
 
 #define RELAXED memory_order_relaxed
 
-#define SLAB_MAX_ORDER 3                        /* slub_max_order: PAGE_ALLOC_COSTLY_ORDER */
-#define SLAB_MIN_PARTIAL 5
-#define SLAB_MAX_PARTIAL 10
-#define OBJCG_PTR_SIZE 8                        /* sizeof(struct obj_cgroup *) */
-#define OBJ_SLOT_BITS 12
-#define OBJ_SLAB_BITS 24
-#define OBJ_GEN_BITS 11
-#define OBJ_SLAB_SHIFT OBJ_SLOT_BITS
-#define OBJ_GEN_SHIFT (OBJ_SLOT_BITS + OBJ_SLAB_BITS)
-#define SLAB_CHUNK 4096u
-#define SLAB_MAX_INDEX ((1u << OBJ_SLAB_BITS) - 1)
-#define SLOT_NONE 0xffffu                       /* end of a free list */
-#define SLOT_USED 0xfffeu                       /* the slot holds an object */
-#define SLOT_FREEING 0xfffdu                    /* checked by a bulk free, not freed yet */
-#define OWNER_CHARGED (1ull << 63)              /* the object charged its owner's objcg */
-#define CACHE_SLOT_BITS 22
-#define CACHE_GEN_MASK ((1u << 24) - 1)
-#define CACHE_KIND (1ull << 46)
-
-enum slab_list { SLAB_PARTIAL, SLAB_FULL, SLAB_EMPTY, SLAB_NR_LISTS };
-
-struct slab {
-	struct kmem_cache *cache;
-	struct slab *prev, *next;       /* on its cache's list */
-	int64_t *owner;                 /* [objects]: the allocating cgroup's handle (| OWNER_CHARGED) */
-	uint16_t *free_next;            /* [objects]: the free list, SLOT_USED for an object */
-	uint32_t index;
-	uint16_t inuse;
-	uint16_t free_head;
-	uint8_t list;
-	bool charged;                   /* clone: its pages are charged to cache->memcg */
-};
-
-struct slab_list_head {
-	struct slab *head, *tail;
-	long nr;
-};
-
-struct kmem_cache {
-	struct slab_state *ss;
-	uint32_t slot, gen;
-	char *name;
-	int object_size, size, align, order, objects;
-	uint32_t flags;
-	long min_partial;
-	struct slab_list_head lists[SLAB_NR_LISTS];
-	long active_objs, nr_slabs;
-	/* A root cache: its clones in creation order, and by memcg id. */
-	struct kmem_cache *root;
-	struct kmem_cache *clones_head, *clones_tail, *next_clone, *prev_clone;
-	struct kmem_cache **by_id;
-	/* [by_id_len]: the cgroup of this memcg id whose clone's creation is queued. */
-	struct mem_cgroup **queued;
-	uint32_t by_id_len;
-	/* A clone: its cgroup now (referenced) and the one it was made for. */
-	struct mem_cgroup *memcg;
-	int64_t origin;
-	struct kmem_cache *next_of_memcg, *prev_of_memcg;
-	bool dying;
-	long inflight;                  /* allocations charging a new page for it */
-	struct kmem_cache *next_root;   /* the root caches, in creation order */
-};
-
-struct slab_entry {
-	struct slab *slab;
-	uint16_t gen;
-};
-
-struct pending {
-	struct mem_cgroup *memcg;       /* referenced */
-	struct kmem_cache *root;
-	uint64_t due;
-	struct pending *next;
-};
-
-struct slab_state {
-	pthread_mutex_t lock;
-	struct pmc_hierarchy *h;
-	/* Caches by handle slot: a table that grows (read under the lock only). */
-	struct kmem_cache **caches;
-	uint32_t *cache_gens;
-	uint32_t nr_cache_slots, cap_cache_slots;
-	uint32_t *free_cache_slots;
-	uint32_t nr_free_cache_slots;
-	struct kmem_cache *roots_head, *roots_tail;
-	/* Slabs by index: chunks of SLAB_CHUNK entries, a free stack of indices. */
-	struct slab_entry *chunks[(SLAB_MAX_INDEX + 1) / SLAB_CHUNK];
-	uint32_t nr_slab_indices;       /* ever used, index 0 never */
-	uint32_t *free_slabs;
-	uint32_t nr_free_slabs, cap_free_slabs;
-	/* Clone mode: queued creations, the allocation clock. */
-	struct pending *pend_head, **pend_tail;
-	long nr_pending;
-	uint64_t alloc_seq;
-	/* kmem cache ids (kmemcg_id), lowest free first: under h->lock. */
-	uint64_t kmemcg_ids[65536 / 64];
-};
 
 /* --- small helpers ----------------------------------------------------------- */
 
@@ -202,31 +108,9 @@ static long default_min_partial(unsigned int size)
 	return m < SLAB_MIN_PARTIAL ? SLAB_MIN_PARTIAL : m > SLAB_MAX_PARTIAL ? SLAB_MAX_PARTIAL : m;
 }
 
-static int cache_stat(const struct kmem_cache *s)
-{
-	return s->flags & PMC_CACHE_RECLAIMABLE ? MEMCG_STAT_SLAB_RECLAIMABLE_B
-						: MEMCG_STAT_SLAB_UNRECLAIMABLE_B;
-}
-
-static long obj_full_size(const struct kmem_cache *s)
-{
-	return (long)s->size + OBJCG_PTR_SIZE;
-}
-
-static long cache_min_partial(const struct kmem_cache *s)
-{
-	return s->dying ? 0 : s->min_partial;
-}
-
 /* --- handles ----------------------------------------------------------------- */
 
-static int64_t cache_handle(const struct kmem_cache *s)
-{
-	return (int64_t)(((uint64_t)s->ss->h->tag << MEMCG_HANDLE_TAG_SHIFT) | CACHE_KIND |
-			 ((uint64_t)s->gen << CACHE_SLOT_BITS) | s->slot);
-}
-
-static struct kmem_cache *cache_lookup(struct slab_state *ss, int64_t handle, int64_t *err)
+struct kmem_cache *cache_lookup(struct slab_state *ss, int64_t handle, int64_t *err)
 {
 	uint64_t v = (uint64_t)handle;
 	uint32_t slot = (uint32_t)(v & ((1u << CACHE_SLOT_BITS) - 1));
@@ -250,15 +134,8 @@ static int64_t obj_handle(struct pmc_hierarchy *h, const struct slab *slab, unsi
 			 ((uint64_t)slab->index << OBJ_SLAB_SHIFT) | i);
 }
 
-static struct slab_entry *slab_entry(struct slab_state *ss, uint32_t index)
-{
-	struct slab_entry *chunk = ss->chunks[index / SLAB_CHUNK];
-
-	return chunk ? &chunk[index % SLAB_CHUNK] : NULL;
-}
-
 /* A live object: its slab and slot, or NULL with *err (-EINVAL foreign, -ESTALE gone). */
-static struct slab *obj_lookup(struct slab_state *ss, int64_t handle, unsigned int *slot,
+struct slab *obj_lookup(struct slab_state *ss, int64_t handle, unsigned int *slot,
 			       int64_t *err)
 {
 	uint64_t v = (uint64_t)handle;
@@ -445,32 +322,6 @@ static void slab_release(struct slab_state *ss, struct slab *slab)
 
 /* --- charging a clone's pages --------------------------------------------------------- */
 
-/*
- * Uncharge kernel pages of `memcg` on a CPU already held: the existing
- * kernel-page uncharge (through the page stock where the era does so), or,
- * `direct`, straight from the counters (drain_obj_stock, obj_cgroup_release).
- */
-static void kmem_uncharge_pages(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
-				unsigned long nr_pages, int cpu, bool direct)
-{
-	struct mem_cgroup *to;
-
-	if (!direct) {
-		memcg_uncharge_locked(h, memcg, nr_pages, cpu, true, NULL);
-		return;
-	}
-	if (memcg_is_root(memcg) || !nr_pages || !atomic_load_explicit(&memcg->kmem_active, RELAXED))
-		return;
-	to = h->cfg.objcg ? memcg_reparented_to(memcg) : memcg;
-	mod_memcg_state(to, cpu, MEMCG_STAT_KERNEL, -(long)nr_pages);
-	mod_memcg_state(memcg, cpu, MEMCG_STAT_KMEM_OWN, -(long)nr_pages);
-	if (h->cfg.version == 1)
-		counter_uncharge(&to->counter[MEMCG_KMEM], MEMCG_KMEM, nr_pages, NULL);
-	memcg_uncharge_counters(to, nr_pages, NULL);
-	if (!memcg_online(memcg))
-		memcg_free_queue(h, memcg);
-}
-
 /* A clone's slab page goes: its statistic and its charge, from the clone's cgroup now. */
 static void slab_uncharge_page(struct pmc_hierarchy *h, struct slab *slab, int cpu)
 {
@@ -636,134 +487,6 @@ static bool cache_name_ok(const char *name)
 		    n >= PMC_CACHE_NAME_MAX)
 			return false;
 	return n > 0;
-}
-
-/* --- the objcg's object stock (5.9+) -------------------------------------------------------- */
-
-static void objcg_get(struct mem_cgroup *objcg)
-{
-	atomic_fetch_add_explicit(&objcg->objcg_refs, 1, RELAXED);
-}
-
-/*
- * obj_cgroup_release: the last reference of an offline objcg went.  Its
- * leftover bytes are whole pages by now (every object gone, no stock
- * holding any): they go straight back to the counters.
- */
-static void objcg_release(struct pmc_hierarchy *h, struct mem_cgroup *objcg, int cpu)
-{
-	long bytes = atomic_exchange_explicit(&objcg->nr_charged_bytes, 0, RELAXED);
-
-	/* A sub-page rest (the kernel warns) stays. */
-	atomic_fetch_add_explicit(&objcg->nr_charged_bytes, bytes & (PMC_PAGE_SIZE - 1), RELAXED);
-	if (bytes >> PMC_PAGE_SHIFT)
-		kmem_uncharge_pages(h, objcg, (unsigned long)(bytes >> PMC_PAGE_SHIFT), cpu, true);
-	memcg_free_queue(h, objcg);
-}
-
-/* On a CPU held. */
-static void objcg_put(struct pmc_hierarchy *h, struct mem_cgroup *objcg, int cpu)
-{
-	if (atomic_fetch_sub_explicit(&objcg->objcg_refs, 1, memory_order_acq_rel) == 1 &&
-	    !memcg_online(objcg))
-		objcg_release(h, objcg, cpu);
-}
-
-/* The stat a flush or an overflow of the stock's cache lands on: where the objcg points now. */
-static void objcg_mod_stat(struct mem_cgroup *objcg, int cpu, int idx, long nr)
-{
-	mod_memcg_state(memcg_reparented_to(objcg), cpu, (enum memcg_stat_idx)idx, nr);
-}
-
-/* __account_obj_stock: the first delta is kept whole; later ones flush past a page. */
-static void account_obj_stock(struct memcg_stock_pcp *stock, struct mem_cgroup *objcg, int cpu,
-			      int idx, long nr)
-{
-	long *b = &stock->slab_b[idx == MEMCG_STAT_SLAB_RECLAIMABLE_B ? 0 : 1];
-
-	if (!nr)
-		return;
-	if (!*b) {
-		*b = nr;
-		return;
-	}
-	*b += nr;
-	if (*b > PMC_PAGE_SIZE || *b < -PMC_PAGE_SIZE) {
-		objcg_mod_stat(objcg, cpu, idx, *b);
-		*b = 0;
-	}
-}
-
-/* drain_obj_stock, on the CPU held: whole pages straight back, the rest to the objcg. */
-void drain_obj_stock(struct pmc_hierarchy *h, int cpu)
-{
-	struct memcg_stock_pcp *stock = stock_of(h, cpu);
-	struct mem_cgroup *old = stock->objcg;
-
-	if (!old)
-		return;
-	if (stock->obj_nr_bytes) {
-		unsigned long pages = stock->obj_nr_bytes >> PMC_PAGE_SHIFT;
-
-		if (pages)
-			kmem_uncharge_pages(h, old, pages, cpu, true);
-		atomic_fetch_add_explicit(&old->nr_charged_bytes,
-					  (long)(stock->obj_nr_bytes & (PMC_PAGE_SIZE - 1)), RELAXED);
-		stock->obj_nr_bytes = 0;
-	}
-	if (stock->slab_b[0])
-		objcg_mod_stat(old, cpu, MEMCG_STAT_SLAB_RECLAIMABLE_B, stock->slab_b[0]);
-	if (stock->slab_b[1])
-		objcg_mod_stat(old, cpu, MEMCG_STAT_SLAB_UNRECLAIMABLE_B, stock->slab_b[1]);
-	stock->slab_b[0] = stock->slab_b[1] = 0;
-	stock->objcg = NULL;
-	objcg_put(h, old, cpu);
-}
-
-/* obj_stock_flush_required: the cached objcg points into root's subtree (no byte check). */
-bool obj_stock_flush_required(struct pmc_hierarchy *h, int cpu, struct mem_cgroup *root)
-{
-	struct mem_cgroup *objcg = stock_of(h, cpu)->objcg;
-
-	return objcg && memcg_is_descendant(memcg_reparented_to(objcg), root);
-}
-
-/* refill_obj_stock, on the CPU held. */
-static void refill_obj_stock(struct pmc_hierarchy *h, struct mem_cgroup *objcg, int cpu,
-			     unsigned long nr_bytes, bool allow_uncharge, int idx, long nr_acct)
-{
-	struct memcg_stock_pcp *stock = stock_of(h, cpu);
-	unsigned long pages = 0;
-
-	if (stock->objcg != objcg) {
-		drain_obj_stock(h, cpu);
-		objcg_get(objcg);
-		stock->objcg = objcg;
-		stock->obj_nr_bytes =
-			(unsigned long)atomic_exchange_explicit(&objcg->nr_charged_bytes, 0, RELAXED);
-		allow_uncharge = true;
-	}
-	stock->obj_nr_bytes += nr_bytes;
-	account_obj_stock(stock, objcg, cpu, idx, nr_acct);
-	if (allow_uncharge && stock->obj_nr_bytes > PMC_PAGE_SIZE) {
-		pages = stock->obj_nr_bytes >> PMC_PAGE_SHIFT;
-		stock->obj_nr_bytes &= PMC_PAGE_SIZE - 1;
-	}
-	if (pages)
-		kmem_uncharge_pages(h, objcg, pages, cpu, false);
-}
-
-/* consume_obj_stock, on the CPU held. */
-static bool consume_obj_stock(struct pmc_hierarchy *h, struct mem_cgroup *objcg, int cpu,
-			      unsigned long nr_bytes, int idx)
-{
-	struct memcg_stock_pcp *stock = stock_of(h, cpu);
-
-	if (stock->objcg != objcg || stock->obj_nr_bytes < nr_bytes)
-		return false;
-	stock->obj_nr_bytes -= nr_bytes;
-	account_obj_stock(stock, objcg, cpu, idx, (long)nr_bytes);
-	return true;
 }
 
 /* --- the charge of an allocation ------------------------------------------------------------ */
@@ -1010,7 +733,7 @@ static struct kmem_cache *clone_of(struct kmem_cache *root, struct mem_cgroup *m
 }
 
 /* Run the whole queue (the work items), under the slab lock: the clones made. */
-static long run_pending(struct slab_state *ss, int cpu)
+long run_pending(struct slab_state *ss, int cpu)
 {
 	long made = 0;
 
@@ -1279,7 +1002,7 @@ static struct pmc_hierarchy *slab_enter(int64_t hierarchy, int32_t cpu, struct h
 }
 
 /* The entry of a call: the hierarchy held (close waits for it), the CPU checked. */
-static struct pmc_hierarchy *slab_call_begin(int64_t hierarchy, int32_t cpu,
+struct pmc_hierarchy *slab_call_begin(int64_t hierarchy, int32_t cpu,
 					     struct hier_frame *frame, int64_t *err)
 {
 	struct pmc_hierarchy *h = hier_lock(hierarchy);
@@ -1295,7 +1018,7 @@ static struct pmc_hierarchy *slab_call_begin(int64_t hierarchy, int32_t cpu,
 	return h;
 }
 
-static void slab_call_end(struct pmc_hierarchy *h, struct hier_frame *frame)
+void slab_call_end(struct pmc_hierarchy *h, struct hier_frame *frame)
 {
 	finish_call(h);
 	hier_unhold(h, frame);
@@ -1511,336 +1234,6 @@ int64_t pmc_kmem_cache_create(int64_t hierarchy, const char *name, int32_t objec
 		ret = cache_handle(s);
 	}
 	pthread_mutex_unlock(&h->slab->lock);
-end:
-	if (h)
-		slab_call_end(h, &frame);
-	return ret;
-}
-
-static void cache_fill_info(struct kmem_cache *s, struct pmc_kmem_cache_info *info)
-{
-	size_t n = strlen(s->name);
-
-	memset(info, 0, sizeof(*info));
-	info->handle = cache_handle(s);
-	info->root = s->root ? cache_handle(s->root) : 0;
-	info->cgroup = s->memcg ? memcg_handle(s->memcg) : 0;
-	info->origin = s->origin;
-	info->object_size = s->object_size;
-	info->size = s->size;
-	info->align = s->align;
-	info->order = s->order;
-	info->objects_per_slab = s->objects;
-	info->flags = s->flags;
-	info->min_partial = cache_min_partial(s);
-	info->dying = s->dying;
-	info->active_objs = s->active_objs;
-	info->nr_slabs = s->nr_slabs;
-	info->nr_partial = s->lists[SLAB_PARTIAL].nr;
-	info->nr_full = s->lists[SLAB_FULL].nr;
-	info->nr_empty = s->lists[SLAB_EMPTY].nr;
-	if (n >= sizeof(info->name))
-		n = sizeof(info->name) - 1;
-	info->name_len = (int32_t)n;
-	memcpy(info->name, s->name, n);
-	info->name[n] = 0;
-}
-
-int64_t pmc_kmem_cache_info(int64_t hierarchy, int64_t cache, struct pmc_kmem_cache_info *info)
-{
-	struct hier_frame frame;
-	struct pmc_hierarchy *h;
-	struct kmem_cache *s;
-	int64_t ret;
-
-	if (!info)
-		return -EINVAL;
-	h = slab_call_begin(hierarchy, 0, &frame, &ret);
-	if (!h || ret)
-		goto end;
-	pthread_mutex_lock(&h->slab->lock);
-	s = cache_lookup(h->slab, cache, &ret);
-	if (s)
-		cache_fill_info(s, info);
-	pthread_mutex_unlock(&h->slab->lock);
-end:
-	if (h)
-		slab_call_end(h, &frame);
-	return ret;
-}
-
-int64_t pmc_kmem_caches(int64_t hierarchy, int64_t *out, int64_t n)
-{
-	struct hier_frame frame;
-	struct pmc_hierarchy *h;
-	int64_t ret, count = 0;
-
-	if (n < 0 || (n && !out))
-		return -EINVAL;
-	h = slab_call_begin(hierarchy, 0, &frame, &ret);
-	if (!h || ret)
-		goto end;
-	pthread_mutex_lock(&h->slab->lock);
-	for (struct kmem_cache *r = h->slab->roots_head; r; r = r->next_root) {
-		if (count < n)
-			out[count] = cache_handle(r);
-		count++;
-		for (struct kmem_cache *c = r->clones_head; c; c = c->next_clone) {
-			if (count < n)
-				out[count] = cache_handle(c);
-			count++;
-		}
-	}
-	pthread_mutex_unlock(&h->slab->lock);
-	ret = count;
-end:
-	if (h)
-		slab_call_end(h, &frame);
-	return ret;
-}
-
-int64_t pmc_slab_object_info(int64_t hierarchy, int64_t object, struct pmc_slab_object_info *info)
-{
-	struct hier_frame frame;
-	struct pmc_hierarchy *h;
-	struct slab *slab;
-	unsigned int i;
-	int64_t ret;
-
-	if (!info)
-		return -EINVAL;
-	h = slab_call_begin(hierarchy, 0, &frame, &ret);
-	if (!h || ret)
-		goto end;
-	pthread_mutex_lock(&h->slab->lock);
-	slab = obj_lookup(h->slab, object, &i, &ret);
-	if (slab) {
-		info->handle = object;
-		info->cache = cache_handle(slab->cache);
-		info->cgroup = slab->owner[i] & ~(int64_t)OWNER_CHARGED;
-		info->charged = slab->owner[i] & (int64_t)OWNER_CHARGED ? obj_full_size(slab->cache) : 0;
-	}
-	pthread_mutex_unlock(&h->slab->lock);
-end:
-	if (h)
-		slab_call_end(h, &frame);
-	return ret;
-}
-
-int64_t pmc_slab_run_pending(int64_t hierarchy)
-{
-	struct hier_frame frame;
-	struct pmc_hierarchy *h;
-	int64_t ret;
-
-	h = slab_call_begin(hierarchy, 0, &frame, &ret);
-	if (!h || ret)
-		goto end;
-	pthread_mutex_lock(&h->slab->lock);
-	ret = run_pending(h->slab, 0);
-	pthread_mutex_unlock(&h->slab->lock);
-end:
-	if (h)
-		slab_call_end(h, &frame);
-	return ret;
-}
-
-int64_t pmc_slab_pending(int64_t hierarchy)
-{
-	struct hier_frame frame;
-	struct pmc_hierarchy *h;
-	int64_t ret;
-
-	h = slab_call_begin(hierarchy, 0, &frame, &ret);
-	if (!h || ret)
-		goto end;
-	pthread_mutex_lock(&h->slab->lock);
-	ret = h->slab->nr_pending;
-	pthread_mutex_unlock(&h->slab->lock);
-end:
-	if (h)
-		slab_call_end(h, &frame);
-	return ret;
-}
-
-/* --- what users look at -------------------------------------------------------------------------- */
-
-/*
- * Pinning of one cgroup: a walk over every slab (linear).  An object's
- * cgroup is the one that allocated it.  cg 0: the whole hierarchy (pages
- * holding objects of two cgroups or more; kept empty slabs; every object).
- */
-static void pinning_of(struct slab_state *ss, int64_t cg, struct pmc_slab_pinning *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (struct kmem_cache *r = ss->roots_head; r; r = r->next_root) {
-		for (struct kmem_cache *s = r; s; s = s == r ? r->clones_head : s->next_clone) {
-			long pages = 1l << s->order;
-
-			for (int l = 0; l < SLAB_NR_LISTS; l++) {
-				for (struct slab *slab = s->lists[l].head; slab; slab = slab->next) {
-					long mine = 0, others = 0;
-					int64_t first = 0;
-
-					for (int i = 0; i < s->objects; i++) {
-						/* A clone's objects are its cgroup's now. */
-						int64_t o = s->root ? memcg_handle(s->memcg) :
-							    slab->owner[i] & ~(int64_t)OWNER_CHARGED;
-
-						if (slab->free_next[i] != SLOT_USED)
-							continue;
-						if (!cg) {      /* all: mine, or another owner than the first */
-							if (!first)
-								first = o;
-							if (o == first)
-								mine++;
-							else
-								others++;
-						} else if (o == cg) {
-							mine++;
-						} else {
-							others++;
-						}
-					}
-					if (!cg)
-						mine += others;
-					out->objects += mine;
-					if (mine)
-						out->pages += pages;
-					if (mine && others) {
-						out->shared_pages += pages;
-						if (cg)
-							out->retained_pages += pages;
-					}
-					if (l == SLAB_EMPTY &&
-					    (cg ? s->root && memcg_handle(s->memcg) == cg : true))
-						out->retained_pages += pages;
-				}
-			}
-		}
-	}
-}
-
-int64_t pmc_slab_pinning(int64_t hierarchy, int64_t cgroup, struct pmc_slab_pinning *out)
-{
-	struct hier_frame frame;
-	struct pmc_hierarchy *h;
-	int64_t ret;
-
-	if (!out)
-		return -EINVAL;
-	h = slab_call_begin(hierarchy, 0, &frame, &ret);
-	if (!h || ret)
-		goto end;
-	pthread_mutex_lock(&h->lock);
-	if (cgroup && !memcg_lookup(h, cgroup))
-		ret = memcg_lookup_error(h, cgroup);
-	pthread_mutex_unlock(&h->lock);
-	if (ret)
-		goto end;
-	pthread_mutex_lock(&h->slab->lock);
-	pinning_of(h->slab, cgroup, out);
-	pthread_mutex_unlock(&h->slab->lock);
-end:
-	if (h)
-		slab_call_end(h, &frame);
-	return ret;
-}
-
-int64_t pmc_obj_stock(int64_t hierarchy, int32_t cpu, struct pmc_obj_stock_info *info)
-{
-	struct pmc_hierarchy *h;
-	struct memcg_stock_pcp *stock;
-	int64_t ret;
-
-	if (!info)
-		return -EINVAL;
-	ret = hier_cpu_lock(hierarchy, cpu, &h);
-	if (ret)
-		return ret;
-	stock = stock_of(h, cpu);
-	info->cached = stock->objcg ? memcg_handle(stock->objcg) : 0;
-	info->nr_bytes = (int64_t)stock->obj_nr_bytes;
-	info->slab_reclaimable_b = stock->slab_b[0];
-	info->slab_unreclaimable_b = stock->slab_b[1];
-	cpu_unlock(h, cpu);
-	return 0;
-}
-
-int64_t pmc_objcg_info(int64_t hierarchy, int64_t cgroup, int64_t *nr_charged_bytes,
-		       int64_t *refs)
-{
-	struct pmc_hierarchy *h;
-	struct mem_cgroup *memcg;
-	int64_t ret;
-
-	ret = hier_cpu_lock(hierarchy, 0, &h);
-	if (ret)
-		return ret;
-	memcg = memcg_lookup(h, cgroup);
-	if (!memcg) {
-		ret = memcg_lookup_error(h, cgroup);
-	} else {
-		if (nr_charged_bytes)
-			*nr_charged_bytes = atomic_load_explicit(&memcg->nr_charged_bytes, RELAXED);
-		if (refs)
-			*refs = atomic_load_explicit(&memcg->objcg_refs, RELAXED);
-	}
-	cpu_unlock(h, 0);
-	return ret;
-}
-
-/* The v1 memory.kmem.slabinfo text: the header, then one line per clone of the cgroup. */
-int64_t pmc_cgroup_slabinfo(int64_t hierarchy, int64_t cgroup, char *buf, int64_t room)
-{
-	static const char header[] =
-		"slabinfo - version: 2.1\n"
-		"# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
-		" : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs>"
-		" <num_slabs> <sharedavail>\n";
-	struct hier_frame frame;
-	struct pmc_hierarchy *h;
-	struct mem_cgroup *memcg;
-	int64_t ret, len = 0;
-
-	if (room < 1 || !buf)
-		return -EINVAL;
-	buf[0] = 0;
-	h = slab_call_begin(hierarchy, 0, &frame, &ret);
-	if (!h || ret)
-		goto end;
-	pthread_mutex_lock(&h->lock);
-	memcg = memcg_lookup(h, cgroup);
-	if (!memcg || memcg_shell(memcg)) {
-		ret = memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
-		pthread_mutex_unlock(&h->lock);
-		goto end;
-	}
-	pthread_mutex_lock(&h->slab->lock);
-	/* Its clones (its own and those 5.3's reparenting gave it), in slabinfo's order. */
-	for (struct kmem_cache *r = h->slab->roots_head;
-	     h->cfg.slab_mode == PMC_SLAB_CLONE && r && len < room; r = r->next_root) {
-		for (struct kmem_cache *c = r->clones_head; c && len < room; c = c->next_clone) {
-			long n = c->nr_slabs;
-
-			if (c->memcg != memcg)
-				continue;
-			if (!len)
-				len = snprintf(buf, (size_t)room, "%s", header);
-			if (len >= room)
-				break;
-			len += snprintf(buf + len, (size_t)(room - len),
-					"%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u"
-					" : slabdata %6lu %6lu %6lu\n",
-					c->name, (unsigned long)c->active_objs,
-					(unsigned long)(n * c->objects), (unsigned int)c->size,
-					(unsigned int)c->objects, 1 << c->order, 0u, 0u, 0u,
-					(unsigned long)n, (unsigned long)n, 0ul);
-		}
-	}
-	pthread_mutex_unlock(&h->slab->lock);
-	pthread_mutex_unlock(&h->lock);
-	ret = len < room ? len : -ERANGE;
 end:
 	if (h)
 		slab_call_end(h, &frame);
