@@ -629,11 +629,15 @@ void memcg_uncharge_kmem_stat(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
  * As the single call, with the task known to the OOM killer.  0, > 0 the
  * handle of the cgroup that refused, -errno; *bypassed: 3.8 charged the
  * root instead (nothing counted) since the task was chosen by the OOM
- * killer.  The task's memory.high throttle is added to it.
+ * killer.  The task's memory.high throttle is added to it.  *charged (may
+ * be NULL): the pages are charged, even where the memory.high work after
+ * the charge then failed in the reclaim callback (-ECANCELED): the kernel
+ * does that work on the way back to user space, so the pages are the
+ * caller's.
  */
 int64_t memcg_charge_task(struct pmc_hierarchy *h, int64_t cgroup, struct pmc_task *task,
 			  unsigned long nr_pages, int cpu, unsigned int gfp, bool kmem,
-			  bool *bypassed)
+			  bool *bypassed, bool *charged)
 {
 	struct charge_ctx ctx = { .h = h, .handle = cgroup, .cpu = cpu, .task = task };
 	int64_t ret;
@@ -643,10 +647,14 @@ int64_t memcg_charge_task(struct pmc_hierarchy *h, int64_t cgroup, struct pmc_ta
 	if (memcg_charge_hit(h, ctx.memcg, nr_pages, cpu, kmem)) {
 		cpu_unlock(h, cpu);
 		*bypassed = false;
+		if (charged)
+			*charged = true;
 		return 0;
 	}
 	ret = memcg_try_charge_locked(&ctx, nr_pages, gfp, kmem);
 	*bypassed = ctx.bypassed;
+	if (charged)
+		*charged = ret == 0 && !ctx.bypassed;
 	if (memcg_charge_needs_finish(&ctx)) {
 		memcg_charge_hold(&ctx);
 		cpu_unlock(h, cpu);

@@ -408,7 +408,7 @@ unsigned long memcg_margin(struct mem_cgroup *memcg);
 void memcg_charge_unlock(struct charge_ctx *ctx);
 int64_t memcg_charge_task(struct pmc_hierarchy *h, int64_t cgroup, struct pmc_task *task,
 			  unsigned long nr_pages, int cpu, unsigned int gfp, bool kmem,
-			  bool *bypassed);
+			  bool *bypassed, bool *charged);
 
 /* charge.c: sockets (mem_cgroup_charge_skmem, mem_cgroup_uncharge_skmem) */
 int64_t memcg_charge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg,

@@ -509,9 +509,16 @@ static int64_t charge_pages(struct pmc_hierarchy *h, struct slab_owner *o, unsig
 			    int cpu, unsigned int gfp, bool *charged)
 {
 	bool bypassed = false;
-	int64_t ret = memcg_charge_task(h, o->handle, o->task, nr, cpu, gfp, true, &bypassed);
+	int64_t ret = memcg_charge_task(h, o->handle, o->task, nr, cpu, gfp, true, &bypassed,
+					charged);
 
-	*charged = ret == 0 && !bypassed;
+	if (ret == -ECANCELED && *charged) {
+		/* memory.high's reclaim failed after the charge: nothing stays charged. */
+		cpu_lock(h, cpu);
+		memcg_uncharge_locked(h, o->memcg, nr, cpu, true, NULL);
+		cpu_unlock(h, cpu);
+		*charged = false;
+	}
 	return ret;
 }
 

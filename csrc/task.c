@@ -322,21 +322,32 @@ static void release(struct pmc_hierarchy *h, struct hier_frame *frame)
 	hier_unhold(h, frame);
 }
 
-/* The kernel stack, charged as kernel memory: all or nothing. */
+/*
+ * The kernel stack, charged as kernel memory: all or nothing.  A reclaim
+ * callback that fails in the memory.high work after a page's charge fails
+ * the fork (the caller could not be given the task): that page goes back
+ * with the others.
+ */
 static int64_t charge_stack(struct pmc_hierarchy *h, int64_t cgroup, int cpu, unsigned long pages)
 {
-	bool bypassed;
+	bool bypassed, charged;
 	int64_t ret;
 
-	if (!h->cfg.stack_per_page)     /* 3.8: one order-1 allocation */
-		return memcg_charge_task(h, cgroup, NULL, pages, cpu, PMC_GFP_KERNEL_DEFAULT, true,
-					 &bypassed);
+	if (!h->cfg.stack_per_page) {   /* 3.8: one order-1 allocation */
+		ret = memcg_charge_task(h, cgroup, NULL, pages, cpu, PMC_GFP_KERNEL_DEFAULT, true,
+					&bypassed, &charged);
+		if (ret == -ECANCELED && charged)
+			uncharge_kmem_pages(h, cgroup, pages, cpu, MEMCG_STAT_KERNEL_STACK);
+		return ret;
+	}
 	for (unsigned long i = 0; i < pages; i++) {
 		ret = memcg_charge_task(h, cgroup, NULL, 1, cpu, PMC_GFP_KERNEL_DEFAULT, true,
-					&bypassed);
+					&bypassed, &charged);
 		if (ret) {      /* memcg_charge_kernel_stack: undo what was charged */
-			if (i)
-				uncharge_kmem_pages(h, cgroup, i, cpu, MEMCG_STAT_KERNEL_STACK);
+			unsigned long undo = i + (ret == -ECANCELED && charged);
+
+			if (undo)
+				uncharge_kmem_pages(h, cgroup, undo, cpu, MEMCG_STAT_KERNEL_STACK);
 			return ret;
 		}
 	}
@@ -473,8 +484,8 @@ static int64_t fault_tables(struct pmc_hierarchy *h, struct pmc_task *t, int cpu
 	for (;;) {
 		unsigned long want[3], mapped;
 		struct mem_cgroup *memcg;
-		bool accounted, bypassed;
-		int64_t cgroup, ret;
+		bool accounted, bypassed, charged;
+		int64_t cgroup, ret, hook = 0;
 		int level;
 
 		pthread_mutex_lock(&h->lock);
@@ -505,7 +516,13 @@ static int64_t fault_tables(struct pmc_hierarchy *h, struct pmc_task *t, int cpu
 		pthread_mutex_unlock(&h->lock);
 
 		ret = memcg_charge_task(h, cgroup, t, 1, cpu,
-					PMC_GFP_KERNEL_DEFAULT | PMC_GFP_ACCOUNT, true, &bypassed);
+					PMC_GFP_KERNEL_DEFAULT | PMC_GFP_ACCOUNT, true, &bypassed,
+					&charged);
+		if (ret == -ECANCELED && charged) {
+			/* Charged, then memory.high's reclaim failed: the table is ours. */
+			hook = ret;
+			ret = 0;
+		}
 		if (ret) {
 			memcg_put_unlocked(h, memcg);
 			if (ret == -ESTALE && task_moved(h, t, memcg))
@@ -525,8 +542,8 @@ static int64_t fault_tables(struct pmc_hierarchy *h, struct pmc_task *t, int cpu
 			pthread_mutex_unlock(&h->lock);
 			/* pmd_install and friends free a table another fault beat them to */
 			uncharge_kmem_pages(h, cgroup, 1, cpu, MEMCG_STAT_PAGETABLES);
-			if (ret)
-				return ret;
+			if (hook || ret)
+				return hook ? hook : ret;
 			continue;
 		}
 		(*have[level])++;
@@ -535,6 +552,8 @@ static int64_t fault_tables(struct pmc_hierarchy *h, struct pmc_task *t, int cpu
 		mod_memcg_state(memcg, cpu, MEMCG_STAT_PAGETABLES, 1);
 		cpu_unlock(h, cpu);
 		pthread_mutex_unlock(&h->lock);
+		if (hook)
+			return hook;
 	}
 }
 
@@ -545,8 +564,8 @@ static int64_t fault_tables(struct pmc_hierarchy *h, struct pmc_task *t, int cpu
 static int64_t fault_one(struct pmc_hierarchy *h, struct pmc_task *t, int cpu)
 {
 	struct mem_cgroup *memcg, *owner;
-	bool bypassed;
-	int64_t cgroup, ret = fault_tables(h, t, cpu);
+	bool bypassed, charged;
+	int64_t cgroup, hook = 0, ret = fault_tables(h, t, cpu);
 
 	if (ret)
 		return ret;
@@ -567,7 +586,13 @@ again:
 	pthread_mutex_unlock(&h->lock);
 
 	/* The page: GFP_HIGHUSER_MOVABLE, which may wait and may OOM. */
-	ret = memcg_charge_task(h, cgroup, t, 1, cpu, PMC_GFP_KERNEL_DEFAULT, false, &bypassed);
+	ret = memcg_charge_task(h, cgroup, t, 1, cpu, PMC_GFP_KERNEL_DEFAULT, false, &bypassed,
+				&charged);
+	if (ret == -ECANCELED && charged) {
+		/* Charged, then memory.high's reclaim failed: the page is the task's. */
+		hook = ret;
+		ret = 0;
+	}
 	if (ret == -ESTALE && task_moved(h, t, memcg)) {
 		memcg_put_unlocked(h, memcg);
 		goto again;     /* it left a cgroup since removed: charge where it is */
@@ -581,7 +606,7 @@ again:
 		pthread_mutex_unlock(&h->lock);
 		if (!bypassed)
 			pmc_cgroup_uncharge(h->handle, cgroup, 1, cpu, 0);
-		ret = -ESRCH;
+		ret = hook ? hook : -ESRCH;
 		goto put;
 	}
 	/* Removed meanwhile in 3.8: the page went to the parent with the others. */
@@ -590,11 +615,12 @@ again:
 	if (!seg_add(&t->user, owner, 1, true)) {
 		t->rss++;
 		pthread_mutex_unlock(&h->lock);
+		ret = hook;
 		goto put;
 	}
 	pthread_mutex_unlock(&h->lock);
 	pmc_cgroup_uncharge(h->handle, cgroup, 1, cpu, 0);
-	ret = -ENOMEM;
+	ret = hook ? hook : -ENOMEM;
 put:
 	memcg_put_unlocked(h, memcg);
 	return ret;
@@ -831,7 +857,7 @@ int64_t pmc_task_kmem_charge(int64_t hierarchy, int64_t task, int64_t nr_pages, 
 	for (;;) {
 		struct mem_cgroup *memcg;
 		int64_t cgroup;
-		bool alive, bypassed;
+		bool alive, bypassed, charged;
 
 		pthread_mutex_lock(&h->lock);
 		if (!atomic_load_explicit(&t->alive, RELAXED)) {
@@ -851,7 +877,10 @@ int64_t pmc_task_kmem_charge(int64_t hierarchy, int64_t task, int64_t nr_pages, 
 		pthread_mutex_unlock(&h->lock);
 
 		ret = memcg_charge_task(h, cgroup, t, (unsigned long)nr_pages, cpu, gfp, true,
-					&bypassed);
+					&bypassed, &charged);
+		if (ret == -ECANCELED && charged)
+			/* memory.high's reclaim failed after the charge: nothing stays charged. */
+			pmc_cgroup_uncharge(h->handle, cgroup, nr_pages, cpu, 1);
 		if (ret == -ESTALE && task_moved(h, t, memcg)) {
 			memcg_put_unlocked(h, memcg);
 			continue;       /* it left a cgroup since removed: charge where it is */

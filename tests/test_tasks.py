@@ -725,3 +725,72 @@ def test_memory_max_write_with_no_one_to_kill_stops(backend):
     h.drain_all()
     g.write("memory.max", str(10 * P))
     assert (g.events["oom"], g.events["oom_kill"], g.memory.usage, g.memory.max) == (1, 0, 30, 10)
+
+
+class _Boom(Exception):
+    pass
+
+
+def _high_hierarchy(backend, config):
+    """g with a reclaim hook that raises while ``armed[0]``: a charge that
+    goes over memory.high goes through, then its memory.high work (at
+    "return to user space") calls the hook, which raises.  Limit writes
+    are made disarmed (memory.high's write reclaims too)."""
+    armed = [False]
+
+    def hook(cg, n):
+        if armed[0]:
+            raise _Boom
+        return 0
+
+    h = backend.Hierarchy(config=config, reclaim=hook)
+    return h, h.create("g"), armed
+
+
+def test_a_fault_keeps_its_page_when_memory_high_work_raises(backend):
+    # current, batch 1 so that usage is exact.
+    h, g, armed = _high_hierarchy(backend, backend.Config.current(charge_batch=1))
+    g.write("memory.high", "8K")                   # 2 pages: a stack (4) goes over
+    armed[0] = True
+    with pytest.raises(_Boom):
+        g.fork()
+    # The fork fails with its whole stack given back: nothing stays (the
+    # kernel pages go back through the stock: drained, nothing is charged).
+    h.drain_all()
+    assert g.memory.usage == 0 and g.stat["kernel"] == 0 and g.tasks == ()
+    armed[0] = False
+    g.write("memory.high", "max")
+    t = g.fork()                                   # 4 stack pages
+    g.write("memory.high", "20K")                  # 5 pages: the next charge goes over
+    armed[0] = True
+    # The fault: its page tables first (PUD, PMD, PTE: one page each; 5 > 5
+    # is not over, 6 is).  The PUD page: usage 5, not over memory.high.
+    t.fault(0)
+    with pytest.raises(_Boom):
+        t.fault(1)
+    # Over memory.high from the PMD page on: each charge goes through and
+    # its memory.high work raises; each table is the task's nonetheless, as
+    # the kernel does that work on the way back to user space.
+    tables = t.pagetables
+    assert g.memory.usage == 4 + tables and g.stat["pagetables"] == tables * 4096
+    while t.pagetables < 3:
+        with pytest.raises(_Boom):
+            t.fault(1)
+    assert t.pagetables == 3 and t.rss == 0 and g.memory.usage == 7
+    with pytest.raises(_Boom):                     # the page itself: the task's too
+        t.fault(1)
+    assert t.rss == 1 and g.memory.usage == 8 and g.stat["anon"] == 4096
+    t.exit()
+    h.drain_all()                                  # kernel pages go back through the stock
+    assert g.memory.usage == 0
+
+
+def test_kmem_alloc_charges_nothing_when_memory_high_work_raises(backend):
+    h, g, armed = _high_hierarchy(backend, backend.Config.current(charge_batch=1))
+    t = g.fork()
+    g.write("memory.high", "4K")                   # 1 page: the stack is over already
+    armed[0] = True
+    with pytest.raises(_Boom):
+        t.kmem_alloc(2)
+    h.drain_all()
+    assert g.memory.usage == 4 and g.stat["kernel"] == 4 * 4096   # only the stack

@@ -259,7 +259,7 @@ class _ChargeCtx:
     memory.high delay the call earned, and whether 3.8 bypassed the charge
     to the root."""
 
-    __slots__ = ("cpu", "task", "pending_high", "throttle_jiffies", "bypassed")
+    __slots__ = ("cpu", "task", "pending_high", "throttle_jiffies", "bypassed", "charged")
 
     def __init__(self, cpu: int, task: Optional[Task]) -> None:
         self.cpu = cpu
@@ -267,6 +267,23 @@ class _ChargeCtx:
         self.pending_high = 0
         self.throttle_jiffies = 0
         self.bypassed = False
+        # The pages are charged (before the memory.high work, which may then
+        # raise in a reclaim hook: the pages are the caller's all the same).
+        self.charged = False
+
+
+#: The attribute a hook's exception carries out of a task's charge when the
+#: charge itself went through (memcg_charge_task's *charged).
+_CHARGED_MARK = "_pymemcg_charged"
+
+
+def _take_charged(exc: BaseException) -> bool:
+    """Did the charge that ``exc`` (a reclaim hook's) came out of go through?
+    The mark is taken off: the exception goes on to the caller plain."""
+    if getattr(exc, _CHARGED_MARK, False):
+        delattr(exc, _CHARGED_MARK)
+        return True
+    return False
 
 
 def _task_dying(task: Optional[Task]) -> bool:
@@ -2144,6 +2161,7 @@ class Hierarchy(SlabHierarchyMixin):
                 cg._vmstats["anon"] += n
                 if cfg.reparent_user_pages and not cg._online:
                     self._reparent_late_charge(cg, n)
+        ctx.charged = over is None and not ctx.bypassed
         if ctx.pending_high:
             self._handle_over_high(ctx, cg)
         return over
@@ -2481,6 +2499,10 @@ class Hierarchy(SlabHierarchyMixin):
         cg._pins += 1
         try:
             over = self._charge(cg, nr_pages, cpu, gfp, kmem, ctx)
+        except BaseException as e:
+            if ctx.charged:  # the charge stands: the caller keeps or undoes it
+                setattr(e, _CHARGED_MARK, True)
+            raise
         finally:
             cg._pins -= 1
         if task is not None:
@@ -2501,12 +2523,19 @@ class Hierarchy(SlabHierarchyMixin):
         ``memcg_charge_kernel_stack()``), what was charged given back when a
         page is refused.  0, -ENOMEM or -ESTALE."""
         if not self._config.stack_per_page:
-            return self._charge_task(cg, None, pages, cpu, GFP_KERNEL, True)[0]
+            try:
+                return self._charge_task(cg, None, pages, cpu, GFP_KERNEL, True)[0]
+            except BaseException as e:
+                # A hook failed in memory.high's work after the charge: the
+                # fork fails, so the stack goes back too.
+                if _take_charged(e):
+                    self._uncharge_kmem_pages(cg, pages, cpu, "kernel_stack")
+                raise
         for i in range(pages):
             try:
                 ret = self._charge_task(cg, None, 1, cpu, GFP_KERNEL, True)[0]
-            except BaseException:
-                self._uncharge_kmem_pages(cg, i, cpu, "kernel_stack")
+            except BaseException as e:
+                self._uncharge_kmem_pages(cg, i + _take_charged(e), cpu, "kernel_stack")
                 raise
             if ret:  # memcg_charge_kernel_stack(): undo what was charged
                 self._uncharge_kmem_pages(cg, i, cpu, "kernel_stack")
@@ -2591,8 +2620,13 @@ class Hierarchy(SlabHierarchyMixin):
                 setattr(t, level, getattr(t, level) + 1)
                 continue
             memcg._pins += 1  # up to the segment's commit, as _fault_one pins it
+            hook: Optional[BaseException] = None
             try:
                 ret, _ = self._charge_task(memcg, t, 1, cpu, GFP_KERNEL | GFP_ACCOUNT, True)
+            except BaseException as e:
+                if not _take_charged(e):
+                    raise
+                hook, ret = e, 0  # charged, then memory.high's hook failed: the table is ours
             finally:
                 memcg._pins -= 1
             if ret == -errno.ESTALE and self._task_moved(t, memcg):
@@ -2601,16 +2635,22 @@ class Hierarchy(SlabHierarchyMixin):
                 return ret
             if not t._alive:  # killed meanwhile: the page goes back
                 self._uncharge_kmem_pages(memcg, 1, cpu, "pagetables")
+                if hook is not None:
+                    raise hook
                 return -errno.ESRCH
             if self._missing_level(t)[0] != level:
                 # A racing fault put one there (pmd_install() and friends
                 # free the table they were beaten to).
                 self._uncharge_kmem_pages(memcg, 1, cpu, "pagetables")
+                if hook is not None:
+                    raise hook
                 continue
             _seg_add(t._pgtables, memcg, 1, False)
             setattr(t, level, getattr(t, level) + 1)
             t._pt_charged += 1
             memcg._vmstats["pagetables"] += 1
+            if hook is not None:
+                raise hook
 
     def _fault_one(self, t: Task, cpu: int) -> int:
         """``fault_one()``: one fault, the page tables, then the page.  0,
@@ -2625,9 +2665,16 @@ class Hierarchy(SlabHierarchyMixin):
             # A reference (the charge's css reference) up to the page's commit:
             # the task may leave the cgroup meanwhile and the cgroup be removed.
             memcg._pins += 1
+            hook: Optional[BaseException] = None
             try:
                 # The page: GFP_HIGHUSER_MOVABLE, which may wait and may OOM.
-                ret, bypassed = self._charge_task(memcg, t, 1, cpu, GFP_KERNEL, False)
+                try:
+                    ret, bypassed = self._charge_task(memcg, t, 1, cpu, GFP_KERNEL, False)
+                except BaseException as e:
+                    if not _take_charged(e):
+                        raise
+                    # Charged, then memory.high's hook failed: the page is the task's.
+                    hook, ret, bypassed = e, 0, False
                 if ret == -errno.ESTALE and self._task_moved(t, memcg):
                     continue  # it left a cgroup since removed: charge where it is
                 if ret:
@@ -2635,6 +2682,8 @@ class Hierarchy(SlabHierarchyMixin):
                 if not t._alive or bypassed:
                     if not bypassed:
                         self._uncharge_call(memcg, 1, cpu, False)
+                    if hook is not None:
+                        raise hook
                     return -errno.ESRCH
                 # Removed meanwhile in 3.8: the page went to the parent with the others.
                 owner = memcg
@@ -2645,6 +2694,8 @@ class Hierarchy(SlabHierarchyMixin):
                 # The root's pages too: nothing was charged, but unmap takes them in order.
                 _seg_add(t._user, owner, 1, True)
                 t._rss += 1
+                if hook is not None:
+                    raise hook
                 return 0
             finally:
                 memcg._pins -= 1
@@ -2687,6 +2738,10 @@ class Hierarchy(SlabHierarchyMixin):
                 memcg._pins += 1  # the charge's css reference
                 try:
                     over = self._charge(memcg, n, cpu, gfp, True, ctx)
+                except BaseException:
+                    if ctx.charged:  # memory.high's hook failed after it: nothing stays
+                        self._uncharge_call(memcg, n, cpu, True)
+                    raise
                 finally:
                     memcg._pins -= 1
                 t._throttle_jiffies += ctx.throttle_jiffies

@@ -657,6 +657,10 @@ class SlabState:
         memcg._pins += 1
         try:
             over = h._charge(memcg, n, cpu, gfp, True, ctx)
+        except BaseException:
+            if ctx.charged:  # memory.high's hook failed after it: nothing stays charged
+                h._uncharge_call(memcg, n, cpu, True)
+            raise
         finally:
             memcg._pins -= 1
         self.last_bypassed = ctx.bypassed  # 3.8 charged the root instead: nothing counted

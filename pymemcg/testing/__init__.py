@@ -1644,9 +1644,11 @@ class HierarchyComparison(RuleBasedStateMachine):
     no task maps; taking a task's pages would make its later unmap or exit
     uncharge them twice), nor does the meddling hook's kernel uncharge; the
     uncharge rule sizes its uncharges by the pages no task holds, so that
-    underflows stay the ones it asks for.  Only a hook that raises after a
-    task's charge went through may leave pages no task holds: they join the
-    ledgers as plain pages.  ``Task.kmem_alloc`` charges (SPEC 6's rule:
+    underflows stay the ones it asks for.  A hook that raises in memory.high's
+    work after a task's charge went through leaves no page behind: a fault's
+    page or table is the task's (the kernel does that work on the way back to
+    user space), a fork's stack and a kmem_alloc's pages go back.
+    ``Task.kmem_alloc`` charges (SPEC 6's rule:
     not in interrupt context, not the root, not before 3.8's activation,
     the white list's GFP_ACCOUNT / SLAB_ACCOUNT or 3.8's black list) are
     such plain kernel pages too: no task holds them, an OOM kill never
@@ -3112,9 +3114,11 @@ class HierarchyComparison(RuleBasedStateMachine):
         """A fork or a fault charged cgroup i (online: a task is in it or
         forks there): its stat moved by what the task now holds more
         (``user`` and ``kern`` pages, the ledgers already say so), less what
-        the hook and the OOM victims took off it.  Only a hook that raised
-        (or returned garbage) after a charge went through may leave pages
-        that no task holds: those go to the ledgers as plain pages."""
+        the hook and the OOM victims took off it.  No page is left that no
+        task holds: where a hook raised in memory.high's work after a charge
+        went through, a fault's page (or table) is the task's, as the kernel
+        does that work on the way back to user space, and a fork's stack or a
+        kmem_alloc's pages go back (the call could not hand them over)."""
         hook_error = out[0] == "raised" and out[1] not in (ChargeError, ForkError, KilledError, StaleHandleError)
         for side in (IMPL, ORACLE):
             anon1, kern1 = self._task_stats(i)[side]
@@ -3122,15 +3126,12 @@ class HierarchyComparison(RuleBasedStateMachine):
             d_anon = anon1 - anon0 + self.hook_freed[side].get(i, 0) + self.oom_freed[side].get(i, 0)
             d_kern = kern1 - kern0 + self.hook_kfreed[side].get(i, 0) + self.oom_kfreed[side].get(i, 0)
             leak_u, leak_k = d_anon - (user if i else 0), d_kern - (kern if i else 0)
-            if leak_u or leak_k:
-                assert hook_error and leak_u >= 0 and leak_k >= 0 and i, (
-                    f"{what}: {_SIDE_NAMES[side]} stat of cgroup {i} moved {d_anon}/{d_kern},"
-                    f" the task holds {user}/{kern} more ({_show(out)})"
-                )
-                record_edge("hook raised after a task's charge went through")
-                self.user[side][i] += leak_u
-                self.kmem[side][i] += leak_k
-                self.own[side][i] += leak_k
+            assert not (leak_u or leak_k), (
+                f"{what}: {_SIDE_NAMES[side]} stat of cgroup {i} moved {d_anon}/{d_kern},"
+                f" the task holds {user}/{kern} more ({_show(out)})"
+            )
+        if hook_error and (user or kern):
+            record_edge("hook raised after a task's charge: the task keeps it")
 
     def _kill_edges(self, out: tuple[Any, ...], failed: bool) -> None:
         if failed and self.killed_in_call:
