@@ -146,7 +146,7 @@ class SlabComparison(RuleBasedStateMachine):
             if limit is not None:
                 a.set_max(limit)
             if cfg.kmem_activation == "on_limit":
-                a.set_kmem_max(None)   # 3.8: the first kmem-limit write activates
+                a.set_kmem_max("1G")   # 3.8: the first finite kmem limit activates
             self.cgs[s].append(a)
             self.cgs[s].append(a.create("q"))  # 3.8: inherits the activation
             self.caches[s].append(h.standard_cache("dentry"))
@@ -237,6 +237,46 @@ class SlabComparison(RuleBasedStateMachine):
             if not self.config.slab_reparent:
                 # Its clones' pages keep it (and its id, 3.8) until freed.
                 assert after == "dying", f"cgroup {i}: {before} -> {after}"
+                record_edge("slab: zombie kept by a slab page")
+                self.zombies.add(i)
+
+    @precondition(lambda self: self.mode is not None and self.config.slab == "clone"
+                  and len(self.cgs[0]) < _MAX_CGROUPS and len(self.objects) < _MAX_OBJECTS - 30)
+    @rule(data=st.data(), n=st.integers(1, 30))
+    def flood_and_remove(self, data: st.DataObject, n: int) -> None:
+        """A short-lived cgroup: made below p, ``n`` objects allocated in it
+        (its clone made on the way), then removed with them alive: in clone
+        mode without reparenting, a zombie its clone pages keep."""
+        self._step("flood_and_remove")
+        name = data.draw(st.sampled_from(_NAMES), label="name")
+        k = data.draw(st.integers(0, len(self.caches[0]) - 1), label="cache")
+        made: list[Any] = [None, None]
+
+        def create(s: int) -> int:
+            made[s] = self.cgs[s][1].create(name)
+            return int(made[s].handle)
+        if self._status(ORACLE, 1) != "online" or self._both(create)[0] != "returned":
+            return
+        i = len(self.cgs[0])
+        for s in (IMPL, ORACLE):
+            self.cgs[s].append(made[s])
+        if self.config.kmem_activation == "on_limit":
+            self._both(lambda s: self.cgs[s][i].set_kmem_max("1G"))  # a finite limit activates
+        for _ in range(2):   # the window's object, the work, then the clone's
+            got: list[Any] = [None, None]
+
+            def many(s: int) -> list[int]:
+                got[s] = self.caches[s][k].alloc_many(self.cgs[s][i], n)
+                return list(got[s])
+            out = self._both(many)
+            for j in range(len(out[1]) if out[0] == "returned" else 0):
+                self.objects.append(_Obj([self._wrap(s, got[s][j]) for s in (IMPL, ORACLE)]))
+            self._both(lambda s: self.h[s].run_pending_work())
+        has_slabs = self._has_clone_slabs(i)
+        if self._both(lambda s: self.cgs[s][i].remove())[0] == "returned" and has_slabs:
+            record_edge("slab: clone died with its cgroup")
+            if not self.config.slab_reparent:
+                assert self._status(ORACLE, i) == "dying", (i, self._status(ORACLE, i))
                 record_edge("slab: zombie kept by a slab page")
                 self.zombies.add(i)
 
@@ -376,13 +416,14 @@ class SlabComparison(RuleBasedStateMachine):
     @precondition(lambda self: self.mode is not None and self.objects)
     @rule(data=st.data())
     def free_all_of(self, data: st.DataObject) -> None:
-        """Every live object one cgroup allocated is freed (a removed one,
-        mostly), then every stock drained: a zombie its clone pages kept
-        must be freed now."""
+        """Every live object one cgroup allocated is freed (a zombie, or a
+        removed one, mostly), the queued work run and every stock drained: a
+        zombie its clone pages kept must be freed now."""
         self._step("free_all_of")
         owners = sorted({self._index(o.objs[ORACLE].cgroup) for o in self.objects})
+        zombies = [i for i in owners if i in self.zombies]
         gone = [i for i in owners if self._status(ORACLE, i) != "online"]
-        i = data.draw(st.sampled_from(gone or owners), label="cgroup")
+        i = data.draw(st.sampled_from(zombies or gone or owners), label="cgroup")
         cpu = self._cpu(data)
         for j in reversed(range(len(self.objects))):
             o = self.objects[j]
@@ -390,6 +431,9 @@ class SlabComparison(RuleBasedStateMachine):
                 out = self._both(lambda s: o.objs[s].free(cpu=cpu))
                 assert out == ("returned", None), out
                 self.objects.pop(j)
+        # The queued clone creations run (with slab_work_delay 0 only this
+        # runs them, and an item holds its cgroup), then every stock drains.
+        self._both(lambda s: self.h[s].run_pending_work())
         self._both(lambda s: self.h[s].drain_all())
         if self.config.slab == "clone" and self._status(ORACLE, i) == "online":
             # Its clones' pages came back but the empty ones the policy keeps.
