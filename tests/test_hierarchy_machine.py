@@ -28,7 +28,7 @@ selective kernel-memory accounting) and sockets (create, charge, uncharge,
 close, v1 tcp limits: sock stat, tcpmem, pressure); its reclaim hook
 never takes pages that a task holds (see ``HierarchyComparison``).  Cases
 left out while a C/model disagreement is open are marked ``# KNOWN (bugN)``
-in pymemcg/testing.py.
+in pymemcg/testing/hierarchy.py.
 """
 
 from __future__ import annotations
