@@ -2,8 +2,8 @@
 
 The demo walks through the page counter's behaviour on the C core and
 replays every step on the pure-Python model, printing both; every number
-shown is computed by the run.  ``replay`` runs a text trace
-(:mod:`pymemcg.trace`) and prints the final counters, events and stats.
+shown is computed by the run.  ``replay`` runs a text or binary trace
+(:mod:`pymemcg.trace`; ``--convert`` writes a text trace as binary) and prints the final counters, events and stats.
 
 Every bad input is one line on standard error, ``pymemcg: FILE:LINE:
 message`` (``pymemcg: FILE: message`` where there is no line), never a
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import itertools
 import os
 import sys
 from types import ModuleType
@@ -360,9 +361,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="also draw the scenarios' pictures into DIR (needs matplotlib: "
                          "pip install 'pymemcg[plot]')")
     rp = sub.add_parser(
-        "replay", help="run a text trace and print the final counters, events and stats",
-        description="Run a text trace and print the final counters (pages), events and "
-                    "memory.stat (bytes) of every cgroup.",
+        "replay", help="run a trace (text or binary) and print the final counters, events and "
+                       "stats",
+        description="Run a trace, text or binary (told apart by its first bytes), and print "
+                    "the final counters (pages), events and memory.stat (bytes) of every "
+                    "cgroup.",
         epilog="trace format:\n" + _indent(trace.FORMAT) + "\n" + EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     rp.add_argument("file", metavar="FILE", help="the trace; - for standard input")
@@ -371,6 +374,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="run the pure-Python model instead of the C core")
     which.add_argument("--compare", action="store_true",
                        help="run both; exit status 1 if the C core and the model disagree")
+    which.add_argument("--convert", metavar="OUT",
+                       help="write the text trace FILE as a binary trace OUT (an .npz, "
+                            "needs numpy) and run nothing")
     rp.add_argument("--no-progress", action="store_true",
                     help="no progress bar (one is shown on standard error for runs longer "
                          "than a second when it is a terminal and tqdm is installed)")
@@ -400,7 +406,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
         if args.command == "demo":
             return 1 if demo(plots=args.plots) else 0
-        return _replay(args.file, args.model, args.compare, not args.no_progress)
+        return _replay(args.file, args.model, args.compare, not args.no_progress,
+                       args.convert)
     except BrokenPipeError:
         _quiet_stdout()
         return 141
@@ -487,36 +494,65 @@ def _read(path: str) -> "tuple[str, IO[bytes], Optional[int]]":
 
 def _decoded(name: str, f: IO[bytes], bar: Any) -> Iterator[str]:
     """The lines of a trace file, decoded: a byte that is not UTF-8 is a
-    TraceError of its line.  Feeds the progress bar (bytes read)."""
+    TraceError of its line.  Read and decoded a block at a time (lines
+    split at newlines only, as a binary file's lines are), which feeds the
+    progress bar (bytes read)."""
+    return itertools.chain.from_iterable(_blocks(name, f, bar))
+
+
+#: Bytes read at a time by _decoded.
+_BLOCK = 1 << 20
+
+
+def _blocks(name: str, f: IO[bytes], bar: Any) -> Iterator[List[str]]:
     from .trace import TraceError
 
-    pending = 0
-    lineno = 0
+    lineno = 0          # lines yielded so far
+    rest = b""
+    first = True
     try:
-        for raw in f:
-            lineno += 1
+        while True:
+            data = f.read(_BLOCK)
+            if not data:
+                block, rest = rest, b""
+            else:
+                data = rest + data
+                cut = data.rfind(b"\n") + 1
+                if not cut:        # no newline yet: a long line, read on
+                    rest = data
+                    continue
+                block, rest = data[:cut], data[cut:]
+            if not block:
+                break
             try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise TraceError.at(lineno, f"not UTF-8 text: byte 0x{raw[e.start]:02x} "
-                                            f"at column {e.start + 1}") from None
-            if lineno == 1 and line.startswith("\ufeff"):
-                line = line[1:]  # a byte-order mark
+                text = block.decode("utf-8")
+            except UnicodeDecodeError:
+                for k, raw in enumerate(block.split(b"\n"), lineno + 1):
+                    try:
+                        raw.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        raise TraceError.at(k, f"not UTF-8 text: byte 0x{raw[e.start]:02x} "
+                                               f"at column {e.start + 1}") from None
+                raise  # pragma: no cover - some line of the block failed above
+            if first and text.startswith("\ufeff"):
+                text = text[1:]  # a byte-order mark
+            first = False
+            lines = text.split("\n")
+            if lines[-1] == "":
+                lines.pop()          # the block ends with a newline
+            lineno += len(lines)
             if bar is not None:
-                pending += len(raw)
-                if not lineno & 0xFFF:
-                    bar.update(pending)
-                    pending = 0
-            yield line
+                bar.update(len(block))
+            yield lines
+            if not data:
+                break
     except TraceError:
         raise
     except OSError as e:  # a read error (EISDIR on some systems, EIO ...)
         raise _Failed(f"{name}: {e.strerror or e}") from None
-    if bar is not None and pending:
-        bar.update(pending)
 
 
-def _progress(enabled: bool, total: Optional[int], name: str) -> Any:
+def _progress(enabled: bool, total: Optional[int], name: str, unit: str = "B") -> Any:
     """A tqdm bar on standard error, or None: without tqdm, when disabled,
     or when standard error is not a terminal."""
     if not enabled:
@@ -530,28 +566,79 @@ def _progress(enabled: bool, total: Optional[int], name: str) -> Any:
             return None
     except (AttributeError, ValueError):
         return None
-    return tqdm(total=total, desc=os.path.basename(name), unit="B", unit_scale=True,
-                unit_divisor=1024, delay=1.0, file=sys.stderr, leave=False)
+    return tqdm(total=total, desc=os.path.basename(name), unit=unit, unit_scale=True,
+                unit_divisor=1024 if unit == "B" else 1000, delay=1.0, file=sys.stderr,
+                leave=False)
 
 
-def _replay(path: str, model: bool, compare: bool, progress: bool) -> int:
+def _head(f: IO[bytes]) -> bytes:
+    """The first bytes of a file, left to be read again."""
+    peek = getattr(f, "peek", None)
+    if peek is not None:
+        try:
+            return bytes(peek(8)[:8])
+        except (OSError, ValueError):
+            pass
+    if f.seekable():
+        pos = f.tell()
+        head = f.read(8)
+        f.seek(pos)
+        return head
+    return b""
+
+
+def _replay(path: str, model: bool, compare: bool, progress: bool,
+            convert: Optional[str] = None) -> int:
     from . import trace
 
     name, f, size = _read(path)
     backends: List[ModuleType] = [pymemcg, pymemcg.model] if compare else \
         [pymemcg.model if model else pymemcg]
-    bar = _progress(progress, size, name)
+    bar = None
     outcomes = []
+
+    def failed(e: "trace.TraceError") -> _Failed:
+        return _Failed(f"{name}:{e.lineno}: {e.reason}" if e.lineno
+                       else f"{name}: {e.reason or e}")
+
     try:
-        lines: Iterable[str] = _decoded(name, f, bar)
-        if compare:
-            lines = list(lines)  # read once, run twice
+        try:
+            binary = trace.is_binary(_head(f))
+        except OSError as e:
+            raise _Failed(f"{name}: {e.strerror or e}") from None
+        if convert is not None:
+            if binary:
+                raise _Failed(f"{name}: already a binary trace (--convert reads a text trace)")
+            try:
+                bt = trace.to_binary(_decoded(name, f, None))
+                with open(convert, "wb") as out:
+                    trace.save_binary(bt, out)
+            except trace.TraceError as e:
+                raise failed(e) from None
+            except OSError as e:
+                raise _Failed(f"{convert}: {e.strerror or e}") from None
+            return 0
+        source: "Iterable[str] | trace.BinaryTrace"
+        if binary:
+            try:
+                source = trace.load_binary(f)
+            except trace.TraceError as e:
+                raise failed(e) from None
+            except OSError as e:
+                raise _Failed(f"{name}: {e.strerror or e}") from None
+            bar = _progress(progress, len(source.records) * len(backends), name, "records")
+        else:
+            bar = _progress(progress, size, name)
+            source = _decoded(name, f, bar)
+            if compare:
+                source = list(source)  # read once, run twice
         for backend in backends:
             try:
-                outcomes.append(trace.run_trace(lines, backend))
+                outcomes.append(trace.run_trace(source, backend,
+                                                bar.update if binary and bar is not None
+                                                else None))
             except trace.TraceError as e:
-                raise _Failed(f"{name}:{e.lineno}: {e.reason}" if e.lineno
-                              else f"{name}: {e.reason or e}") from None
+                raise failed(e) from None
     finally:
         if bar is not None:
             bar.close()
@@ -559,15 +646,19 @@ def _replay(path: str, model: bool, compare: bool, progress: bool) -> int:
             f.close()
     printed = [trace.format_state(o) for o in outcomes]
     first = outcomes[0]
+
+    def where(lineno: int) -> str:
+        return f"{name}:{lineno}" if lineno else name
+
     for lineno, message in first.bad:
-        _error(f"{name}:{lineno}: {message}")
+        _error(f"{where(lineno)}: {message}")
     if first.errors > len(first.bad):
         _error(f"{name}: {first.errors} bad records in all (the first {len(first.bad)} shown)")
     _write("\n".join(printed[0]) + "\n")
     if compare and (printed[0] != printed[1] or first.bad != outcomes[1].bad):
         _error(f"{name}: the C core and the model disagree; the model printed:")
         for lineno, message in outcomes[1].bad:
-            _error(f"{name}:{lineno}: {message}")
+            _error(f"{where(lineno)}: {message}")
         print("\n".join(printed[1]), file=sys.stderr)
         return 1
     return 1 if first.errors else 0
