@@ -24,7 +24,7 @@ static struct mem_cgroup *lock_cgroup(int64_t hierarchy, int64_t cgroup, struct 
 	struct pmc_hierarchy *h = hier_lock(hierarchy);
 	struct mem_cgroup *memcg;
 
-	*err = -ESTALE;
+	*err = hier_lock_error();
 	if (!h)
 		return NULL;
 	memcg = memcg_lookup(h, cgroup);
@@ -50,7 +50,7 @@ int64_t pmc_cgroup_root(int64_t hierarchy)
 	int64_t ret;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	ret = memcg_handle(h->root);
 	pthread_mutex_unlock(&h->lock);
 	return ret;
@@ -66,7 +66,7 @@ int64_t pmc_cgroup_by_id(int64_t hierarchy, int64_t id)
 		return -ENOENT;
 	h = hier_lock(hierarchy);
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	/* The id's current generation: whatever holds it now. */
 	memcg = memcg_by_id(h, (uint32_t)id);
 	ret = memcg ? memcg_handle(memcg) : -ENOENT;
@@ -234,7 +234,7 @@ int64_t pmc_hierarchy_cgroups(int64_t hierarchy, int64_t *out, int64_t n)
 	int64_t count = 0;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	for (struct mem_cgroup *m = h->all_head; m; m = m->all_next) {
 		if (memcg_shell(m))
 			continue;
@@ -269,7 +269,7 @@ int64_t pmc_cgroup_list(int64_t hierarchy, int64_t cgroup, int32_t how,
 	if (how == PMC_LIST_ALL) {
 		h = hier_lock(hierarchy);
 		memcg = h ? h->root : NULL;
-		err = -ESTALE;
+		err = hier_lock_error();
 	} else {
 		memcg = lock_cgroup(hierarchy, cgroup, &h, &err);
 	}
@@ -356,7 +356,7 @@ int64_t pmc_hierarchy_drain_all(int64_t hierarchy, int64_t cgroup)
 	struct pmc_hierarchy *h = hier_lock(hierarchy);
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	return memcg_drain_all_locked(h, cgroup);
 }
 
@@ -379,7 +379,7 @@ int64_t pmc_hierarchy_stock_list(int64_t hierarchy, int32_t cpu, int64_t *cached
 	unsigned int nr;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	if (cpu < 0 || cpu >= h->cfg.ncpus) {
 		pthread_mutex_unlock(&h->lock);
 		return -EINVAL;
@@ -411,7 +411,7 @@ int64_t pmc_hierarchy_set_reclaim(int64_t hierarchy, int32_t enabled)
 	struct pmc_hierarchy *h = hier_lock(hierarchy);
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	atomic_store_explicit(&h->reclaim_hook, enabled != 0, RELAXED);
 	pthread_mutex_unlock(&h->lock);
 	return 0;
@@ -427,7 +427,7 @@ int64_t pmc_cgroup_reclaim(int64_t hierarchy, int64_t cgroup, int64_t nr_pages)
 		return -EINVAL;
 	h = hier_lock(hierarchy);
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	/* The hook runs with no lock held: hold the hierarchy across it. */
 	hier_hold(h, &frame);
 	pthread_mutex_unlock(&h->lock);

@@ -79,11 +79,17 @@ static inline uint32_t handle_gen(int64_t handle)
  */
 struct pmc_hierarchy *hier_slot(int64_t hierarchy)
 {
-	uint32_t index = handle_index(hierarchy);
+	if (hierarchy <= 0 || !(handle_gen(hierarchy) & 1))
+		return NULL;
+	return hier_slot_index(handle_index(hierarchy));
+}
+
+/* The slot of a registry index, or NULL (an owned CPU's token names one). */
+struct pmc_hierarchy *hier_slot_index(uint32_t index)
+{
 	struct hier_chunk *chunk;
 
-	if (hierarchy <= 0 || !(handle_gen(hierarchy) & 1) ||
-	    index >= HIER_MAX_CHUNKS * HIER_CHUNK)
+	if (index >= HIER_MAX_CHUNKS * HIER_CHUNK)
 		return NULL;
 	/* Acquire pairs with the release that published the chunk and the slot. */
 	chunk = atomic_load_explicit(&registry[index >> HIER_CHUNK_SHIFT], ACQUIRE);
@@ -102,13 +108,30 @@ bool hier_live(struct pmc_hierarchy *h, int64_t hierarchy)
 	return atomic_load_explicit(&h->gen, ACQUIRE) == handle_gen(hierarchy);
 }
 
-/* Find a live hierarchy and take its mutex; NULL (nothing held) if it is gone. */
+/* Why the last hier_lock of this thread returned NULL. */
+static _Thread_local int hier_lock_err;
+
+int hier_lock_error(void)
+{
+	return hier_lock_err ? hier_lock_err : -ESTALE;
+}
+
+/*
+ * Find a live hierarchy and take its mutex; NULL (nothing held) if it is
+ * gone, or if this thread holds one of its CPUs (cpu.c): hier_lock_error()
+ * tells which (-ESTALE, -EDEADLK).
+ */
 struct pmc_hierarchy *hier_lock(int64_t hierarchy)
 {
 	struct pmc_hierarchy *h = hier_slot(hierarchy);
 
+	hier_lock_err = -ESTALE;
 	if (!h)
 		return NULL;
+	if (cpu_owner_holds(h)) {
+		hier_lock_err = -EDEADLK;
+		return NULL;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (!hier_live(h, hierarchy)) {
 		pthread_mutex_unlock(&h->lock);
@@ -134,6 +157,8 @@ int hier_cpu_lock(int64_t hierarchy, int32_t cpu, struct pmc_hierarchy **hp)
 	/* Acquire: the array loaded next is at least as large as this. */
 	if (cpu < 0 || (uint32_t)cpu >= atomic_load_explicit(&h->stock_cap, ACQUIRE))
 		return hier_live(h, hierarchy) ? -EINVAL : -ESTALE;
+	if (cpu_owner_holds(h))
+		return -EDEADLK;
 	pcp = stock_of(h, cpu);
 	pcp_lock(pcp);
 	if (!hier_live(h, hierarchy)) {
@@ -179,6 +204,17 @@ static bool held_by_this_thread(struct pmc_hierarchy *h)
 }
 
 /* --- the registry, under registry_lock ------------------------------------- */
+
+/* For cpu.c: an owner is made under the registry lock, so close sees it. */
+void hier_registry_lock(void)
+{
+	pthread_mutex_lock(&registry_lock);
+}
+
+void hier_registry_unlock(void)
+{
+	pthread_mutex_unlock(&registry_lock);
+}
 
 static uint32_t tag_alloc(void)
 {
@@ -342,8 +378,12 @@ int64_t pmc_hierarchy_close(int64_t hierarchy)
 		pthread_mutex_unlock(&registry_lock);
 		return -ESTALE;
 	}
-	/* From inside a call on it (a reclaim callback) we would wait for ourselves. */
-	if (held_by_this_thread(h)) {
+	/*
+	 * From inside a call on it (a reclaim callback) we would wait for
+	 * ourselves; an owned CPU (cpu.c) would keep its lock from us.  Owners
+	 * are made under registry_lock, so none can appear after this test.
+	 */
+	if (held_by_this_thread(h) || cpu_owned_any(h)) {
 		pthread_mutex_unlock(&registry_lock);
 		return -EBUSY;
 	}

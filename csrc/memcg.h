@@ -178,6 +178,22 @@ struct mem_cgroup {
 	char *name;                     /* cold: out of line */
 };
 
+/*
+ * A CPU owned by a caller (cpu.c): its lock stays taken from acquire to
+ * release, so the owner's charges take no lock.  `token` and `thread` are
+ * read by anyone with relaxed loads and written under the CPU lock (token
+ * set also under hierarchy.c's registry lock, which close takes to see
+ * it); the rest is the owner thread's own.
+ */
+struct cpu_owner {
+	_Atomic int64_t token;          /* pmc_cpu_acquire's token; 0: not owned */
+	_Atomic uintptr_t thread;       /* the owning thread's marker (cpu.c) */
+	struct pmc_hierarchy *h;
+	struct memcg_stock_pcp *next;   /* the owner thread's other owned CPUs */
+	int cpu;
+	bool locked;                    /* the owner holds the lock right now */
+};
+
 /* One CPU's stock: its lock is also "running on this CPU". */
 struct memcg_stock_pcp {
 	_Alignas(PMC_CACHELINE) _Atomic int lock;
@@ -189,6 +205,7 @@ struct memcg_stock_pcp {
 	struct mem_cgroup *objcg;
 	unsigned long obj_nr_bytes;
 	long slab_b[2];                 /* reclaimable, unreclaimable */
+	struct cpu_owner owner;
 };
 
 struct stock_array {
@@ -323,6 +340,10 @@ struct charge_ctx {
 
 /* hierarchy.c */
 struct pmc_hierarchy *hier_slot(int64_t hierarchy);
+struct pmc_hierarchy *hier_slot_index(uint32_t index);
+void hier_registry_lock(void);
+void hier_registry_unlock(void);
+int hier_lock_error(void);
 bool hier_live(struct pmc_hierarchy *h, int64_t hierarchy);
 struct pmc_hierarchy *hier_lock(int64_t hierarchy);
 int hier_cpu_lock(int64_t hierarchy, int32_t cpu, struct pmc_hierarchy **hp);
@@ -367,6 +388,24 @@ static inline void cpu_unlock(struct pmc_hierarchy *h, int cpu)
 {
 	pcp_unlock(stock_of(h, cpu));
 }
+
+/*
+ * cpu.c: the CPUs this thread owns, and whether it holds one of h's locks
+ * right now: then it must not wait for h's mutex or another of its CPU
+ * locks (a drain or a free waiting for its CPU would wait forever), so
+ * hier_lock and hier_cpu_lock refuse (-EDEADLK).  initial-exec: one load
+ * from the thread pointer, on every single call's path.
+ */
+extern _Thread_local struct memcg_stock_pcp *cpu_owned_head
+	__attribute__((tls_model("initial-exec")));
+bool cpu_owner_holds_slow(struct pmc_hierarchy *h);
+
+static inline bool cpu_owner_holds(struct pmc_hierarchy *h)
+{
+	return __builtin_expect(cpu_owned_head != NULL, 0) && cpu_owner_holds_slow(h);
+}
+
+bool cpu_owned_any(struct pmc_hierarchy *h);
 
 /* memcg.c */
 int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, uint32_t tag);

@@ -227,7 +227,7 @@ int64_t pmc_cgroup_out_of_memory(int64_t hierarchy, int64_t cgroup, int32_t cpu)
 	int64_t ret;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	memcg = memcg_lookup(h, cgroup);
 	if (!memcg || !memcg_online(memcg)) {
 		ret = memcg ? -ESTALE : memcg_lookup_error(h, cgroup);

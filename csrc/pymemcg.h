@@ -322,6 +322,27 @@ int64_t pmc_cgroup_uncharge_levels(int64_t hierarchy, int64_t cgroup, int64_t nr
 int64_t pmc_hierarchy_drain(int64_t hierarchy, int32_t cpu);
 /* cgroup 0: the whole hierarchy. */
 int64_t pmc_hierarchy_drain_all(int64_t hierarchy, int64_t cgroup);
+/*
+ * Owned CPUs (csrc/cpu.c): acquire takes CPU `cpu`'s lock and keeps it for
+ * the calling thread; charges and uncharges on the token then take no lock
+ * (the kernel's code running on its CPU).  Returns a token (> 0), or
+ * -EBUSY (owned by someone), -EDEADLK (this thread owns a CPU of this
+ * hierarchy already), -EINVAL (no such CPU), -ESTALE.  While it owns a
+ * CPU, the thread may call nothing else of the hierarchy (-EDEADLK); other
+ * threads' calls that need the CPU (single calls and replays on it,
+ * drain_all, removals, frees) wait for the release, and close is -EBUSY.
+ * Hold it like a lock, for bursts.  A token works only on its thread
+ * (-EPERM elsewhere) and until released (-ESTALE); a thread that exits
+ * gives back what it owns.  The calls return what the single calls do.
+ */
+int64_t pmc_cpu_acquire(int64_t hierarchy, int32_t cpu);
+int64_t pmc_cpu_release(int64_t token);
+int64_t pmc_cpu_try_charge(int64_t token, int64_t cgroup, int64_t nr_pages, uint32_t gfp,
+                           int32_t kmem);
+int64_t pmc_cpu_uncharge(int64_t token, int64_t cgroup, int64_t nr_pages, int32_t kmem);
+/* Drain the owned CPU's stocks (pmc_hierarchy_drain); the CPU of a token. */
+int64_t pmc_cpu_drain(int64_t token);
+int64_t pmc_cpu_of(int64_t token);
 /* Slots of one CPU's stock: cached cgroup handles (0: empty) and pages; returns the slot count. */
 int64_t pmc_hierarchy_stock(int64_t hierarchy, int32_t cpu, int64_t *cached, uint64_t *nr_pages,
                             int32_t n);

@@ -1014,7 +1014,7 @@ struct pmc_hierarchy *slab_call_begin(int64_t hierarchy, int32_t cpu,
 {
 	struct pmc_hierarchy *h = hier_lock(hierarchy);
 
-	*err = -ESTALE;
+	*err = hier_lock_error();
 	if (!h)
 		return NULL;
 	hier_hold(h, frame);

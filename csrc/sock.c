@@ -110,7 +110,7 @@ int64_t pmc_sock_create(int64_t hierarchy, int64_t cgroup)
 	int64_t ret;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	memcg = memcg_lookup(h, cgroup);
 	/* The creating task is in the cgroup: it is online. */
 	if (!memcg || !memcg_online(memcg)) {
@@ -164,7 +164,7 @@ int64_t pmc_sock_charge(int64_t hierarchy, int64_t sock, int64_t nr_pages, int32
 		return -EINVAL;
 	h = hold(hierarchy, &frame);
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	if (cpu < 0 || cpu >= h->cfg.ncpus) {
 		ret = -EINVAL;
 		goto out;
@@ -232,7 +232,7 @@ int64_t pmc_sock_uncharge(int64_t hierarchy, int64_t sock, int64_t nr_pages, int
 		return -EINVAL;
 	h = hold(hierarchy, &frame);
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	pthread_mutex_lock(&h->lock);
 	s = sock_lookup(h, sock, &ret);
 	if (s && (cpu < 0 || cpu >= h->cfg.ncpus || (unsigned long)nr_pages > s->pages))
@@ -259,7 +259,7 @@ int64_t pmc_sock_close(int64_t hierarchy, int64_t sock, int32_t cpu)
 	int64_t ret;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	pthread_mutex_lock(&h->lock);
 	s = sock_lookup(h, sock, &ret);
 	if (s && (cpu < 0 || cpu >= h->cfg.ncpus)) {
@@ -294,7 +294,7 @@ int64_t pmc_sock_info(int64_t hierarchy, int64_t sock, struct pmc_sock_info *inf
 	int64_t ret;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	s = sock_lookup(h, sock, &ret);
 	if (s) {
 		memset(info, 0, sizeof(*info));
@@ -319,7 +319,7 @@ int64_t pmc_cgroup_tcpmem_active(int64_t hierarchy, int64_t cgroup, int32_t valu
 	int64_t ret;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	memcg = memcg_lookup(h, cgroup);
 	if (!memcg || memcg_shell(memcg)) {
 		ret = memcg ? -ESTALE : memcg_lookup_error(h, cgroup);

@@ -369,7 +369,7 @@ int64_t pmc_task_fork(int64_t hierarchy, int64_t cgroup, int32_t cpu, int32_t oo
 		return -EINVAL;
 	h = hold(hierarchy, &frame);
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	if (cpu < 0 || cpu >= h->cfg.ncpus) {
 		ret = -EINVAL;
 		goto out;
@@ -675,7 +675,7 @@ static struct pmc_task *task_call_begin(int64_t hierarchy, int64_t task, int32_t
 
 	*hp = h;
 	if (!h) {
-		*ret = -ESTALE;
+		*ret = hier_lock_error();
 		return NULL;
 	}
 	if (cpu < 0 || cpu >= h->cfg.ncpus) {
@@ -726,7 +726,7 @@ int64_t pmc_task_unmap(int64_t hierarchy, int64_t task, int64_t nr_pages, int32_
 		return -EINVAL;
 	h = hold(hierarchy, &frame);
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	pthread_mutex_lock(&h->lock);
 	t = task_lookup(h, task, &ret);
 	if (!t)
@@ -764,7 +764,7 @@ int64_t pmc_task_move(int64_t hierarchy, int64_t task, int64_t cgroup)
 	int64_t ret;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	t = task_lookup(h, task, &ret);
 	if (t) {
 		memcg = memcg_lookup(h, cgroup);
@@ -788,7 +788,7 @@ int64_t pmc_task_exit(int64_t hierarchy, int64_t task, int32_t cpu)
 	int64_t ret;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	pthread_mutex_lock(&h->lock);
 	t = task_lookup(h, task, &ret);
 	if (t && (cpu < 0 || cpu >= h->cfg.ncpus)) {
@@ -923,7 +923,7 @@ int64_t pmc_task_info(int64_t hierarchy, int64_t task, struct pmc_task_info *inf
 	int64_t ret;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	t = task_lookup(h, task, &ret);
 	if (t) {
 		memset(info, 0, sizeof(*info));
@@ -950,7 +950,7 @@ int64_t pmc_cgroup_tasks(int64_t hierarchy, int64_t cgroup, int64_t *out, int64_
 	int64_t count = 0;
 
 	if (!h)
-		return -ESTALE;
+		return hier_lock_error();
 	memcg = memcg_lookup(h, cgroup);
 	if (!memcg || memcg_shell(memcg)) {
 		count = memcg ? -ESTALE : memcg_lookup_error(h, cgroup);

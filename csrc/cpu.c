@@ -1,0 +1,311 @@
+/*
+ * cpu.c - CPUs owned by their callers.
+ *
+ * Kernel code runs on its CPU: a charge finds its stock without asking
+ * anyone.  The single calls cannot assume that (any thread may name any
+ * CPU), so each takes the CPU's lock, one atomic exchange.  An embedder
+ * that runs one simulated CPU per thread can instead own the CPU: acquire
+ * takes the lock once and keeps it, every charge and uncharge on the token
+ * is then plain loads and stores on the stock (and the counters' atomics
+ * where the stock cannot serve), and release lets the lock go.
+ *
+ * The contract (pymemcg.h has the short form):
+ *  - A CPU is held like a lock: for a burst of calls.  Meanwhile whatever
+ *    else needs that CPU's lock waits for the release: single calls and
+ *    replays naming that CPU, drain_all (a removal drains too), the frees
+ *    of removed cgroups (they take every CPU lock once), close (refused
+ *    with -EBUSY instead, since it cannot wait for a thread that may never
+ *    let go).  A charge that the stock cannot serve lets the lock go for
+ *    its slow part (reclaim, the reclaim callback, drains), as the single
+ *    call does where the kernel may sleep, and takes it again.
+ *  - Only the owning thread may use the token (-EPERM otherwise), one CPU
+ *    per thread and hierarchy (-EDEADLK), and while it holds one the thread
+ *    may call nothing else of that hierarchy (-EDEADLK): it would wait for
+ *    its own CPU, or for a thread that waits for it.  A CPU owned already
+ *    is -EBUSY; a released token -ESTALE.  None of these waits or changes
+ *    anything.
+ *  - A thread that exits owning CPUs gives them back (a pthread key's
+ *    destructor), so an abandoned owner cannot stall the others for ever.
+ *
+ * Tokens: the registry index of the hierarchy in bits 0..15, the CPU in
+ * 16..27, an acquisition number in 28..62.  The number comes from one
+ * counter for every CPU of every hierarchy, so a token is never reused
+ * while the slot's memory lives (a new stock array starts with no owner).
+ */
+#include <errno.h>
+#include <pthread.h>
+
+#include "memcg.h"
+
+#define RELAXED memory_order_relaxed
+
+#define TOKEN_CPU_SHIFT 16
+#define TOKEN_SEQ_SHIFT 28
+#define TOKEN_CPU_MASK 0xfffu
+#define TOKEN_SEQ_MASK ((1ull << 35) - 1)
+
+_Thread_local struct memcg_stock_pcp *cpu_owned_head __attribute__((tls_model("initial-exec")));
+/* Its address names this thread while it lives. */
+static _Thread_local char owner_marker __attribute__((tls_model("initial-exec")));
+
+static uint64_t acquisitions;           /* under the registry lock */
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+
+static inline uintptr_t this_thread(void)
+{
+	return (uintptr_t)&owner_marker;
+}
+
+bool cpu_owner_holds_slow(struct pmc_hierarchy *h)
+{
+	for (struct memcg_stock_pcp *p = cpu_owned_head; p; p = p->owner.next)
+		if (p->owner.h == h && p->owner.locked)
+			return true;
+	return false;
+}
+
+/* Does anyone own a CPU of h?  Under the registry lock (close). */
+bool cpu_owned_any(struct pmc_hierarchy *h)
+{
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
+		if (atomic_load_explicit(&stock_of(h, cpu)->owner.token, RELAXED))
+			return true;
+	return false;
+}
+
+/*
+ * The CPU a token names, if this thread owns it and holds its lock now:
+ * 0, -ESTALE (released, or never a token), -EPERM (another thread's),
+ * -EDEADLK (used from inside one of its own slow paths, lock let go).
+ * No atomic read-modify-write: a few loads.  The token's hierarchy is
+ * live while it is owned, since close refuses then.
+ */
+static inline int owned_cpu(int64_t token, struct pmc_hierarchy **hp,
+			    struct memcg_stock_pcp **pcpp)
+{
+	uint32_t cpu = (uint32_t)((uint64_t)token >> TOKEN_CPU_SHIFT) & TOKEN_CPU_MASK;
+	struct pmc_hierarchy *h;
+	struct memcg_stock_pcp *pcp;
+
+	if (token <= 0 || !(h = hier_slot_index((uint32_t)token & 0xffffu)))
+		return -ESTALE;
+	if (cpu >= atomic_load_explicit(&h->stock_cap, memory_order_acquire))
+		return -ESTALE;
+	pcp = stock_of(h, (int)cpu);
+	if (__builtin_expect(atomic_load_explicit(&pcp->owner.token, RELAXED) != token, 0))
+		return -ESTALE;
+	/*
+	 * Relaxed: the token matched, so this thread either is the owner (it
+	 * wrote `thread` itself) or reads another thread's marker, never ours.
+	 */
+	if (__builtin_expect(atomic_load_explicit(&pcp->owner.thread, RELAXED) != this_thread(), 0))
+		return -EPERM;
+	if (__builtin_expect(!pcp->owner.locked, 0))
+		return -EDEADLK;
+	*hp = h;
+	*pcpp = pcp;
+	return 0;
+}
+
+/* Give up ownership; the lock is held on entry and let go. */
+static void disown(struct memcg_stock_pcp *pcp)
+{
+	struct pmc_hierarchy *h = pcp->owner.h;
+	struct memcg_stock_pcp **link = &cpu_owned_head;
+	struct hier_frame frame;
+
+	while (*link != pcp)
+		link = &(*link)->owner.next;
+	*link = pcp->owner.next;
+	/*
+	 * Hold the hierarchy before the token goes (while the lock is held, as
+	 * hier_hold wants): from then on close may begin, and waits for us.
+	 */
+	hier_hold(h, &frame);
+	atomic_store_explicit(&pcp->owner.thread, 0, RELAXED);
+	atomic_store_explicit(&pcp->owner.token, 0, RELAXED);
+	pcp->owner.locked = false;
+	pcp->owner.h = NULL;
+	pcp->owner.next = NULL;
+	pcp_unlock(pcp);
+	finish_call(h);
+	hier_unhold(h, &frame);
+}
+
+/* A thread that exits owning CPUs: give them back. */
+static void owner_exit(void *unused)
+{
+	(void)unused;
+	while (cpu_owned_head)
+		disown(cpu_owned_head);
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&exit_key, owner_exit);
+}
+
+int64_t pmc_cpu_acquire(int64_t hierarchy, int32_t cpu)
+{
+	struct pmc_hierarchy *h = hier_slot(hierarchy);
+	struct memcg_stock_pcp *pcp;
+	int64_t token;
+	int ret;
+
+	pthread_once(&key_once, make_key);
+	if (!h)
+		return -ESTALE;
+	for (pcp = cpu_owned_head; pcp; pcp = pcp->owner.next)
+		if (pcp->owner.h == h)
+			return -EDEADLK;        /* one CPU per thread and hierarchy */
+	hier_registry_lock();
+	if (!hier_live(h, hierarchy)) {
+		hier_registry_unlock();
+		return -ESTALE;
+	}
+	if (cpu < 0 || cpu >= h->cfg.ncpus) {
+		hier_registry_unlock();
+		return -EINVAL;
+	}
+	/*
+	 * Tokens are set only under the registry lock, which we hold: a CPU
+	 * without one has at most a passing holder, worth waiting for.
+	 */
+	if (atomic_load_explicit(&stock_of(h, cpu)->owner.token, RELAXED)) {
+		hier_registry_unlock();
+		return -EBUSY;
+	}
+	ret = hier_cpu_lock(hierarchy, cpu, &h);
+	if (ret) {
+		hier_registry_unlock();
+		return ret;
+	}
+	pcp = stock_of(h, cpu);
+	acquisitions = (acquisitions + 1) & TOKEN_SEQ_MASK;
+	if (!acquisitions)
+		acquisitions = 1;
+	token = (int64_t)(h->index | (uint64_t)cpu << TOKEN_CPU_SHIFT |
+			  acquisitions << TOKEN_SEQ_SHIFT);
+	pcp->owner.h = h;
+	pcp->owner.cpu = cpu;
+	pcp->owner.locked = true;
+	pcp->owner.next = cpu_owned_head;
+	cpu_owned_head = pcp;
+	atomic_store_explicit(&pcp->owner.thread, this_thread(), RELAXED);
+	atomic_store_explicit(&pcp->owner.token, token, RELAXED);
+	hier_registry_unlock();
+	/* Any non-NULL value: the destructor runs at this thread's exit. */
+	pthread_setspecific(exit_key, &owner_marker);
+	return token;
+}
+
+int64_t pmc_cpu_release(int64_t token)
+{
+	struct pmc_hierarchy *h;
+	struct memcg_stock_pcp *pcp;
+	int ret = owned_cpu(token, &h, &pcp);
+
+	if (ret)
+		return ret;
+	disown(pcp);
+	return 0;
+}
+
+/*
+ * Let the lock go around work that takes locks (a slow charge, the frees
+ * after an uncharge), as the single call lets its lock go where the kernel
+ * may sleep: a reclaim callback may call anything meanwhile.
+ */
+static void owner_unlock(struct memcg_stock_pcp *pcp)
+{
+	pcp->owner.locked = false;
+	pcp_unlock(pcp);
+}
+
+static void owner_relock(struct memcg_stock_pcp *pcp)
+{
+	pcp_lock(pcp);
+	pcp->owner.locked = true;
+}
+
+/* The frees an uncharge made possible, outside the lock (unlock_finish_call). */
+static void owner_finish(struct pmc_hierarchy *h, struct memcg_stock_pcp *pcp)
+{
+	struct hier_frame frame;
+
+	if (!memcg_free_pending(h))
+		return;
+	hier_hold(h, &frame);
+	owner_unlock(pcp);
+	finish_call(h);
+	hier_unhold(h, &frame);
+	owner_relock(pcp);
+}
+
+int64_t pmc_cpu_try_charge(int64_t token, int64_t cgroup, int64_t nr_pages, uint32_t gfp,
+			   int32_t kmem)
+{
+	struct pmc_hierarchy *h;
+	struct memcg_stock_pcp *pcp;
+	int ret = owned_cpu(token, &h, &pcp);
+	int64_t r;
+
+	if (__builtin_expect(ret, 0))
+		return ret;
+	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX || (gfp & ~(uint32_t)PMC_GFP_ALL))
+		return -EINVAL;
+	if (__builtin_expect(memcg_charge_hit(h, memcg_lookup(h, cgroup), (unsigned long)nr_pages,
+					      pcp->owner.cpu, kmem != 0), 1))
+		return 0;
+	/* The single call's path, entered holding the lock, returns without it. */
+	pcp->owner.locked = false;
+	r = memcg_try_charge(h, cgroup, (unsigned long)nr_pages, pcp->owner.cpu, gfp, kmem != 0);
+	owner_relock(pcp);
+	return r;
+}
+
+int64_t pmc_cpu_uncharge(int64_t token, int64_t cgroup, int64_t nr_pages, int32_t kmem)
+{
+	struct pmc_hierarchy *h;
+	struct memcg_stock_pcp *pcp;
+	struct clamp_log log = { 0 };
+	struct mem_cgroup *memcg;
+	int ret = owned_cpu(token, &h, &pcp);
+
+	if (__builtin_expect(ret, 0))
+		return ret;
+	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX)
+		return -EINVAL;
+	memcg = memcg_lookup(h, cgroup);
+	/* A shell is only there for its objcg's kernel pages (memcg_uncharge). */
+	if (!memcg || (memcg_shell(memcg) && !kmem))
+		return memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
+	if (memcg_uncharge_hit(h, memcg, (unsigned long)nr_pages, pcp->owner.cpu, kmem != 0))
+		return 0;
+	memcg_uncharge_locked(h, memcg, (unsigned long)nr_pages, pcp->owner.cpu, kmem != 0, &log);
+	owner_finish(h, pcp);
+	return (int64_t)log.mask;
+}
+
+int64_t pmc_cpu_drain(int64_t token)
+{
+	struct pmc_hierarchy *h;
+	struct memcg_stock_pcp *pcp;
+	int ret = owned_cpu(token, &h, &pcp);
+
+	if (ret)
+		return ret;
+	drain_stock_fully(h, pcp->owner.cpu);
+	owner_finish(h, pcp);
+	return 0;
+}
+
+int64_t pmc_cpu_of(int64_t token)
+{
+	struct pmc_hierarchy *h;
+	struct memcg_stock_pcp *pcp;
+	int ret = owned_cpu(token, &h, &pcp);
+
+	return ret ? ret : pcp->owner.cpu;
+}
