@@ -137,13 +137,13 @@ static size_t memcg_size(const struct pmc_config *cfg)
 	if (memcg_counter_hot_only(cfg, n - 1))
 		size -= sizeof(struct page_counter) - PAGE_COUNTER_HOT_SIZE;
 	/* aligned_alloc wants a multiple of the alignment. */
-	return (size + PMC_CACHELINE - 1) & ~(size_t)(PMC_CACHELINE - 1);
+	return (size + MEMCG_HOT_ALIGN - 1) & ~(size_t)(MEMCG_HOT_ALIGN - 1);
 }
 
 static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup *parent)
 {
 	size_t size = memcg_size(&h->cfg);
-	struct mem_cgroup *memcg = aligned_alloc(PMC_CACHELINE, size);
+	struct mem_cgroup *memcg = aligned_alloc(MEMCG_HOT_ALIGN, size);
 
 	if (!memcg)
 		return NULL;

@@ -28,6 +28,7 @@
 #include "pymemcg.h"
 
 #define MEMCG_ID_MAX 65535u
+#define MEMCG_HOT_ALIGN (2 * PMC_CACHELINE)
 #define MEMCG_STOCK_MAX_SLOTS 16
 #define MEMCG_NAME_MAX 4095         /* PATH_MAX - 1: see memcg_check_name */
 #define MEMCG_NAME_BUCKETS_MIN 64
@@ -126,14 +127,16 @@ struct memcg_events {
  * Layout (benchmarks/README.md, "Data layout"): a cgroup is one allocation
  * of a few cache lines, sized to its hierarchy's configuration:
  *
+ *  - the cold part, first: the statistics (one set per cgroup, whatever
+ *    the number of CPUs; a CPU's stock keeps per-CPU deltas for the
+ *    cgroups its slots cache, struct memcg_stock_pcp, so a charge that
+ *    the stock serves or refills never writes them), then the tree,
+ *    tasks, sockets, slab state and names, touched under h->lock by rare
+ *    operations;
  *  - the hot line: what the charge path reads of the cgroup itself (look-up
- *    checks, the parent, the stock's reference count);
- *  - the statistics line: one set of counters per cgroup, whatever the
- *    number of CPUs; a CPU's stock keeps per-CPU deltas for the cgroups its
- *    slots cache (struct memcg_stock_pcp), where the hit path adds without
- *    an atomic;
- *  - the cold part: the tree, tasks, sockets, slab state, names: touched
- *    under h->lock by rare operations;
+ *    checks, the parent, the stock's reference count), 128-byte aligned so
+ *    that it and the memory counter's hot line after it make one aligned
+ *    pair (the L2's adjacent-line prefetch fetches both on one miss);
  *  - the page counters the cgroup version has, last: v1 memory, memsw,
  *    kmem and tcpmem; v2 memory and swap, where swap (v2 has no memsw, so
  *    it is never charged) is allocated without its protection line.
@@ -144,30 +147,16 @@ struct memcg_events {
  * of tens of thousands of cgroups rarely hits a limit in most of them.
  */
 struct mem_cgroup {
-	/* Hot: read by every charge of this cgroup; refs written by stock slots. */
-	_Alignas(PMC_CACHELINE) struct pmc_hierarchy *h;
-	struct mem_cgroup *parent;
-	/* References: stock slots caching it, reclaim in progress (css refs). */
-	_Atomic long refs;
-	_Atomic int state;
-	_Atomic bool kmem_active;
-	bool id_held;                   /* the id still names it (h->ids) */
-	bool doomed;                    /* being freed, under h->lock */
-	uint32_t id;                    /* memcg id; kept for show once given back */
-	uint32_t slot;                  /* of its handle */
-	uint32_t gen;                   /* of its slot */
-	int depth;
-	_Atomic(struct memcg_events *) ev;      /* NULL until the first event */
-
+	/* Cold, first: none of it is read by a charge that the stock or the counters serve. */
 	/*
 	 * Statistics: the cgroup's counts, updated with relaxed atomic adds
 	 * where no stock slot of the CPU caches the cgroup; what the slots
-	 * hold is added by readers (memcg_stat_read).
+	 * hold is added by readers (memcg_stat_sum).
 	 */
-	_Alignas(PMC_CACHELINE) _Atomic long stat[MEMCG_NR_STATS_ALL];
+	_Atomic long stat[MEMCG_NR_STATS_ALL];
 
-	/* Cold: the tree, under h->lock. */
-	_Alignas(PMC_CACHELINE) struct mem_cgroup *first_child, *last_child;
+	/* The tree, under h->lock. */
+	struct mem_cgroup *first_child, *last_child;
 	struct mem_cgroup *next_sibling, *prev_sibling;
 	struct mem_cgroup *next_dying;  /* list of the doomed, in memcg_free_dying */
 	struct mem_cgroup *next_name;   /* hash chain of h->names */
@@ -204,6 +193,25 @@ struct mem_cgroup {
 	_Atomic long objcg_refs;
 	struct kmem_cache *clones_head, *clones_tail;  /* its clones, under the slab lock */
 	int32_t kmemcg_id;              /* kmem cache id (-1: none), under h->lock */
+
+	/*
+	 * Hot: read by every charge of this cgroup; refs written by stock
+	 * slots.  It starts a 128-byte block whose second line is the memory
+	 * counter's hot line (MEMCG_HOT_ALIGN).
+	 */
+	_Alignas(MEMCG_HOT_ALIGN) struct pmc_hierarchy *h;
+	struct mem_cgroup *parent;
+	/* References: stock slots caching it, reclaim in progress (css refs). */
+	_Atomic long refs;
+	_Atomic int state;
+	_Atomic bool kmem_active;
+	bool id_held;                   /* the id still names it (h->ids) */
+	bool doomed;                    /* being freed, under h->lock */
+	uint32_t id;                    /* memcg id; kept for show once given back */
+	uint32_t slot;                  /* of its handle */
+	uint32_t gen;                   /* of its slot */
+	int depth;
+	_Atomic(struct memcg_events *) ev;      /* NULL until the first event */
 
 	/*
 	 * The page counters of its cgroup version (memcg_nr_counters), each
