@@ -100,12 +100,10 @@ int64_t pmc_cgroup_remove(int64_t hierarchy, int64_t cgroup)
 	return unlock_finish(h, memcg_remove(h, memcg));
 }
 
-/* Statistics are per CPU; a reader sums them, as memory.stat's flush does. */
+/* A cgroup's own statistics: its counts and the stock slots' deltas (memcg_stat_sum). */
 static void stat_sum(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int64_t *out)
 {
-	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
-		for (int i = 0; i < MEMCG_NR_STATS; i++)
-			out[i] += atomic_load_explicit(&memcg->vmstats[cpu].state[i], RELAXED);
+	memcg_stat_sum(h, memcg, out, MEMCG_NR_STATS);
 }
 
 /* A pre-order walk of the subtree (dying cgroups included), under h->lock: linear. */
@@ -114,9 +112,8 @@ static void stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64
 	struct mem_cgroup *c = root;
 
 	while (c) {
-		stat_sum(h, c, out);
 		for (int i = 0; i < MEMCG_NR_STATS; i++)
-			out[i] += c->dead_stat[i];      /* freed descendants' */
+			out[i] += memcg_stat_global(c, i) + c->dead_stat[i];   /* + freed descendants' */
 		if (c->first_child) {
 			c = c->first_child;
 			continue;
@@ -125,6 +122,8 @@ static void stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64
 			c = c->parent;
 		c = c == root ? NULL : c->next_sibling;
 	}
+	/* Then what the stock slots caching cgroups of the subtree hold. */
+	memcg_stat_subtree(h, root, out);
 }
 
 /* O(ncpus): no walk of the subtree (pmc_cgroup_stat has that). */
@@ -133,6 +132,7 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 	struct pmc_hierarchy *h;
 	int64_t err;
 	struct mem_cgroup *memcg = lock_cgroup(hierarchy, cgroup, &h, &err);
+	struct memcg_events *ev;
 
 	if (!memcg)
 		return err;
@@ -146,17 +146,19 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 	info->nr_children = memcg->nr_children;
 	info->nr_descendants = memcg->nr_descendants;
 	info->nr_dying_descendants = memcg->nr_dying_descendants;
-	for (int i = 0; i < MEMCG_NR_EVENTS; i++) {
-		info->events[i] = atomic_load_explicit(&memcg->events[i], RELAXED);
-		info->events_local[i] = atomic_load_explicit(&memcg->events_local[i], RELAXED);
+	if ((ev = memcg_events_peek(memcg))) {
+		for (int i = 0; i < MEMCG_NR_EVENTS; i++) {
+			info->events[i] = atomic_load_explicit(&ev->events[i], RELAXED);
+			info->events_local[i] = atomic_load_explicit(&ev->events_local[i], RELAXED);
+		}
+		info->throttle_jiffies = atomic_load_explicit(&ev->throttle_jiffies, RELAXED);
+		info->oom_livelocks = atomic_load_explicit(&ev->oom_livelocks, RELAXED);
 	}
 	stat_sum(h, memcg, info->stat);
 	info->nr_tasks = memcg->nr_tasks;
 	info->nr_sockets = memcg->nr_sockets;
 	info->tcpmem_active = atomic_load_explicit(&memcg->tcpmem_active, RELAXED);
 	info->tcpmem_pressure = atomic_load_explicit(&memcg->tcpmem_pressure, RELAXED);
-	info->throttle_jiffies = atomic_load_explicit(&memcg->throttle_jiffies, RELAXED);
-	info->oom_livelocks = atomic_load_explicit(&memcg->oom_livelocks, RELAXED);
 	info->name_len = (int32_t)memcg->name_len;
 	memcpy(info->name, memcg->name, memcg->name_len < sizeof(info->name) ?
 	       memcg->name_len : sizeof(info->name) - 1);

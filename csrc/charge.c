@@ -40,9 +40,18 @@ unsigned long memcg_margin(struct mem_cgroup *memcg)
 	return margin;
 }
 
+/* A refused 3.8 charge that 3.8 would have retried forever (a lazy event block). */
+static void memcg_count_livelock(struct mem_cgroup *memcg)
+{
+	struct memcg_events *ev = memcg_events_of(memcg);
+
+	if (ev)
+		atomic_fetch_add_explicit(&ev->oom_livelocks, 1, RELAXED);
+}
+
 static struct mem_cgroup *memcg_of(struct page_counter *counter, int idx)
 {
-	/* The counters are the first member of the cgroup: step back to it. */
+	/* The counters are the last member of the cgroup, in a row: step back to it. */
 	return (struct mem_cgroup *)((char *)(counter - idx) - offsetof(struct mem_cgroup, counter));
 }
 
@@ -136,7 +145,8 @@ static bool over_high(struct mem_cgroup *m)
 
 	if (page_counter_read(mem) > atomic_load_explicit(&mem->high, RELAXED))
 		return true;
-	if (m->h->cfg.version == 2) {
+	/* v2's swap counter is charged only with memsw, which v2 has not: usage 0 <= high. */
+	if (m->h->cfg.version == 2 && m->h->cfg.memsw) {
 		struct page_counter *swap = &m->counter[MEMCG_MEMSW];
 
 		return page_counter_read(swap) > atomic_load_explicit(&swap->high, RELAXED);
@@ -322,7 +332,7 @@ static int mem_cgroup_handle_oom_38(struct charge_ctx *ctx, struct mem_cgroup *o
 	case OOM38_DIE:
 		return CHARGE_OOM_DIE;
 	default:
-		atomic_fetch_add_explicit(&over->oom_livelocks, 1, RELAXED);
+		memcg_count_livelock(over);
 		return CHARGE_LIVELOCK;
 	}
 }
@@ -403,7 +413,7 @@ again:
 				goto nomem;
 			/* "If oom, we never return -ENOMEM": unless the OOM killer is unreachable. */
 			if (oom_check) {
-				atomic_fetch_add_explicit(&over->oom_livelocks, 1, RELAXED);
+				memcg_count_livelock(over);
 				goto nomem;
 			}
 			nr_oom_retries--;

@@ -114,26 +114,50 @@ static bool counter_tracks_failcnt(const struct pmc_config *cfg, int idx)
 	return cfg->failcnt == PMC_FAILCNT_MEMORY && idx == MEMCG_MEMORY;
 }
 
+/*
+ * The page counters a cgroup of this configuration has: v1 memory, memsw,
+ * kmem and tcpmem; v2 memory and swap.  v2 has no memsw, so its swap
+ * counter is never charged: it is allocated without its protection line.
+ */
+static int memcg_nr_counters(const struct pmc_config *cfg)
+{
+	return cfg->version == 1 ? MEMCG_NR_COUNTERS : 2;
+}
+
+static bool memcg_counter_hot_only(const struct pmc_config *cfg, int idx)
+{
+	return cfg->version == 2 && idx == MEMCG_MEMSW && !cfg->memsw;
+}
+
+static size_t memcg_size(const struct pmc_config *cfg)
+{
+	int n = memcg_nr_counters(cfg);
+	size_t size = offsetof(struct mem_cgroup, counter) + (size_t)n * sizeof(struct page_counter);
+
+	if (memcg_counter_hot_only(cfg, n - 1))
+		size -= sizeof(struct page_counter) - PAGE_COUNTER_HOT_SIZE;
+	/* aligned_alloc wants a multiple of the alignment. */
+	return (size + MEMCG_HOT_ALIGN - 1) & ~(size_t)(MEMCG_HOT_ALIGN - 1);
+}
+
 static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup *parent)
 {
-	struct mem_cgroup *memcg = aligned_alloc(PMC_CACHELINE, sizeof(*memcg));
+	size_t size = memcg_size(&h->cfg);
+	struct mem_cgroup *memcg = aligned_alloc(MEMCG_HOT_ALIGN, size);
 
 	if (!memcg)
 		return NULL;
-	memset(memcg, 0, sizeof(*memcg));
-	memcg->vmstats = aligned_alloc(PMC_CACHELINE,
-				       sizeof(*memcg->vmstats) * (size_t)h->cfg.ncpus);
-	if (!memcg->vmstats) {
-		free(memcg);
-		return NULL;
-	}
-	memset(memcg->vmstats, 0, sizeof(*memcg->vmstats) * (size_t)h->cfg.ncpus);
-	for (int i = 0; i < MEMCG_NR_COUNTERS; i++) {
-		/* Only the v2 memory counter tracks protection (protection_support). */
-		bool protection = h->cfg.version == 2 && i == MEMCG_MEMORY;
+	memset(memcg, 0, size);
+	for (int i = 0; i < memcg_nr_counters(&h->cfg); i++) {
+		struct page_counter *pc = &memcg->counter[i], *ppc = parent ? &parent->counter[i] : NULL;
 
-		page_counter_init(&memcg->counter[i], parent ? &parent->counter[i] : NULL, protection);
-		memcg->counter[i].track_failcnt = h->cfg.version == 1 && counter_tracks_failcnt(&h->cfg, i);
+		if (memcg_counter_hot_only(&h->cfg, i)) {
+			page_counter_init_hot_only(pc, ppc);
+			continue;
+		}
+		/* Only the v2 memory counter tracks protection (protection_support). */
+		page_counter_init(pc, ppc, h->cfg.version == 2 && i == MEMCG_MEMORY);
+		pc->track_failcnt = h->cfg.version == 1 && counter_tracks_failcnt(&h->cfg, i);
 	}
 	memcg->h = h;
 	memcg->parent = parent;
@@ -156,7 +180,7 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 static void memcg_free(struct mem_cgroup *memcg)
 {
 	free(memcg->name);
-	free(memcg->vmstats);
+	free(atomic_load_explicit(&memcg->ev, RELAXED));
 	free(memcg);
 }
 
@@ -365,12 +389,21 @@ static void reparent_user_pages(struct pmc_hierarchy *h, struct mem_cgroup *memc
 
 	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
 		cpu_lock(h, cpu);
+	/* Its count, then each CPU's deltas (slots that still cache it), all held. */
+	nr = atomic_exchange_explicit(&memcg->stat[MEMCG_STAT_ANON], 0, RELAXED);
+	mod_memcg_state(parent, 0, MEMCG_STAT_ANON, nr);
 	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
-		long a = atomic_load_explicit(&memcg->vmstats[cpu].state[MEMCG_STAT_ANON], RELAXED);
+		struct memcg_stock_pcp *stock = stock_of(h, cpu);
 
-		atomic_store_explicit(&memcg->vmstats[cpu].state[MEMCG_STAT_ANON], 0, RELAXED);
-		mod_memcg_state(parent, cpu, MEMCG_STAT_ANON, a);
-		nr += a;
+		for (unsigned int i = 0; i < stock->nr_slots; i++) {
+			long a = stock->stat[i][MEMCG_STAT_ANON];
+
+			if (stock->cached[i] != memcg || !a)
+				continue;
+			stock->stat[i][MEMCG_STAT_ANON] = 0;
+			mod_memcg_state(parent, cpu, MEMCG_STAT_ANON, a);
+			nr += a;
+		}
 	}
 	if (nr > 0) {
 		page_counter_cancel(&memcg->counter[MEMCG_MEMORY], (unsigned long)nr);
@@ -487,14 +520,13 @@ void memcg_put_unlocked(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	pthread_mutex_unlock(&h->lock);
 }
 
-/* A per-CPU statistic summed (racy against updates; callers allow for it). */
-static long stat_read(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int idx)
+/*
+ * A statistic of a cgroup that nothing references: no stock slot caches
+ * it (a slot holds a reference), so its own count is all of it.
+ */
+static long stat_read(struct mem_cgroup *memcg, int idx)
 {
-	long sum = 0;
-
-	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
-		sum += atomic_load_explicit(&memcg->vmstats[cpu].state[idx], RELAXED);
-	return sum;
+	return memcg_stat_global(memcg, idx);
 }
 
 /*
@@ -520,8 +552,8 @@ static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	if (memcg->user_segs || (!h->cfg.objcg && memcg->task_ksegs))
 		return false;
 	if (h->cfg.objcg)
-		return stat_read(h, memcg, MEMCG_STAT_ANON) <= 0;
-	for (int i = 0; i < MEMCG_NR_COUNTERS; i++)
+		return stat_read(memcg, MEMCG_STAT_ANON) <= 0;
+	for (int i = 0; i < memcg_nr_counters(&h->cfg); i++)
 		if (page_counter_read(&memcg->counter[i]))
 			return false;
 	return true;
@@ -534,7 +566,7 @@ static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 static bool memcg_needs_shell(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	return h->cfg.objcg && (memcg->nr_shells || memcg->task_ksegs ||
-				stat_read(h, memcg, MEMCG_STAT_KMEM_OWN) > 0 ||
+				stat_read(memcg, MEMCG_STAT_KMEM_OWN) > 0 ||
 				atomic_load_explicit(&memcg->objcg_refs, ACQUIRE) > 0);
 }
 
@@ -643,7 +675,7 @@ static void requeue_survivors(struct pmc_hierarchy *h)
  * not change.  After the sync, so no CPU still updates them (a shell's own
  * objcg count goes on; it is not a statistic).
  */
-static void memcg_fold_stats(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+static void memcg_fold_stats(struct mem_cgroup *memcg)
 {
 	struct mem_cgroup *parent = memcg->parent;
 
@@ -657,10 +689,9 @@ static void memcg_fold_stats(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 		parent = parent->parent;
 
 	for (int i = 0; i < MEMCG_NR_STATS; i++) {
-		parent->dead_stat[i] += memcg->dead_stat[i] + stat_read(h, memcg, i);
+		parent->dead_stat[i] += memcg->dead_stat[i] + stat_read(memcg, i);
 		memcg->dead_stat[i] = 0;
-		for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
-			atomic_store_explicit(&memcg->vmstats[cpu].state[i], 0, RELAXED);
+		atomic_store_explicit(&memcg->stat[i], 0, RELAXED);
 	}
 }
 
@@ -683,10 +714,10 @@ void memcg_free_dying(struct pmc_hierarchy *h)
 	synchronize_cpus(h);
 	requeue_survivors(h);
 	for (struct mem_cgroup *m = shelled.head; m; m = m->next_dying)
-		memcg_fold_stats(h, m);
+		memcg_fold_stats(m);
 	for (struct mem_cgroup *m = doomed.head, *next; m; m = next) {
 		next = m->next_dying;
-		memcg_fold_stats(h, m);         /* a shell's were folded already: zeros */
+		memcg_fold_stats(m);         /* a shell's were folded already: zeros */
 		memcg_free(m);
 	}
 }
@@ -838,6 +869,31 @@ void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
 /* --- events and statistics ----------------------------------------------------- */
 
 /*
+ * The events of a cgroup, allocated at the first: most cgroups of a large
+ * tree never have one.  Any thread may get here first (under a CPU lock or
+ * h->lock); the compare-and-swap publishes one zeroed block, with release
+ * so that a reader's acquire (memcg_events_peek) sees it zeroed, and the
+ * loser frees its own.  NULL only when malloc fails: that event is not
+ * counted (the kernel cannot fail here, its events are inline; 128 bytes
+ * are the price of not failing, paid by every cgroup).
+ */
+struct memcg_events *memcg_events_of(struct mem_cgroup *memcg)
+{
+	struct memcg_events *ev = memcg_events_peek(memcg), *fresh;
+
+	if (__builtin_expect(ev != NULL, 1))
+		return ev;
+	fresh = calloc(1, sizeof(*fresh));
+	if (!fresh)
+		return NULL;
+	if (atomic_compare_exchange_strong_explicit(&memcg->ev, &ev, fresh, memory_order_acq_rel,
+						    ACQUIRE))
+		return fresh;
+	free(fresh);
+	return ev;
+}
+
+/*
  * memcg_memory_event: the local count, then the hierarchical one up to (not
  * including) the root -- on cgroup v2 without memory_localevents; cgroup v1
  * counts only locally.
@@ -847,9 +903,13 @@ void memcg_memory_event(struct mem_cgroup *memcg, enum memcg_event_idx event)
 	struct pmc_hierarchy *h = memcg->h;
 	bool local_only = h->cfg.version == 1 || h->cfg.memory_localevents;
 
-	atomic_fetch_add_explicit(&memcg->events_local[event], 1, RELAXED);
+	struct memcg_events *ev = memcg_events_of(memcg);
+
+	if (ev)
+		atomic_fetch_add_explicit(&ev->events_local[event], 1, RELAXED);
 	do {
-		atomic_fetch_add_explicit(&memcg->events[event], 1, RELAXED);
+		if ((ev = memcg_events_of(memcg)))
+			atomic_fetch_add_explicit(&ev->events[event], 1, RELAXED);
 		if (local_only)
 			break;
 		memcg = memcg->parent;

@@ -28,6 +28,7 @@
 #include "pymemcg.h"
 
 #define MEMCG_ID_MAX 65535u
+#define MEMCG_HOT_ALIGN (2 * PMC_CACHELINE)
 #define MEMCG_STOCK_MAX_SLOTS 16
 #define MEMCG_NAME_MAX 4095         /* PATH_MAX - 1: see memcg_check_name */
 #define MEMCG_NAME_BUCKETS_MIN 64
@@ -108,62 +109,81 @@ struct pmc_sock;
 struct kmem_cache;
 struct slab_state;
 
-/* Statistics are per CPU, written only under that CPU's lock. */
-struct memcg_vmstats_percpu {
-	_Alignas(PMC_CACHELINE) _Atomic long state[MEMCG_NR_STATS_ALL];
-};
-
-struct mem_cgroup {
-	struct page_counter counter[MEMCG_NR_COUNTERS];
-
-	/* Read on the charge path. */
-	_Alignas(PMC_CACHELINE) struct pmc_hierarchy *h;
-	struct mem_cgroup *parent;
-	struct memcg_vmstats_percpu *vmstats;   /* [ncpus] */
-	_Atomic int state;
-	_Atomic bool kmem_active;
-	uint32_t id;                    /* memcg id; kept for show once given back */
-	uint32_t slot;                  /* of its handle */
-	uint32_t gen;                   /* of its slot */
-	bool id_held;                   /* the id still names it (h->ids) */
-	int depth;
-
-	/* Events: rare, atomic. */
-	_Alignas(PMC_CACHELINE) _Atomic long events[MEMCG_NR_EVENTS];
+/*
+ * What most cgroups never have: memory events (a limit hit, an OOM) and the
+ * throttling and livelock counts that come with them.  Allocated at the
+ * first one (memcg_events_of); a cgroup without it reads zeros.
+ */
+struct memcg_events {
+	_Atomic long events[MEMCG_NR_EVENTS];
 	_Atomic long events_local[MEMCG_NR_EVENTS];
 	/* memory.high throttling this cgroup's charges earned (jiffies, not slept). */
 	_Atomic long throttle_jiffies;
 	/* 3.8 charges refused here that 3.8 would have retried forever. */
 	_Atomic long oom_livelocks;
-	/* v1 tunables, copied from the parent at creation. */
-	_Atomic int oom_kill_disable;
-	_Atomic int swappiness;
-	/* References: stock slots caching it, reclaim in progress (css refs). */
-	_Atomic long refs;
-	_Atomic int free_queued;        /* on h->free_queue (memcg_free_queue) */
-	struct mem_cgroup *next_free;   /* the queue's link, while queued */
-	bool doomed;                    /* being freed, under h->lock */
+};
+
+/*
+ * Layout (benchmarks/README.md, "Data layout"): a cgroup is one allocation
+ * of a few cache lines, sized to its hierarchy's configuration:
+ *
+ *  - the cold part, first: the statistics (one set per cgroup, whatever
+ *    the number of CPUs; a CPU's stock keeps per-CPU deltas for the
+ *    cgroups its slots cache, struct memcg_stock_pcp, so a charge that
+ *    the stock serves or refills never writes them), then the tree,
+ *    tasks, sockets, slab state and names, touched under h->lock by rare
+ *    operations;
+ *  - the hot line: what the charge path reads of the cgroup itself (look-up
+ *    checks, the parent, the stock's reference count), 128-byte aligned so
+ *    that it and the memory counter's hot line after it make one aligned
+ *    pair (the L2's adjacent-line prefetch fetches both on one miss);
+ *  - the page counters the cgroup version has, last: v1 memory, memsw,
+ *    kmem and tcpmem; v2 memory and swap, where swap (v2 has no memsw, so
+ *    it is never charged) is allocated without its protection line.
+ *
+ * The kernel keeps its hot fields (the counters) in struct mem_cgroup too
+ * and its per-CPU statistics in percpu memory; it allocates the events and
+ * the rest inline.  pymemcg allocates events lazily, since a simulated tree
+ * of tens of thousands of cgroups rarely hits a limit in most of them.
+ */
+struct mem_cgroup {
+	/* Cold, first: none of it is read by a charge that the stock or the counters serve. */
+	/*
+	 * Statistics: the cgroup's counts, updated with relaxed atomic adds
+	 * where no stock slot of the CPU caches the cgroup; what the slots
+	 * hold is added by readers (memcg_stat_sum).
+	 */
+	_Atomic long stat[MEMCG_NR_STATS_ALL];
 
 	/* The tree, under h->lock. */
-	struct mem_cgroup *first_child, *last_child, *next_sibling, *prev_sibling;
+	struct mem_cgroup *first_child, *last_child;
+	struct mem_cgroup *next_sibling, *prev_sibling;
 	struct mem_cgroup *next_dying;  /* list of the doomed, in memcg_free_dying */
 	struct mem_cgroup *next_name;   /* hash chain of h->names */
 	struct mem_cgroup *all_prev, *all_next; /* every cgroup, in creation order */
 	long nr_children;               /* online and dying */
 	long nr_shells;                 /* shells whose parent this is: they pin it */
+	long nr_descendants;            /* online, all depths */
+	long nr_dying_descendants;
+	_Atomic int free_queued;        /* on h->free_queue (memcg_free_queue) */
+	/* v1 tunables, copied from the parent at creation. */
+	_Atomic int oom_kill_disable;
+	_Atomic int swappiness;
+	_Atomic int oom_group;          /* memory.oom.group (v2) */
+	struct mem_cgroup *next_free;   /* the queue's link, while queued */
+	uint64_t serial;                /* creation number: root 1 */
+	size_t name_len;
+	char *name;                     /* out of line */
 	struct pmc_task *tasks_head, *tasks_tail;       /* its tasks, in fork order */
 	long nr_tasks;
 	long nr_forking;                /* forks in progress: they count as tasks (EBUSY) */
 	struct task_seg *user_segs;     /* tasks' user pages charged here (3.8 reparenting) */
 	long task_ksegs;                /* tasks' kernel-page segments naming it (stacks, tables) */
-	_Atomic int oom_group;          /* memory.oom.group (v2) */
 	long nr_sockets;                /* open sockets bound here, each a reference (refs) */
 	/* v1 sockets: new ones are bound (tcpmem_active), the last charge failed (pressure). */
 	_Atomic bool tcpmem_active;
 	_Atomic int tcpmem_pressure;
 	long dead_stat[MEMCG_NR_STATS]; /* folded in from freed descendants */
-	long nr_descendants;            /* online, all depths */
-	long nr_dying_descendants;
 	/*
 	 * Slab (slab.c).  The objcg of the objcg era is the cgroup itself (a
 	 * shell once freed): its leftover bytes and its references (objects
@@ -173,10 +193,42 @@ struct mem_cgroup {
 	_Atomic long objcg_refs;
 	struct kmem_cache *clones_head, *clones_tail;  /* its clones, under the slab lock */
 	int32_t kmemcg_id;              /* kmem cache id (-1: none), under h->lock */
-	uint64_t serial;                /* creation number: root 1 */
-	size_t name_len;
-	char *name;                     /* cold: out of line */
+
+	/*
+	 * Hot: read by every charge of this cgroup; refs written by stock
+	 * slots.  It starts a 128-byte block whose second line is the memory
+	 * counter's hot line (MEMCG_HOT_ALIGN).
+	 */
+	_Alignas(MEMCG_HOT_ALIGN) struct pmc_hierarchy *h;
+	struct mem_cgroup *parent;
+	/* References: stock slots caching it, reclaim in progress (css refs). */
+	_Atomic long refs;
+	_Atomic int state;
+	_Atomic bool kmem_active;
+	bool id_held;                   /* the id still names it (h->ids) */
+	bool doomed;                    /* being freed, under h->lock */
+	uint32_t id;                    /* memcg id; kept for show once given back */
+	uint32_t slot;                  /* of its handle */
+	uint32_t gen;                   /* of its slot */
+	int depth;
+	_Atomic(struct memcg_events *) ev;      /* NULL until the first event */
+
+	/*
+	 * The page counters of its cgroup version (memcg_nr_counters), each
+	 * on its own line(s): memory first.  v2's swap counter is the last and
+	 * hot_only: its protection line is not allocated.
+	 */
+	struct page_counter counter[];
 };
+
+/* The events of a cgroup, allocated at the first (NULL: out of memory; see memcg.c). */
+struct memcg_events *memcg_events_of(struct mem_cgroup *memcg);
+
+static inline struct memcg_events *memcg_events_peek(struct mem_cgroup *memcg)
+{
+	/* Acquire: pairs with the publishing CAS, so the zeroed fields are seen. */
+	return atomic_load_explicit(&memcg->ev, memory_order_acquire);
+}
 
 /*
  * A CPU owned by a caller (cpu.c): its lock stays taken from acquire to
@@ -201,6 +253,15 @@ struct memcg_stock_pcp {
 	struct mem_cgroup *cached[MEMCG_STOCK_MAX_SLOTS];
 	unsigned long nr_pages[MEMCG_STOCK_MAX_SLOTS];
 	uint64_t rng;                   /* splitmix64 state: random eviction */
+	/*
+	 * Statistics deltas of the cgroup each slot caches, kept here instead
+	 * of per-CPU arrays in every cgroup: the stock's own lines, plain
+	 * fields written and read under the CPU lock (readers take it, see
+	 * memcg_stat_sum).  Added to the cgroup's counts when the slot lets
+	 * go of it (stock_set_cached), before its reference is dropped: a
+	 * cgroup that no slot caches has all its statistics in memcg->stat.
+	 */
+	long stat[MEMCG_STOCK_MAX_SLOTS][MEMCG_NR_STATS_ALL];
 	/* The object stock (objcg era, slab.c): one objcg, bytes, stat deltas. */
 	struct mem_cgroup *objcg;
 	unsigned long obj_nr_bytes;
@@ -538,50 +599,79 @@ void drain_stock_fully(struct pmc_hierarchy *h, int cpu);
 void drain_all_stock(struct pmc_hierarchy *h, struct mem_cgroup *root);
 /* Take every CPU lock once: afterwards nobody still uses what was unpublished. */
 void synchronize_cpus(struct pmc_hierarchy *h);
+void memcg_stat_sum(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int64_t *out, int n);
+void memcg_stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64_t *out);
 /*
- * Per-CPU statistics: only the holder of the CPU lock writes its slot, so a
- * relaxed load and store suffice; readers sum the slots with relaxed loads
- * and may see a charge's stat a moment before or after its counters, as
- * the kernel's per-CPU vmstats readers do.
+ * Statistics.  mod_memcg_state is called with the CPU lock held: where a
+ * slot of this CPU's stock caches the cgroup, the delta goes to the slot
+ * (plain add: only the lock holder touches it); otherwise to the cgroup's
+ * own count with a relaxed atomic add (several CPUs may add at once).
+ * Readers (memcg.c) add the global count and the deltas of the slots
+ * caching the cgroup, each CPU's under its lock; a reader racing with
+ * charges may see a stat a moment before or after its counters, as the
+ * kernel's rstat readers do, and is exact in a quiescent state.
  */
+static inline void mod_slot_state(struct memcg_stock_pcp *stock, int slot,
+				  enum memcg_stat_idx idx, long val)
+{
+	stock->stat[slot][idx] += val;
+}
+
 static inline void mod_memcg_state(struct mem_cgroup *memcg, int cpu, enum memcg_stat_idx idx,
 				   long val)
 {
-	_Atomic long *p = &memcg->vmstats[cpu].state[idx];
+	struct memcg_stock_pcp *stock = stock_of(memcg->h, cpu);
 
-	atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed) + val,
-			      memory_order_relaxed);
+	for (unsigned int i = 0; i < stock->nr_slots; i++) {
+		if (stock->cached[i] == memcg) {
+			mod_slot_state(stock, (int)i, idx, val);
+			return;
+		}
+	}
+	atomic_fetch_add_explicit(&memcg->stat[idx], val, memory_order_relaxed);
+}
+
+/* The cgroup's own count: all of it where no stock slot caches the cgroup. */
+static inline long memcg_stat_global(struct mem_cgroup *memcg, int idx)
+{
+	return atomic_load_explicit(&memcg->stat[idx], memory_order_relaxed);
 }
 
 /**
- * consume_stock - take nr_pages from this CPU's stock, if it has them
+ * consume_stock_slot - take nr_pages from this CPU's stock, if it has them
  *
  * Called with the CPU lock held.  Only the first slot caching the cgroup is
- * looked at, as in the kernel.
+ * looked at, as in the kernel.  Returns the slot, or -1.
  */
-static inline bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
-				 unsigned long nr_pages, int cpu)
+static inline int consume_stock_slot(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+				     unsigned long nr_pages, int cpu)
 {
 	struct memcg_stock_pcp *stock = stock_of(h, cpu);
 
 	if (h->cfg.stock_single_page) {
 		/* 3.8: only order-0 charges use the stock, one page each. */
 		if (nr_pages != 1 || stock->cached[0] != memcg || !stock->nr_pages[0])
-			return false;
+			return -1;
 		stock->nr_pages[0]--;
-		return true;
+		return 0;
 	}
 	if (nr_pages > (unsigned long)h->cfg.charge_batch)
-		return false;
+		return -1;
 	for (unsigned int i = 0; i < stock->nr_slots; i++) {
 		if (stock->cached[i] != memcg)
 			continue;
 		if (stock->nr_pages[i] < nr_pages)
-			return false;
+			return -1;
 		stock->nr_pages[i] -= nr_pages;
-		return true;
+		return (int)i;
 	}
-	return false;
+	return -1;
+}
+
+static inline bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+				 unsigned long nr_pages, int cpu)
+{
+	return consume_stock_slot(h, memcg, nr_pages, cpu) >= 0;
 }
 
 /**
@@ -598,16 +688,22 @@ static inline bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *mem
 static inline bool memcg_charge_hit(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 				    unsigned long nr_pages, int cpu, bool kmem)
 {
+	struct memcg_stock_pcp *stock;
+	int slot;
+
 	if (!memcg || !memcg_online(memcg) || memcg_is_root(memcg) || !nr_pages)
 		return false;
 	if (kmem && (h->cfg.version == 1 || h->cfg.kmem_first ||
 		     !atomic_load_explicit(&memcg->kmem_active, memory_order_relaxed)))
 		return false;
-	if (!consume_stock(h, memcg, nr_pages, cpu))
+	slot = consume_stock_slot(h, memcg, nr_pages, cpu);
+	if (slot < 0)
 		return false;
-	mod_memcg_state(memcg, cpu, kmem ? MEMCG_STAT_KERNEL : MEMCG_STAT_ANON, (long)nr_pages);
+	/* The slot that served the charge caches the cgroup: its stat deltas. */
+	stock = stock_of(h, cpu);
+	mod_slot_state(stock, slot, kmem ? MEMCG_STAT_KERNEL : MEMCG_STAT_ANON, (long)nr_pages);
 	if (kmem)
-		mod_memcg_state(memcg, cpu, MEMCG_STAT_KMEM_OWN, (long)nr_pages);
+		mod_slot_state(stock, slot, MEMCG_STAT_KMEM_OWN, (long)nr_pages);
 	return true;
 }
 
@@ -636,8 +732,8 @@ static inline bool memcg_uncharge_hit(struct pmc_hierarchy *h, struct mem_cgroup
 			continue;
 		if (stock->nr_pages[i] + nr_pages > (unsigned long)h->cfg.charge_batch)
 			return false;
-		mod_memcg_state(memcg, cpu, MEMCG_STAT_KERNEL, -(long)nr_pages);
-		mod_memcg_state(memcg, cpu, MEMCG_STAT_KMEM_OWN, -(long)nr_pages);
+		mod_slot_state(stock, (int)i, MEMCG_STAT_KERNEL, -(long)nr_pages);
+		mod_slot_state(stock, (int)i, MEMCG_STAT_KMEM_OWN, -(long)nr_pages);
 		stock->nr_pages[i] += nr_pages;
 		return true;
 	}

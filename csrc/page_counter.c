@@ -23,27 +23,46 @@
 #define RELAXED memory_order_relaxed
 #define SEQ_CST memory_order_seq_cst
 
+static void init_hot(struct page_counter *counter, struct page_counter *parent,
+		     bool protection_support)
+{
+	atomic_init(&counter->usage, 0);
+	/* The kernel's struct is zeroed and memcontrol sets high = max later. */
+	atomic_init(&counter->max, PAGE_COUNTER_MAX);
+	counter->parent = parent;
+	atomic_init(&counter->high, PAGE_COUNTER_MAX);
+	atomic_init(&counter->watermark, 0);
+	atomic_init(&counter->local_watermark, 0);
+	atomic_init(&counter->failcnt, 0);
+	counter->protection_support = protection_support;
+	counter->track_failcnt = false;
+	counter->hot_only = false;
+	atomic_init(&counter->prot_set, false);
+}
+
 void page_counter_init(struct page_counter *counter, struct page_counter *parent,
 		       bool protection_support)
 {
-	atomic_init(&counter->usage, 0);
-	atomic_init(&counter->failcnt, 0);
-	atomic_init(&counter->emin, 0);
-	atomic_init(&counter->min_usage, 0);
-	atomic_init(&counter->children_min_usage, 0);
-	atomic_init(&counter->elow, 0);
-	atomic_init(&counter->low_usage, 0);
-	atomic_init(&counter->children_low_usage, 0);
-	atomic_init(&counter->watermark, 0);
-	atomic_init(&counter->local_watermark, 0);
+	init_hot(counter, parent, protection_support);
 	atomic_init(&counter->min, 0);
 	atomic_init(&counter->low, 0);
-	/* The kernel's struct is zeroed and memcontrol sets high = max later. */
-	atomic_init(&counter->high, PAGE_COUNTER_MAX);
-	atomic_init(&counter->max, PAGE_COUNTER_MAX);
-	counter->parent = parent;
-	counter->protection_support = protection_support;
-	counter->track_failcnt = false;
+	atomic_init(&counter->min_usage, 0);
+	atomic_init(&counter->low_usage, 0);
+	atomic_init(&counter->children_min_usage, 0);
+	atomic_init(&counter->children_low_usage, 0);
+	atomic_init(&counter->emin, 0);
+	atomic_init(&counter->elow, 0);
+}
+
+/*
+ * A counter allocated without its protection line (PAGE_COUNTER_HOT_SIZE
+ * bytes): never protected, and none of its children may be (their claims
+ * would go to its children_*_usage).
+ */
+void page_counter_init_hot_only(struct page_counter *counter, struct page_counter *parent)
+{
+	init_hot(counter, parent, false);
+	counter->hot_only = true;
 }
 
 /*
@@ -73,7 +92,16 @@ void propagate_protected_usage(struct page_counter *c, unsigned long usage)
 {
 	struct page_counter *parent = c->parent;
 
-	if (!parent)
+	/*
+	 * Claims stay 0 until a min or a low is set (both start at 0), so a
+	 * counter that never had one has nothing to propagate and its
+	 * protection line is not touched.  The flag is raised before the
+	 * setting is stored; a charger that races with the first set_min and
+	 * misses both is no worse off than the kernel's, which may read the
+	 * old setting: set_min's own propagation follows, and every later
+	 * charge or uncharge corrects the claim.
+	 */
+	if (!parent || !atomic_load_explicit(&c->prot_set, RELAXED))
 		return;
 	propagate_one(&c->min_usage, &parent->children_min_usage,
 		      atomic_load_explicit(&c->min, RELAXED), usage);
@@ -284,14 +312,23 @@ static void propagate_up(struct page_counter *counter)
 		propagate_protected_usage(c, page_counter_read(c));
 }
 
+/* Sticky: from the first non-zero setting on, charges propagate this level's claims. */
+static void mark_protected(struct page_counter *counter, unsigned long nr_pages)
+{
+	if (nr_pages && !atomic_load_explicit(&counter->prot_set, RELAXED))
+		atomic_store_explicit(&counter->prot_set, true, RELAXED);
+}
+
 void page_counter_set_min(struct page_counter *counter, unsigned long nr_pages)
 {
+	mark_protected(counter, nr_pages);
 	atomic_store_explicit(&counter->min, nr_pages, RELAXED);
 	propagate_up(counter);
 }
 
 void page_counter_set_low(struct page_counter *counter, unsigned long nr_pages)
 {
+	mark_protected(counter, nr_pages);
 	atomic_store_explicit(&counter->low, nr_pages, RELAXED);
 	propagate_up(counter);
 }
@@ -399,20 +436,27 @@ void page_counter_snapshot(struct page_counter *counter, struct pmc_page_counter
 {
 	info->usage = LOAD(usage);
 	info->max = LOAD(max);
-	info->min = LOAD(min);
-	info->low = LOAD(low);
 	info->high = LOAD(high);
 	info->watermark = LOAD(watermark);
 	info->local_watermark = LOAD(local_watermark);
 	info->failcnt = LOAD(failcnt);
+	info->track_failcnt = counter->track_failcnt;
+	info->protection = counter->protection_support;
+	info->depth = 0;
+	info->nr_children = 0;
+	if (counter->hot_only) {
+		/* No protection line: never set, never claimed. */
+		info->min = info->low = info->emin = info->elow = 0;
+		info->min_usage = info->low_usage = 0;
+		info->children_min_usage = info->children_low_usage = 0;
+		return;
+	}
 	info->emin = LOAD(emin);
 	info->elow = LOAD(elow);
 	info->min_usage = LOAD(min_usage);
 	info->low_usage = LOAD(low_usage);
 	info->children_min_usage = LOAD(children_min_usage);
 	info->children_low_usage = LOAD(children_low_usage);
-	info->track_failcnt = counter->track_failcnt;
-	info->protection = counter->protection_support;
-	info->depth = 0;
-	info->nr_children = 0;
+	info->min = LOAD(min);
+	info->low = LOAD(low);
 }

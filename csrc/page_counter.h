@@ -20,39 +20,59 @@
 #define PAGE_COUNTER_MAX ((unsigned long)PMC_PAGE_COUNTER_MAX)
 
 /*
- * Three groups, each on its own cache line(s), as the kernel lays them out
- * since 6.1: the charge path writes `usage` on every call, so nothing that
- * readers of the limits need may share its line; the protection and
- * watermark block is written only when those values move; the limits and
- * the parent pointer are read on every charge and written almost never.
+ * Two cache lines, split by what the charge path touches (pymemcg's own
+ * split, not the kernel's three groups; see benchmarks/README.md):
+ *
+ *  - the hot line: everything one level of a charge or uncharge reads or
+ *    writes (usage, max, parent, high, the peaks, the flags), so that a
+ *    walk up the tree costs one line per level.  The kernel (6.1+) keeps
+ *    usage alone on its line so that readers of the limits are not
+ *    invalidated by every charge; here the only frequent readers of the
+ *    limits are the chargers themselves, who own the line for their add
+ *    anyway, so sharing it costs nothing and saves a miss per level.
+ *    failcnt is here too: written only on a failed charge, by the charger
+ *    that already owns the line.
+ *  - the protection line: min, low and what propagate_protected_usage and
+ *    reclaim's effective protection keep.  A charge reads it only where a
+ *    min or a low was ever set on that counter (prot_set), so trees that
+ *    use no protection never touch it.
+ *
+ * A counter that can never be charged nor protected (cgroup v2's swap
+ * counter: v2 has no memsw) may be allocated without its protection line:
+ * `hot_only` says so, and only the hot line is ever read or written then.
  */
 struct page_counter {
-	/* Hot: written by every charge and uncharge. */
+	/* Hot: the charge path, one line. */
 	_Alignas(PMC_CACHELINE) _Atomic unsigned long usage;
-	_Atomic unsigned long failcnt;          /* racy by design, see try_charge */
-
-	/* Written when protection or a peak moves. */
-	_Alignas(PMC_CACHELINE) _Atomic unsigned long emin;
-	_Atomic unsigned long min_usage;
-	_Atomic unsigned long children_min_usage;
-	_Atomic unsigned long elow;
-	_Atomic unsigned long low_usage;
-	_Atomic unsigned long children_low_usage;
-	_Atomic unsigned long watermark;
-	_Atomic unsigned long local_watermark;
-
-	/* Read-mostly. */
-	_Alignas(PMC_CACHELINE) _Atomic unsigned long min;
-	_Atomic unsigned long low;
-	_Atomic unsigned long high;
 	_Atomic unsigned long max;
 	struct page_counter *parent;
+	_Atomic unsigned long high;
+	_Atomic unsigned long watermark;
+	_Atomic unsigned long local_watermark;
+	_Atomic unsigned long failcnt;          /* racy by design, see try_charge */
 	bool protection_support;
 	bool track_failcnt;
+	bool hot_only;                          /* no protection line allocated */
+	/* A min or low was set here once (sticky): its claims may be non-zero. */
+	_Atomic bool prot_set;
+
+	/* Protection: written when protection moves, read where it is set. */
+	_Alignas(PMC_CACHELINE) _Atomic unsigned long min;
+	_Atomic unsigned long low;
+	_Atomic unsigned long min_usage;
+	_Atomic unsigned long low_usage;
+	_Atomic unsigned long children_min_usage;
+	_Atomic unsigned long children_low_usage;
+	_Atomic unsigned long emin;
+	_Atomic unsigned long elow;
 };
+
+/* The bytes of a counter without its protection line (hot_only). */
+#define PAGE_COUNTER_HOT_SIZE offsetof(struct page_counter, min)
 
 void page_counter_init(struct page_counter *counter, struct page_counter *parent,
 		       bool protection_support);
+void page_counter_init_hot_only(struct page_counter *counter, struct page_counter *parent);
 
 static inline unsigned long page_counter_read(struct page_counter *counter)
 {

@@ -159,6 +159,7 @@ int handle_over_high(struct charge_ctx *ctx)
 	int nr_retries = cfg->reclaim_retries;
 	unsigned long penalty_jiffies;
 	struct mem_cgroup *memcg;
+	struct memcg_events *ev;
 	bool in_retry = false;
 	long nr_reclaimed;
 	int ret = 0;
@@ -197,7 +198,8 @@ retry_reclaim:
 		goto retry_reclaim;
 	}
 	/* schedule_timeout_killable(penalty_jiffies), not slept: counted. */
-	atomic_fetch_add_explicit(&memcg->throttle_jiffies, (long)penalty_jiffies, RELAXED);
+	if ((ev = memcg_events_of(memcg)))
+		atomic_fetch_add_explicit(&ev->throttle_jiffies, (long)penalty_jiffies, RELAXED);
 	ctx->throttle_jiffies += penalty_jiffies;
 out:
 	memcg_put_unlocked(h, memcg);

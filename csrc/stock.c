@@ -58,6 +58,7 @@ int stock_init(struct pmc_hierarchy *h)
 		stock->nr_slots = (unsigned int)h->cfg.stock_slots;
 		memset(stock->cached, 0, sizeof(stock->cached));
 		memset(stock->nr_pages, 0, sizeof(stock->nr_pages));
+		memset(stock->stat, 0, sizeof(stock->stat));
 		stock->objcg = NULL;
 		stock->obj_nr_bytes = 0;
 		stock->slab_b[0] = stock->slab_b[1] = 0;
@@ -131,6 +132,19 @@ static void stock_set_cached(struct pmc_hierarchy *h, struct memcg_stock_pcp *st
 {
 	struct mem_cgroup *old = stock->cached[i];
 
+	/*
+	 * The slot's statistics deltas go to the cgroup it let go of, before
+	 * its reference: memcg_put's release orders the adds before a free
+	 * that reads the counts (memcg_freeable's acquire of refs).
+	 */
+	if (old) {
+		for (int idx = 0; idx < MEMCG_NR_STATS_ALL; idx++) {
+			if (stock->stat[i][idx]) {
+				atomic_fetch_add_explicit(&old->stat[idx], stock->stat[i][idx], RELAXED);
+				stock->stat[i][idx] = 0;
+			}
+		}
+	}
 	/* A cached cgroup is referenced, as the kernel's css_get does. */
 	if (old)
 		memcg_put(h, old);
@@ -255,6 +269,45 @@ void drain_all_stock(struct pmc_hierarchy *h, struct mem_cgroup *root)
 		/* 6.16+: the object stock on its own test (obj_stock_flush_required). */
 		if (obj_stock_flush_required(h, cpu, root))
 			drain_obj_stock(h, cpu);
+		cpu_unlock(h, cpu);
+	}
+}
+
+/*
+ * A cgroup's statistics (n of them): its own counts and the deltas of the
+ * stock slots caching it, each CPU's read under its lock.  Called with
+ * h->lock held or none, never with a CPU lock.
+ */
+void memcg_stat_sum(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int64_t *out, int n)
+{
+	for (int idx = 0; idx < n; idx++)
+		out[idx] += memcg_stat_global(memcg, idx);
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
+		struct memcg_stock_pcp *stock = stock_of(h, cpu);
+
+		cpu_lock(h, cpu);
+		for (unsigned int i = 0; i < stock->nr_slots; i++)
+			if (stock->cached[i] == memcg)
+				for (int idx = 0; idx < n; idx++)
+					out[idx] += stock->stat[i][idx];
+		cpu_unlock(h, cpu);
+	}
+}
+
+/*
+ * The slots' deltas of every cgroup of root's subtree (the cgroups' own
+ * counts are summed by the caller's walk): O(CPUs x slots x depth).
+ */
+void memcg_stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64_t *out)
+{
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
+		struct memcg_stock_pcp *stock = stock_of(h, cpu);
+
+		cpu_lock(h, cpu);
+		for (unsigned int i = 0; i < stock->nr_slots; i++)
+			if (stock->cached[i] && memcg_is_descendant(stock->cached[i], root))
+				for (int idx = 0; idx < MEMCG_NR_STATS; idx++)
+					out[idx] += stock->stat[i][idx];
 		cpu_unlock(h, cpu);
 	}
 }
