@@ -8,9 +8,9 @@
  *
  * The task modes (fork + exit, fault + unmap) call pmc_task_* the same way.
  *
- * Not here yet: a stock hit on a CPU slot the caller holds (the owned-CPU
- * API of issue 10, part 2); once the core has it, its loop goes here as
- * one more PMC_BENCH_* mode.
+ * The owned modes acquire the thread's CPU (csrc/cpu.c) at the start of
+ * each run and release it at its end, so the charges in between pay no
+ * lock: one acquire per run of thousands of operations.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -71,6 +71,32 @@ __attribute__((noinline)) static int bench_loop_charge(void *p, uint64_t iters)
 	for (uint64_t i = 0; i < iters; i++)
 		failed |= pmc_cgroup_try_charge(a->h, a->cgroup, 1, a->cpu, GFP_BENCH, 0) != 0;
 	return failed;
+}
+
+/* STOCK_HIT's charges on a CPU the thread owns for the run. */
+__attribute__((noinline)) static int bench_loop_owned_hit(void *p, uint64_t iters)
+{
+	struct memcg_bench_arg *a = p;
+	int64_t token = pmc_cpu_acquire(a->h, a->cpu);
+	int failed = token <= 0;
+
+	for (uint64_t i = 0; !failed && i < iters; i++)
+		failed |= pmc_cpu_try_charge(token, a->cgroup, 1, GFP_BENCH, 0) != 0;
+	return (token > 0 && pmc_cpu_release(token)) || failed;
+}
+
+/* KMEM_PAIR's pairs on a CPU the thread owns for the run. */
+__attribute__((noinline)) static int bench_loop_owned_kmem(void *p, uint64_t iters)
+{
+	struct memcg_bench_arg *a = p;
+	int64_t token = pmc_cpu_acquire(a->h, a->cpu);
+	int failed = token <= 0;
+
+	for (uint64_t i = 0; !failed && i < iters; i++) {
+		failed |= pmc_cpu_try_charge(token, a->cgroup, 1, GFP_BENCH, 1) != 0;
+		failed |= pmc_cpu_uncharge(token, a->cgroup, 1, 1) != 0;
+	}
+	return (token > 0 && pmc_cpu_release(token)) || failed;
 }
 
 /* Kernel-memory charge and uncharge pairs: both ends go through the stock. */
@@ -243,6 +269,10 @@ static bench_loop_fn memcg_loop(int m)
 		return bench_loop_slab_pair;
 	case PMC_BENCH_SLAB_BULK:
 		return bench_loop_slab_bulk;
+	case PMC_BENCH_OWNED_HIT:
+		return bench_loop_owned_hit;
+	case PMC_BENCH_OWNED_KMEM:
+		return bench_loop_owned_kmem;
 	case PMC_BENCH_REPLAY_HIT:
 	case PMC_BENCH_REPLAY_KMEM:
 	case PMC_BENCH_REPLAY_USER:
@@ -277,7 +307,7 @@ int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, i
 
 	if (!cfg || depth < 1 || depth > BENCH_MAX_DEPTH || nthreads < 1 ||
 	    nthreads > cfg->ncpus || nthreads > BENCH_MAX_THREADS ||
-	    m < PMC_BENCH_STOCK_HIT || m > PMC_BENCH_SLAB_BULK ||
+	    m < PMC_BENCH_STOCK_HIT || m > PMC_BENCH_OWNED_KMEM ||
 	    (mode & ~(PMC_BENCH_MODE_MASK | PMC_BENCH_OWN_CGROUPS)) || !iters || !out ||
 	    out->samples < 0 || out->samples > BENCH_MAX_SAMPLES)
 		return -EINVAL;
@@ -286,7 +316,8 @@ int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, i
 		return -EINVAL;
 	c = *cfg;
 	samples = (uint64_t)(out->samples ? out->samples : 1);
-	if (m == PMC_BENCH_STOCK_HIT || m == PMC_BENCH_REPLAY_HIT || m == PMC_BENCH_USER_PAIR) {
+	if (m == PMC_BENCH_STOCK_HIT || m == PMC_BENCH_REPLAY_HIT || m == PMC_BENCH_USER_PAIR ||
+	    m == PMC_BENCH_OWNED_HIT) {
 		/* One batch covers every charge of the call. */
 		if (iters > (uint64_t)PMC_PAGE_COUNTER_MAX / (samples + 2))
 			return -EINVAL;
@@ -299,7 +330,7 @@ int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, i
 		return h;
 	shared = make_chain(h, pmc_cgroup_root(h), own ? depth - 1 : depth, "b");
 	/* The slab modes' cache: dentry-sized, SLAB_ACCOUNT. */
-	cache = m >= PMC_BENCH_SLAB_PAIR ? pmc_kmem_cache_create(h, "bench", 192, 8,
+	cache = m == PMC_BENCH_SLAB_PAIR || m == PMC_BENCH_SLAB_BULK ? pmc_kmem_cache_create(h, "bench", 192, 8,
 								PMC_CACHE_ACCOUNT, -1, -1) : 0;
 	if (cache < 0)
 		shared = cache;
@@ -342,14 +373,15 @@ int64_t pmc_bench_memcg(const struct pmc_config *cfg, int depth, int nthreads, i
 	 * are drained -- the slab modes once the cgroups are gone too (a
 	 * clone's kept empty slab stays charged while its cgroup lives).
 	 */
-	if (!ret && m >= PMC_BENCH_SLAB_PAIR) {
+	if (!ret && (m == PMC_BENCH_SLAB_PAIR || m == PMC_BENCH_SLAB_BULK)) {
 		int64_t all[BENCH_MAX_THREADS + BENCH_MAX_DEPTH + 2];
 		int64_t n = pmc_hierarchy_cgroups(h, all, BENCH_MAX_THREADS + BENCH_MAX_DEPTH + 2);
 
 		for (int64_t i = n - 1; i > 0; i--)     /* leaves first; [0] is the root */
 			pmc_cgroup_remove(h, all[i]);
 	}
-	if (!ret && m != PMC_BENCH_STOCK_HIT && m != PMC_BENCH_DIRECT && m != PMC_BENCH_REPLAY_HIT) {
+	if (!ret && m != PMC_BENCH_STOCK_HIT && m != PMC_BENCH_DIRECT && m != PMC_BENCH_REPLAY_HIT &&
+	    m != PMC_BENCH_OWNED_HIT) {
 		pmc_hierarchy_drain_all(h, 0);
 		ret = check_empty(h);
 	}

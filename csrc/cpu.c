@@ -34,6 +34,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "memcg.h"
 
@@ -47,6 +48,19 @@
 _Thread_local struct memcg_stock_pcp *cpu_owned_head __attribute__((tls_model("initial-exec")));
 /* Its address names this thread while it lives. */
 static _Thread_local char owner_marker __attribute__((tls_model("initial-exec")));
+
+/*
+ * The token this thread used last, and what it names: a call with the same
+ * token skips the registry walk.  Only this thread writes it, when one of
+ * its calls validated the token the long way and when it gives the CPU
+ * up, so a token found here is this thread's and still owned.
+ */
+static struct memcg_stock_pcp no_pcp;   /* never locked: the empty cache's */
+static _Thread_local struct {
+	int64_t token;
+	struct pmc_hierarchy *h;
+	struct memcg_stock_pcp *pcp;
+} last_owned __attribute__((tls_model("initial-exec"))) = { .pcp = &no_pcp };
 
 static uint64_t acquisitions;           /* under the registry lock */
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
@@ -81,8 +95,24 @@ bool cpu_owned_any(struct pmc_hierarchy *h)
  * No atomic read-modify-write: a few loads.  The token's hierarchy is
  * live while it is owned, since close refuses then.
  */
+static int owned_cpu_slow(int64_t token, struct pmc_hierarchy **hp,
+			  struct memcg_stock_pcp **pcpp);
+
 static inline int owned_cpu(int64_t token, struct pmc_hierarchy **hp,
 			    struct memcg_stock_pcp **pcpp)
+{
+	/* The empty cache's token 0 names no_pcp, which is never locked. */
+	if (__builtin_expect(token == last_owned.token && last_owned.pcp->owner.locked, 1)) {
+		*hp = last_owned.h;
+		*pcpp = last_owned.pcp;
+		return 0;
+	}
+	return owned_cpu_slow(token, hp, pcpp);
+}
+
+__attribute__((noinline))
+static int owned_cpu_slow(int64_t token, struct pmc_hierarchy **hp,
+			  struct memcg_stock_pcp **pcpp)
 {
 	uint32_t cpu = (uint32_t)((uint64_t)token >> TOKEN_CPU_SHIFT) & TOKEN_CPU_MASK;
 	struct pmc_hierarchy *h;
@@ -103,9 +133,65 @@ static inline int owned_cpu(int64_t token, struct pmc_hierarchy **hp,
 		return -EPERM;
 	if (__builtin_expect(!pcp->owner.locked, 0))
 		return -EDEADLK;
+	last_owned.token = token;
+	last_owned.h = h;
+	last_owned.pcp = pcp;
 	*hp = h;
 	*pcpp = pcp;
 	return 0;
+}
+
+/* memcg_lookup, remembering the answer while the lock stays taken. */
+static inline struct mem_cgroup *owned_lookup(struct pmc_hierarchy *h,
+					      struct memcg_stock_pcp *pcp, int64_t cgroup)
+{
+	struct mem_cgroup *memcg;
+
+	if (cgroup == pcp->owner.last_handle)
+		return pcp->owner.last_memcg;
+	memcg = memcg_lookup(h, cgroup);
+	if (memcg) {
+		pcp->owner.last_handle = cgroup;
+		pcp->owner.last_memcg = memcg;
+	}
+	return memcg;
+}
+
+/* Remember the slot caching the cgroup looked up last, for owned_hit. */
+static inline void owned_find_slot(struct memcg_stock_pcp *pcp)
+{
+	for (unsigned int i = 0; i < pcp->nr_slots; i++)
+		if (pcp->cached[i] && pcp->cached[i] == pcp->owner.last_memcg)
+			pcp->owner.last_slot = i;
+}
+
+/*
+ * memcg_charge_hit for the cgroup looked up last, in the slot where it was
+ * cached then, if it still is: a cgroup is cached in one slot at most
+ * (refill_stock adds to the slot that caches it, else takes a free one),
+ * so that slot is the first caching it, the one memcg_charge_hit would
+ * take.  False for anything else (kernel memory, 3.8's stock, another
+ * slot): the general test decides then.
+ */
+static inline __attribute__((always_inline))
+bool owned_hit(struct pmc_hierarchy *h, struct memcg_stock_pcp *pcp, unsigned long nr_pages)
+{
+	struct mem_cgroup *memcg = pcp->owner.last_memcg;
+	unsigned int i = pcp->owner.last_slot;
+
+	if (!memcg || pcp->cached[i] != memcg || !memcg_online(memcg) || memcg_is_root(memcg) ||
+	    nr_pages - 1 >= (unsigned long)h->cfg.charge_batch || pcp->nr_pages[i] < nr_pages ||
+	    h->cfg.stock_single_page)
+		return false;
+	pcp->nr_pages[i] -= nr_pages;
+	mod_slot_state(pcp, (int)i, MEMCG_STAT_ANON, (long)nr_pages);
+	return true;
+}
+
+static inline void owned_forget(struct memcg_stock_pcp *pcp)
+{
+	pcp->owner.last_handle = 0;
+	pcp->owner.last_memcg = NULL;
 }
 
 /* Give up ownership; the lock is held on entry and let go. */
@@ -123,6 +209,11 @@ static void disown(struct memcg_stock_pcp *pcp)
 	 * hier_hold wants): from then on close may begin, and waits for us.
 	 */
 	hier_hold(h, &frame);
+	if (last_owned.pcp == pcp) {
+		last_owned.token = 0;
+		last_owned.pcp = &no_pcp;
+	}
+	owned_forget(pcp);
 	atomic_store_explicit(&pcp->owner.thread, 0, RELAXED);
 	atomic_store_explicit(&pcp->owner.token, 0, RELAXED);
 	pcp->owner.locked = false;
@@ -190,6 +281,7 @@ int64_t pmc_cpu_acquire(int64_t hierarchy, int32_t cpu)
 	pcp->owner.h = h;
 	pcp->owner.cpu = cpu;
 	pcp->owner.locked = true;
+	owned_forget(pcp);
 	pcp->owner.next = cpu_owned_head;
 	cpu_owned_head = pcp;
 	atomic_store_explicit(&pcp->owner.thread, this_thread(), RELAXED);
@@ -219,6 +311,7 @@ int64_t pmc_cpu_release(int64_t token)
  */
 static void owner_unlock(struct memcg_stock_pcp *pcp)
 {
+	owned_forget(pcp);
 	pcp->owner.locked = false;
 	pcp_unlock(pcp);
 }
@@ -243,26 +336,54 @@ static void owner_finish(struct pmc_hierarchy *h, struct memcg_stock_pcp *pcp)
 	owner_relock(pcp);
 }
 
-int64_t pmc_cpu_try_charge(int64_t token, int64_t cgroup, int64_t nr_pages, uint32_t gfp,
-			   int32_t kmem)
+/*
+ * Everything but a stock hit on the cgroup looked up last: the token
+ * checked the long way, the look-up, then the hit or the single call's
+ * path (entered holding the lock, it returns without it: take it back).
+ */
+__attribute__((noinline))
+static int64_t owned_charge(int64_t token, int64_t cgroup, int64_t nr_pages, uint32_t gfp,
+			    int32_t kmem)
 {
 	struct pmc_hierarchy *h;
 	struct memcg_stock_pcp *pcp;
 	int ret = owned_cpu(token, &h, &pcp);
 	int64_t r;
 
-	if (__builtin_expect(ret, 0))
+	if (ret)
 		return ret;
 	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX || (gfp & ~(uint32_t)PMC_GFP_ALL))
 		return -EINVAL;
-	if (__builtin_expect(memcg_charge_hit(h, memcg_lookup(h, cgroup), (unsigned long)nr_pages,
-					      pcp->owner.cpu, kmem != 0), 1))
+	if (memcg_charge_hit(h, owned_lookup(h, pcp, cgroup), (unsigned long)nr_pages,
+			     pcp->owner.cpu, kmem != 0)) {
+		owned_find_slot(pcp);
 		return 0;
-	/* The single call's path, entered holding the lock, returns without it. */
+	}
+	owned_forget(pcp);
 	pcp->owner.locked = false;
 	r = memcg_try_charge(h, cgroup, (unsigned long)nr_pages, pcp->owner.cpu, gfp, kmem != 0);
 	owner_relock(pcp);
 	return r;
+}
+
+/*
+ * The fast path: this thread's last token, the lock held, the cgroup of
+ * the last call, user pages, a stock hit.  No call, no atomic, no frame;
+ * anything else goes the long way (owned_charge), which checks everything
+ * again (kernel memory's conditions depend on the era: that way too).
+ */
+int64_t pmc_cpu_try_charge(int64_t token, int64_t cgroup, int64_t nr_pages, uint32_t gfp,
+			   int32_t kmem)
+{
+	struct memcg_stock_pcp *pcp = last_owned.pcp;
+
+	if (__builtin_expect(token == last_owned.token && pcp->owner.locked &&
+			     cgroup == pcp->owner.last_handle &&
+			     (uint64_t)nr_pages <= PMC_PAGE_COUNTER_MAX &&
+			     !(gfp & ~(uint32_t)PMC_GFP_ALL) &&
+			     !kmem && owned_hit(last_owned.h, pcp, (unsigned long)nr_pages), 1))
+		return 0;
+	return owned_charge(token, cgroup, nr_pages, gfp, kmem);
 }
 
 int64_t pmc_cpu_uncharge(int64_t token, int64_t cgroup, int64_t nr_pages, int32_t kmem)
@@ -277,7 +398,7 @@ int64_t pmc_cpu_uncharge(int64_t token, int64_t cgroup, int64_t nr_pages, int32_
 		return ret;
 	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX)
 		return -EINVAL;
-	memcg = memcg_lookup(h, cgroup);
+	memcg = owned_lookup(h, pcp, cgroup);
 	/* A shell is only there for its objcg's kernel pages (memcg_uncharge). */
 	if (!memcg || (memcg_shell(memcg) && !kmem))
 		return memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
@@ -286,6 +407,28 @@ int64_t pmc_cpu_uncharge(int64_t token, int64_t cgroup, int64_t nr_pages, int32_
 	memcg_uncharge_locked(h, memcg, (unsigned long)nr_pages, pcp->owner.cpu, kmem != 0, &log);
 	owner_finish(h, pcp);
 	return (int64_t)log.mask;
+}
+
+int64_t pmc_cpu_uncharge_levels(int64_t token, int64_t cgroup, int64_t nr_pages, int32_t kmem,
+				uint8_t *clamped, int64_t n)
+{
+	struct pmc_hierarchy *h;
+	struct memcg_stock_pcp *pcp;
+	struct clamp_log log = { .levels = clamped, .n = (size_t)n };
+	struct mem_cgroup *memcg;
+	int ret = owned_cpu(token, &h, &pcp);
+
+	if (ret)
+		return ret;
+	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX || n < 0)
+		return -EINVAL;
+	memcg = owned_lookup(h, pcp, cgroup);
+	if (!memcg || (memcg_shell(memcg) && !kmem))
+		return memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
+	memset(clamped, 0, (size_t)n * MEMCG_NR_COUNTERS);
+	memcg_uncharge_locked(h, memcg, (unsigned long)nr_pages, pcp->owner.cpu, kmem != 0, &log);
+	owner_finish(h, pcp);
+	return (int64_t)log.nr_clamped;
 }
 
 int64_t pmc_cpu_drain(int64_t token)
@@ -308,4 +451,29 @@ int64_t pmc_cpu_of(int64_t token)
 	int ret = owned_cpu(token, &h, &pcp);
 
 	return ret ? ret : pcp->owner.cpu;
+}
+
+int64_t pmc_hierarchy_cpu_owned(int64_t hierarchy)
+{
+	struct pmc_hierarchy *h = hier_slot(hierarchy);
+	int64_t n = 0;
+
+	if (!h)
+		return -ESTALE;
+	hier_registry_lock();
+	if (!hier_live(h, hierarchy)) {
+		hier_registry_unlock();
+		return -ESTALE;
+	}
+	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
+		n += atomic_load_explicit(&stock_of(h, cpu)->owner.token, RELAXED) != 0;
+	hier_registry_unlock();
+	return n;
+}
+
+int64_t pmc_cpu_held_here(int64_t hierarchy)
+{
+	struct pmc_hierarchy *h = hier_slot(hierarchy);
+
+	return h && cpu_owner_holds(h);
 }

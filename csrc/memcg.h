@@ -244,6 +244,15 @@ struct cpu_owner {
 	struct memcg_stock_pcp *next;   /* the owner thread's other owned CPUs */
 	int cpu;
 	bool locked;                    /* the owner holds the lock right now */
+	/*
+	 * The last cgroup the owner's calls looked up, while the lock stayed
+	 * taken: nothing can be freed meanwhile (a free waits for every CPU
+	 * lock), so the pointer its handle found is still the one it finds.
+	 * Forgotten whenever the lock is let go.
+	 */
+	int64_t last_handle;
+	struct mem_cgroup *last_memcg;
+	unsigned int last_slot;         /* where the stock cached last_memcg then */
 };
 
 /* One CPU's stock: its lock is also "running on this CPU". */
@@ -685,8 +694,10 @@ static inline bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *mem
  * also charges a kmem counter (v1) or is not accounted yet (3.8), or a
  * stock that cannot serve the charge.
  */
-static inline bool memcg_charge_hit(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
-				    unsigned long nr_pages, int cpu, bool kmem)
+/* Always inline: the fast paths that call it have no frame of their own. */
+static inline __attribute__((always_inline))
+bool memcg_charge_hit(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+		      unsigned long nr_pages, int cpu, bool kmem)
 {
 	struct memcg_stock_pcp *stock;
 	int slot;

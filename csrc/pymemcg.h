@@ -340,9 +340,16 @@ int64_t pmc_cpu_release(int64_t token);
 int64_t pmc_cpu_try_charge(int64_t token, int64_t cgroup, int64_t nr_pages, uint32_t gfp,
                            int32_t kmem);
 int64_t pmc_cpu_uncharge(int64_t token, int64_t cgroup, int64_t nr_pages, int32_t kmem);
+/* pmc_cgroup_uncharge_levels's report, on an owned CPU. */
+int64_t pmc_cpu_uncharge_levels(int64_t token, int64_t cgroup, int64_t nr_pages, int32_t kmem,
+                                uint8_t *clamped, int64_t n);
 /* Drain the owned CPU's stocks (pmc_hierarchy_drain); the CPU of a token. */
 int64_t pmc_cpu_drain(int64_t token);
 int64_t pmc_cpu_of(int64_t token);
+/* How many CPUs of the hierarchy are owned now (a snapshot). */
+int64_t pmc_hierarchy_cpu_owned(int64_t hierarchy);
+/* 1 if the calling thread holds a CPU of the hierarchy now (its calls are -EDEADLK). */
+int64_t pmc_cpu_held_here(int64_t hierarchy);
 /* Slots of one CPU's stock: cached cgroup handles (0: empty) and pages; returns the slot count. */
 int64_t pmc_hierarchy_stock(int64_t hierarchy, int32_t cpu, int64_t *cached, uint64_t *nr_pages,
                             int32_t n);
@@ -729,6 +736,8 @@ int64_t pmc_bench_page_counter_pair(int depth, int nthreads, int shared_leaf,
 #define PMC_BENCH_SLAB_PAIR 10   /* op: both */
 /* pmc_slab_alloc_bulk + pmc_slab_free_bulk of 64 such objects; op: one object's alloc and free. */
 #define PMC_BENCH_SLAB_BULK 11
+#define PMC_BENCH_OWNED_HIT 12   /* STOCK_HIT's charges on an owned CPU (pmc_cpu_try_charge) */
+#define PMC_BENCH_OWNED_KMEM 13  /* KMEM_PAIR's pairs on an owned CPU; op: a pair */
 #define PMC_BENCH_MODE_MASK 255
 /* Or-ed into mode: each thread its own cgroup (siblings below one shared chain). */
 #define PMC_BENCH_OWN_CGROUPS 256

@@ -43,6 +43,8 @@ from .errors import (
     NotFoundError,
     RangeError,
     StaleHandleError,
+    NotOwnerError,
+    DeadlockError,
     TooBigError,
     NameTooLongError,
     UnderflowError,
@@ -78,7 +80,7 @@ from .replay import (
 #: raise ImportError on use, and pymemcg.model works all the same.
 _CORE_ERROR: "ImportError | None" = None
 try:
-    from .hierarchy import Cgroup, Hierarchy, Socket
+    from .hierarchy import Cgroup, Hierarchy, OwnedCpu, Socket
     from .slab import KmemCache, SlabObject
     from .memparse import memparse, page_counter_memparse
     from .page_counter import PageCounter
@@ -91,7 +93,8 @@ except ImportError as _exc:
 
 #: The names that need the compiled C core.
 _CORE_NAMES = frozenset({"Cgroup", "Hierarchy", "memparse", "page_counter_memparse",
-                         "PageCounter", "Socket", "KmemCache", "SlabObject"})
+                         "PageCounter", "Socket", "KmemCache", "SlabObject",
+                         "OwnedCpu"})
 
 __version__ = "0.1.0"
 
@@ -149,6 +152,9 @@ __all__ = [
     "NotFoundError",
     "ExistsError",
     "StaleHandleError",
+    "NotOwnerError",
+    "DeadlockError",
+    "OwnedCpu",
     "UnderflowError",
     "NameTooLongError",
 ]

@@ -37,6 +37,8 @@ __all__ = [
     "NoDeviceError",
     "NotSupportedError",
     "NameTooLongError",
+    "NotOwnerError",
+    "DeadlockError",
     "raise_errno",
 ]
 
@@ -168,6 +170,23 @@ class NameTooLongError(_OSErrorWithDefault, OSError):
     default_errno = _errno.ENAMETOOLONG
 
 
+class NotOwnerError(_OSErrorWithDefault, PermissionError):
+    """``EPERM``: an owned CPU (:meth:`Hierarchy.cpu`) used by a thread
+    other than the one that acquired it."""
+
+    default_errno = _errno.EPERM
+
+
+class DeadlockError(_OSErrorWithDefault, OSError):
+    """``EDEADLK``: a call that would wait for ever, refused.  A thread
+    that owns a CPU of a hierarchy (:meth:`Hierarchy.cpu`) calls anything
+    else of that hierarchy, or asks for a second CPU of it: the call would
+    wait for its own CPU, or for a thread that waits for it.  Nothing
+    changed; release the CPU first."""
+
+    default_errno = _errno.EDEADLK
+
+
 class StaleHandleError(MemcgError, RuntimeError):
     """A handle to an object that no longer exists (``ESTALE``)."""
 
@@ -205,6 +224,14 @@ _BY_ERRNO: dict[int, type[MemcgError]] = {
     _errno.ENODEV: NoDeviceError,
     _errno.EOPNOTSUPP: NotSupportedError,
     _errno.ENAMETOOLONG: NameTooLongError,
+    _errno.EPERM: NotOwnerError,
+    _errno.EDEADLK: DeadlockError,
+}
+
+_HINTS = {
+    _errno.EDEADLK: "this thread owns a CPU of this hierarchy (Hierarchy.cpu): "
+                    "it may use nothing else of it until it releases the CPU",
+    _errno.EPERM: "the CPU is owned by another thread",
 }
 
 
@@ -215,7 +242,9 @@ def raise_errno(code: int, what: str = "") -> NoReturn:
     """
     err = -code if code < 0 else code
     cls = _BY_ERRNO.get(err)
-    text = _errno.errorcode.get(err, str(err))
+    text = "EDEADLK" if err == _errno.EDEADLK else _errno.errorcode.get(err, str(err))
+    if err in _HINTS:
+        text = f"{text} ({_HINTS[err]})"
     msg = f"{what}: {text}" if what else text
     if cls is None:
         raise OSError(err, msg)

@@ -199,7 +199,7 @@ def test_modes_and_trees_run() -> None:
 def test_modes_match_the_header() -> None:
     for i, mode in enumerate(MODES, 1):
         assert getattr(lib, "PMC_BENCH_" + mode) == i, mode
-    assert len(MODES) == lib.PMC_BENCH_SLAB_BULK
+    assert len(MODES) == lib.PMC_BENCH_OWNED_KMEM
 
 
 def test_task_floors_are_bare_calls() -> None:

@@ -30,7 +30,7 @@ BASE_ITERS = 256
 LOOPS = ("bench_loop_atomic_add", "bench_loop_counter_pair", "bench_loop_charge",
          "bench_loop_kmem_pair", "bench_loop_user_pair", "bench_loop_fork_exit",
          "bench_loop_fault_unmap", "bench_loop_replay", "bench_loop_slab_pair",
-         "bench_loop_slab_bulk")
+         "bench_loop_slab_bulk", "bench_loop_owned_hit", "bench_loop_owned_kmem")
 #: Trees bigger than this take too long to build under valgrind.
 MAX_CGROUPS = 10_000
 

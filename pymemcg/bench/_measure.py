@@ -37,7 +37,8 @@ T = TypeVar("T")
 
 #: pmc_bench_memcg modes by name (csrc/pymemcg.h).
 MODES = ("STOCK_HIT", "DIRECT", "KMEM_PAIR", "REPLAY_HIT", "REPLAY_KMEM", "REPLAY_USER",
-         "USER_PAIR", "FORK_EXIT", "FAULT_UNMAP", "SLAB_PAIR", "SLAB_BULK")
+         "USER_PAIR", "FORK_EXIT", "FAULT_UNMAP", "SLAB_PAIR", "SLAB_BULK", "OWNED_HIT",
+         "OWNED_KMEM")
 
 
 # -- the machine ---------------------------------------------------------------

@@ -216,6 +216,10 @@ def stock(ctx: Context) -> List[Row]:
         specs[f"direct{d}"] = spec("DIRECT", d)
     specs["rkmem"] = spec("REPLAY_KMEM", 2)
     specs["ruser"] = spec("REPLAY_USER", 2)
+    for d in depths:
+        specs[f"owned{d}"] = spec("OWNED_HIT", d)
+    specs["okmem"] = spec("OWNED_KMEM", 2)
+    specs["kmem"] = spec("KMEM_PAIR", 2)
     t = ctx.c_table(specs)
     rows = []
     for d in depths:
@@ -224,6 +228,18 @@ def stock(ctx: Context) -> List[Row]:
                           params={"depth": d, "path": "call"},
                           note="pmc_cgroup_try_charge from any thread: handle look-up, the "
                                "CPU slot's lock (one atomic exchange: the floor), the stock"))
+    for d in depths:
+        rows.append(c_row("stock", f"owned CPU, depth {d}", t[f"owned{d}"], specs[f"owned{d}"],
+                          op="charge", target=1.5, source=ISSUE10,
+                          params={"depth": d, "path": "owned"},
+                          note="pmc_cpu_try_charge on a CPU the thread owns (Hierarchy.cpu): "
+                               "token and handle look-ups, the stock, no lock"))
+    rows.append(c_row("stock", "owned CPU, kmem charge+uncharge pair, a/b", t["okmem"],
+                      specs["okmem"], op="pair", params={"depth": 2, "path": "owned kmem"},
+                      note="both ends served by the stock, no lock"))
+    rows.append(vs_row("stock", "owned CPU / single calls, kmem pair, a/b", t["okmem"],
+                       specs["okmem"], t["kmem"], "single calls, kmem pair, a/b",
+                       specs["kmem"], op="pair", params={"depth": 2}))
     for d in depths:
         rows.append(c_row("stock", f"replay record, depth {d}", t[f"rhit{d}"],
                           specs[f"rhit{d}"], op="record", target=2.0, source=ISSUE10,
@@ -250,9 +266,6 @@ def stock(ctx: Context) -> List[Row]:
                            specs["hit4"], t["direct4"], "direct (batch 1), depth 4",
                            specs["direct4"], op="charge", target=0.3, source=EARLIER,
                            params={"depth": 4}))
-    ctx.note("stock: a stock hit on an owned CPU (target <= 1.5 adds, issue 10) is not "
-             "measured: the core has no owned-CPU API yet (issue 10, part 2); the replay "
-             "rows, which keep their CPU across records, are the nearest figure")
     return rows
 
 

@@ -44,6 +44,8 @@ from ..errors import (
     NotFoundError,
     RangeError,
     StaleHandleError,
+    NotOwnerError,
+    DeadlockError,
     TooBigError,
     NameTooLongError,
     UnderflowError,
@@ -63,7 +65,7 @@ from ..gfp import (
     GFP_NOWAIT,
     GFP_RETRY_MAYFAIL,
 )
-from .hierarchy import Cgroup, Hierarchy, Socket, Task
+from .hierarchy import Cgroup, Hierarchy, OwnedCpu, Socket, Task
 from ..replay import (
     OP_CHARGE,
     OP_DRAIN,
@@ -138,6 +140,9 @@ __all__ = [
     "NotFoundError",
     "ExistsError",
     "StaleHandleError",
+    "NotOwnerError",
+    "DeadlockError",
+    "OwnedCpu",
     "UnderflowError",
     "NameTooLongError",
 ]

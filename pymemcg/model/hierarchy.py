@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 import heapq
 import operator
+import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
@@ -45,6 +46,7 @@ from ..config import Config
 from ..errors import (
     BusyError,
     ChargeError,
+    DeadlockError,
     ExistsError,
     ForkError,
     KilledError,
@@ -52,6 +54,7 @@ from ..errors import (
     InvalidTypeError,
     NoSpaceError,
     NotFoundError,
+    NotOwnerError,
     StaleHandleError,
     UnderflowError,
 )
@@ -464,6 +467,9 @@ class Cgroup(Limits):
         return not self._online and not self._freed
 
     def _live(self) -> None:
+        h = self._hierarchy
+        if h._owners and not h._owned_call:
+            h._owner_guard()
         if self._freed:
             if self._hierarchy._closed:
                 raise StaleHandleError(f"cgroup {self._path!r}: its hierarchy is closed")
@@ -1066,6 +1072,8 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
         self._closed = False
         self._vm_swappiness = 60  # the sysctl
         self._hook_depth = 0  # reclaim hooks running (close() from one is refused)
+        self._owners: dict[int, OwnedCpu] = {}  # owned CPUs (Hierarchy.cpu)
+        self._owned_call = 0  # inside an owned CPU's call: its own path passes
         self._tag = _tag_alloc(self)
         self._slab = SlabState(self)  # kmem caches, slab pages, objects (slab.py)
         self._root = Cgroup._new(self, None, "", *self._alloc_ids())
@@ -1083,6 +1091,10 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
         if self._hook_depth:
             raise BusyError(errno.EBUSY, "close() from inside a call on this hierarchy "
                             "(its reclaim hook): it would wait for itself")
+        self._forget_gone_owners()
+        if self._owners:
+            raise BusyError(errno.EBUSY, "close(): a CPU of this hierarchy is owned "
+                            "(Hierarchy.cpu): release it first")
         self._closed = True
         for cg in [*self._all.values(), *self._shells]:
             cg._online, cg._freed, cg._shell = False, True, False
@@ -1115,8 +1127,38 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
         self.close()
 
     def _open(self) -> None:
+        if self._owners and not self._owned_call:
+            self._owner_guard()
         if self._closed:
             raise StaleHandleError("the hierarchy is closed")
+
+    # ------------------------------------------------------------------ owned CPUs
+
+    def _owner_guard(self) -> None:
+        """DeadlockError if this thread owns a CPU of this hierarchy (the
+        C core's hier_lock refuses then: the call could wait for ever)."""
+        me = threading.get_ident()
+        for owner in list(self._owners.values()):
+            if owner._thread == me:
+                raise DeadlockError(
+                    errno.EDEADLK, "EDEADLK (this thread owns a CPU of this hierarchy "
+                    "(Hierarchy.cpu): it may use nothing else of it until it releases the CPU)")
+
+    def _forget_gone_owners(self) -> None:
+        # A thread that ended owning a CPU gave it back (the C core's
+        # pthread key destructor).
+        live = {t.ident for t in threading.enumerate()}
+        for cpu, owner in list(self._owners.items()):
+            if owner._thread not in live:
+                owner._token = 0
+                del self._owners[cpu]
+
+    def cpu(self, cpu: int) -> "OwnedCpu":
+        """Own CPU ``cpu`` from this thread (see the C-backed
+        :meth:`pymemcg.Hierarchy.cpu` for the contract, which the model
+        keeps: the same refusals with the same errors)."""
+        cpu = _check_cpu(cpu, self._config.ncpus)
+        return OwnedCpu(self, cpu)
 
     # ------------------------------------------------------------------ basics
 
@@ -2045,3 +2087,107 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
         heapq.heappush(self._free_slots, cg._slot)
         self._slot_gens[cg._slot] = (cg._gen + 1) & _GEN_MASK
         del self._by_slot[cg._slot]
+
+
+class OwnedCpu:
+    """A CPU of a model :class:`Hierarchy` owned by one thread
+    (:meth:`Hierarchy.cpu`): the C-backed :class:`pymemcg.OwnedCpu`'s API
+    and contract, on the model's charge path (the model has no locks; it
+    keeps the refusals so that both backends raise alike)."""
+
+    __slots__ = ("_hier", "_cpu", "_token", "_thread", "_in_call")
+
+    _next_token = 0
+
+    def __init__(self, hierarchy: Hierarchy, cpu: int) -> None:
+        self._hier, self._cpu, self._token, self._in_call = hierarchy, cpu, 0, False
+        self._thread = threading.get_ident()
+        if hierarchy._closed:
+            raise StaleHandleError(f"cpu({cpu}): the hierarchy is closed")
+        hierarchy._forget_gone_owners()
+        if any(o._thread == self._thread for o in hierarchy._owners.values()):
+            raise DeadlockError(errno.EDEADLK,
+                                f"cpu({cpu}): this thread owns a CPU of this hierarchy already")
+        if cpu in hierarchy._owners:
+            raise BusyError(errno.EBUSY, f"cpu({cpu}): the CPU is owned already")
+        OwnedCpu._next_token += 1
+        self._token = OwnedCpu._next_token
+        hierarchy._owners[cpu] = self
+
+    @property
+    def cpu(self) -> int:
+        """The CPU's number."""
+        return self._cpu
+
+    @property
+    def owned(self) -> bool:
+        """True until :meth:`release`."""
+        return self._token != 0
+
+    @property
+    def hierarchy(self) -> Hierarchy:
+        return self._hier
+
+    def _enter(self, what: str) -> None:
+        if not self._token:
+            raise StaleHandleError(f"cpu {self._cpu}: {what} after release")
+        if threading.get_ident() != self._thread:
+            raise NotOwnerError(errno.EPERM, f"cpu {self._cpu}: {what}: EPERM "
+                                "(the CPU is owned by another thread)")
+        if self._in_call:
+            raise DeadlockError(errno.EDEADLK, f"cpu {self._cpu}: {what} from inside a call "
+                                "that let the CPU go (a reclaim hook)")
+
+    def _cgroup(self, cg: Any) -> Cgroup:
+        if not isinstance(cg, Cgroup):
+            raise InvalidTypeError(f"cgroup must be a Cgroup, not {type(cg).__name__}")
+        if cg._hierarchy is not self._hier:
+            raise InvalidError(f"cgroup {cg.path or '/'!r} is a cgroup of another hierarchy")
+        return cg
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        h = self._hier
+        self._in_call = True
+        h._owned_call += 1
+        try:
+            return fn(*args, **kw)
+        finally:
+            h._owned_call -= 1
+            self._in_call = False
+
+    def try_charge(self, cgroup: Cgroup, nr_pages: int, flags: int = GFP_KERNEL,
+                   kmem: bool = False) -> Optional[Cgroup]:
+        """:meth:`Cgroup.try_charge` on this CPU."""
+        cg = self._cgroup(cgroup)
+        self._enter("try_charge")
+        result: Optional[Cgroup] = self._call(cg.try_charge, nr_pages, cpu=self._cpu,
+                                              flags=flags, kmem=kmem)
+        return result
+
+    def uncharge(self, cgroup: Cgroup, nr_pages: int, kmem: bool = False) -> None:
+        """:meth:`Cgroup.uncharge` on this CPU."""
+        cg = self._cgroup(cgroup)
+        self._enter("uncharge")
+        self._call(cg.uncharge, nr_pages, cpu=self._cpu, kmem=kmem)
+
+    def drain(self) -> None:
+        """Drain this CPU's stocks."""
+        self._enter("drain")
+        self._call(self._hier.drain, self._cpu)
+
+    def release(self) -> None:
+        """Let the CPU go (only its thread may)."""
+        self._enter("release")
+        del self._hier._owners[self._cpu]
+        self._token = 0
+
+    def __enter__(self) -> "OwnedCpu":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token:
+            self.release()
+
+    def __repr__(self) -> str:
+        state = "owned" if self._token else "released"
+        return f"<pymemcg.model.OwnedCpu cpu={self._cpu} {state}>"
