@@ -655,6 +655,14 @@ struct pmc_op {
  * how many records ran.
  */
 int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void *results);
+/*
+ * The same for callers that want one test: n when every record ran and no
+ * reclaim callback failed; -errno when the batch could not start; else
+ * -(PMC_REPLAY_INCOMPLETE + records done) (stopped by a close, or the last
+ * record done is the one whose callback failed: -ECANCELED in its result).
+ */
+#define PMC_REPLAY_INCOMPLETE 4096
+int64_t pmc_hierarchy_replay_run(int64_t hierarchy, const void *ops, int64_t n, void *results);
 
 /* --- microbenchmarks (csrc/bench.c) ----------------------------------- */
 

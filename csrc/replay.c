@@ -216,3 +216,19 @@ int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void
 	hier_unhold(st.h, &st.frame);
 	return i;
 }
+
+int64_t pmc_hierarchy_replay_run(int64_t hierarchy, const void *ops, int64_t n, void *results)
+{
+	int64_t done = pmc_hierarchy_replay(hierarchy, ops, n, results), last;
+
+	if (done < 0)
+		return done;
+	if (done == n) {
+		if (!n)
+			return 0;
+		memcpy(&last, (unsigned char *)results + (size_t)(n - 1) * sizeof(last), sizeof(last));
+		if (last != -ECANCELED)
+			return n;
+	}
+	return -(PMC_REPLAY_INCOMPLETE + done);
+}

@@ -80,7 +80,7 @@ from .replay import (
 #: raise ImportError on use, and pymemcg.model works all the same.
 _CORE_ERROR: "ImportError | None" = None
 try:
-    from .hierarchy import Cgroup, Hierarchy, OwnedCpu, Socket
+    from .hierarchy import Cgroup, Hierarchy, OwnedCpu, Replayer, Socket
     from .slab import KmemCache, SlabObject
     from .memparse import memparse, page_counter_memparse
     from .page_counter import PageCounter
@@ -94,7 +94,7 @@ except ImportError as _exc:
 #: The names that need the compiled C core.
 _CORE_NAMES = frozenset({"Cgroup", "Hierarchy", "memparse", "page_counter_memparse",
                          "PageCounter", "Socket", "KmemCache", "SlabObject",
-                         "OwnedCpu"})
+                         "OwnedCpu", "Replayer"})
 
 __version__ = "0.1.0"
 
@@ -155,6 +155,7 @@ __all__ = [
     "NotOwnerError",
     "DeadlockError",
     "OwnedCpu",
+    "Replayer",
     "UnderflowError",
     "NameTooLongError",
 ]

@@ -328,8 +328,8 @@ def _pairs_ops(mod: Any, g: Any, n: int, kmem: bool) -> Any:
     return mod.ops(op=[1, 2] * (n // 2), cgroup=g, nr_pages=1, kmem=kmem)
 
 
-@workload("replay", "Hierarchy.replay per record from Python: against Python calls, the "
-                    "model, and 64-record batches")
+@workload("replay", "Hierarchy.replayer runs per record from Python: against Python calls, "
+                    "the model, and 64-record batches")
 def replay(ctx: Context) -> List[Row]:
     import pymemcg
     import pymemcg.model
@@ -350,11 +350,18 @@ def replay(ctx: Context) -> List[Row]:
         out64 = pymemcg.replay.new_results(64)
         keep += [h, hm]
 
-        def big(k: int, h: Any = h, ops: Any = ops, out: Any = out) -> None:
-            for _ in itertools.repeat(None, k):
-                h.replay(ops, out)
+        run_big = h.replayer(ops, out).run
+        run_small = h.replayer(ops64, out64).run
 
-        def small(k: int, h: Any = h, ops: Any = ops64, out: Any = out64) -> None:
+        def big(k: int, run: Any = run_big) -> None:
+            for _ in itertools.repeat(None, k):
+                run()
+
+        def small(k: int, run: Any = run_small) -> None:
+            for _ in itertools.repeat(None, k):
+                run()
+
+        def small_replay(k: int, h: Any = h, ops: Any = ops64, out: Any = out64) -> None:
             for _ in itertools.repeat(None, k):
                 h.replay(ops, out)
 
@@ -371,6 +378,7 @@ def replay(ctx: Context) -> List[Row]:
         tag = "kmem" if kmem else "user"
         samplers[f"big-{tag}"] = ctx.py_sampler(big, n)
         samplers[f"small-{tag}"] = ctx.py_sampler(small, 64)
+        samplers[f"smallr-{tag}"] = ctx.py_sampler(small_replay, 64)
         samplers[f"calls-{tag}"] = ctx.py_sampler(calls, 2)
         samplers[f"model-{tag}"] = ctx.py_sampler(model, ctx.size.model_records)
     s = ctx.py_table(samplers)
@@ -390,7 +398,12 @@ def replay(ctx: Context) -> List[Row]:
         rows.append(py_row("replay", f"{what}: 64-record batches", s[f"small-{tag}"],
                            s[f"big-{tag}"], big_name, op="record", target=1.5, floor=1.0,
                            source=ISSUE10, params={"kmem": tag == "kmem", "batch": 64},
-                           note="the fixed cost of a replay call, spread over 64 records"))
+                           note="Replayer.run (h.replayer: buffers bound once) of 64 records "
+                                "against Replayer.run of 65,536: the fixed cost of a run"))
+        rows.append(py_row("replay", f"{what}: 64-record batches, Hierarchy.replay",
+                           s[f"smallr-{tag}"], s[f"big-{tag}"], big_name, op="record",
+                           params={"kmem": tag == "kmem", "batch": 64, "entry": "replay"},
+                           note="h.replay checks and wraps both buffers at every call"))
     return rows
 
 

@@ -65,7 +65,7 @@ from ..gfp import (
     GFP_NOWAIT,
     GFP_RETRY_MAYFAIL,
 )
-from .hierarchy import Cgroup, Hierarchy, OwnedCpu, Socket, Task
+from .hierarchy import Cgroup, Hierarchy, OwnedCpu, Replayer, Socket, Task
 from ..replay import (
     OP_CHARGE,
     OP_DRAIN,
@@ -143,6 +143,7 @@ __all__ = [
     "NotOwnerError",
     "DeadlockError",
     "OwnedCpu",
+    "Replayer",
     "UnderflowError",
     "NameTooLongError",
 ]

@@ -1213,6 +1213,12 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
             res[i] = r
         return out
 
+    def replayer(self, ops: Any, out: Any = None) -> "Replayer":
+        """Records and results bound once, for many :meth:`Replayer.run`
+        calls (the C-backed :meth:`pymemcg.Hierarchy.replayer`)."""
+        self._open()
+        return Replayer(self, ops, out)
+
     def _replay_one(self, op: int, flags: int, handle: int, nr_pages: int, cpu: int,
                     kmem: int) -> int:
         ncpus = self._config.ncpus
@@ -2191,3 +2197,52 @@ class OwnedCpu:
     def __repr__(self) -> str:
         state = "owned" if self._token else "released"
         return f"<pymemcg.model.OwnedCpu cpu={self._cpu} {state}>"
+
+
+class Replayer:
+    """A model :class:`Hierarchy`'s bound replay buffers
+    (:meth:`Hierarchy.replayer`): the C-backed :class:`pymemcg.Replayer`'s
+    API; each :meth:`run` replays a slice through :meth:`Hierarchy.replay`."""
+
+    __slots__ = ("_hier", "ops", "out", "_n", "_view", "_res")
+
+    def __init__(self, hierarchy: Hierarchy, ops: Any, out: Any = None) -> None:
+        view = _replay.as_bytes(ops)
+        n = len(view) // _replay.OP_SIZE
+        if out is None:
+            out = _replay.new_results(n)
+        res = _replay.check_out(out, n)
+        self._hier, self.ops, self.out, self._n = hierarchy, ops, out, n
+        self._view: Optional[memoryview] = view
+        self._res: Optional[memoryview] = res
+
+    def __len__(self) -> int:
+        return self._n
+
+    def run(self, n: Optional[int] = None, start: int = 0) -> int:
+        """Replay records ``start .. start + n - 1``; returns ``n``."""
+        size = self._n
+        if n is None:
+            n = size - start
+        start, n = check_int(start, "start"), check_int(n, "n")
+        if start < 0 or n < 0 or start + n > size:
+            raise InvalidError(f"run({n}, start={start}): the replayer holds {size} records")
+        if self._view is None or self._res is None:
+            raise StaleHandleError("the replayer is closed")
+        op = _replay.OP_SIZE
+        self._hier.replay(self._view[start * op:(start + n) * op],
+                          self._res[start:start + n])
+        return n
+
+    def close(self) -> None:
+        """Let go of the buffers."""
+        for v in (self._view, self._res):
+            if v is not None:
+                v.release()
+        self._view = self._res = None
+
+    def __enter__(self) -> "Replayer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
