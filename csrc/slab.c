@@ -1342,23 +1342,35 @@ void slab_kmem_activated(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 
 	if (memcg_is_root(memcg) || memcg->kmemcg_id >= 0)
 		return;
-	for (int w = 0; w < 65536 / 64; w++) {
-		if (ss->kmemcg_ids[w] != ~0ull) {
-			int b = __builtin_ctzll(~ss->kmemcg_ids[w]);
+	/*
+	 * The lowest free id, as the kernel's ida hands them out: the summary
+	 * of full words first, so that creating n cgroups costs O(n), not the
+	 * scan of every full word each time (quadratic in the tree's size).
+	 */
+	for (int s = 0; s < 65536 / 64 / 64; s++) {
+		int w, b;
 
-			ss->kmemcg_ids[w] |= 1ull << b;
-			memcg->kmemcg_id = w * 64 + b;
-			return;
-		}
+		if (ss->kmemcg_ids_full[s] == ~0ull)
+			continue;
+		w = s * 64 + __builtin_ctzll(~ss->kmemcg_ids_full[s]);
+		b = __builtin_ctzll(~ss->kmemcg_ids[w]);
+		ss->kmemcg_ids[w] |= 1ull << b;
+		if (ss->kmemcg_ids[w] == ~0ull)
+			ss->kmemcg_ids_full[s] |= 1ull << (w % 64);
+		memcg->kmemcg_id = w * 64 + b;
+		return;
 	}
 }
 
 /* With its memcg id (offline since 4.8, at free before), under h->lock. */
 void slab_release_kmemcg_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
+	int w = memcg->kmemcg_id / 64;
+
 	if (memcg->kmemcg_id < 0)
 		return;
-	h->slab->kmemcg_ids[memcg->kmemcg_id / 64] &= ~(1ull << (memcg->kmemcg_id % 64));
+	h->slab->kmemcg_ids[w] &= ~(1ull << (memcg->kmemcg_id % 64));
+	h->slab->kmemcg_ids_full[w / 64] &= ~(1ull << (w % 64));
 	memcg->kmemcg_id = -1;
 }
 
