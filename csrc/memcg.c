@@ -136,18 +136,75 @@ static size_t memcg_size(const struct pmc_config *cfg)
 
 	if (memcg_counter_hot_only(cfg, n - 1))
 		size -= sizeof(struct page_counter) - PAGE_COUNTER_HOT_SIZE;
-	/* aligned_alloc wants a multiple of the alignment. */
+	/* Blocks keep the hot line's 128-byte alignment. */
 	return (size + MEMCG_HOT_ALIGN - 1) & ~(size_t)(MEMCG_HOT_ALIGN - 1);
+}
+
+/* A chunk of hot parts: this header's 128-byte block, then the blocks. */
+struct memcg_chunk {
+	struct memcg_chunk *next;
+};
+
+#define MEMCG_CHUNK_BLOCKS_MAX 256u
+
+/* A hot part from h's chunks, under h->lock (or while nobody else can run). */
+static struct mem_cgroup *memcg_hot_alloc(struct pmc_hierarchy *h)
+{
+	size_t size = memcg_size(&h->cfg);
+	struct memcg_chunk *chunk;
+	void *p = h->hot_free;
+
+	if (p) {
+		h->hot_free = *(void **)p;
+		return p;
+	}
+	if (h->hot_next == h->hot_end) {
+		uint32_t blocks = h->hot_chunk_blocks ? h->hot_chunk_blocks : 4;
+
+		chunk = aligned_alloc(MEMCG_HOT_ALIGN, MEMCG_HOT_ALIGN + blocks * size);
+		if (!chunk)
+			return NULL;
+		chunk->next = h->hot_chunks;
+		h->hot_chunks = chunk;
+		h->hot_next = (char *)chunk + MEMCG_HOT_ALIGN;
+		h->hot_end = h->hot_next + blocks * size;
+		h->hot_chunk_blocks = blocks < MEMCG_CHUNK_BLOCKS_MAX ? blocks * 2 : blocks;
+	}
+	p = h->hot_next;
+	h->hot_next += size;
+	return p;
+}
+
+static void memcg_hot_free(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+{
+	*(void **)memcg = h->hot_free;
+	h->hot_free = memcg;
+}
+
+static void memcg_hot_destroy(struct pmc_hierarchy *h)
+{
+	for (struct memcg_chunk *chunk = h->hot_chunks, *next; chunk; chunk = next) {
+		next = chunk->next;
+		free(chunk);
+	}
+	h->hot_chunks = NULL;
+	h->hot_next = h->hot_end = NULL;
+	h->hot_free = NULL;
+	h->hot_chunk_blocks = 0;
 }
 
 static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup *parent)
 {
 	size_t size = memcg_size(&h->cfg);
-	struct mem_cgroup *memcg = aligned_alloc(MEMCG_HOT_ALIGN, size);
+	struct memcg_cold *cold = calloc(1, sizeof(*cold));
+	struct mem_cgroup *memcg = cold ? memcg_hot_alloc(h) : NULL;
 
-	if (!memcg)
+	if (!memcg) {
+		free(cold);
 		return NULL;
+	}
 	memset(memcg, 0, size);
+	memcg->cold = cold;
 	for (int i = 0; i < memcg_nr_counters(&h->cfg); i++) {
 		struct page_counter *pc = &memcg->counter[i], *ppc = parent ? &parent->counter[i] : NULL;
 
@@ -162,14 +219,14 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 	memcg->h = h;
 	memcg->parent = parent;
 	memcg->depth = parent ? parent->depth + 1 : 0;
-	memcg->kmemcg_id = -1;
-	memcg->serial = ++h->next_serial;
+	memcg->cold->kmemcg_id = -1;
+	memcg->cold->serial = ++h->next_serial;
 	atomic_init(&memcg->state, MEMCG_ONLINE);
 	/* mem_cgroup_css_alloc: the v1 tunables come from the parent. */
 	if (parent) {
-		atomic_init(&memcg->oom_kill_disable,
-			    atomic_load_explicit(&parent->oom_kill_disable, RELAXED));
-		atomic_init(&memcg->swappiness, memcg_swappiness(h, parent));
+		atomic_init(&memcg->cold->oom_kill_disable,
+			    atomic_load_explicit(&parent->cold->oom_kill_disable, RELAXED));
+		atomic_init(&memcg->cold->swappiness, memcg_swappiness(h, parent));
 	}
 	/* Kernels since 4.6 account kmem everywhere; 3.8 inherited activation. */
 	atomic_init(&memcg->kmem_active, !h->cfg.kmem_on_limit ||
@@ -179,17 +236,18 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 
 static void memcg_free(struct mem_cgroup *memcg)
 {
-	free(memcg->name);
+	free(memcg->cold->name);
+	free(memcg->cold);
 	free(atomic_load_explicit(&memcg->ev, RELAXED));
-	free(memcg);
+	memcg_hot_free(memcg->h, memcg);
 }
 
 /* The creation-order list of every cgroup (listings walk it), under h->lock. */
 static void link_all(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	memcg->all_prev = h->all_tail;
+	memcg->cold->all_prev = h->all_tail;
 	if (h->all_tail)
-		h->all_tail->all_next = memcg;
+		h->all_tail->cold->all_next = memcg;
 	else
 		h->all_head = memcg;
 	h->all_tail = memcg;
@@ -197,38 +255,38 @@ static void link_all(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 
 static void unlink_all(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	if (memcg->all_prev)
-		memcg->all_prev->all_next = memcg->all_next;
+	if (memcg->cold->all_prev)
+		memcg->cold->all_prev->cold->all_next = memcg->cold->all_next;
 	else
-		h->all_head = memcg->all_next;
-	if (memcg->all_next)
-		memcg->all_next->all_prev = memcg->all_prev;
+		h->all_head = memcg->cold->all_next;
+	if (memcg->cold->all_next)
+		memcg->cold->all_next->cold->all_prev = memcg->cold->all_prev;
 	else
-		h->all_tail = memcg->all_prev;
+		h->all_tail = memcg->cold->all_prev;
 }
 
 static void link_child(struct mem_cgroup *parent, struct mem_cgroup *memcg)
 {
-	memcg->prev_sibling = parent->last_child;
-	if (parent->last_child)
-		parent->last_child->next_sibling = memcg;
+	memcg->cold->prev_sibling = parent->cold->last_child;
+	if (parent->cold->last_child)
+		parent->cold->last_child->cold->next_sibling = memcg;
 	else
-		parent->first_child = memcg;
-	parent->last_child = memcg;
-	parent->nr_children++;
+		parent->cold->first_child = memcg;
+	parent->cold->last_child = memcg;
+	parent->cold->nr_children++;
 }
 
 static void unlink_child(struct mem_cgroup *parent, struct mem_cgroup *memcg)
 {
-	if (memcg->prev_sibling)
-		memcg->prev_sibling->next_sibling = memcg->next_sibling;
+	if (memcg->cold->prev_sibling)
+		memcg->cold->prev_sibling->cold->next_sibling = memcg->cold->next_sibling;
 	else
-		parent->first_child = memcg->next_sibling;
-	if (memcg->next_sibling)
-		memcg->next_sibling->prev_sibling = memcg->prev_sibling;
+		parent->cold->first_child = memcg->cold->next_sibling;
+	if (memcg->cold->next_sibling)
+		memcg->cold->next_sibling->cold->prev_sibling = memcg->cold->prev_sibling;
 	else
-		parent->last_child = memcg->prev_sibling;
-	parent->nr_children--;
+		parent->cold->last_child = memcg->cold->prev_sibling;
+	parent->cold->nr_children--;
 }
 
 /*
@@ -272,10 +330,10 @@ static void names_grow(struct pmc_hierarchy *h)
 	h->names_mask = nr - 1;
 	for (size_t i = 0; i < nr / 2; i++) {
 		for (struct mem_cgroup *c = old[i], *next; c; c = next) {
-			struct mem_cgroup **bucket = name_bucket(h, c->parent, c->name);
+			struct mem_cgroup **bucket = name_bucket(h, c->parent, c->cold->name);
 
-			next = c->next_name;
-			c->next_name = *bucket;
+			next = c->cold->next_name;
+			c->cold->next_name = *bucket;
 			*bucket = c;
 		}
 	}
@@ -288,8 +346,8 @@ static void hash_name(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 
 	if (h->nr_names > h->names_mask)
 		names_grow(h);
-	bucket = name_bucket(h, memcg->parent, memcg->name);
-	memcg->next_name = *bucket;
+	bucket = name_bucket(h, memcg->parent, memcg->cold->name);
+	memcg->cold->next_name = *bucket;
 	*bucket = memcg;
 	h->nr_names++;
 }
@@ -299,19 +357,19 @@ static struct mem_cgroup *find_child(struct pmc_hierarchy *h, struct mem_cgroup 
 {
 	struct mem_cgroup *c;
 
-	for (c = *name_bucket(h, parent, name); c; c = c->next_name)
-		if (c->parent == parent && !strcmp(c->name, name))
+	for (c = *name_bucket(h, parent, name); c; c = c->cold->next_name)
+		if (c->parent == parent && !strcmp(c->cold->name, name))
 			return c;
 	return NULL;
 }
 
 static void unhash_name(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	struct mem_cgroup **pp = name_bucket(h, memcg->parent, memcg->name);
+	struct mem_cgroup **pp = name_bucket(h, memcg->parent, memcg->cold->name);
 
 	while (*pp != memcg)
-		pp = &(*pp)->next_name;
-	*pp = memcg->next_name;
+		pp = &(*pp)->cold->next_name;
+	*pp = memcg->cold->next_name;
 	h->nr_names--;
 }
 
@@ -356,20 +414,20 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 		memcg_free(memcg);
 		return ret;
 	}
-	memcg->name_len = strlen(name);
-	memcg->name = malloc(memcg->name_len + 1);
-	if (!memcg->name) {
+	memcg->cold->name_len = strlen(name);
+	memcg->cold->name = malloc(memcg->cold->name_len + 1);
+	if (!memcg->cold->name) {
 		idmap_free(&h->ids, memcg->id);
 		idmap_free(&h->slots, memcg->slot);
 		memcg_free(memcg);
 		return -ENOMEM;
 	}
-	memcpy(memcg->name, name, memcg->name_len + 1);
+	memcpy(memcg->cold->name, name, memcg->cold->name_len + 1);
 	link_child(parent, memcg);
 	link_all(h, memcg);
 	hash_name(h, memcg);
 	for (c = parent; c; c = c->parent)
-		c->nr_descendants++;
+		c->cold->nr_descendants++;
 	memcg_publish(h, memcg);
 	if (atomic_load_explicit(&memcg->kmem_active, RELAXED))
 		slab_kmem_activated(h, memcg);
@@ -390,7 +448,7 @@ static void reparent_user_pages(struct pmc_hierarchy *h, struct mem_cgroup *memc
 	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
 		cpu_lock(h, cpu);
 	/* Its count, then each CPU's deltas (slots that still cache it), all held. */
-	nr = atomic_exchange_explicit(&memcg->stat[MEMCG_STAT_ANON], 0, RELAXED);
+	nr = atomic_exchange_explicit(&memcg->cold->stat[MEMCG_STAT_ANON], 0, RELAXED);
 	mod_memcg_state(parent, 0, MEMCG_STAT_ANON, nr);
 	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
 		struct memcg_stock_pcp *stock = stock_of(h, cpu);
@@ -428,17 +486,17 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 		return -EBUSY;
 	if (!memcg_online(memcg))
 		return -ESTALE;
-	for (c = memcg->first_child; c; c = c->next_sibling)
+	for (c = memcg->cold->first_child; c; c = c->cold->next_sibling)
 		if (memcg_online(c))
 			return -EBUSY;
-	if (memcg->nr_tasks || memcg->nr_forking)
+	if (memcg->cold->nr_tasks || memcg->cold->nr_forking)
 		return -EBUSY;          /* rmdir of a cgroup with tasks */
 
 	atomic_store_explicit(&memcg->state, MEMCG_DYING, RELAXED);
 	unhash_name(h, memcg);          /* its name may be taken again at once */
 	for (c = memcg->parent; c; c = c->parent) {
-		c->nr_descendants--;
-		c->nr_dying_descendants++;
+		c->cold->nr_descendants--;
+		c->cold->nr_dying_descendants++;
 	}
 
 	page_counter_set_min(&memcg->counter[MEMCG_MEMORY], 0);
@@ -479,11 +537,11 @@ void memcg_free_queue(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	struct mem_cgroup *head;
 
-	if (atomic_exchange_explicit(&memcg->free_queued, 1, memory_order_acq_rel))
+	if (atomic_exchange_explicit(&memcg->cold->free_queued, 1, memory_order_acq_rel))
 		return;
 	head = atomic_load_explicit(&h->free_queue, RELAXED);
 	do {
-		memcg->next_free = head;
+		memcg->cold->next_free = head;
 		/* Release: the popper sees next_free. */
 	} while (!atomic_compare_exchange_weak_explicit(&h->free_queue, &head, memcg, RELEASE,
 							RELAXED));
@@ -539,7 +597,7 @@ static long stat_read(struct mem_cgroup *memcg, int idx)
  */
 static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	if (memcg->nr_children || atomic_load_explicit(&memcg->refs, ACQUIRE))
+	if (memcg->cold->nr_children || atomic_load_explicit(&memcg->refs, ACQUIRE))
 		return false;
 	/*
 	 * A task's pages hold their cgroup as the kernel's pages hold a css
@@ -549,7 +607,7 @@ static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	 * cgroup there.)  Kernel pages: through the objcg, so a shell where
 	 * there is one.
 	 */
-	if (memcg->user_segs || (!h->cfg.objcg && memcg->task_ksegs))
+	if (memcg->cold->user_segs || (!h->cfg.objcg && memcg->cold->task_ksegs))
 		return false;
 	if (h->cfg.objcg)
 		return stat_read(memcg, MEMCG_STAT_ANON) <= 0;
@@ -565,9 +623,9 @@ static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
  */
 static bool memcg_needs_shell(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	return h->cfg.objcg && (memcg->nr_shells || memcg->task_ksegs ||
+	return h->cfg.objcg && (memcg->cold->nr_shells || memcg->cold->task_ksegs ||
 				stat_read(memcg, MEMCG_STAT_KMEM_OWN) > 0 ||
-				atomic_load_explicit(&memcg->objcg_refs, ACQUIRE) > 0);
+				atomic_load_explicit(&memcg->cold->objcg_refs, ACQUIRE) > 0);
 }
 
 /* The freed, in freeing order (a child before its parent), until the memory goes. */
@@ -577,9 +635,9 @@ struct free_list {
 
 static void free_list_add(struct free_list *l, struct mem_cgroup *memcg)
 {
-	memcg->next_dying = NULL;
+	memcg->cold->next_dying = NULL;
 	*l->tail = memcg;
-	l->tail = &memcg->next_dying;
+	l->tail = &memcg->cold->next_dying;
 }
 
 /*
@@ -592,7 +650,7 @@ static void memcg_release(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	memcg_release_id(h, memcg);
 	unlink_child(memcg->parent, memcg);
 	for (struct mem_cgroup *c = memcg->parent; c; c = c->parent)
-		c->nr_dying_descendants--;
+		c->cold->nr_dying_descendants--;
 }
 
 /* Take it out of every structure a look-up could find it by; free it after the sync. */
@@ -600,7 +658,7 @@ static void memcg_doom(struct pmc_hierarchy *h, struct mem_cgroup *memcg, struct
 {
 	memcg->doomed = true;
 	if (atomic_load_explicit(&memcg->state, RELAXED) == MEMCG_SHELL)
-		memcg->parent->nr_shells--;
+		memcg->parent->cold->nr_shells--;
 	else
 		memcg_release(h, memcg);
 	unlink_all(h, memcg);
@@ -614,7 +672,7 @@ static void memcg_make_shell(struct pmc_hierarchy *h, struct mem_cgroup *memcg, 
 {
 	memcg_release(h, memcg);
 	atomic_store_explicit(&memcg->state, MEMCG_SHELL, RELAXED);
-	memcg->parent->nr_shells++;
+	memcg->parent->cold->nr_shells++;
 	free_list_add(shelled, memcg);
 }
 
@@ -630,9 +688,9 @@ static void doom_queued(struct pmc_hierarchy *h, struct free_list *doomed, struc
 	struct mem_cgroup *memcg = atomic_exchange_explicit(&h->free_queue, NULL, ACQUIRE), *next;
 
 	for (; memcg; memcg = next) {
-		next = memcg->next_free;
+		next = memcg->cold->next_free;
 		/* An exchange, not a store: see memcg_free_queue. */
-		atomic_exchange_explicit(&memcg->free_queued, 0, memory_order_acq_rel);
+		atomic_exchange_explicit(&memcg->cold->free_queued, 0, memory_order_acq_rel);
 		for (struct mem_cgroup *m = memcg; m && !m->doomed; m = m->parent) {
 			int state = atomic_load_explicit(&m->state, RELAXED);
 
@@ -661,10 +719,10 @@ static void requeue_survivors(struct pmc_hierarchy *h)
 	struct mem_cgroup *memcg = atomic_exchange_explicit(&h->free_queue, NULL, ACQUIRE), *next;
 
 	for (; memcg; memcg = next) {
-		next = memcg->next_free;
+		next = memcg->cold->next_free;
 		if (memcg->doomed)
 			continue;
-		atomic_exchange_explicit(&memcg->free_queued, 0, memory_order_acq_rel);
+		atomic_exchange_explicit(&memcg->cold->free_queued, 0, memory_order_acq_rel);
 		memcg_free_queue(h, memcg);
 	}
 }
@@ -689,9 +747,9 @@ static void memcg_fold_stats(struct mem_cgroup *memcg)
 		parent = parent->parent;
 
 	for (int i = 0; i < MEMCG_NR_STATS; i++) {
-		parent->dead_stat[i] += memcg->dead_stat[i] + stat_read(memcg, i);
-		memcg->dead_stat[i] = 0;
-		atomic_store_explicit(&memcg->stat[i], 0, RELAXED);
+		parent->cold->dead_stat[i] += memcg->cold->dead_stat[i] + stat_read(memcg, i);
+		memcg->cold->dead_stat[i] = 0;
+		atomic_store_explicit(&memcg->cold->stat[i], 0, RELAXED);
 	}
 }
 
@@ -713,10 +771,10 @@ void memcg_free_dying(struct pmc_hierarchy *h)
 		return;
 	synchronize_cpus(h);
 	requeue_survivors(h);
-	for (struct mem_cgroup *m = shelled.head; m; m = m->next_dying)
+	for (struct mem_cgroup *m = shelled.head; m; m = m->cold->next_dying)
 		memcg_fold_stats(m);
 	for (struct mem_cgroup *m = doomed.head, *next; m; m = next) {
-		next = m->next_dying;
+		next = m->cold->next_dying;
 		memcg_fold_stats(m);         /* a shell's were folded already: zeros */
 		memcg_free(m);
 	}
@@ -727,7 +785,7 @@ int memcg_swappiness(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	if (memcg_is_root(memcg))
 		return atomic_load_explicit(&h->vm_swappiness, RELAXED);
-	return atomic_load_explicit(&memcg->swappiness, RELAXED);
+	return atomic_load_explicit(&memcg->cold->swappiness, RELAXED);
 }
 
 /* --- listings ------------------------------------------------------------------- */
@@ -742,19 +800,19 @@ static void list_fill(struct pmc_cgroup_list *list, int64_t idx, struct mem_cgro
 		e->handle = memcg_handle(memcg);
 		e->parent = memcg->parent ? memcg_handle(memcg->parent) : 0;
 		e->state = atomic_load_explicit(&memcg->state, RELAXED);
-		e->name_len = (int32_t)memcg->name_len;
+		e->name_len = (int32_t)memcg->cold->name_len;
 		e->name_off = off;
 		e->id = memcg->id;
 		e->reserved = 0;
 	}
-	if (memcg->name_len && off + (int64_t)memcg->name_len <= list->names_cap)
-		memcpy(list->names + off, memcg->name, memcg->name_len);
+	if (memcg->cold->name_len && off + (int64_t)memcg->cold->name_len <= list->names_cap)
+		memcpy(list->names + off, memcg->cold->name, memcg->cold->name_len);
 }
 
 static void list_append(struct pmc_cgroup_list *list, struct mem_cgroup *memcg)
 {
 	list_fill(list, list->count++, memcg, list->names_len);
-	list->names_len += (int64_t)memcg->name_len;
+	list->names_len += (int64_t)memcg->cold->name_len;
 }
 
 /* The root, ..., memcg, appended: one walk up to size it, one to fill it. */
@@ -764,11 +822,11 @@ static void list_lineage(struct pmc_cgroup_list *list, struct mem_cgroup *memcg)
 	struct mem_cgroup *m;
 
 	for (m = memcg; m; m = m->parent)
-		end += (int64_t)m->name_len;
+		end += (int64_t)m->cold->name_len;
 	list->count += memcg->depth + 1;
 	list->names_len = end;
 	for (m = memcg; m; m = m->parent) {
-		end -= (int64_t)m->name_len;
+		end -= (int64_t)m->cold->name_len;
 		list_fill(list, base + m->depth, m, end);
 	}
 }
@@ -785,12 +843,12 @@ int64_t memcg_list(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int how,
 
 	switch (how) {
 	case PMC_LIST_ALL:
-		for (c = h->all_head; c; c = c->all_next)
+		for (c = h->all_head; c; c = c->cold->all_next)
 			if (!memcg_shell(c))
 				list_append(list, c);
 		return 0;
 	case PMC_LIST_CHILDREN:
-		for (c = memcg->first_child; c; c = c->next_sibling)
+		for (c = memcg->cold->first_child; c; c = c->cold->next_sibling)
 			if (memcg_online(c))
 				list_append(list, c);
 		return 0;
@@ -836,8 +894,8 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 	root = memcg_alloc(h, NULL);
 	if (!root)
 		return -ENOMEM;
-	root->name = calloc(1, 1);
-	if (!root->name || memcg_alloc_ids(h, root)) {
+	root->cold->name = calloc(1, 1);
+	if (!root->cold->name || memcg_alloc_ids(h, root)) {
 		memcg_free(root);
 		return -ENOMEM;
 	}
@@ -854,10 +912,11 @@ void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
 	socks_destroy(h);
 	slab_destroy(h);
 	for (struct mem_cgroup *memcg = h->all_head, *next; memcg; memcg = next) {
-		next = memcg->all_next;
+		next = memcg->cold->all_next;
 		memcg_free(memcg);
 	}
 	h->all_head = h->all_tail = h->root = NULL;
+	memcg_hot_destroy(h);
 	idmap_destroy(&h->ids);
 	idmap_destroy(&h->slots);
 	idmap_destroy(&h->tasks);

@@ -146,8 +146,7 @@ struct memcg_events {
  * the rest inline.  pymemcg allocates events lazily, since a simulated tree
  * of tens of thousands of cgroups rarely hits a limit in most of them.
  */
-struct mem_cgroup {
-	/* Cold, first: none of it is read by a charge that the stock or the counters serve. */
+struct memcg_cold {
 	/*
 	 * Statistics: the cgroup's counts, updated with relaxed atomic adds
 	 * where no stock slot of the CPU caches the cgroup; what the slots
@@ -193,7 +192,9 @@ struct mem_cgroup {
 	_Atomic long objcg_refs;
 	struct kmem_cache *clones_head, *clones_tail;  /* its clones, under the slab lock */
 	int32_t kmemcg_id;              /* kmem cache id (-1: none), under h->lock */
+};
 
+struct mem_cgroup {
 	/*
 	 * Hot: read by every charge of this cgroup; refs written by stock
 	 * slots.  It starts a 128-byte block whose second line is the memory
@@ -212,6 +213,7 @@ struct mem_cgroup {
 	uint32_t gen;                   /* of its slot */
 	int depth;
 	_Atomic(struct memcg_events *) ev;      /* NULL until the first event */
+	struct memcg_cold *cold;        /* the rest of it, its own allocation */
 
 	/*
 	 * The page counters of its cgroup version (memcg_nr_counters), each
@@ -310,6 +312,16 @@ struct pmc_hierarchy {
 	int64_t handle;
 	struct slab_state *slab;        /* caches, slabs, pending work (slab.c) */
 	uint64_t next_serial;           /* cgroup serial numbers, under lock */
+	/*
+	 * The cgroups' hot parts (struct mem_cgroup), packed in chunks of
+	 * blocks of memcg_size() bytes so that a charge among many cgroups
+	 * touches dense memory; freed blocks are reused (a free list through
+	 * their first word), the chunks go with the hierarchy.  Under lock.
+	 */
+	struct memcg_chunk *hot_chunks;
+	char *hot_next, *hot_end;       /* the newest chunk's unused blocks */
+	void *hot_free;
+	uint32_t hot_chunk_blocks;      /* blocks in the next chunk: 4, doubling to 256 */
 };
 
 /*
@@ -628,13 +640,13 @@ static inline void mod_memcg_state(struct mem_cgroup *memcg, int cpu, enum memcg
 			return;
 		}
 	}
-	atomic_fetch_add_explicit(&memcg->stat[idx], val, memory_order_relaxed);
+	atomic_fetch_add_explicit(&memcg->cold->stat[idx], val, memory_order_relaxed);
 }
 
 /* The cgroup's own count: all of it where no stock slot caches the cgroup. */
 static inline long memcg_stat_global(struct mem_cgroup *memcg, int idx)
 {
-	return atomic_load_explicit(&memcg->stat[idx], memory_order_relaxed);
+	return atomic_load_explicit(&memcg->cold->stat[idx], memory_order_relaxed);
 }
 
 /**
