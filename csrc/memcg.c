@@ -22,8 +22,31 @@
 
 int64_t memcg_handle(struct mem_cgroup *memcg)
 {
+	uint32_t gen = atomic_load_explicit(&memcg->gen, RELAXED);
+
 	return (int64_t)(((uint64_t)memcg->h->tag << MEMCG_HANDLE_TAG_SHIFT) |
-			 ((uint64_t)memcg->gen << MEMCG_HANDLE_SLOT_BITS) | memcg->slot);
+			 ((uint64_t)gen << MEMCG_HANDLE_SLOT_BITS) | memcg->slot);
+}
+
+/*
+ * The block of a handle slot, or NULL where its chunk was never allocated.
+ * Acquire: pairs with the release that publishes a chunk (memcg_slot_alloc),
+ * so its blocks' zeroed generations are seen.
+ */
+static struct mem_cgroup *memcg_slot_block(struct pmc_hierarchy *h, uint32_t slot)
+{
+	struct memcg_hot_dir *dir;
+	char *chunk;
+
+	dir = atomic_load_explicit(&h->hot_dir[slot >> (MEMCG_HOT_CHUNK_SHIFT + MEMCG_HOT_DIR_SHIFT)],
+				   ACQUIRE);
+	if (!dir)
+		return NULL;
+	chunk = atomic_load_explicit(&dir->chunk[(slot >> MEMCG_HOT_CHUNK_SHIFT) & (MEMCG_HOT_DIR - 1)],
+				     ACQUIRE);
+	if (!chunk)
+		return NULL;
+	return (struct mem_cgroup *)(chunk + (size_t)(slot & (MEMCG_HOT_CHUNK - 1)) * h->hot_size);
 }
 
 /*
@@ -34,10 +57,22 @@ struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup)
 {
 	uint64_t v = (uint64_t)cgroup;
 
-	if (cgroup <= 0 || v >> MEMCG_HANDLE_TAG_SHIFT != h->tag || (v & MEMCG_HANDLE_KIND_TASK))
+	uint32_t gen = (uint32_t)(v >> MEMCG_HANDLE_SLOT_BITS) & MEMCG_HANDLE_GEN_MASK;
+	struct mem_cgroup *memcg;
+
+	if (cgroup <= 0 || v >> MEMCG_HANDLE_TAG_SHIFT != h->tag || (v & MEMCG_HANDLE_KIND_TASK) ||
+	    !(gen & 1))
 		return NULL;
-	return idmap_lookup(&h->slots, (uint32_t)(v & MEMCG_HANDLE_SLOT_MASK),
-			    (uint32_t)(v >> MEMCG_HANDLE_SLOT_BITS) & MEMCG_HANDLE_GEN_MASK);
+	memcg = memcg_slot_block(h, (uint32_t)(v & MEMCG_HANDLE_SLOT_MASK));
+	/*
+	 * Acquire: pairs with memcg_publish's release, so whoever finds this
+	 * generation finds the cgroup initialised.  An unpublish racing with
+	 * us (memcg_doom) may still let us match: the caller's lock keeps the
+	 * cgroup alive until it lets go (memcg_free_dying syncs every CPU).
+	 */
+	if (!memcg || atomic_load_explicit(&memcg->gen, ACQUIRE) != gen)
+		return NULL;
+	return memcg;
 }
 
 /* The cgroup holding an id, under h->lock (or NULL). */
@@ -64,18 +99,25 @@ int memcg_lookup_error(struct pmc_hierarchy *h, int64_t cgroup)
  * handle slot.  The id errno when none is left is the era's: idr's -ENOSPC
  * (3.8), xa_alloc's -EBUSY (current kernels).
  */
-static int memcg_alloc_ids(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+static int memcg_alloc_ids(struct pmc_hierarchy *h, uint32_t *id, uint32_t *slot)
 {
-	int ret = idmap_alloc(&h->ids, &memcg->id);
+	int ret = idmap_alloc(&h->ids, id);
 
 	if (ret)
 		return ret == -ENOSPC ? -h->cfg.id_errno : ret;
-	ret = idmap_alloc(&h->slots, &memcg->slot);
+	/* h->slots only hands out the indices: the blocks are the table (memcg_slot_block). */
+	ret = idmap_alloc(&h->slots, slot);
 	if (ret) {
-		idmap_free(&h->ids, memcg->id);
+		idmap_free(&h->ids, *id);
 		return ret;
 	}
 	return 0;
+}
+
+static void memcg_free_ids(struct pmc_hierarchy *h, uint32_t id, uint32_t slot)
+{
+	idmap_free(&h->ids, id);
+	idmap_free(&h->slots, slot);
 }
 
 /* Publish under h->lock: from here on the handle (and the id) find the cgroup. */
@@ -83,7 +125,10 @@ static void memcg_publish(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	idmap_publish(&h->ids, memcg->id, memcg);
 	memcg->id_held = true;
-	memcg->gen = idmap_publish(&h->slots, memcg->slot, memcg);
+	uint32_t gen = (atomic_load_explicit(&memcg->gen, RELAXED) + 1) & MEMCG_HANDLE_GEN_MASK;
+
+	/* Even -> odd (0 is never a live generation); release: see memcg_lookup. */
+	atomic_store_explicit(&memcg->gen, gen ? gen : 1, RELEASE);
 }
 
 /* Give the memcg id back (at offline since 4.8, at free before). */
@@ -140,71 +185,81 @@ static size_t memcg_size(const struct pmc_config *cfg)
 	return (size + MEMCG_HOT_ALIGN - 1) & ~(size_t)(MEMCG_HOT_ALIGN - 1);
 }
 
-/* A chunk of hot parts: this header's 128-byte block, then the blocks. */
-struct memcg_chunk {
-	struct memcg_chunk *next;
-};
-
-#define MEMCG_CHUNK_BLOCKS_MAX 256u
-
-/* A hot part from h's chunks, under h->lock (or while nobody else can run). */
-static struct mem_cgroup *memcg_hot_alloc(struct pmc_hierarchy *h)
+/*
+ * The block of a new cgroup's slot, its chunk allocated if this is the
+ * chunk's first slot (under h->lock).  Release: a lock-free reader that
+ * finds the chunk sees its zeroed blocks (memcg_slot_block).
+ */
+static struct mem_cgroup *memcg_slot_alloc(struct pmc_hierarchy *h, uint32_t slot)
 {
-	size_t size = memcg_size(&h->cfg);
-	struct memcg_chunk *chunk;
-	void *p = h->hot_free;
+	_Atomic(struct memcg_hot_dir *) *dirp =
+		&h->hot_dir[slot >> (MEMCG_HOT_CHUNK_SHIFT + MEMCG_HOT_DIR_SHIFT)];
+	struct memcg_hot_dir *dir = atomic_load_explicit(dirp, RELAXED);
+	_Atomic(char *) *chunkp;
+	char *chunk;
 
-	if (p) {
-		h->hot_free = *(void **)p;
-		return p;
+	if (!dir) {
+		dir = calloc(1, sizeof(*dir));
+		if (!dir)
+			return NULL;
+		atomic_store_explicit(dirp, dir, RELEASE);
 	}
-	if (h->hot_next == h->hot_end) {
-		uint32_t blocks = h->hot_chunk_blocks ? h->hot_chunk_blocks : 4;
+	chunkp = &dir->chunk[(slot >> MEMCG_HOT_CHUNK_SHIFT) & (MEMCG_HOT_DIR - 1)];
+	chunk = atomic_load_explicit(chunkp, RELAXED);
+	if (!chunk) {
+		size_t bytes = MEMCG_HOT_CHUNK * h->hot_size;
 
-		chunk = aligned_alloc(MEMCG_HOT_ALIGN, MEMCG_HOT_ALIGN + blocks * size);
+		chunk = aligned_alloc(MEMCG_HOT_ALIGN, bytes);
 		if (!chunk)
 			return NULL;
-		chunk->next = h->hot_chunks;
-		h->hot_chunks = chunk;
-		h->hot_next = (char *)chunk + MEMCG_HOT_ALIGN;
-		h->hot_end = h->hot_next + blocks * size;
-		h->hot_chunk_blocks = blocks < MEMCG_CHUNK_BLOCKS_MAX ? blocks * 2 : blocks;
+		memset(chunk, 0, bytes);
+		atomic_store_explicit(chunkp, chunk, RELEASE);
 	}
-	p = h->hot_next;
-	h->hot_next += size;
-	return p;
-}
-
-static void memcg_hot_free(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
-{
-	*(void **)memcg = h->hot_free;
-	h->hot_free = memcg;
+	return (struct mem_cgroup *)(chunk + (size_t)(slot & (MEMCG_HOT_CHUNK - 1)) * h->hot_size);
 }
 
 static void memcg_hot_destroy(struct pmc_hierarchy *h)
 {
-	for (struct memcg_chunk *chunk = h->hot_chunks, *next; chunk; chunk = next) {
-		next = chunk->next;
-		free(chunk);
+	for (uint32_t d = 0; d < MEMCG_HOT_DIRS; d++) {
+		struct memcg_hot_dir *dir = atomic_load_explicit(&h->hot_dir[d], RELAXED);
+
+		if (!dir)
+			continue;
+		for (uint32_t c = 0; c < MEMCG_HOT_DIR; c++)
+			free(atomic_load_explicit(&dir->chunk[c], RELAXED));
+		free(dir);
+		atomic_store_explicit(&h->hot_dir[d], NULL, RELAXED);
 	}
-	h->hot_chunks = NULL;
-	h->hot_next = h->hot_end = NULL;
-	h->hot_free = NULL;
-	h->hot_chunk_blocks = 0;
 }
 
-static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup *parent)
+/*
+ * Zero a block for its new cgroup, all but the generation: the slot's
+ * generations go on from it, and stale handles' look-ups read it
+ * meanwhile (they match no even generation, nor the next odd one).
+ */
+static void memcg_block_clear(struct mem_cgroup *memcg, size_t size)
 {
-	size_t size = memcg_size(&h->cfg);
+	size_t g = offsetof(struct mem_cgroup, gen), after = g + sizeof(memcg->gen);
+
+	memset(memcg, 0, g);
+	memset((char *)memcg + after, 0, size - after);
+}
+
+/* The cgroup in its slot's block (memcg_alloc_ids gave it the slot), under h->lock. */
+static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup *parent,
+				      uint32_t id, uint32_t slot)
+{
 	struct memcg_cold *cold = calloc(1, sizeof(*cold));
-	struct mem_cgroup *memcg = cold ? memcg_hot_alloc(h) : NULL;
+	struct mem_cgroup *memcg = cold ? memcg_slot_alloc(h, slot) : NULL;
 
 	if (!memcg) {
 		free(cold);
 		return NULL;
 	}
-	memset(memcg, 0, size);
+	memcg_block_clear(memcg, h->hot_size);
 	memcg->cold = cold;
+	memcg->id = id;
+	memcg->slot = slot;
 	for (int i = 0; i < memcg_nr_counters(&h->cfg); i++) {
 		struct page_counter *pc = &memcg->counter[i], *ppc = parent ? &parent->counter[i] : NULL;
 
@@ -239,7 +294,7 @@ static void memcg_free(struct mem_cgroup *memcg)
 	free(memcg->cold->name);
 	free(memcg->cold);
 	free(atomic_load_explicit(&memcg->ev, RELAXED));
-	memcg_hot_free(memcg->h, memcg);
+	/* The block stays its slot's, with its (even) generation. */
 }
 
 /* The creation-order list of every cgroup (listings walk it), under h->lock. */
@@ -398,6 +453,7 @@ int memcg_check_name(const char *name)
 int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name)
 {
 	struct mem_cgroup *memcg, *c;
+	uint32_t id, slot;
 	int ret = memcg_check_name(name);
 
 	if (ret)
@@ -406,19 +462,20 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 		return -ENOENT;
 	if (find_child(h, parent, name))
 		return -EEXIST;
-	memcg = memcg_alloc(h, parent);
-	if (!memcg)
-		return -ENOMEM;
-	ret = memcg_alloc_ids(h, memcg);
+	ret = memcg_alloc_ids(h, &id, &slot);
 	if (ret) {
-		memcg_free(memcg);
+		h->next_serial++;       /* as when the allocation came first: a serial number is spent */
 		return ret;
+	}
+	memcg = memcg_alloc(h, parent, id, slot);
+	if (!memcg) {
+		memcg_free_ids(h, id, slot);
+		return -ENOMEM;
 	}
 	memcg->cold->name_len = strlen(name);
 	memcg->cold->name = malloc(memcg->cold->name_len + 1);
 	if (!memcg->cold->name) {
-		idmap_free(&h->ids, memcg->id);
-		idmap_free(&h->slots, memcg->slot);
+		memcg_free_ids(h, id, slot);
 		memcg_free(memcg);
 		return -ENOMEM;
 	}
@@ -662,7 +719,10 @@ static void memcg_doom(struct pmc_hierarchy *h, struct mem_cgroup *memcg, struct
 	else
 		memcg_release(h, memcg);
 	unlink_all(h, memcg);
-	idmap_unpublish(&h->slots, memcg->slot);
+	/* Odd -> even: the handle finds nothing from here on (memcg_lookup). */
+	atomic_store_explicit(&memcg->gen,
+			      (atomic_load_explicit(&memcg->gen, RELAXED) + 1) & MEMCG_HANDLE_GEN_MASK,
+			      RELEASE);
 	idmap_free(&h->slots, memcg->slot);
 	free_list_add(doomed, memcg);
 }
@@ -870,6 +930,7 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 {
 	size_t life = offsetof(struct pmc_hierarchy, cfg);
 	struct mem_cgroup *root;
+	uint32_t id, slot;
 
 	memset((char *)h + life, 0, sizeof(*h) - life);
 	h->cfg = *cfg;
@@ -891,11 +952,14 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 		h->cfg.kernel_stack_pages = 4;
 	if (stock_init(h) || names_init(h) || slab_init(h))
 		return -ENOMEM;
-	root = memcg_alloc(h, NULL);
+	h->hot_size = memcg_size(&h->cfg);
+	if (memcg_alloc_ids(h, &id, &slot))
+		return -ENOMEM;
+	root = memcg_alloc(h, NULL, id, slot);
 	if (!root)
 		return -ENOMEM;
 	root->cold->name = calloc(1, 1);
-	if (!root->cold->name || memcg_alloc_ids(h, root)) {
+	if (!root->cold->name) {
 		memcg_free(root);
 		return -ENOMEM;
 	}

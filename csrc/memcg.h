@@ -29,6 +29,11 @@
 
 #define MEMCG_ID_MAX 65535u
 #define MEMCG_HOT_ALIGN (2 * PMC_CACHELINE)
+#define MEMCG_HOT_CHUNK_SHIFT 6
+#define MEMCG_HOT_CHUNK (1u << MEMCG_HOT_CHUNK_SHIFT)          /* blocks per chunk */
+#define MEMCG_HOT_DIR_SHIFT 8
+#define MEMCG_HOT_DIR (1u << MEMCG_HOT_DIR_SHIFT)              /* chunks per directory */
+#define MEMCG_HOT_DIRS ((MEMCG_HANDLE_SLOT_MASK >> (MEMCG_HOT_CHUNK_SHIFT + MEMCG_HOT_DIR_SHIFT)) + 1)
 #define MEMCG_STOCK_MAX_SLOTS 16
 #define MEMCG_NAME_MAX 4095         /* PATH_MAX - 1: see memcg_check_name */
 #define MEMCG_NAME_BUCKETS_MIN 64
@@ -209,8 +214,14 @@ struct mem_cgroup {
 	bool id_held;                   /* the id still names it (h->ids) */
 	bool doomed;                    /* being freed, under h->lock */
 	uint32_t id;                    /* memcg id; kept for show once given back */
-	uint32_t slot;                  /* of its handle */
-	uint32_t gen;                   /* of its slot */
+	uint32_t slot;                  /* of its handle: also where this block is (memcg_slot_block) */
+	/*
+	 * Its handle's generation: odd while the handle finds it, even once
+	 * unpublished.  It lives in the block, not in an id table, and is
+	 * never cleared: the next cgroup of the slot goes on from it, so a
+	 * stale handle never matches (memcg_lookup).
+	 */
+	_Atomic uint32_t gen;
 	int depth;
 	_Atomic(struct memcg_events *) ev;      /* NULL until the first event */
 	struct memcg_cold *cold;        /* the rest of it, its own allocation */
@@ -276,6 +287,11 @@ struct stock_array {
 	struct memcg_stock_pcp pcp[];
 };
 
+/* A directory of chunks of hot parts (struct pmc_hierarchy, hot_dir). */
+struct memcg_hot_dir {
+	_Atomic(char *) chunk[MEMCG_HOT_DIR];
+};
+
 /*
  * A hierarchy lives in a slot of hierarchy.c's registry.  The slot's memory
  * is never freed and its first fields outlive each hierarchy that uses it:
@@ -314,14 +330,17 @@ struct pmc_hierarchy {
 	uint64_t next_serial;           /* cgroup serial numbers, under lock */
 	/*
 	 * The cgroups' hot parts (struct mem_cgroup), packed in chunks of
-	 * blocks of memcg_size() bytes so that a charge among many cgroups
-	 * touches dense memory; freed blocks are reused (a free list through
-	 * their first word), the chunks go with the hierarchy.  Under lock.
+	 * MEMCG_HOT_CHUNK blocks of hot_size bytes, at the place their handle
+	 * slot names: hot_dir[slot / (MEMCG_HOT_CHUNK * MEMCG_HOT_DIR)] ->
+	 * chunk[slot / MEMCG_HOT_CHUNK % MEMCG_HOT_DIR] -> block
+	 * [slot % MEMCG_HOT_CHUNK].  A handle's look-up finds its block with
+	 * no id-table entry in between (one miss fewer among many cgroups),
+	 * and checks the generation in the block.  Chunks are allocated at the
+	 * first slot they hold, under lock, and go with the hierarchy; a
+	 * lock-free reader therefore never follows a pointer to freed memory.
 	 */
-	struct memcg_chunk *hot_chunks;
-	char *hot_next, *hot_end;       /* the newest chunk's unused blocks */
-	void *hot_free;
-	uint32_t hot_chunk_blocks;      /* blocks in the next chunk: 4, doubling to 256 */
+	_Atomic(struct memcg_hot_dir *) hot_dir[MEMCG_HOT_DIRS];
+	size_t hot_size;                /* memcg_size(): the blocks' stride */
 };
 
 /*
