@@ -113,7 +113,8 @@ static void stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64
 
 	while (c) {
 		for (int i = 0; i < MEMCG_NR_STATS; i++)
-			out[i] += memcg_stat_global(c, i) + c->cold->dead_stat[i];   /* + freed descendants' */
+			out[i] += memcg_stat_global(c, i) +   /* + freed descendants' */
+				  memcg_ext(c)->dead_stat[i];
 		if (c->cold->first_child) {
 			c = c->cold->first_child;
 			continue;
@@ -155,8 +156,8 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 		info->oom_livelocks = atomic_load_explicit(&ev->oom_livelocks, RELAXED);
 	}
 	stat_sum(h, memcg, info->stat);
-	info->nr_tasks = memcg->cold->nr_tasks;
-	info->nr_sockets = memcg->cold->nr_sockets;
+	info->nr_tasks = memcg_ext(memcg)->nr_tasks;
+	info->nr_sockets = memcg_ext(memcg)->nr_sockets;
 	info->tcpmem_active = atomic_load_explicit(&memcg->cold->tcpmem_active, RELAXED);
 	info->tcpmem_pressure = atomic_load_explicit(&memcg->cold->tcpmem_pressure, RELAXED);
 	info->name_len = (int32_t)memcg->cold->name_len;
@@ -552,22 +553,23 @@ int64_t pmc_cgroup_tunable(int64_t hierarchy, int64_t cgroup, int32_t which, int
 		if (value > 1)
 			break;
 		if (value >= 0)
-			atomic_store_explicit(&memcg->cold->oom_kill_disable, (int)value, RELAXED);
+			atomic_store_explicit(&memcg->cold->oom_kill_disable, value == 1, RELAXED);
 		err = atomic_load_explicit(&memcg->cold->oom_kill_disable, RELAXED);
 		break;
 	case PMC_TUNABLE_OOM_GROUP:
 		if (value > 1)
 			break;
 		if (value >= 0)
-			atomic_store_explicit(&memcg->cold->oom_group, (int)value, RELAXED);
+			atomic_store_explicit(&memcg->cold->oom_group, value == 1, RELAXED);
 		err = atomic_load_explicit(&memcg->cold->oom_group, RELAXED);
 		break;
 	case PMC_TUNABLE_SWAPPINESS:
 		if (value > 200)        /* MAX_SWAPPINESS */
 			break;
-		if (value >= 0)
-			atomic_store_explicit(memcg_is_root(memcg) ? &h->vm_swappiness :
-					      &memcg->cold->swappiness, (int)value, RELAXED);
+		if (value >= 0 && memcg_is_root(memcg))
+			atomic_store_explicit(&h->vm_swappiness, (int)value, RELAXED);
+		else if (value >= 0)
+			atomic_store_explicit(&memcg->cold->swappiness, (int16_t)value, RELAXED);
 		err = memcg_swappiness(h, memcg);
 		break;
 	}

@@ -813,7 +813,7 @@ int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	for (struct mem_cgroup *c = memcg->cold->first_child; c; c = c->cold->next_sibling)
 		if (memcg_online(c))
 			return -EBUSY;
-	if (memcg->cold->nr_tasks || memcg->cold->nr_forking)
+	if (memcg_ext(memcg)->nr_tasks || memcg_ext(memcg)->nr_forking)
 		return -EBUSY;          /* cgroup_task_count */
 	atomic_store_explicit(&memcg->kmem_active, true, RELAXED);
 	slab_kmem_activated(h, memcg);

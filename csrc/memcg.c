@@ -247,9 +247,10 @@ static void memcg_block_clear(struct mem_cgroup *memcg, size_t size)
 
 /* The cgroup in its slot's block (memcg_alloc_ids gave it the slot), under h->lock. */
 static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup *parent,
-				      uint32_t id, uint32_t slot)
+				      uint32_t id, uint32_t slot, const char *name)
 {
-	struct memcg_cold *cold = calloc(1, sizeof(*cold));
+	size_t name_len = strlen(name);
+	struct memcg_cold *cold = calloc(1, sizeof(*cold) + name_len + 1);
 	struct mem_cgroup *memcg = cold ? memcg_slot_alloc(h, slot) : NULL;
 
 	if (!memcg) {
@@ -258,6 +259,8 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 	}
 	memcg_block_clear(memcg, h->hot_size);
 	memcg->cold = cold;
+	cold->name_len = (uint32_t)name_len;
+	memcpy(cold->name, name, name_len + 1);
 	memcg->id = id;
 	memcg->slot = slot;
 	for (int i = 0; i < memcg_nr_counters(&h->cfg); i++) {
@@ -281,7 +284,7 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 	if (parent) {
 		atomic_init(&memcg->cold->oom_kill_disable,
 			    atomic_load_explicit(&parent->cold->oom_kill_disable, RELAXED));
-		atomic_init(&memcg->cold->swappiness, memcg_swappiness(h, parent));
+		atomic_init(&memcg->cold->swappiness, (int16_t)memcg_swappiness(h, parent));
 	}
 	/* Kernels since 4.6 account kmem everywhere; 3.8 inherited activation. */
 	atomic_init(&memcg->kmem_active, !h->cfg.kmem_on_limit ||
@@ -291,10 +294,22 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 
 static void memcg_free(struct mem_cgroup *memcg)
 {
-	free(memcg->cold->name);
+	free(memcg->cold->ext);
 	free(memcg->cold);
 	free(atomic_load_explicit(&memcg->ev, RELAXED));
 	/* The block stays its slot's, with its (even) generation. */
+}
+
+const struct memcg_ext memcg_no_ext;
+
+int memcg_ext_prepare(struct mem_cgroup *memcg)
+{
+	for (; memcg && !memcg->cold->ext; memcg = memcg->parent) {
+		memcg->cold->ext = calloc(1, sizeof(*memcg->cold->ext));
+		if (!memcg->cold->ext)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 /* The creation-order list of every cgroup (listings walk it), under h->lock. */
@@ -399,7 +414,8 @@ static void hash_name(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	struct mem_cgroup **bucket;
 
-	if (h->nr_names > h->names_mask)
+	/* Two names a bucket on average at most: chains stay short, buckets cost 4-8 B a cgroup. */
+	if (h->nr_names > 2 * h->names_mask + 1)
 		names_grow(h);
 	bucket = name_bucket(h, memcg->parent, memcg->cold->name);
 	memcg->cold->next_name = *bucket;
@@ -462,24 +478,19 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 		return -ENOENT;
 	if (find_child(h, parent, name))
 		return -EEXIST;
+	/* Where a freed descendant's statistics will go (struct memcg_ext). */
+	if (memcg_ext_prepare(parent))
+		return -ENOMEM;
 	ret = memcg_alloc_ids(h, &id, &slot);
 	if (ret) {
 		h->next_serial++;       /* as when the allocation came first: a serial number is spent */
 		return ret;
 	}
-	memcg = memcg_alloc(h, parent, id, slot);
+	memcg = memcg_alloc(h, parent, id, slot, name);
 	if (!memcg) {
 		memcg_free_ids(h, id, slot);
 		return -ENOMEM;
 	}
-	memcg->cold->name_len = strlen(name);
-	memcg->cold->name = malloc(memcg->cold->name_len + 1);
-	if (!memcg->cold->name) {
-		memcg_free_ids(h, id, slot);
-		memcg_free(memcg);
-		return -ENOMEM;
-	}
-	memcpy(memcg->cold->name, name, memcg->cold->name_len + 1);
 	link_child(parent, memcg);
 	link_all(h, memcg);
 	hash_name(h, memcg);
@@ -546,7 +557,7 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	for (c = memcg->cold->first_child; c; c = c->cold->next_sibling)
 		if (memcg_online(c))
 			return -EBUSY;
-	if (memcg->cold->nr_tasks || memcg->cold->nr_forking)
+	if (memcg_ext(memcg)->nr_tasks || memcg_ext(memcg)->nr_forking)
 		return -EBUSY;          /* rmdir of a cgroup with tasks */
 
 	atomic_store_explicit(&memcg->state, MEMCG_DYING, RELAXED);
@@ -664,7 +675,7 @@ static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	 * cgroup there.)  Kernel pages: through the objcg, so a shell where
 	 * there is one.
 	 */
-	if (memcg->cold->user_segs || (!h->cfg.objcg && memcg->cold->task_ksegs))
+	if (memcg_ext(memcg)->user_segs || (!h->cfg.objcg && memcg_ext(memcg)->task_ksegs))
 		return false;
 	if (h->cfg.objcg)
 		return stat_read(memcg, MEMCG_STAT_ANON) <= 0;
@@ -680,7 +691,7 @@ static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
  */
 static bool memcg_needs_shell(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	return h->cfg.objcg && (memcg->cold->nr_shells || memcg->cold->task_ksegs ||
+	return h->cfg.objcg && (memcg->cold->nr_shells || memcg_ext(memcg)->task_ksegs ||
 				stat_read(memcg, MEMCG_STAT_KMEM_OWN) > 0 ||
 				atomic_load_explicit(&memcg->cold->objcg_refs, ACQUIRE) > 0);
 }
@@ -807,8 +818,12 @@ static void memcg_fold_stats(struct mem_cgroup *memcg)
 		parent = parent->parent;
 
 	for (int i = 0; i < MEMCG_NR_STATS; i++) {
-		parent->cold->dead_stat[i] += memcg->cold->dead_stat[i] + stat_read(memcg, i);
-		memcg->cold->dead_stat[i] = 0;
+		struct memcg_ext *ext = memcg->cold->ext;
+
+		/* The ancestor's ext exists: memcg_create made it before its first child. */
+		parent->cold->ext->dead_stat[i] += (ext ? ext->dead_stat[i] : 0) + stat_read(memcg, i);
+		if (ext)
+			ext->dead_stat[i] = 0;
 		atomic_store_explicit(&memcg->cold->stat[i], 0, RELAXED);
 	}
 }
@@ -943,7 +958,7 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 	h->tag = tag;
 	atomic_init(&h->vm_swappiness, PMC_VM_SWAPPINESS_DEFAULT);
 	idmap_init(&h->ids, MEMCG_ID_MAX, 0x7fffffffu);
-	idmap_init(&h->slots, MEMCG_HANDLE_SLOT_MASK, MEMCG_HANDLE_GEN_MASK);
+	idmap_init_bits(&h->slots, MEMCG_HANDLE_SLOT_MASK);
 	idmap_init(&h->tasks, MEMCG_TASK_SLOT_MAX, MEMCG_HANDLE_GEN_MASK);
 	h->nr_task_slots = 1;
 	idmap_init(&h->socks, MEMCG_TASK_SLOT_MAX, MEMCG_HANDLE_GEN_MASK);
@@ -955,14 +970,9 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 	h->hot_size = memcg_size(&h->cfg);
 	if (memcg_alloc_ids(h, &id, &slot))
 		return -ENOMEM;
-	root = memcg_alloc(h, NULL, id, slot);
+	root = memcg_alloc(h, NULL, id, slot, "");
 	if (!root)
 		return -ENOMEM;
-	root->cold->name = calloc(1, 1);
-	if (!root->cold->name) {
-		memcg_free(root);
-		return -ENOMEM;
-	}
 	h->root = root;
 	link_all(h, root);
 	memcg_publish(h, root);

@@ -151,6 +151,27 @@ struct memcg_events {
  * the rest inline.  pymemcg allocates events lazily, since a simulated tree
  * of tens of thousands of cgroups rarely hits a limit in most of them.
  */
+/*
+ * What a cgroup has once it had a child, a task or a socket, which most
+ * cgroups of a large tree (its leaves) never have.  Allocated by
+ * memcg_ext_prepare, at the creation of a child, a fork, a task's move, a
+ * socket's creation or a task's first page segment here (each may fail
+ * with -ENOMEM, as the kernel's may), for the cgroup and every ancestor it
+ * lacks: so the moves that cannot fail always find it where they go (a
+ * freed descendant's statistics folded into an ancestor, 3.8's offline
+ * moving user segments to the parent).  Kept until the cgroup is freed.
+ * Under h->lock; a cgroup without it reads zeros (memcg_ext).
+ */
+struct memcg_ext {
+	long dead_stat[MEMCG_NR_STATS]; /* folded in from freed descendants */
+	struct pmc_task *tasks_head, *tasks_tail;       /* its tasks, in fork order */
+	long nr_tasks;
+	long nr_forking;                /* forks in progress: they count as tasks (EBUSY) */
+	struct task_seg *user_segs;     /* tasks' user pages charged here (3.8 reparenting) */
+	long task_ksegs;                /* tasks' kernel-page segments naming it (stacks, tables) */
+	long nr_sockets;                /* open sockets bound here, each a reference (refs) */
+};
+
 struct memcg_cold {
 	/*
 	 * Statistics: the cgroup's counts, updated with relaxed atomic adds
@@ -162,32 +183,20 @@ struct memcg_cold {
 	/* The tree, under h->lock. */
 	struct mem_cgroup *first_child, *last_child;
 	struct mem_cgroup *next_sibling, *prev_sibling;
-	struct mem_cgroup *next_dying;  /* list of the doomed, in memcg_free_dying */
-	struct mem_cgroup *next_name;   /* hash chain of h->names */
+	union {
+		/* Online: the hash chain of h->names (memcg_remove unhashes it). */
+		struct mem_cgroup *next_name;
+		/* Offline: the list of the doomed or shelled, in memcg_free_dying. */
+		struct mem_cgroup *next_dying;
+	};
 	struct mem_cgroup *all_prev, *all_next; /* every cgroup, in creation order */
-	long nr_children;               /* online and dying */
-	long nr_shells;                 /* shells whose parent this is: they pin it */
-	long nr_descendants;            /* online, all depths */
-	long nr_dying_descendants;
-	_Atomic int free_queued;        /* on h->free_queue (memcg_free_queue) */
-	/* v1 tunables, copied from the parent at creation. */
-	_Atomic int oom_kill_disable;
-	_Atomic int swappiness;
-	_Atomic int oom_group;          /* memory.oom.group (v2) */
+	int32_t nr_children;            /* online and dying (slots: at most 4M cgroups) */
+	int32_t nr_shells;              /* shells whose parent this is: they pin it */
+	int32_t nr_descendants;         /* online, all depths */
+	int32_t nr_dying_descendants;
 	struct mem_cgroup *next_free;   /* the queue's link, while queued */
 	uint64_t serial;                /* creation number: root 1 */
-	size_t name_len;
-	char *name;                     /* out of line */
-	struct pmc_task *tasks_head, *tasks_tail;       /* its tasks, in fork order */
-	long nr_tasks;
-	long nr_forking;                /* forks in progress: they count as tasks (EBUSY) */
-	struct task_seg *user_segs;     /* tasks' user pages charged here (3.8 reparenting) */
-	long task_ksegs;                /* tasks' kernel-page segments naming it (stacks, tables) */
-	long nr_sockets;                /* open sockets bound here, each a reference (refs) */
-	/* v1 sockets: new ones are bound (tcpmem_active), the last charge failed (pressure). */
-	_Atomic bool tcpmem_active;
-	_Atomic int tcpmem_pressure;
-	long dead_stat[MEMCG_NR_STATS]; /* folded in from freed descendants */
+	struct memcg_ext *ext;          /* NULL until the first child, task or socket */
 	/*
 	 * Slab (slab.c).  The objcg of the objcg era is the cgroup itself (a
 	 * shell once freed): its leftover bytes and its references (objects
@@ -197,6 +206,17 @@ struct memcg_cold {
 	_Atomic long objcg_refs;
 	struct kmem_cache *clones_head, *clones_tail;  /* its clones, under the slab lock */
 	int32_t kmemcg_id;              /* kmem cache id (-1: none), under h->lock */
+	uint32_t name_len;              /* < PATH_MAX (memcg_check_name) */
+	/* Small fields together, for the size of a cgroup of a large tree. */
+	_Atomic bool free_queued;       /* on h->free_queue (memcg_free_queue) */
+	/* v1 tunables (0 or 1; swappiness 0..200), copied from the parent at creation. */
+	_Atomic bool oom_kill_disable;
+	_Atomic bool oom_group;         /* memory.oom.group (v2) */
+	/* v1 sockets: new ones are bound (tcpmem_active), the last charge failed (pressure). */
+	_Atomic bool tcpmem_active;
+	_Atomic bool tcpmem_pressure;
+	_Atomic int16_t swappiness;
+	char name[];                    /* name_len + 1 bytes, allocated with the rest */
 };
 
 struct mem_cgroup {
@@ -233,6 +253,17 @@ struct mem_cgroup {
 	 */
 	struct page_counter counter[];
 };
+
+/* A cgroup's lazily allocated part for reading: zeros where it has none. */
+extern const struct memcg_ext memcg_no_ext;
+
+static inline const struct memcg_ext *memcg_ext(const struct mem_cgroup *memcg)
+{
+	return memcg->cold->ext ? memcg->cold->ext : &memcg_no_ext;
+}
+
+/* Before a child, a task or a socket comes to memcg, under h->lock: 0 or -ENOMEM. */
+int memcg_ext_prepare(struct mem_cgroup *memcg);
 
 /* The events of a cgroup, allocated at the first (NULL: out of memory; see memcg.c). */
 struct memcg_events *memcg_events_of(struct mem_cgroup *memcg);
@@ -312,7 +343,7 @@ struct pmc_hierarchy {
 	struct pmc_config cfg;
 	struct mem_cgroup *root;
 	struct idmap ids;               /* memcg id -> cgroup, under lock */
-	struct idmap slots;             /* handle slot -> cgroup, lock-free look-ups */
+	struct idmap slots;             /* handle slot numbers (bits only: the hot blocks are the table) */
 	struct idmap tasks;             /* handle slot -> task */
 	uint32_t nr_task_slots;         /* task slots ever used + 1 */
 	struct idmap socks;             /* handle slot (without MEMCG_HANDLE_SOCK_SLOT) -> socket */

@@ -80,7 +80,7 @@ static struct pmc_task *oom_select(struct pmc_hierarchy *h, struct mem_cgroup *o
 	struct pmc_task *chosen = NULL;
 
 	for (struct mem_cgroup *c = over; c; c = subtree_next(c, over)) {
-		for (struct pmc_task *t = c->cold->tasks_head; t; t = t->cg_next) {
+		for (struct pmc_task *t = memcg_ext(c)->tasks_head; t; t = t->cg_next) {
 			long points = oom_badness(&h->cfg, t, total);
 
 			if (v38 ? points > chosen_points :
@@ -149,7 +149,7 @@ static bool oom_kill(struct charge_ctx *ctx, struct mem_cgroup *over)
 	if (group) {
 		memcg_memory_event(group, MEMCG_OOM_GROUP_KILL);
 		for (struct mem_cgroup *c = group; c; c = subtree_next(c, group))
-			for (t = c->cold->tasks_head; t; t = t->cg_next)
+			for (t = memcg_ext(c)->tasks_head; t; t = t->cg_next)
 				if (t->oom_score_adj != -1000)
 					oom_mark(t, &tail);
 	}
