@@ -459,6 +459,12 @@ static int64_t counter_op(int64_t hierarchy, int64_t cgroup, int32_t counter, in
 		return -EINVAL;
 	}
 	pc = &memcg->counter[counter];
+	/* A limit or a protection that will raise events here: their blocks first. */
+	if ((((op == 0 || op == 7 || op == 3) && nr_pages < PMC_PAGE_COUNTER_MAX) ||
+	     ((op == 1 || op == 2) && nr_pages > 0)) && memcg_events_prepare(memcg)) {
+		pthread_mutex_unlock(&h->lock);
+		return -ENOMEM;
+	}
 	switch (op) {
 	case 0:
 		ret = page_counter_set_max(pc, (unsigned long)nr_pages);
@@ -559,6 +565,10 @@ int64_t pmc_cgroup_tunable(int64_t hierarchy, int64_t cgroup, int32_t which, int
 	case PMC_TUNABLE_OOM_GROUP:
 		if (value > 1)
 			break;
+		if (value == 1 && memcg_events_prepare(memcg)) {
+			err = -ENOMEM;
+			break;
+		}
 		if (value >= 0)
 			atomic_store_explicit(&memcg->cold->oom_group, value == 1, RELAXED);
 		err = atomic_load_explicit(&memcg->cold->oom_group, RELAXED);

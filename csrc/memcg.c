@@ -1006,9 +1006,20 @@ void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
  * tree never have one.  Any thread may get here first (under a CPU lock or
  * h->lock); the compare-and-swap publishes one zeroed block, with release
  * so that a reader's acquire (memcg_events_peek) sees it zeroed, and the
- * loser frees its own.  NULL only when malloc fails: that event is not
- * counted (the kernel cannot fail here, its events are inline; 128 bytes
- * are the price of not failing, paid by every cgroup).
+ * loser frees its own.
+ *
+ * Where a limit, a protection or memory.oom.group is set, the write (which
+ * may fail with -ENOMEM, as the kernel's may) has already allocated the
+ * blocks of that cgroup and of its ancestors (memcg_events_prepare): the
+ * events of a limit hit, of memory.high, of an OOM and a group kill always
+ * find their blocks there.  What is left can fail: an event of a cgroup
+ * with no setting of its own (an OOM kill's victim's cgroup, memory.low
+ * under an ancestor's recursive protection, a charge beyond
+ * PAGE_COUNTER_MAX) counted for the first time at a moment when malloc
+ * fails.  Then this returns NULL and that one event is not counted.  The
+ * kernel cannot fail here (its events are inline); the alternative is
+ * 112 bytes in every cgroup, a fifth of the cgroup (benchmarks/README.md,
+ * "Data layout for many cgroups").
  */
 struct memcg_events *memcg_events_of(struct mem_cgroup *memcg)
 {
@@ -1024,6 +1035,15 @@ struct memcg_events *memcg_events_of(struct mem_cgroup *memcg)
 		return fresh;
 	free(fresh);
 	return ev;
+}
+
+/* Before a setting that raises events here, under h->lock: 0 or -ENOMEM. */
+int memcg_events_prepare(struct mem_cgroup *memcg)
+{
+	for (; memcg; memcg = memcg->parent)
+		if (!memcg_events_of(memcg))
+			return -ENOMEM;
+	return 0;
 }
 
 /*

@@ -268,6 +268,8 @@ int memcg_ext_prepare(struct mem_cgroup *memcg);
 /* The events of a cgroup, allocated at the first (NULL: out of memory; see memcg.c). */
 struct memcg_events *memcg_events_of(struct mem_cgroup *memcg);
 
+int memcg_events_prepare(struct mem_cgroup *memcg);
+
 static inline struct memcg_events *memcg_events_peek(struct mem_cgroup *memcg)
 {
 	/* Acquire: pairs with the publishing CAS, so the zeroed fields are seen. */
