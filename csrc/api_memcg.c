@@ -113,14 +113,15 @@ static void stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64
 
 	while (c) {
 		for (int i = 0; i < MEMCG_NR_STATS; i++)
-			out[i] += memcg_stat_global(c, i) + c->dead_stat[i];   /* + freed descendants' */
-		if (c->first_child) {
-			c = c->first_child;
+			out[i] += memcg_stat_global(c, i) +   /* + freed descendants' */
+				  memcg_ext(c)->dead_stat[i];
+		if (c->cold->first_child) {
+			c = c->cold->first_child;
 			continue;
 		}
-		while (c != root && !c->next_sibling)
+		while (c != root && !c->cold->next_sibling)
 			c = c->parent;
-		c = c == root ? NULL : c->next_sibling;
+		c = c == root ? NULL : c->cold->next_sibling;
 	}
 	/* Then what the stock slots caching cgroups of the subtree hold. */
 	memcg_stat_subtree(h, root, out);
@@ -143,9 +144,9 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 	info->state = atomic_load_explicit(&memcg->state, RELAXED);
 	info->kmem_active = atomic_load_explicit(&memcg->kmem_active, RELAXED);
 	info->depth = memcg->depth;
-	info->nr_children = memcg->nr_children;
-	info->nr_descendants = memcg->nr_descendants;
-	info->nr_dying_descendants = memcg->nr_dying_descendants;
+	info->nr_children = memcg->cold->nr_children;
+	info->nr_descendants = memcg->cold->nr_descendants;
+	info->nr_dying_descendants = memcg->cold->nr_dying_descendants;
 	if ((ev = memcg_events_peek(memcg))) {
 		for (int i = 0; i < MEMCG_NR_EVENTS; i++) {
 			info->events[i] = atomic_load_explicit(&ev->events[i], RELAXED);
@@ -155,13 +156,13 @@ int64_t pmc_cgroup_info(int64_t hierarchy, int64_t cgroup, struct pmc_cgroup_inf
 		info->oom_livelocks = atomic_load_explicit(&ev->oom_livelocks, RELAXED);
 	}
 	stat_sum(h, memcg, info->stat);
-	info->nr_tasks = memcg->nr_tasks;
-	info->nr_sockets = memcg->nr_sockets;
-	info->tcpmem_active = atomic_load_explicit(&memcg->tcpmem_active, RELAXED);
-	info->tcpmem_pressure = atomic_load_explicit(&memcg->tcpmem_pressure, RELAXED);
-	info->name_len = (int32_t)memcg->name_len;
-	memcpy(info->name, memcg->name, memcg->name_len < sizeof(info->name) ?
-	       memcg->name_len : sizeof(info->name) - 1);
+	info->nr_tasks = memcg_ext(memcg)->nr_tasks;
+	info->nr_sockets = memcg_ext(memcg)->nr_sockets;
+	info->tcpmem_active = atomic_load_explicit(&memcg->cold->tcpmem_active, RELAXED);
+	info->tcpmem_pressure = atomic_load_explicit(&memcg->cold->tcpmem_pressure, RELAXED);
+	info->name_len = (int32_t)memcg->cold->name_len;
+	memcpy(info->name, memcg->cold->name, memcg->cold->name_len < sizeof(info->name) ?
+	       memcg->cold->name_len : sizeof(info->name) - 1);
 	pthread_mutex_unlock(&h->lock);
 	return 0;
 }
@@ -205,7 +206,7 @@ int64_t pmc_cgroup_counter(int64_t hierarchy, int64_t cgroup, int32_t counter,
 	}
 	page_counter_snapshot(&memcg->counter[counter], info);
 	info->depth = memcg->depth;
-	info->nr_children = memcg->nr_children;
+	info->nr_children = memcg->cold->nr_children;
 	pthread_mutex_unlock(&h->lock);
 	return 0;
 }
@@ -218,7 +219,7 @@ int64_t pmc_cgroup_children(int64_t hierarchy, int64_t cgroup, int64_t *out, int
 
 	if (!memcg)
 		return err;
-	for (c = memcg->first_child; c; c = c->next_sibling) {
+	for (c = memcg->cold->first_child; c; c = c->cold->next_sibling) {
 		if (!memcg_online(c))
 			continue;
 		if (count < n)
@@ -237,7 +238,7 @@ int64_t pmc_hierarchy_cgroups(int64_t hierarchy, int64_t *out, int64_t n)
 
 	if (!h)
 		return hier_lock_error();
-	for (struct mem_cgroup *m = h->all_head; m; m = m->all_next) {
+	for (struct mem_cgroup *m = h->all_head; m; m = m->cold->all_next) {
 		if (memcg_shell(m))
 			continue;
 		if (count < n)
@@ -458,6 +459,12 @@ static int64_t counter_op(int64_t hierarchy, int64_t cgroup, int32_t counter, in
 		return -EINVAL;
 	}
 	pc = &memcg->counter[counter];
+	/* A limit or a protection that will raise events here: their blocks first. */
+	if ((((op == 0 || op == 7 || op == 3) && nr_pages < PMC_PAGE_COUNTER_MAX) ||
+	     ((op == 1 || op == 2) && nr_pages > 0)) && memcg_events_prepare(memcg)) {
+		pthread_mutex_unlock(&h->lock);
+		return -ENOMEM;
+	}
 	switch (op) {
 	case 0:
 		ret = page_counter_set_max(pc, (unsigned long)nr_pages);
@@ -552,22 +559,27 @@ int64_t pmc_cgroup_tunable(int64_t hierarchy, int64_t cgroup, int32_t which, int
 		if (value > 1)
 			break;
 		if (value >= 0)
-			atomic_store_explicit(&memcg->oom_kill_disable, (int)value, RELAXED);
-		err = atomic_load_explicit(&memcg->oom_kill_disable, RELAXED);
+			atomic_store_explicit(&memcg->cold->oom_kill_disable, value == 1, RELAXED);
+		err = atomic_load_explicit(&memcg->cold->oom_kill_disable, RELAXED);
 		break;
 	case PMC_TUNABLE_OOM_GROUP:
 		if (value > 1)
 			break;
+		if (value == 1 && memcg_events_prepare(memcg)) {
+			err = -ENOMEM;
+			break;
+		}
 		if (value >= 0)
-			atomic_store_explicit(&memcg->oom_group, (int)value, RELAXED);
-		err = atomic_load_explicit(&memcg->oom_group, RELAXED);
+			atomic_store_explicit(&memcg->cold->oom_group, value == 1, RELAXED);
+		err = atomic_load_explicit(&memcg->cold->oom_group, RELAXED);
 		break;
 	case PMC_TUNABLE_SWAPPINESS:
 		if (value > 200)        /* MAX_SWAPPINESS */
 			break;
-		if (value >= 0)
-			atomic_store_explicit(memcg_is_root(memcg) ? &h->vm_swappiness :
-					      &memcg->swappiness, (int)value, RELAXED);
+		if (value >= 0 && memcg_is_root(memcg))
+			atomic_store_explicit(&h->vm_swappiness, (int)value, RELAXED);
+		else if (value >= 0)
+			atomic_store_explicit(&memcg->cold->swappiness, (int16_t)value, RELAXED);
 		err = memcg_swappiness(h, memcg);
 		break;
 	}

@@ -810,10 +810,10 @@ int memcg_activate_kmem(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	if (atomic_load_explicit(&memcg->kmem_active, RELAXED))
 		return 0;
-	for (struct mem_cgroup *c = memcg->first_child; c; c = c->next_sibling)
+	for (struct mem_cgroup *c = memcg->cold->first_child; c; c = c->cold->next_sibling)
 		if (memcg_online(c))
 			return -EBUSY;
-	if (memcg->nr_tasks || memcg->nr_forking)
+	if (memcg_ext(memcg)->nr_tasks || memcg_ext(memcg)->nr_forking)
 		return -EBUSY;          /* cgroup_task_count */
 	atomic_store_explicit(&memcg->kmem_active, true, RELAXED);
 	slab_kmem_activated(h, memcg);
@@ -854,21 +854,21 @@ static bool memcg1_charge_skmem(struct pmc_hierarchy *h, struct mem_cgroup *memc
 		if (!over) {
 			/* sk_leave_memory_pressure (3.x): this cgroup's flag and every ancestor's. */
 			for (struct mem_cgroup *m = memcg; m; m = m->parent)
-				atomic_store_explicit(&m->tcpmem_pressure, 0, RELAXED);
+				atomic_store_explicit(&m->cold->tcpmem_pressure, 0, RELAXED);
 			return true;
 		}
 		/* sk_enter_memory_pressure (3.x): the socket's own cgroup only. */
-		atomic_store_explicit(&memcg->tcpmem_pressure, 1, RELAXED);
+		atomic_store_explicit(&memcg->cold->tcpmem_pressure, 1, RELAXED);
 		if (gfp & PMC_GFP_NOFAIL)
 			return true;
 		page_counter_uncharge(tcp, nr_pages);
 		return false;
 	}
 	if (page_counter_try_charge(tcp, nr_pages, &fail)) {
-		atomic_store_explicit(&memcg->tcpmem_pressure, 0, RELAXED);
+		atomic_store_explicit(&memcg->cold->tcpmem_pressure, 0, RELAXED);
 		return true;
 	}
-	atomic_store_explicit(&memcg->tcpmem_pressure, 1, RELAXED);
+	atomic_store_explicit(&memcg->cold->tcpmem_pressure, 1, RELAXED);
 	if (gfp & PMC_GFP_NOFAIL) {
 		page_counter_charge(tcp, nr_pages);
 		return true;

@@ -2,6 +2,7 @@
  * idmap.c - lowest-free indices with generations (see idmap.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,12 @@ void idmap_init(struct idmap *m, uint32_t limit, uint32_t gen_mask)
 	memset(m, 0, sizeof(*m));
 	m->limit = limit;
 	m->gen_mask = gen_mask;
+}
+
+void idmap_init_bits(struct idmap *m, uint32_t limit)
+{
+	idmap_init(m, limit, 0);
+	m->bits_only = true;
 }
 
 void idmap_destroy(struct idmap *m)
@@ -54,7 +61,7 @@ static struct idmap_chunk *chunk_create(struct idmap *m, uint32_t c)
 	}
 	chunk = atomic_load_explicit(&block->chunk[c % IDMAP_FANOUT], RELAXED);
 	if (!chunk) {
-		chunk = calloc(1, sizeof(*chunk));
+		chunk = calloc(1, m->bits_only ? offsetof(struct idmap_chunk, e) : sizeof(*chunk));
 		if (!chunk)
 			return NULL;
 		if (c == 0) {

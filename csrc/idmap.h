@@ -35,9 +35,10 @@ struct idmap_entry {
 };
 
 struct idmap_chunk {
-	struct idmap_entry e[IDMAP_CHUNK];
 	uint64_t used[IDMAP_CHUNK / 64];
 	uint32_t nr_used;
+	/* Last: a bits-only map allocates its chunks without them (idmap_init_bits). */
+	struct idmap_entry e[IDMAP_CHUNK];
 };
 
 struct idmap_block {
@@ -47,11 +48,18 @@ struct idmap_block {
 struct idmap {
 	uint32_t limit;                 /* indices 1..limit */
 	uint32_t gen_mask;              /* generations wrap within this mask (odd: live) */
+	bool bits_only;                 /* indices only: no entries, nothing published */
 	_Atomic(struct idmap_block *) block[IDMAP_FANOUT];
 	uint64_t full[IDMAP_MAX_CHUNKS / 64];     /* chunk i has no free index */
 };
 
 void idmap_init(struct idmap *m, uint32_t limit, uint32_t gen_mask);
+/*
+ * A map that only hands out indices (alloc, free): the caller keeps the
+ * objects and their generations itself (memcg.c's hot blocks).  Its chunks
+ * are the bitmaps alone; publish, unpublish, lookup and get must not be used.
+ */
+void idmap_init_bits(struct idmap *m, uint32_t limit);
 void idmap_destroy(struct idmap *m);
 /* The lowest free index, marked used (not published): 0, -ENOSPC or -ENOMEM. */
 int idmap_alloc(struct idmap *m, uint32_t *index);

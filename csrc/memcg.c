@@ -22,8 +22,31 @@
 
 int64_t memcg_handle(struct mem_cgroup *memcg)
 {
+	uint32_t gen = atomic_load_explicit(&memcg->gen, RELAXED);
+
 	return (int64_t)(((uint64_t)memcg->h->tag << MEMCG_HANDLE_TAG_SHIFT) |
-			 ((uint64_t)memcg->gen << MEMCG_HANDLE_SLOT_BITS) | memcg->slot);
+			 ((uint64_t)gen << MEMCG_HANDLE_SLOT_BITS) | memcg->slot);
+}
+
+/*
+ * The block of a handle slot, or NULL where its chunk was never allocated.
+ * Acquire: pairs with the release that publishes a chunk (memcg_slot_alloc),
+ * so its blocks' zeroed generations are seen.
+ */
+static struct mem_cgroup *memcg_slot_block(struct pmc_hierarchy *h, uint32_t slot)
+{
+	struct memcg_hot_dir *dir;
+	char *chunk;
+
+	dir = atomic_load_explicit(&h->hot_dir[slot >> (MEMCG_HOT_CHUNK_SHIFT + MEMCG_HOT_DIR_SHIFT)],
+				   ACQUIRE);
+	if (!dir)
+		return NULL;
+	chunk = atomic_load_explicit(&dir->chunk[(slot >> MEMCG_HOT_CHUNK_SHIFT) & (MEMCG_HOT_DIR - 1)],
+				     ACQUIRE);
+	if (!chunk)
+		return NULL;
+	return (struct mem_cgroup *)(chunk + (size_t)(slot & (MEMCG_HOT_CHUNK - 1)) * h->hot_size);
 }
 
 /*
@@ -34,10 +57,22 @@ struct mem_cgroup *memcg_lookup(struct pmc_hierarchy *h, int64_t cgroup)
 {
 	uint64_t v = (uint64_t)cgroup;
 
-	if (cgroup <= 0 || v >> MEMCG_HANDLE_TAG_SHIFT != h->tag || (v & MEMCG_HANDLE_KIND_TASK))
+	uint32_t gen = (uint32_t)(v >> MEMCG_HANDLE_SLOT_BITS) & MEMCG_HANDLE_GEN_MASK;
+	struct mem_cgroup *memcg;
+
+	if (cgroup <= 0 || v >> MEMCG_HANDLE_TAG_SHIFT != h->tag || (v & MEMCG_HANDLE_KIND_TASK) ||
+	    !(gen & 1))
 		return NULL;
-	return idmap_lookup(&h->slots, (uint32_t)(v & MEMCG_HANDLE_SLOT_MASK),
-			    (uint32_t)(v >> MEMCG_HANDLE_SLOT_BITS) & MEMCG_HANDLE_GEN_MASK);
+	memcg = memcg_slot_block(h, (uint32_t)(v & MEMCG_HANDLE_SLOT_MASK));
+	/*
+	 * Acquire: pairs with memcg_publish's release, so whoever finds this
+	 * generation finds the cgroup initialised.  An unpublish racing with
+	 * us (memcg_doom) may still let us match: the caller's lock keeps the
+	 * cgroup alive until it lets go (memcg_free_dying syncs every CPU).
+	 */
+	if (!memcg || atomic_load_explicit(&memcg->gen, ACQUIRE) != gen)
+		return NULL;
+	return memcg;
 }
 
 /* The cgroup holding an id, under h->lock (or NULL). */
@@ -64,18 +99,25 @@ int memcg_lookup_error(struct pmc_hierarchy *h, int64_t cgroup)
  * handle slot.  The id errno when none is left is the era's: idr's -ENOSPC
  * (3.8), xa_alloc's -EBUSY (current kernels).
  */
-static int memcg_alloc_ids(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
+static int memcg_alloc_ids(struct pmc_hierarchy *h, uint32_t *id, uint32_t *slot)
 {
-	int ret = idmap_alloc(&h->ids, &memcg->id);
+	int ret = idmap_alloc(&h->ids, id);
 
 	if (ret)
 		return ret == -ENOSPC ? -h->cfg.id_errno : ret;
-	ret = idmap_alloc(&h->slots, &memcg->slot);
+	/* h->slots only hands out the indices: the blocks are the table (memcg_slot_block). */
+	ret = idmap_alloc(&h->slots, slot);
 	if (ret) {
-		idmap_free(&h->ids, memcg->id);
+		idmap_free(&h->ids, *id);
 		return ret;
 	}
 	return 0;
+}
+
+static void memcg_free_ids(struct pmc_hierarchy *h, uint32_t id, uint32_t slot)
+{
+	idmap_free(&h->ids, id);
+	idmap_free(&h->slots, slot);
 }
 
 /* Publish under h->lock: from here on the handle (and the id) find the cgroup. */
@@ -83,7 +125,10 @@ static void memcg_publish(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	idmap_publish(&h->ids, memcg->id, memcg);
 	memcg->id_held = true;
-	memcg->gen = idmap_publish(&h->slots, memcg->slot, memcg);
+	uint32_t gen = (atomic_load_explicit(&memcg->gen, RELAXED) + 1) & MEMCG_HANDLE_GEN_MASK;
+
+	/* Even -> odd (0 is never a live generation); release: see memcg_lookup. */
+	atomic_store_explicit(&memcg->gen, gen ? gen : 1, RELEASE);
 }
 
 /* Give the memcg id back (at offline since 4.8, at free before). */
@@ -136,18 +181,88 @@ static size_t memcg_size(const struct pmc_config *cfg)
 
 	if (memcg_counter_hot_only(cfg, n - 1))
 		size -= sizeof(struct page_counter) - PAGE_COUNTER_HOT_SIZE;
-	/* aligned_alloc wants a multiple of the alignment. */
+	/* Blocks keep the hot line's 128-byte alignment. */
 	return (size + MEMCG_HOT_ALIGN - 1) & ~(size_t)(MEMCG_HOT_ALIGN - 1);
 }
 
-static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup *parent)
+/*
+ * The block of a new cgroup's slot, its chunk allocated if this is the
+ * chunk's first slot (under h->lock).  Release: a lock-free reader that
+ * finds the chunk sees its zeroed blocks (memcg_slot_block).
+ */
+static struct mem_cgroup *memcg_slot_alloc(struct pmc_hierarchy *h, uint32_t slot)
 {
-	size_t size = memcg_size(&h->cfg);
-	struct mem_cgroup *memcg = aligned_alloc(MEMCG_HOT_ALIGN, size);
+	_Atomic(struct memcg_hot_dir *) *dirp =
+		&h->hot_dir[slot >> (MEMCG_HOT_CHUNK_SHIFT + MEMCG_HOT_DIR_SHIFT)];
+	struct memcg_hot_dir *dir = atomic_load_explicit(dirp, RELAXED);
+	_Atomic(char *) *chunkp;
+	char *chunk;
 
-	if (!memcg)
+	if (!dir) {
+		dir = calloc(1, sizeof(*dir));
+		if (!dir)
+			return NULL;
+		atomic_store_explicit(dirp, dir, RELEASE);
+	}
+	chunkp = &dir->chunk[(slot >> MEMCG_HOT_CHUNK_SHIFT) & (MEMCG_HOT_DIR - 1)];
+	chunk = atomic_load_explicit(chunkp, RELAXED);
+	if (!chunk) {
+		size_t bytes = MEMCG_HOT_CHUNK * h->hot_size;
+
+		chunk = aligned_alloc(MEMCG_HOT_ALIGN, bytes);
+		if (!chunk)
+			return NULL;
+		memset(chunk, 0, bytes);
+		atomic_store_explicit(chunkp, chunk, RELEASE);
+	}
+	return (struct mem_cgroup *)(chunk + (size_t)(slot & (MEMCG_HOT_CHUNK - 1)) * h->hot_size);
+}
+
+static void memcg_hot_destroy(struct pmc_hierarchy *h)
+{
+	for (uint32_t d = 0; d < MEMCG_HOT_DIRS; d++) {
+		struct memcg_hot_dir *dir = atomic_load_explicit(&h->hot_dir[d], RELAXED);
+
+		if (!dir)
+			continue;
+		for (uint32_t c = 0; c < MEMCG_HOT_DIR; c++)
+			free(atomic_load_explicit(&dir->chunk[c], RELAXED));
+		free(dir);
+		atomic_store_explicit(&h->hot_dir[d], NULL, RELAXED);
+	}
+}
+
+/*
+ * Zero a block for its new cgroup, all but the generation: the slot's
+ * generations go on from it, and stale handles' look-ups read it
+ * meanwhile (they match no even generation, nor the next odd one).
+ */
+static void memcg_block_clear(struct mem_cgroup *memcg, size_t size)
+{
+	size_t g = offsetof(struct mem_cgroup, gen), after = g + sizeof(memcg->gen);
+
+	memset(memcg, 0, g);
+	memset((char *)memcg + after, 0, size - after);
+}
+
+/* The cgroup in its slot's block (memcg_alloc_ids gave it the slot), under h->lock. */
+static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup *parent,
+				      uint32_t id, uint32_t slot, const char *name)
+{
+	size_t name_len = strlen(name);
+	struct memcg_cold *cold = calloc(1, sizeof(*cold) + name_len + 1);
+	struct mem_cgroup *memcg = cold ? memcg_slot_alloc(h, slot) : NULL;
+
+	if (!memcg) {
+		free(cold);
 		return NULL;
-	memset(memcg, 0, size);
+	}
+	memcg_block_clear(memcg, h->hot_size);
+	memcg->cold = cold;
+	cold->name_len = (uint32_t)name_len;
+	memcpy(cold->name, name, name_len + 1);
+	memcg->id = id;
+	memcg->slot = slot;
 	for (int i = 0; i < memcg_nr_counters(&h->cfg); i++) {
 		struct page_counter *pc = &memcg->counter[i], *ppc = parent ? &parent->counter[i] : NULL;
 
@@ -162,14 +277,14 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 	memcg->h = h;
 	memcg->parent = parent;
 	memcg->depth = parent ? parent->depth + 1 : 0;
-	memcg->kmemcg_id = -1;
-	memcg->serial = ++h->next_serial;
+	memcg->cold->kmemcg_id = -1;
+	memcg->cold->serial = ++h->next_serial;
 	atomic_init(&memcg->state, MEMCG_ONLINE);
 	/* mem_cgroup_css_alloc: the v1 tunables come from the parent. */
 	if (parent) {
-		atomic_init(&memcg->oom_kill_disable,
-			    atomic_load_explicit(&parent->oom_kill_disable, RELAXED));
-		atomic_init(&memcg->swappiness, memcg_swappiness(h, parent));
+		atomic_init(&memcg->cold->oom_kill_disable,
+			    atomic_load_explicit(&parent->cold->oom_kill_disable, RELAXED));
+		atomic_init(&memcg->cold->swappiness, (int16_t)memcg_swappiness(h, parent));
 	}
 	/* Kernels since 4.6 account kmem everywhere; 3.8 inherited activation. */
 	atomic_init(&memcg->kmem_active, !h->cfg.kmem_on_limit ||
@@ -179,17 +294,30 @@ static struct mem_cgroup *memcg_alloc(struct pmc_hierarchy *h, struct mem_cgroup
 
 static void memcg_free(struct mem_cgroup *memcg)
 {
-	free(memcg->name);
+	free(memcg->cold->ext);
+	free(memcg->cold);
 	free(atomic_load_explicit(&memcg->ev, RELAXED));
-	free(memcg);
+	/* The block stays its slot's, with its (even) generation. */
+}
+
+const struct memcg_ext memcg_no_ext;
+
+int memcg_ext_prepare(struct mem_cgroup *memcg)
+{
+	for (; memcg && !memcg->cold->ext; memcg = memcg->parent) {
+		memcg->cold->ext = calloc(1, sizeof(*memcg->cold->ext));
+		if (!memcg->cold->ext)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 /* The creation-order list of every cgroup (listings walk it), under h->lock. */
 static void link_all(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	memcg->all_prev = h->all_tail;
+	memcg->cold->all_prev = h->all_tail;
 	if (h->all_tail)
-		h->all_tail->all_next = memcg;
+		h->all_tail->cold->all_next = memcg;
 	else
 		h->all_head = memcg;
 	h->all_tail = memcg;
@@ -197,38 +325,38 @@ static void link_all(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 
 static void unlink_all(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	if (memcg->all_prev)
-		memcg->all_prev->all_next = memcg->all_next;
+	if (memcg->cold->all_prev)
+		memcg->cold->all_prev->cold->all_next = memcg->cold->all_next;
 	else
-		h->all_head = memcg->all_next;
-	if (memcg->all_next)
-		memcg->all_next->all_prev = memcg->all_prev;
+		h->all_head = memcg->cold->all_next;
+	if (memcg->cold->all_next)
+		memcg->cold->all_next->cold->all_prev = memcg->cold->all_prev;
 	else
-		h->all_tail = memcg->all_prev;
+		h->all_tail = memcg->cold->all_prev;
 }
 
 static void link_child(struct mem_cgroup *parent, struct mem_cgroup *memcg)
 {
-	memcg->prev_sibling = parent->last_child;
-	if (parent->last_child)
-		parent->last_child->next_sibling = memcg;
+	memcg->cold->prev_sibling = parent->cold->last_child;
+	if (parent->cold->last_child)
+		parent->cold->last_child->cold->next_sibling = memcg;
 	else
-		parent->first_child = memcg;
-	parent->last_child = memcg;
-	parent->nr_children++;
+		parent->cold->first_child = memcg;
+	parent->cold->last_child = memcg;
+	parent->cold->nr_children++;
 }
 
 static void unlink_child(struct mem_cgroup *parent, struct mem_cgroup *memcg)
 {
-	if (memcg->prev_sibling)
-		memcg->prev_sibling->next_sibling = memcg->next_sibling;
+	if (memcg->cold->prev_sibling)
+		memcg->cold->prev_sibling->cold->next_sibling = memcg->cold->next_sibling;
 	else
-		parent->first_child = memcg->next_sibling;
-	if (memcg->next_sibling)
-		memcg->next_sibling->prev_sibling = memcg->prev_sibling;
+		parent->cold->first_child = memcg->cold->next_sibling;
+	if (memcg->cold->next_sibling)
+		memcg->cold->next_sibling->cold->prev_sibling = memcg->cold->prev_sibling;
 	else
-		parent->last_child = memcg->prev_sibling;
-	parent->nr_children--;
+		parent->cold->last_child = memcg->cold->prev_sibling;
+	parent->cold->nr_children--;
 }
 
 /*
@@ -272,10 +400,10 @@ static void names_grow(struct pmc_hierarchy *h)
 	h->names_mask = nr - 1;
 	for (size_t i = 0; i < nr / 2; i++) {
 		for (struct mem_cgroup *c = old[i], *next; c; c = next) {
-			struct mem_cgroup **bucket = name_bucket(h, c->parent, c->name);
+			struct mem_cgroup **bucket = name_bucket(h, c->parent, c->cold->name);
 
-			next = c->next_name;
-			c->next_name = *bucket;
+			next = c->cold->next_name;
+			c->cold->next_name = *bucket;
 			*bucket = c;
 		}
 	}
@@ -286,10 +414,11 @@ static void hash_name(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	struct mem_cgroup **bucket;
 
-	if (h->nr_names > h->names_mask)
+	/* Two names a bucket on average at most: chains stay short, buckets cost 4-8 B a cgroup. */
+	if (h->nr_names > 2 * h->names_mask + 1)
 		names_grow(h);
-	bucket = name_bucket(h, memcg->parent, memcg->name);
-	memcg->next_name = *bucket;
+	bucket = name_bucket(h, memcg->parent, memcg->cold->name);
+	memcg->cold->next_name = *bucket;
 	*bucket = memcg;
 	h->nr_names++;
 }
@@ -299,19 +428,19 @@ static struct mem_cgroup *find_child(struct pmc_hierarchy *h, struct mem_cgroup 
 {
 	struct mem_cgroup *c;
 
-	for (c = *name_bucket(h, parent, name); c; c = c->next_name)
-		if (c->parent == parent && !strcmp(c->name, name))
+	for (c = *name_bucket(h, parent, name); c; c = c->cold->next_name)
+		if (c->parent == parent && !strcmp(c->cold->name, name))
 			return c;
 	return NULL;
 }
 
 static void unhash_name(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	struct mem_cgroup **pp = name_bucket(h, memcg->parent, memcg->name);
+	struct mem_cgroup **pp = name_bucket(h, memcg->parent, memcg->cold->name);
 
 	while (*pp != memcg)
-		pp = &(*pp)->next_name;
-	*pp = memcg->next_name;
+		pp = &(*pp)->cold->next_name;
+	*pp = memcg->cold->next_name;
 	h->nr_names--;
 }
 
@@ -340,6 +469,7 @@ int memcg_check_name(const char *name)
 int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const char *name)
 {
 	struct mem_cgroup *memcg, *c;
+	uint32_t id, slot;
 	int ret = memcg_check_name(name);
 
 	if (ret)
@@ -348,28 +478,24 @@ int64_t memcg_create(struct pmc_hierarchy *h, struct mem_cgroup *parent, const c
 		return -ENOENT;
 	if (find_child(h, parent, name))
 		return -EEXIST;
-	memcg = memcg_alloc(h, parent);
-	if (!memcg)
+	/* Where a freed descendant's statistics will go (struct memcg_ext). */
+	if (memcg_ext_prepare(parent))
 		return -ENOMEM;
-	ret = memcg_alloc_ids(h, memcg);
+	ret = memcg_alloc_ids(h, &id, &slot);
 	if (ret) {
-		memcg_free(memcg);
+		h->next_serial++;       /* as when the allocation came first: a serial number is spent */
 		return ret;
 	}
-	memcg->name_len = strlen(name);
-	memcg->name = malloc(memcg->name_len + 1);
-	if (!memcg->name) {
-		idmap_free(&h->ids, memcg->id);
-		idmap_free(&h->slots, memcg->slot);
-		memcg_free(memcg);
+	memcg = memcg_alloc(h, parent, id, slot, name);
+	if (!memcg) {
+		memcg_free_ids(h, id, slot);
 		return -ENOMEM;
 	}
-	memcpy(memcg->name, name, memcg->name_len + 1);
 	link_child(parent, memcg);
 	link_all(h, memcg);
 	hash_name(h, memcg);
 	for (c = parent; c; c = c->parent)
-		c->nr_descendants++;
+		c->cold->nr_descendants++;
 	memcg_publish(h, memcg);
 	if (atomic_load_explicit(&memcg->kmem_active, RELAXED))
 		slab_kmem_activated(h, memcg);
@@ -390,7 +516,7 @@ static void reparent_user_pages(struct pmc_hierarchy *h, struct mem_cgroup *memc
 	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++)
 		cpu_lock(h, cpu);
 	/* Its count, then each CPU's deltas (slots that still cache it), all held. */
-	nr = atomic_exchange_explicit(&memcg->stat[MEMCG_STAT_ANON], 0, RELAXED);
+	nr = atomic_exchange_explicit(&memcg->cold->stat[MEMCG_STAT_ANON], 0, RELAXED);
 	mod_memcg_state(parent, 0, MEMCG_STAT_ANON, nr);
 	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
 		struct memcg_stock_pcp *stock = stock_of(h, cpu);
@@ -428,17 +554,17 @@ int memcg_remove(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 		return -EBUSY;
 	if (!memcg_online(memcg))
 		return -ESTALE;
-	for (c = memcg->first_child; c; c = c->next_sibling)
+	for (c = memcg->cold->first_child; c; c = c->cold->next_sibling)
 		if (memcg_online(c))
 			return -EBUSY;
-	if (memcg->nr_tasks || memcg->nr_forking)
+	if (memcg_ext(memcg)->nr_tasks || memcg_ext(memcg)->nr_forking)
 		return -EBUSY;          /* rmdir of a cgroup with tasks */
 
 	atomic_store_explicit(&memcg->state, MEMCG_DYING, RELAXED);
 	unhash_name(h, memcg);          /* its name may be taken again at once */
 	for (c = memcg->parent; c; c = c->parent) {
-		c->nr_descendants--;
-		c->nr_dying_descendants++;
+		c->cold->nr_descendants--;
+		c->cold->nr_dying_descendants++;
 	}
 
 	page_counter_set_min(&memcg->counter[MEMCG_MEMORY], 0);
@@ -479,11 +605,11 @@ void memcg_free_queue(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	struct mem_cgroup *head;
 
-	if (atomic_exchange_explicit(&memcg->free_queued, 1, memory_order_acq_rel))
+	if (atomic_exchange_explicit(&memcg->cold->free_queued, 1, memory_order_acq_rel))
 		return;
 	head = atomic_load_explicit(&h->free_queue, RELAXED);
 	do {
-		memcg->next_free = head;
+		memcg->cold->next_free = head;
 		/* Release: the popper sees next_free. */
 	} while (!atomic_compare_exchange_weak_explicit(&h->free_queue, &head, memcg, RELEASE,
 							RELAXED));
@@ -539,7 +665,7 @@ static long stat_read(struct mem_cgroup *memcg, int idx)
  */
 static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	if (memcg->nr_children || atomic_load_explicit(&memcg->refs, ACQUIRE))
+	if (memcg->cold->nr_children || atomic_load_explicit(&memcg->refs, ACQUIRE))
 		return false;
 	/*
 	 * A task's pages hold their cgroup as the kernel's pages hold a css
@@ -549,7 +675,7 @@ static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	 * cgroup there.)  Kernel pages: through the objcg, so a shell where
 	 * there is one.
 	 */
-	if (memcg->user_segs || (!h->cfg.objcg && memcg->task_ksegs))
+	if (memcg_ext(memcg)->user_segs || (!h->cfg.objcg && memcg_ext(memcg)->task_ksegs))
 		return false;
 	if (h->cfg.objcg)
 		return stat_read(memcg, MEMCG_STAT_ANON) <= 0;
@@ -565,9 +691,9 @@ static bool memcg_freeable(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
  */
 static bool memcg_needs_shell(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	return h->cfg.objcg && (memcg->nr_shells || memcg->task_ksegs ||
+	return h->cfg.objcg && (memcg->cold->nr_shells || memcg_ext(memcg)->task_ksegs ||
 				stat_read(memcg, MEMCG_STAT_KMEM_OWN) > 0 ||
-				atomic_load_explicit(&memcg->objcg_refs, ACQUIRE) > 0);
+				atomic_load_explicit(&memcg->cold->objcg_refs, ACQUIRE) > 0);
 }
 
 /* The freed, in freeing order (a child before its parent), until the memory goes. */
@@ -577,9 +703,9 @@ struct free_list {
 
 static void free_list_add(struct free_list *l, struct mem_cgroup *memcg)
 {
-	memcg->next_dying = NULL;
+	memcg->cold->next_dying = NULL;
 	*l->tail = memcg;
-	l->tail = &memcg->next_dying;
+	l->tail = &memcg->cold->next_dying;
 }
 
 /*
@@ -592,7 +718,7 @@ static void memcg_release(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	memcg_release_id(h, memcg);
 	unlink_child(memcg->parent, memcg);
 	for (struct mem_cgroup *c = memcg->parent; c; c = c->parent)
-		c->nr_dying_descendants--;
+		c->cold->nr_dying_descendants--;
 }
 
 /* Take it out of every structure a look-up could find it by; free it after the sync. */
@@ -600,11 +726,14 @@ static void memcg_doom(struct pmc_hierarchy *h, struct mem_cgroup *memcg, struct
 {
 	memcg->doomed = true;
 	if (atomic_load_explicit(&memcg->state, RELAXED) == MEMCG_SHELL)
-		memcg->parent->nr_shells--;
+		memcg->parent->cold->nr_shells--;
 	else
 		memcg_release(h, memcg);
 	unlink_all(h, memcg);
-	idmap_unpublish(&h->slots, memcg->slot);
+	/* Odd -> even: the handle finds nothing from here on (memcg_lookup). */
+	atomic_store_explicit(&memcg->gen,
+			      (atomic_load_explicit(&memcg->gen, RELAXED) + 1) & MEMCG_HANDLE_GEN_MASK,
+			      RELEASE);
 	idmap_free(&h->slots, memcg->slot);
 	free_list_add(doomed, memcg);
 }
@@ -614,7 +743,7 @@ static void memcg_make_shell(struct pmc_hierarchy *h, struct mem_cgroup *memcg, 
 {
 	memcg_release(h, memcg);
 	atomic_store_explicit(&memcg->state, MEMCG_SHELL, RELAXED);
-	memcg->parent->nr_shells++;
+	memcg->parent->cold->nr_shells++;
 	free_list_add(shelled, memcg);
 }
 
@@ -630,9 +759,9 @@ static void doom_queued(struct pmc_hierarchy *h, struct free_list *doomed, struc
 	struct mem_cgroup *memcg = atomic_exchange_explicit(&h->free_queue, NULL, ACQUIRE), *next;
 
 	for (; memcg; memcg = next) {
-		next = memcg->next_free;
+		next = memcg->cold->next_free;
 		/* An exchange, not a store: see memcg_free_queue. */
-		atomic_exchange_explicit(&memcg->free_queued, 0, memory_order_acq_rel);
+		atomic_exchange_explicit(&memcg->cold->free_queued, 0, memory_order_acq_rel);
 		for (struct mem_cgroup *m = memcg; m && !m->doomed; m = m->parent) {
 			int state = atomic_load_explicit(&m->state, RELAXED);
 
@@ -661,10 +790,10 @@ static void requeue_survivors(struct pmc_hierarchy *h)
 	struct mem_cgroup *memcg = atomic_exchange_explicit(&h->free_queue, NULL, ACQUIRE), *next;
 
 	for (; memcg; memcg = next) {
-		next = memcg->next_free;
+		next = memcg->cold->next_free;
 		if (memcg->doomed)
 			continue;
-		atomic_exchange_explicit(&memcg->free_queued, 0, memory_order_acq_rel);
+		atomic_exchange_explicit(&memcg->cold->free_queued, 0, memory_order_acq_rel);
 		memcg_free_queue(h, memcg);
 	}
 }
@@ -689,9 +818,13 @@ static void memcg_fold_stats(struct mem_cgroup *memcg)
 		parent = parent->parent;
 
 	for (int i = 0; i < MEMCG_NR_STATS; i++) {
-		parent->dead_stat[i] += memcg->dead_stat[i] + stat_read(memcg, i);
-		memcg->dead_stat[i] = 0;
-		atomic_store_explicit(&memcg->stat[i], 0, RELAXED);
+		struct memcg_ext *ext = memcg->cold->ext;
+
+		/* The ancestor's ext exists: memcg_create made it before its first child. */
+		parent->cold->ext->dead_stat[i] += (ext ? ext->dead_stat[i] : 0) + stat_read(memcg, i);
+		if (ext)
+			ext->dead_stat[i] = 0;
+		atomic_store_explicit(&memcg->cold->stat[i], 0, RELAXED);
 	}
 }
 
@@ -713,10 +846,10 @@ void memcg_free_dying(struct pmc_hierarchy *h)
 		return;
 	synchronize_cpus(h);
 	requeue_survivors(h);
-	for (struct mem_cgroup *m = shelled.head; m; m = m->next_dying)
+	for (struct mem_cgroup *m = shelled.head; m; m = m->cold->next_dying)
 		memcg_fold_stats(m);
 	for (struct mem_cgroup *m = doomed.head, *next; m; m = next) {
-		next = m->next_dying;
+		next = m->cold->next_dying;
 		memcg_fold_stats(m);         /* a shell's were folded already: zeros */
 		memcg_free(m);
 	}
@@ -727,7 +860,7 @@ int memcg_swappiness(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	if (memcg_is_root(memcg))
 		return atomic_load_explicit(&h->vm_swappiness, RELAXED);
-	return atomic_load_explicit(&memcg->swappiness, RELAXED);
+	return atomic_load_explicit(&memcg->cold->swappiness, RELAXED);
 }
 
 /* --- listings ------------------------------------------------------------------- */
@@ -742,19 +875,19 @@ static void list_fill(struct pmc_cgroup_list *list, int64_t idx, struct mem_cgro
 		e->handle = memcg_handle(memcg);
 		e->parent = memcg->parent ? memcg_handle(memcg->parent) : 0;
 		e->state = atomic_load_explicit(&memcg->state, RELAXED);
-		e->name_len = (int32_t)memcg->name_len;
+		e->name_len = (int32_t)memcg->cold->name_len;
 		e->name_off = off;
 		e->id = memcg->id;
 		e->reserved = 0;
 	}
-	if (memcg->name_len && off + (int64_t)memcg->name_len <= list->names_cap)
-		memcpy(list->names + off, memcg->name, memcg->name_len);
+	if (memcg->cold->name_len && off + (int64_t)memcg->cold->name_len <= list->names_cap)
+		memcpy(list->names + off, memcg->cold->name, memcg->cold->name_len);
 }
 
 static void list_append(struct pmc_cgroup_list *list, struct mem_cgroup *memcg)
 {
 	list_fill(list, list->count++, memcg, list->names_len);
-	list->names_len += (int64_t)memcg->name_len;
+	list->names_len += (int64_t)memcg->cold->name_len;
 }
 
 /* The root, ..., memcg, appended: one walk up to size it, one to fill it. */
@@ -764,11 +897,11 @@ static void list_lineage(struct pmc_cgroup_list *list, struct mem_cgroup *memcg)
 	struct mem_cgroup *m;
 
 	for (m = memcg; m; m = m->parent)
-		end += (int64_t)m->name_len;
+		end += (int64_t)m->cold->name_len;
 	list->count += memcg->depth + 1;
 	list->names_len = end;
 	for (m = memcg; m; m = m->parent) {
-		end -= (int64_t)m->name_len;
+		end -= (int64_t)m->cold->name_len;
 		list_fill(list, base + m->depth, m, end);
 	}
 }
@@ -785,12 +918,12 @@ int64_t memcg_list(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int how,
 
 	switch (how) {
 	case PMC_LIST_ALL:
-		for (c = h->all_head; c; c = c->all_next)
+		for (c = h->all_head; c; c = c->cold->all_next)
 			if (!memcg_shell(c))
 				list_append(list, c);
 		return 0;
 	case PMC_LIST_CHILDREN:
-		for (c = memcg->first_child; c; c = c->next_sibling)
+		for (c = memcg->cold->first_child; c; c = c->cold->next_sibling)
 			if (memcg_online(c))
 				list_append(list, c);
 		return 0;
@@ -812,6 +945,7 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 {
 	size_t life = offsetof(struct pmc_hierarchy, cfg);
 	struct mem_cgroup *root;
+	uint32_t id, slot;
 
 	memset((char *)h + life, 0, sizeof(*h) - life);
 	h->cfg = *cfg;
@@ -824,7 +958,7 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 	h->tag = tag;
 	atomic_init(&h->vm_swappiness, PMC_VM_SWAPPINESS_DEFAULT);
 	idmap_init(&h->ids, MEMCG_ID_MAX, 0x7fffffffu);
-	idmap_init(&h->slots, MEMCG_HANDLE_SLOT_MASK, MEMCG_HANDLE_GEN_MASK);
+	idmap_init_bits(&h->slots, MEMCG_HANDLE_SLOT_MASK);
 	idmap_init(&h->tasks, MEMCG_TASK_SLOT_MAX, MEMCG_HANDLE_GEN_MASK);
 	h->nr_task_slots = 1;
 	idmap_init(&h->socks, MEMCG_TASK_SLOT_MAX, MEMCG_HANDLE_GEN_MASK);
@@ -833,14 +967,12 @@ int memcg_hierarchy_init(struct pmc_hierarchy *h, const struct pmc_config *cfg, 
 		h->cfg.kernel_stack_pages = 4;
 	if (stock_init(h) || names_init(h) || slab_init(h))
 		return -ENOMEM;
-	root = memcg_alloc(h, NULL);
+	h->hot_size = memcg_size(&h->cfg);
+	if (memcg_alloc_ids(h, &id, &slot))
+		return -ENOMEM;
+	root = memcg_alloc(h, NULL, id, slot, "");
 	if (!root)
 		return -ENOMEM;
-	root->name = calloc(1, 1);
-	if (!root->name || memcg_alloc_ids(h, root)) {
-		memcg_free(root);
-		return -ENOMEM;
-	}
 	h->root = root;
 	link_all(h, root);
 	memcg_publish(h, root);
@@ -854,10 +986,11 @@ void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
 	socks_destroy(h);
 	slab_destroy(h);
 	for (struct mem_cgroup *memcg = h->all_head, *next; memcg; memcg = next) {
-		next = memcg->all_next;
+		next = memcg->cold->all_next;
 		memcg_free(memcg);
 	}
 	h->all_head = h->all_tail = h->root = NULL;
+	memcg_hot_destroy(h);
 	idmap_destroy(&h->ids);
 	idmap_destroy(&h->slots);
 	idmap_destroy(&h->tasks);
@@ -873,9 +1006,20 @@ void memcg_hierarchy_destroy(struct pmc_hierarchy *h)
  * tree never have one.  Any thread may get here first (under a CPU lock or
  * h->lock); the compare-and-swap publishes one zeroed block, with release
  * so that a reader's acquire (memcg_events_peek) sees it zeroed, and the
- * loser frees its own.  NULL only when malloc fails: that event is not
- * counted (the kernel cannot fail here, its events are inline; 128 bytes
- * are the price of not failing, paid by every cgroup).
+ * loser frees its own.
+ *
+ * Where a limit, a protection or memory.oom.group is set, the write (which
+ * may fail with -ENOMEM, as the kernel's may) has already allocated the
+ * blocks of that cgroup and of its ancestors (memcg_events_prepare): the
+ * events of a limit hit, of memory.high, of an OOM and a group kill always
+ * find their blocks there.  What is left can fail: an event of a cgroup
+ * with no setting of its own (an OOM kill's victim's cgroup, memory.low
+ * under an ancestor's recursive protection, a charge beyond
+ * PAGE_COUNTER_MAX) counted for the first time at a moment when malloc
+ * fails.  Then this returns NULL and that one event is not counted.  The
+ * kernel cannot fail here (its events are inline); the alternative is
+ * 112 bytes in every cgroup, a fifth of the cgroup (benchmarks/README.md,
+ * "Data layout for many cgroups").
  */
 struct memcg_events *memcg_events_of(struct mem_cgroup *memcg)
 {
@@ -891,6 +1035,15 @@ struct memcg_events *memcg_events_of(struct mem_cgroup *memcg)
 		return fresh;
 	free(fresh);
 	return ev;
+}
+
+/* Before a setting that raises events here, under h->lock: 0 or -ENOMEM. */
+int memcg_events_prepare(struct mem_cgroup *memcg)
+{
+	for (; memcg; memcg = memcg->parent)
+		if (!memcg_events_of(memcg))
+			return -ENOMEM;
+	return 0;
 }
 
 /*

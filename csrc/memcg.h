@@ -29,6 +29,11 @@
 
 #define MEMCG_ID_MAX 65535u
 #define MEMCG_HOT_ALIGN (2 * PMC_CACHELINE)
+#define MEMCG_HOT_CHUNK_SHIFT 6
+#define MEMCG_HOT_CHUNK (1u << MEMCG_HOT_CHUNK_SHIFT)          /* blocks per chunk */
+#define MEMCG_HOT_DIR_SHIFT 8
+#define MEMCG_HOT_DIR (1u << MEMCG_HOT_DIR_SHIFT)              /* chunks per directory */
+#define MEMCG_HOT_DIRS ((MEMCG_HANDLE_SLOT_MASK >> (MEMCG_HOT_CHUNK_SHIFT + MEMCG_HOT_DIR_SHIFT)) + 1)
 #define MEMCG_STOCK_MAX_SLOTS 16
 #define MEMCG_NAME_MAX 4095         /* PATH_MAX - 1: see memcg_check_name */
 #define MEMCG_NAME_BUCKETS_MIN 64
@@ -146,8 +151,28 @@ struct memcg_events {
  * the rest inline.  pymemcg allocates events lazily, since a simulated tree
  * of tens of thousands of cgroups rarely hits a limit in most of them.
  */
-struct mem_cgroup {
-	/* Cold, first: none of it is read by a charge that the stock or the counters serve. */
+/*
+ * What a cgroup has once it had a child, a task or a socket, which most
+ * cgroups of a large tree (its leaves) never have.  Allocated by
+ * memcg_ext_prepare, at the creation of a child, a fork, a task's move, a
+ * socket's creation or a task's first page segment here (each may fail
+ * with -ENOMEM, as the kernel's may), for the cgroup and every ancestor it
+ * lacks: so the moves that cannot fail always find it where they go (a
+ * freed descendant's statistics folded into an ancestor, 3.8's offline
+ * moving user segments to the parent).  Kept until the cgroup is freed.
+ * Under h->lock; a cgroup without it reads zeros (memcg_ext).
+ */
+struct memcg_ext {
+	long dead_stat[MEMCG_NR_STATS]; /* folded in from freed descendants */
+	struct pmc_task *tasks_head, *tasks_tail;       /* its tasks, in fork order */
+	long nr_tasks;
+	long nr_forking;                /* forks in progress: they count as tasks (EBUSY) */
+	struct task_seg *user_segs;     /* tasks' user pages charged here (3.8 reparenting) */
+	long task_ksegs;                /* tasks' kernel-page segments naming it (stacks, tables) */
+	long nr_sockets;                /* open sockets bound here, each a reference (refs) */
+};
+
+struct memcg_cold {
 	/*
 	 * Statistics: the cgroup's counts, updated with relaxed atomic adds
 	 * where no stock slot of the CPU caches the cgroup; what the slots
@@ -158,32 +183,20 @@ struct mem_cgroup {
 	/* The tree, under h->lock. */
 	struct mem_cgroup *first_child, *last_child;
 	struct mem_cgroup *next_sibling, *prev_sibling;
-	struct mem_cgroup *next_dying;  /* list of the doomed, in memcg_free_dying */
-	struct mem_cgroup *next_name;   /* hash chain of h->names */
+	union {
+		/* Online: the hash chain of h->names (memcg_remove unhashes it). */
+		struct mem_cgroup *next_name;
+		/* Offline: the list of the doomed or shelled, in memcg_free_dying. */
+		struct mem_cgroup *next_dying;
+	};
 	struct mem_cgroup *all_prev, *all_next; /* every cgroup, in creation order */
-	long nr_children;               /* online and dying */
-	long nr_shells;                 /* shells whose parent this is: they pin it */
-	long nr_descendants;            /* online, all depths */
-	long nr_dying_descendants;
-	_Atomic int free_queued;        /* on h->free_queue (memcg_free_queue) */
-	/* v1 tunables, copied from the parent at creation. */
-	_Atomic int oom_kill_disable;
-	_Atomic int swappiness;
-	_Atomic int oom_group;          /* memory.oom.group (v2) */
+	int32_t nr_children;            /* online and dying (slots: at most 4M cgroups) */
+	int32_t nr_shells;              /* shells whose parent this is: they pin it */
+	int32_t nr_descendants;         /* online, all depths */
+	int32_t nr_dying_descendants;
 	struct mem_cgroup *next_free;   /* the queue's link, while queued */
 	uint64_t serial;                /* creation number: root 1 */
-	size_t name_len;
-	char *name;                     /* out of line */
-	struct pmc_task *tasks_head, *tasks_tail;       /* its tasks, in fork order */
-	long nr_tasks;
-	long nr_forking;                /* forks in progress: they count as tasks (EBUSY) */
-	struct task_seg *user_segs;     /* tasks' user pages charged here (3.8 reparenting) */
-	long task_ksegs;                /* tasks' kernel-page segments naming it (stacks, tables) */
-	long nr_sockets;                /* open sockets bound here, each a reference (refs) */
-	/* v1 sockets: new ones are bound (tcpmem_active), the last charge failed (pressure). */
-	_Atomic bool tcpmem_active;
-	_Atomic int tcpmem_pressure;
-	long dead_stat[MEMCG_NR_STATS]; /* folded in from freed descendants */
+	struct memcg_ext *ext;          /* NULL until the first child, task or socket */
 	/*
 	 * Slab (slab.c).  The objcg of the objcg era is the cgroup itself (a
 	 * shell once freed): its leftover bytes and its references (objects
@@ -193,7 +206,20 @@ struct mem_cgroup {
 	_Atomic long objcg_refs;
 	struct kmem_cache *clones_head, *clones_tail;  /* its clones, under the slab lock */
 	int32_t kmemcg_id;              /* kmem cache id (-1: none), under h->lock */
+	uint32_t name_len;              /* < PATH_MAX (memcg_check_name) */
+	/* Small fields together, for the size of a cgroup of a large tree. */
+	_Atomic bool free_queued;       /* on h->free_queue (memcg_free_queue) */
+	/* v1 tunables (0 or 1; swappiness 0..200), copied from the parent at creation. */
+	_Atomic bool oom_kill_disable;
+	_Atomic bool oom_group;         /* memory.oom.group (v2) */
+	/* v1 sockets: new ones are bound (tcpmem_active), the last charge failed (pressure). */
+	_Atomic bool tcpmem_active;
+	_Atomic bool tcpmem_pressure;
+	_Atomic int16_t swappiness;
+	char name[];                    /* name_len + 1 bytes, allocated with the rest */
+};
 
+struct mem_cgroup {
 	/*
 	 * Hot: read by every charge of this cgroup; refs written by stock
 	 * slots.  It starts a 128-byte block whose second line is the memory
@@ -208,10 +234,17 @@ struct mem_cgroup {
 	bool id_held;                   /* the id still names it (h->ids) */
 	bool doomed;                    /* being freed, under h->lock */
 	uint32_t id;                    /* memcg id; kept for show once given back */
-	uint32_t slot;                  /* of its handle */
-	uint32_t gen;                   /* of its slot */
+	uint32_t slot;                  /* of its handle: also where this block is (memcg_slot_block) */
+	/*
+	 * Its handle's generation: odd while the handle finds it, even once
+	 * unpublished.  It lives in the block, not in an id table, and is
+	 * never cleared: the next cgroup of the slot goes on from it, so a
+	 * stale handle never matches (memcg_lookup).
+	 */
+	_Atomic uint32_t gen;
 	int depth;
 	_Atomic(struct memcg_events *) ev;      /* NULL until the first event */
+	struct memcg_cold *cold;        /* the rest of it, its own allocation */
 
 	/*
 	 * The page counters of its cgroup version (memcg_nr_counters), each
@@ -221,8 +254,21 @@ struct mem_cgroup {
 	struct page_counter counter[];
 };
 
+/* A cgroup's lazily allocated part for reading: zeros where it has none. */
+extern const struct memcg_ext memcg_no_ext;
+
+static inline const struct memcg_ext *memcg_ext(const struct mem_cgroup *memcg)
+{
+	return memcg->cold->ext ? memcg->cold->ext : &memcg_no_ext;
+}
+
+/* Before a child, a task or a socket comes to memcg, under h->lock: 0 or -ENOMEM. */
+int memcg_ext_prepare(struct mem_cgroup *memcg);
+
 /* The events of a cgroup, allocated at the first (NULL: out of memory; see memcg.c). */
 struct memcg_events *memcg_events_of(struct mem_cgroup *memcg);
+
+int memcg_events_prepare(struct mem_cgroup *memcg);
 
 static inline struct memcg_events *memcg_events_peek(struct mem_cgroup *memcg)
 {
@@ -283,6 +329,11 @@ struct stock_array {
 	struct memcg_stock_pcp pcp[];
 };
 
+/* A directory of chunks of hot parts (struct pmc_hierarchy, hot_dir). */
+struct memcg_hot_dir {
+	_Atomic(char *) chunk[MEMCG_HOT_DIR];
+};
+
 /*
  * A hierarchy lives in a slot of hierarchy.c's registry.  The slot's memory
  * is never freed and its first fields outlive each hierarchy that uses it:
@@ -303,7 +354,7 @@ struct pmc_hierarchy {
 	struct pmc_config cfg;
 	struct mem_cgroup *root;
 	struct idmap ids;               /* memcg id -> cgroup, under lock */
-	struct idmap slots;             /* handle slot -> cgroup, lock-free look-ups */
+	struct idmap slots;             /* handle slot numbers (bits only: the hot blocks are the table) */
 	struct idmap tasks;             /* handle slot -> task */
 	uint32_t nr_task_slots;         /* task slots ever used + 1 */
 	struct idmap socks;             /* handle slot (without MEMCG_HANDLE_SOCK_SLOT) -> socket */
@@ -319,6 +370,19 @@ struct pmc_hierarchy {
 	int64_t handle;
 	struct slab_state *slab;        /* caches, slabs, pending work (slab.c) */
 	uint64_t next_serial;           /* cgroup serial numbers, under lock */
+	/*
+	 * The cgroups' hot parts (struct mem_cgroup), packed in chunks of
+	 * MEMCG_HOT_CHUNK blocks of hot_size bytes, at the place their handle
+	 * slot names: hot_dir[slot / (MEMCG_HOT_CHUNK * MEMCG_HOT_DIR)] ->
+	 * chunk[slot / MEMCG_HOT_CHUNK % MEMCG_HOT_DIR] -> block
+	 * [slot % MEMCG_HOT_CHUNK].  A handle's look-up finds its block with
+	 * no id-table entry in between (one miss fewer among many cgroups),
+	 * and checks the generation in the block.  Chunks are allocated at the
+	 * first slot they hold, under lock, and go with the hierarchy; a
+	 * lock-free reader therefore never follows a pointer to freed memory.
+	 */
+	_Atomic(struct memcg_hot_dir *) hot_dir[MEMCG_HOT_DIRS];
+	size_t hot_size;                /* memcg_size(): the blocks' stride */
 };
 
 /*
@@ -637,13 +701,13 @@ static inline void mod_memcg_state(struct mem_cgroup *memcg, int cpu, enum memcg
 			return;
 		}
 	}
-	atomic_fetch_add_explicit(&memcg->stat[idx], val, memory_order_relaxed);
+	atomic_fetch_add_explicit(&memcg->cold->stat[idx], val, memory_order_relaxed);
 }
 
 /* The cgroup's own count: all of it where no stock slot caches the cgroup. */
 static inline long memcg_stat_global(struct mem_cgroup *memcg, int idx)
 {
-	return atomic_load_explicit(&memcg->stat[idx], memory_order_relaxed);
+	return atomic_load_explicit(&memcg->cold->stat[idx], memory_order_relaxed);
 }
 
 /**

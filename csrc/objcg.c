@@ -45,7 +45,7 @@ void kmem_uncharge_pages(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
 
 void objcg_get(struct mem_cgroup *objcg)
 {
-	atomic_fetch_add_explicit(&objcg->objcg_refs, 1, RELAXED);
+	atomic_fetch_add_explicit(&objcg->cold->objcg_refs, 1, RELAXED);
 }
 
 /*
@@ -55,10 +55,10 @@ void objcg_get(struct mem_cgroup *objcg)
  */
 void objcg_release(struct pmc_hierarchy *h, struct mem_cgroup *objcg, int cpu)
 {
-	long bytes = atomic_exchange_explicit(&objcg->nr_charged_bytes, 0, RELAXED);
+	long bytes = atomic_exchange_explicit(&objcg->cold->nr_charged_bytes, 0, RELAXED);
 
 	/* A sub-page rest (the kernel warns) stays. */
-	atomic_fetch_add_explicit(&objcg->nr_charged_bytes, bytes & (PMC_PAGE_SIZE - 1), RELAXED);
+	atomic_fetch_add_explicit(&objcg->cold->nr_charged_bytes, bytes & (PMC_PAGE_SIZE - 1), RELAXED);
 	if (bytes >> PMC_PAGE_SHIFT)
 		kmem_uncharge_pages(h, objcg, (unsigned long)(bytes >> PMC_PAGE_SHIFT), cpu, true);
 	memcg_free_queue(h, objcg);
@@ -67,7 +67,7 @@ void objcg_release(struct pmc_hierarchy *h, struct mem_cgroup *objcg, int cpu)
 /* On a CPU held. */
 void objcg_put(struct pmc_hierarchy *h, struct mem_cgroup *objcg, int cpu)
 {
-	if (atomic_fetch_sub_explicit(&objcg->objcg_refs, 1, memory_order_acq_rel) == 1 &&
+	if (atomic_fetch_sub_explicit(&objcg->cold->objcg_refs, 1, memory_order_acq_rel) == 1 &&
 	    !memcg_online(objcg))
 		objcg_release(h, objcg, cpu);
 }
@@ -110,7 +110,7 @@ void drain_obj_stock(struct pmc_hierarchy *h, int cpu)
 
 		if (pages)
 			kmem_uncharge_pages(h, old, pages, cpu, true);
-		atomic_fetch_add_explicit(&old->nr_charged_bytes,
+		atomic_fetch_add_explicit(&old->cold->nr_charged_bytes,
 					  (long)(stock->obj_nr_bytes & (PMC_PAGE_SIZE - 1)), RELAXED);
 		stock->obj_nr_bytes = 0;
 	}
@@ -143,7 +143,7 @@ void refill_obj_stock(struct pmc_hierarchy *h, struct mem_cgroup *objcg, int cpu
 		objcg_get(objcg);
 		stock->objcg = objcg;
 		stock->obj_nr_bytes =
-			(unsigned long)atomic_exchange_explicit(&objcg->nr_charged_bytes, 0, RELAXED);
+			(unsigned long)atomic_exchange_explicit(&objcg->cold->nr_charged_bytes, 0, RELAXED);
 		allow_uncharge = true;
 	}
 	stock->obj_nr_bytes += nr_bytes;
@@ -204,9 +204,9 @@ int64_t pmc_objcg_info(int64_t hierarchy, int64_t cgroup, int64_t *nr_charged_by
 		ret = memcg_lookup_error(h, cgroup);
 	} else {
 		if (nr_charged_bytes)
-			*nr_charged_bytes = atomic_load_explicit(&memcg->nr_charged_bytes, RELAXED);
+			*nr_charged_bytes = atomic_load_explicit(&memcg->cold->nr_charged_bytes, RELAXED);
 		if (refs)
-			*refs = atomic_load_explicit(&memcg->objcg_refs, RELAXED);
+			*refs = atomic_load_explicit(&memcg->cold->objcg_refs, RELAXED);
 	}
 	cpu_unlock(h, 0);
 	return ret;

@@ -60,11 +60,11 @@ static long oom_badness(const struct pmc_config *cfg, struct pmc_task *t, unsign
 /* The next cgroup of a pre-order walk of root's subtree (for_each_mem_cgroup_tree). */
 static struct mem_cgroup *subtree_next(struct mem_cgroup *c, struct mem_cgroup *root)
 {
-	if (c->first_child)
-		return c->first_child;
-	while (c != root && !c->next_sibling)
+	if (c->cold->first_child)
+		return c->cold->first_child;
+	while (c != root && !c->cold->next_sibling)
 		c = c->parent;
-	return c == root ? NULL : c->next_sibling;
+	return c == root ? NULL : c->cold->next_sibling;
 }
 
 /*
@@ -80,7 +80,7 @@ static struct pmc_task *oom_select(struct pmc_hierarchy *h, struct mem_cgroup *o
 	struct pmc_task *chosen = NULL;
 
 	for (struct mem_cgroup *c = over; c; c = subtree_next(c, over)) {
-		for (struct pmc_task *t = c->tasks_head; t; t = t->cg_next) {
+		for (struct pmc_task *t = memcg_ext(c)->tasks_head; t; t = t->cg_next) {
 			long points = oom_badness(&h->cfg, t, total);
 
 			if (v38 ? points > chosen_points :
@@ -105,7 +105,7 @@ static struct mem_cgroup *oom_group_of(struct pmc_hierarchy *h, struct pmc_task 
 	if (h->cfg.version != 2 || memcg_is_root(victim->memcg))
 		return NULL;
 	for (struct mem_cgroup *c = victim->memcg; c; c = c->parent) {
-		if (atomic_load_explicit(&c->oom_group, RELAXED))
+		if (atomic_load_explicit(&c->cold->oom_group, RELAXED))
 			group = c;
 		if (c == domain)
 			break;
@@ -149,7 +149,7 @@ static bool oom_kill(struct charge_ctx *ctx, struct mem_cgroup *over)
 	if (group) {
 		memcg_memory_event(group, MEMCG_OOM_GROUP_KILL);
 		for (struct mem_cgroup *c = group; c; c = subtree_next(c, group))
-			for (t = c->tasks_head; t; t = t->cg_next)
+			for (t = memcg_ext(c)->tasks_head; t; t = t->cg_next)
 				if (t->oom_score_adj != -1000)
 					oom_mark(t, &tail);
 	}
@@ -177,7 +177,7 @@ bool memcg_oom(struct charge_ctx *ctx, struct mem_cgroup *over, int order)
 		return false;
 	memcg_memory_event(over, MEMCG_OOM);
 	/* v1 oom_kill_disable: the charge fails (memcg1_oom_prepare). */
-	if (h->cfg.version == 1 && atomic_load_explicit(&over->oom_kill_disable, RELAXED))
+	if (h->cfg.version == 1 && atomic_load_explicit(&over->cold->oom_kill_disable, RELAXED))
 		return false;
 	/* Someone freed memory meanwhile: no kill. */
 	if (memcg_margin(over) >= (1ul << order))
@@ -201,7 +201,7 @@ enum oom38 memcg_oom_38(struct charge_ctx *ctx, struct mem_cgroup *over)
 	bool killed;
 
 	memcg_memory_event(over, MEMCG_OOM);
-	if (atomic_load_explicit(&over->oom_kill_disable, RELAXED))
+	if (atomic_load_explicit(&over->cold->oom_kill_disable, RELAXED))
 		return OOM38_WAIT;
 	memcg_charge_unlock(ctx);
 	killed = oom_kill(ctx, over);

@@ -357,11 +357,11 @@ static void memcg_clone_unlink(struct kmem_cache *c)
 	if (c->prev_of_memcg)
 		c->prev_of_memcg->next_of_memcg = c->next_of_memcg;
 	else
-		memcg->clones_head = c->next_of_memcg;
+		memcg->cold->clones_head = c->next_of_memcg;
 	if (c->next_of_memcg)
 		c->next_of_memcg->prev_of_memcg = c->prev_of_memcg;
 	else
-		memcg->clones_tail = c->prev_of_memcg;
+		memcg->cold->clones_tail = c->prev_of_memcg;
 	c->next_of_memcg = c->prev_of_memcg = NULL;
 }
 
@@ -385,12 +385,12 @@ static void memcg_clone_append(struct mem_cgroup *memcg, struct kmem_cache *c)
 {
 	c->memcg = memcg;
 	c->next_of_memcg = NULL;
-	c->prev_of_memcg = memcg->clones_tail;
-	if (memcg->clones_tail)
-		memcg->clones_tail->next_of_memcg = c;
+	c->prev_of_memcg = memcg->cold->clones_tail;
+	if (memcg->cold->clones_tail)
+		memcg->cold->clones_tail->next_of_memcg = c;
 	else
-		memcg->clones_head = c;
-	memcg->clones_tail = c;
+		memcg->cold->clones_head = c;
+	memcg->cold->clones_tail = c;
 }
 
 static void cache_free(struct slab_state *ss, struct kmem_cache *s)
@@ -658,19 +658,19 @@ static char *clone_name(struct pmc_hierarchy *h, struct kmem_cache *root, struct
 
 	switch (h->cfg.slab_clone_name) {
 	case PMC_SLAB_NAME_KMEMCG_ID:
-		id = (unsigned long long)(memcg->kmemcg_id < 0 ? 0 : memcg->kmemcg_id);
+		id = (unsigned long long)(memcg->cold->kmemcg_id < 0 ? 0 : memcg->cold->kmemcg_id);
 		break;
 	case PMC_SLAB_NAME_CSS_ID:
 		id = memcg->id;
 		break;
 	default:
-		id = memcg->serial;
+		id = memcg->cold->serial;
 		break;
 	}
-	len = strlen(root->name) + memcg->name_len + 32;
+	len = strlen(root->name) + memcg->cold->name_len + 32;
 	name = malloc(len);
 	if (name)
-		snprintf(name, len, "%s(%llu:%s)", root->name, id, memcg->name);
+		snprintf(name, len, "%s(%llu:%s)", root->name, id, memcg->cold->name);
 	return name;
 }
 
@@ -1269,7 +1269,7 @@ void slab_offline(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 	struct kmem_cache *c, *next;
 
 	if (h->cfg.slab_mode == PMC_SLAB_OBJCG) {
-		if (!atomic_load_explicit(&memcg->objcg_refs, memory_order_acquire)) {
+		if (!atomic_load_explicit(&memcg->cold->objcg_refs, memory_order_acquire)) {
 			cpu_lock(h, 0);
 			objcg_release(h, memcg, 0);
 			cpu_unlock(h, 0);
@@ -1277,7 +1277,7 @@ void slab_offline(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 		return;
 	}
 	pthread_mutex_lock(&ss->lock);
-	for (c = memcg->clones_head; c; c = next) {
+	for (c = memcg->cold->clones_head; c; c = next) {
 		next = c->next_of_memcg;
 		c->dying = true;
 		if (c->root->by_id_len > memcg->id && c->root->by_id[memcg->id] == c)
@@ -1322,12 +1322,12 @@ void slab_offline(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 		}
 	}
 	/* Destroy the ones left empty, wherever they went. */
-	for (c = memcg->clones_head; c; c = next) {
+	for (c = memcg->cold->clones_head; c; c = next) {
 		next = c->next_of_memcg;
 		clone_maybe_destroy(ss, c, -1);
 	}
 	if (h->cfg.slab_reparent) {
-		for (c = memcg->parent->clones_head; c; c = next) {
+		for (c = memcg->parent->cold->clones_head; c; c = next) {
 			next = c->next_of_memcg;
 			clone_maybe_destroy(ss, c, -1);
 		}
@@ -1340,26 +1340,38 @@ void slab_kmem_activated(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
 	struct slab_state *ss = h->slab;
 
-	if (memcg_is_root(memcg) || memcg->kmemcg_id >= 0)
+	if (memcg_is_root(memcg) || memcg->cold->kmemcg_id >= 0)
 		return;
-	for (int w = 0; w < 65536 / 64; w++) {
-		if (ss->kmemcg_ids[w] != ~0ull) {
-			int b = __builtin_ctzll(~ss->kmemcg_ids[w]);
+	/*
+	 * The lowest free id, as the kernel's ida hands them out: the summary
+	 * of full words first, so that creating n cgroups costs O(n), not the
+	 * scan of every full word each time (quadratic in the tree's size).
+	 */
+	for (int s = 0; s < 65536 / 64 / 64; s++) {
+		int w, b;
 
-			ss->kmemcg_ids[w] |= 1ull << b;
-			memcg->kmemcg_id = w * 64 + b;
-			return;
-		}
+		if (ss->kmemcg_ids_full[s] == ~0ull)
+			continue;
+		w = s * 64 + __builtin_ctzll(~ss->kmemcg_ids_full[s]);
+		b = __builtin_ctzll(~ss->kmemcg_ids[w]);
+		ss->kmemcg_ids[w] |= 1ull << b;
+		if (ss->kmemcg_ids[w] == ~0ull)
+			ss->kmemcg_ids_full[s] |= 1ull << (w % 64);
+		memcg->cold->kmemcg_id = w * 64 + b;
+		return;
 	}
 }
 
 /* With its memcg id (offline since 4.8, at free before), under h->lock. */
 void slab_release_kmemcg_id(struct pmc_hierarchy *h, struct mem_cgroup *memcg)
 {
-	if (memcg->kmemcg_id < 0)
+	int w = memcg->cold->kmemcg_id / 64;
+
+	if (memcg->cold->kmemcg_id < 0)
 		return;
-	h->slab->kmemcg_ids[memcg->kmemcg_id / 64] &= ~(1ull << (memcg->kmemcg_id % 64));
-	memcg->kmemcg_id = -1;
+	h->slab->kmemcg_ids[w] &= ~(1ull << (memcg->cold->kmemcg_id % 64));
+	h->slab->kmemcg_ids_full[w / 64] &= ~(1ull << (w % 64));
+	memcg->cold->kmemcg_id = -1;
 }
 
 /* --- a hierarchy's life --------------------------------------------------------------------------- */

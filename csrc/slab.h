@@ -105,6 +105,8 @@ struct slab_state {
 	uint64_t alloc_seq;
 	/* kmem cache ids (kmemcg_id), lowest free first: under h->lock. */
 	uint64_t kmemcg_ids[65536 / 64];
+	/* Bit w: word w of kmemcg_ids is full, so the lowest-free search is 16 + 1 words. */
+	uint64_t kmemcg_ids_full[65536 / 64 / 64];
 };
 
 static inline int cache_stat(const struct kmem_cache *s)

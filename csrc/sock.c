@@ -118,7 +118,8 @@ int64_t pmc_sock_create(int64_t hierarchy, int64_t cgroup)
 		goto unlock;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (!s || (!memcg_is_root(memcg) && memcg_ext_prepare(memcg))) {
+		free(s);
 		ret = -ENOMEM;
 		goto unlock;
 	}
@@ -138,9 +139,9 @@ int64_t pmc_sock_create(int64_t hierarchy, int64_t cgroup)
 	 * reference, taken under h->lock, which every free also holds.
 	 */
 	if (!memcg_is_root(memcg) &&
-	    (h->cfg.version == 2 || atomic_load_explicit(&memcg->tcpmem_active, RELAXED))) {
+	    (h->cfg.version == 2 || atomic_load_explicit(&memcg->cold->tcpmem_active, RELAXED))) {
 		atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
-		memcg->nr_sockets++;
+		memcg->cold->ext->nr_sockets++;
 		s->memcg = memcg;
 	}
 	s->gen = idmap_publish(&h->socks, s->slot, s);
@@ -272,7 +273,7 @@ int64_t pmc_sock_close(int64_t hierarchy, int64_t sock, int32_t cpu)
 		memcg = s->memcg;
 		if (memcg) {
 			memcg_uncharge_skmem(h, memcg, s->pages, cpu);
-			memcg->nr_sockets--;
+			memcg->cold->ext->nr_sockets--;
 			/* Release: pairs with the acquire in memcg_freeable. */
 			atomic_fetch_sub_explicit(&memcg->refs, 1, memory_order_release);
 			memcg_free_queue(h, memcg);     /* freed at the end of the call, if it can be */
@@ -327,8 +328,8 @@ int64_t pmc_cgroup_tcpmem_active(int64_t hierarchy, int64_t cgroup, int32_t valu
 		ret = -EINVAL;
 	} else {
 		if (value >= 0)
-			atomic_store_explicit(&memcg->tcpmem_active, value == 1, RELAXED);
-		ret = atomic_load_explicit(&memcg->tcpmem_active, RELAXED);
+			atomic_store_explicit(&memcg->cold->tcpmem_active, value == 1, RELAXED);
+		ret = atomic_load_explicit(&memcg->cold->tcpmem_active, RELAXED);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return ret;

@@ -140,7 +140,7 @@ static void stock_set_cached(struct pmc_hierarchy *h, struct memcg_stock_pcp *st
 	if (old) {
 		for (int idx = 0; idx < MEMCG_NR_STATS_ALL; idx++) {
 			if (stock->stat[i][idx]) {
-				atomic_fetch_add_explicit(&old->stat[idx], stock->stat[i][idx], RELAXED);
+				atomic_fetch_add_explicit(&old->cold->stat[idx], stock->stat[i][idx], RELAXED);
 				stock->stat[i][idx] = 0;
 			}
 		}

@@ -101,19 +101,21 @@ static int seg_add(struct task_seg **list, struct mem_cgroup *memcg, unsigned lo
 		return 0;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s || memcg_ext_prepare(memcg)) {
+		free(s);
 		return -ENOMEM;
+	}
 	s->memcg = memcg;
 	s->nr_pages = nr;
 	s->next = *list;
 	*list = s;
 	if (user) {
-		s->mnext = memcg->user_segs;
+		s->mnext = memcg->cold->ext->user_segs;
 		if (s->mnext)
 			s->mnext->mprev = s;
-		memcg->user_segs = s;
+		memcg->cold->ext->user_segs = s;
 	} else {
-		memcg->task_ksegs++;
+		memcg->cold->ext->task_ksegs++;
 	}
 	return 0;
 }
@@ -123,7 +125,7 @@ static void seg_unlink_user(struct task_seg *s)
 	if (s->mprev)
 		s->mprev->mnext = s->mnext;
 	else
-		s->memcg->user_segs = s->mnext;
+		s->memcg->cold->ext->user_segs = s->mnext;
 	if (s->mnext)
 		s->mnext->mprev = s->mprev;
 }
@@ -137,7 +139,7 @@ static void seg_free(struct pmc_hierarchy *h, struct task_seg *s, bool user)
 	if (user)
 		seg_unlink_user(s);
 	else
-		s->memcg->task_ksegs--;
+		s->memcg->cold->ext->task_ksegs--;
 	if (!memcg_online(s->memcg))
 		memcg_free_queue(h, s->memcg);
 	free(s);
@@ -200,7 +202,7 @@ static void uncharge_kmem_pages(struct pmc_hierarchy *h, int64_t cgroup, unsigne
 void task_reparent_user_pages(struct mem_cgroup *memcg)
 {
 	struct mem_cgroup *parent = memcg->parent;
-	struct task_seg *s = memcg->user_segs, *last = NULL;
+	struct task_seg *s = memcg_ext(memcg)->user_segs, *last = NULL;
 
 	if (!s)
 		return;
@@ -209,11 +211,11 @@ void task_reparent_user_pages(struct mem_cgroup *memcg)
 		s->root_charged = memcg_is_root(parent);
 		last = s;
 	}
-	last->mnext = parent->user_segs;
-	if (parent->user_segs)
-		parent->user_segs->mprev = last;
-	parent->user_segs = memcg->user_segs;
-	memcg->user_segs = NULL;
+	last->mnext = parent->cold->ext->user_segs;
+	if (parent->cold->ext->user_segs)
+		parent->cold->ext->user_segs->mprev = last;
+	parent->cold->ext->user_segs = memcg->cold->ext->user_segs;
+	memcg->cold->ext->user_segs = NULL;
 }
 
 /* --- lifetime ------------------------------------------------------------------------- */
@@ -222,13 +224,13 @@ static void link_task(struct mem_cgroup *memcg, struct pmc_task *t)
 {
 	t->memcg = memcg;
 	t->cg_next = NULL;
-	t->cg_prev = memcg->tasks_tail;
-	if (memcg->tasks_tail)
-		memcg->tasks_tail->cg_next = t;
+	t->cg_prev = memcg->cold->ext->tasks_tail;
+	if (memcg->cold->ext->tasks_tail)
+		memcg->cold->ext->tasks_tail->cg_next = t;
 	else
-		memcg->tasks_head = t;
-	memcg->tasks_tail = t;
-	memcg->nr_tasks++;
+		memcg->cold->ext->tasks_head = t;
+	memcg->cold->ext->tasks_tail = t;
+	memcg->cold->ext->nr_tasks++;
 }
 
 static void unlink_task(struct pmc_task *t)
@@ -238,12 +240,12 @@ static void unlink_task(struct pmc_task *t)
 	if (t->cg_prev)
 		t->cg_prev->cg_next = t->cg_next;
 	else
-		memcg->tasks_head = t->cg_next;
+		memcg->cold->ext->tasks_head = t->cg_next;
 	if (t->cg_next)
 		t->cg_next->cg_prev = t->cg_prev;
 	else
-		memcg->tasks_tail = t->cg_prev;
-	memcg->nr_tasks--;
+		memcg->cold->ext->tasks_tail = t->cg_prev;
+	memcg->cold->ext->nr_tasks--;
 }
 
 /*
@@ -272,7 +274,7 @@ void task_exit_locked(struct pmc_hierarchy *h, struct pmc_task *t, int cpu)
 		struct task_seg stack = { .memcg = t->stack_memcg, .nr_pages = t->stack_pages };
 
 		seg_uncharge(h, &stack, t->stack_pages, cpu, true, MEMCG_STAT_KERNEL_STACK);
-		t->stack_memcg->task_ksegs--;
+		t->stack_memcg->cold->ext->task_ksegs--;
 		if (!memcg_online(t->stack_memcg))
 			memcg_free_queue(h, t->stack_memcg);
 	}
@@ -393,7 +395,13 @@ int64_t pmc_task_fork(int64_t hierarchy, int64_t cgroup, int32_t cpu, int32_t oo
 	 * here: the cgroup stays online, and whether the stack is accounted
 	 * cannot change under us.
 	 */
-	memcg->nr_forking++;
+	if (memcg_ext_prepare(memcg)) {
+		pthread_mutex_unlock(&h->lock);
+		free(t);
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcg->cold->ext->nr_forking++;
 	accounted = !memcg_is_root(memcg) && atomic_load_explicit(&memcg->kmem_active, RELAXED);
 	pthread_mutex_unlock(&h->lock);
 
@@ -425,19 +433,19 @@ int64_t pmc_task_fork(int64_t hierarchy, int64_t cgroup, int32_t cpu, int32_t oo
 	if (accounted) {
 		t->stack_memcg = memcg;
 		t->stack_pages = pages;
-		memcg->task_ksegs++;    /* the stack names it, as a segment would */
+		memcg->cold->ext->task_ksegs++;    /* the stack names it, as a segment would */
 		cpu_lock(h, cpu);
 		mod_memcg_state(memcg, cpu, MEMCG_STAT_KERNEL_STACK, (long)pages);
 		cpu_unlock(h, cpu);
 	}
-	memcg->nr_forking--;
+	memcg->cold->ext->nr_forking--;
 	link_task(memcg, t);
 	t->gen = idmap_publish(&h->tasks, t->slot, t);
 	ret = task_handle(t);
 	pthread_mutex_unlock(&h->lock);
 	goto out;
 fail:
-	memcg->nr_forking--;
+	memcg->cold->ext->nr_forking--;
 	pthread_mutex_unlock(&h->lock);
 	free(t);
 out:
@@ -770,6 +778,8 @@ int64_t pmc_task_move(int64_t hierarchy, int64_t task, int64_t cgroup)
 		memcg = memcg_lookup(h, cgroup);
 		if (!memcg || !memcg_online(memcg)) {
 			ret = memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
+		} else if (memcg_ext_prepare(memcg)) {
+			ret = -ENOMEM;  /* the kernel's migration may fail so too */
 		} else {
 			unlink_task(t);
 			link_task(memcg, t);
@@ -955,7 +965,7 @@ int64_t pmc_cgroup_tasks(int64_t hierarchy, int64_t cgroup, int64_t *out, int64_
 	if (!memcg || memcg_shell(memcg)) {
 		count = memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
 	} else {
-		for (struct pmc_task *t = memcg->tasks_head; t; t = t->cg_next) {
+		for (struct pmc_task *t = memcg_ext(memcg)->tasks_head; t; t = t->cg_next) {
 			if (count < n)
 				out[count] = task_handle(t);
 			count++;
