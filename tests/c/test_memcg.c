@@ -1372,7 +1372,7 @@ static void test_bench_entry_points(void)
 	EXPECT_EQ(pmc_bench_memcg(&cfg, 0, 1, PMC_BENCH_STOCK_HIT, 100, &r), -EINVAL);
 	EXPECT_EQ(pmc_bench_memcg(&cfg, 2, 3, PMC_BENCH_STOCK_HIT, 100, &r), -EINVAL);
 	EXPECT_EQ(pmc_bench_memcg(&cfg, 2, 1, 0, 100, &r), -EINVAL);
-	EXPECT_EQ(pmc_bench_memcg(&cfg, 2, 1, PMC_BENCH_SLAB_BULK + 1, 100, &r), -EINVAL);
+	EXPECT_EQ(pmc_bench_memcg(&cfg, 2, 1, PMC_BENCH_OWNED_KMEM + 1, 100, &r), -EINVAL);
 	EXPECT_EQ(pmc_bench_memcg(&cfg, 2, 1, PMC_BENCH_STOCK_HIT, 0, &r), -EINVAL);
 	for (int mode = PMC_BENCH_STOCK_HIT; mode <= PMC_BENCH_REPLAY_HIT; mode++) {
 		memset(&r, 0, sizeof(r));
