@@ -21,8 +21,12 @@ def _objects(backend):
     pc = backend.PageCounter()
     cache = h.standard_cache("dentry")
     obj = cache.alloc(g)
+    replayer = h.replayer(bytearray(32))
+    owned = h.cpu(0)
+    owned.release()
     return {P.HierarchyLike: h, P.CgroupLike: g, P.TaskLike: t, P.SocketLike: s,
-            P.PageCounterLike: pc, P.KmemCacheLike: cache, P.SlabObjectLike: obj}
+            P.PageCounterLike: pc, P.KmemCacheLike: cache, P.SlabObjectLike: obj,
+            P.ReplayerLike: replayer, P.OwnedCpuLike: owned}
 
 
 def test_every_public_member_is_in_a_protocol(backend):
