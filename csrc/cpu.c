@@ -153,45 +153,16 @@ static inline struct mem_cgroup *owned_lookup(struct pmc_hierarchy *h,
 	if (memcg) {
 		pcp->owner.last_handle = cgroup;
 		pcp->owner.last_memcg = memcg;
+		pcp->owner.fast = false;        /* its slot is not known yet */
 	}
 	return memcg;
-}
-
-/* Remember the slot caching the cgroup looked up last, for owned_hit. */
-static inline void owned_find_slot(struct memcg_stock_pcp *pcp)
-{
-	for (unsigned int i = 0; i < pcp->nr_slots; i++)
-		if (pcp->cached[i] && pcp->cached[i] == pcp->owner.last_memcg)
-			pcp->owner.last_slot = i;
-}
-
-/*
- * memcg_charge_hit for the cgroup looked up last, in the slot where it was
- * cached then, if it still is: a cgroup is cached in one slot at most
- * (refill_stock adds to the slot that caches it, else takes a free one),
- * so that slot is the first caching it, the one memcg_charge_hit would
- * take.  False for anything else (kernel memory, 3.8's stock, another
- * slot): the general test decides then.
- */
-static inline __attribute__((always_inline))
-bool owned_hit(struct pmc_hierarchy *h, struct memcg_stock_pcp *pcp, unsigned long nr_pages)
-{
-	struct mem_cgroup *memcg = pcp->owner.last_memcg;
-	unsigned int i = pcp->owner.last_slot;
-
-	if (!memcg || pcp->cached[i] != memcg || !memcg_online(memcg) || memcg_is_root(memcg) ||
-	    nr_pages - 1 >= (unsigned long)h->cfg.charge_batch || pcp->nr_pages[i] < nr_pages ||
-	    h->cfg.stock_single_page)
-		return false;
-	pcp->nr_pages[i] -= nr_pages;
-	mod_slot_state(pcp, (int)i, MEMCG_STAT_ANON, (long)nr_pages);
-	return true;
 }
 
 static inline void owned_forget(struct memcg_stock_pcp *pcp)
 {
 	pcp->owner.last_handle = 0;
 	pcp->owner.last_memcg = NULL;
+	pcp->owner.fast = false;
 }
 
 /* Give up ownership; the lock is held on entry and let go. */
@@ -356,7 +327,10 @@ static int64_t owned_charge(int64_t token, int64_t cgroup, int64_t nr_pages, uin
 		return -EINVAL;
 	if (memcg_charge_hit(h, owned_lookup(h, pcp, cgroup), (unsigned long)nr_pages,
 			     pcp->owner.cpu, kmem != 0)) {
-		owned_find_slot(pcp);
+		pcp->owner.last_slot = stock_slot_of(pcp, pcp->owner.last_memcg);
+		pcp->owner.fast = pcp->owner.last_slot < MEMCG_STOCK_MAX_SLOTS &&
+				  !h->cfg.stock_single_page && !memcg_is_root(pcp->owner.last_memcg) &&
+				  !kmem;
 		return 0;
 	}
 	owned_forget(pcp);
@@ -377,12 +351,22 @@ int64_t pmc_cpu_try_charge(int64_t token, int64_t cgroup, int64_t nr_pages, uint
 {
 	struct memcg_stock_pcp *pcp = last_owned.pcp;
 
-	if (__builtin_expect(token == last_owned.token && pcp->owner.locked &&
-			     cgroup == pcp->owner.last_handle &&
-			     (uint64_t)nr_pages <= PMC_PAGE_COUNTER_MAX &&
-			     !(gfp & ~(uint32_t)PMC_GFP_ALL) &&
-			     !kmem && owned_hit(last_owned.h, pcp, (unsigned long)nr_pages), 1))
-		return 0;
+	if (__builtin_expect(token == last_owned.token && pcp->owner.fast &&
+			     cgroup == pcp->owner.last_handle && !kmem &&
+			     !(gfp & ~(uint32_t)PMC_GFP_ALL), 1)) {
+		struct mem_cgroup *memcg = pcp->owner.last_memcg;
+		unsigned int slot = pcp->owner.last_slot;
+		unsigned long nr = (unsigned long)nr_pages;
+
+		/* memcg_charge_hit_slot, less what `fast` says already. */
+		if (__builtin_expect(nr - 1 < (unsigned long)last_owned.h->cfg.charge_batch &&
+				     nr <= PAGE_COUNTER_MAX && pcp->cached[slot] == memcg &&
+				     pcp->nr_pages[slot] >= nr && memcg_online(memcg), 1)) {
+			pcp->nr_pages[slot] -= nr;
+			mod_slot_state(pcp, (int)slot, MEMCG_STAT_ANON, (long)nr);
+			return 0;
+		}
+	}
 	return owned_charge(token, cgroup, nr_pages, gfp, kmem);
 }
 

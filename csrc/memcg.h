@@ -299,6 +299,12 @@ struct cpu_owner {
 	int64_t last_handle;
 	struct mem_cgroup *last_memcg;
 	unsigned int last_slot;         /* where the stock cached last_memcg then */
+	/*
+	 * The fast path may try last_slot: it was found, the era's stock is
+	 * not 3.8's, last_memcg is not the root, and the lock is held (set
+	 * under it, cleared with the cache whenever it is let go).
+	 */
+	bool fast;
 };
 
 /* One CPU's stock: its lock is also "running on this CPU". */
@@ -758,6 +764,39 @@ static inline bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *mem
  * also charges a kmem counter (v1) or is not accounted yet (3.8), or a
  * stock that cannot serve the charge.
  */
+/*
+ * memcg_charge_hit for user pages, in the slot `slot` where the caller saw
+ * the cgroup cached, if it still is: a cgroup is cached in one slot at
+ * most (refill_stock adds to the slot that caches it, else takes a free
+ * one), so that slot is the first caching it, the one consume_stock would
+ * take.  False for anything else (3.8's stock, the slot moved on, a dying
+ * or root cgroup, a charge the stock cannot serve): the general path
+ * decides then.  For loops that keep a CPU and a cgroup (owned CPUs,
+ * replay batches).
+ */
+static inline __attribute__((always_inline))
+bool memcg_charge_hit_slot(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock,
+			   struct mem_cgroup *memcg, unsigned int slot, unsigned long nr_pages)
+{
+	if (!memcg || slot >= MEMCG_STOCK_MAX_SLOTS || stock->cached[slot] != memcg ||
+	    !memcg_online(memcg) || memcg_is_root(memcg) ||
+	    nr_pages - 1 >= (unsigned long)h->cfg.charge_batch || stock->nr_pages[slot] < nr_pages ||
+	    h->cfg.stock_single_page)
+		return false;
+	stock->nr_pages[slot] -= nr_pages;
+	mod_slot_state(stock, (int)slot, MEMCG_STAT_ANON, (long)nr_pages);
+	return true;
+}
+
+/* The slot of this CPU's stock caching memcg, or MEMCG_STOCK_MAX_SLOTS. */
+static inline unsigned int stock_slot_of(struct memcg_stock_pcp *stock, struct mem_cgroup *memcg)
+{
+	for (unsigned int i = 0; i < stock->nr_slots; i++)
+		if (memcg && stock->cached[i] == memcg)
+			return i;
+	return MEMCG_STOCK_MAX_SLOTS;
+}
+
 /* Always inline: the fast paths that call it have no frame of their own. */
 static inline __attribute__((always_inline))
 bool memcg_charge_hit(struct pmc_hierarchy *h, struct mem_cgroup *memcg,

@@ -42,6 +42,18 @@ struct replay_state {
 	bool cached;                    /* memcg is what `handle` finds (CPU held since) */
 	int64_t handle;
 	struct mem_cgroup *memcg;
+	/*
+	 * The fast path's state (replay_fast_charge): set after a stock hit the
+	 * general way, while the CPU stays held and the cgroup cached; what
+	 * cannot change meanwhile is checked once here (the era's stock, a
+	 * cgroup that is not the root, the slot caching it).
+	 */
+	bool fast;
+	unsigned int slot;
+	struct memcg_stock_pcp *stock;
+	uint64_t cpu_nokmem;            /* the record's (cpu, kmem) words: held CPU, user pages */
+	uint64_t cpu_kmem;              /* held CPU, kmem = 1 */
+	bool kcharge, kuncharge;        /* the era lets kernel memory use the fast path */
 	struct hier_frame frame;
 };
 
@@ -52,6 +64,7 @@ static void replay_release(struct replay_state *st)
 		st->cpu = -1;
 	}
 	st->cached = false;
+	st->fast = false;
 }
 
 /* Before a lock is taken again: has a close begun meanwhile? */
@@ -83,8 +96,130 @@ static struct mem_cgroup *replay_lookup(struct replay_state *st, int64_t handle)
 		st->memcg = memcg_lookup(st->h, handle);
 		st->handle = handle;
 		st->cached = true;
+		st->fast = false;
 	}
 	return st->memcg;
+}
+
+/*
+ * The common records, specialised: on the CPU held and the cgroup cached
+ * since the last record, a charge of user pages or of kernel memory served
+ * by the stock slot where that cgroup was seen, or a kernel-memory
+ * uncharge that goes back into that slot (memcg_uncharge_hit).  Exactly
+ * the general path's outcome for them (0); false for anything else, which
+ * then goes the general way.  The record's (op, flags) and (cpu, kmem)
+ * pairs are each tested as one word.
+ */
+/*
+ * A user-page uncharge on the held CPU's cached, online cgroup: straight
+ * to its counters, as memcg_uncharge_locked does for it (the statistic in
+ * the stock slot caching the cgroup).  *out: 0, or PMC_RESULT_UNDERFLOW
+ * when a level clamped.  False (nothing done) for anything else, frees
+ * pending included (the general path lets the lock go for them after the
+ * uncharge; this one, on an online cgroup, never makes any).
+ */
+static inline bool replay_fast_uncharge(struct replay_state *st, const struct pmc_op *op,
+					uint64_t op_flags, int64_t *out)
+{
+	static const uint32_t op_w[2] = { UINT32_MAX, 0 };
+	static const uint32_t uncharge_w[2] = { PMC_OP_UNCHARGE, 0 };
+	struct mem_cgroup *memcg = st->memcg;
+	unsigned long nr = (unsigned long)op->nr_pages;
+	uint64_t want, mask, clamped;
+
+	memcpy(&want, uncharge_w, sizeof(want));
+	memcpy(&mask, op_w, sizeof(mask));
+	/* Frees pending: the general path lets the lock go after the uncharge. */
+	if ((op_flags & mask) != want || nr - 1 >= PAGE_COUNTER_MAX || memcg_free_pending(st->h))
+		return false;
+	mod_slot_state(st->stock, (int)st->slot, MEMCG_STAT_ANON, -(long)nr);
+	clamped = page_counter_uncharge(&memcg->counter[MEMCG_MEMORY], nr);
+	if (st->h->cfg.memsw)
+		clamped |= page_counter_uncharge(&memcg->counter[MEMCG_MEMSW], nr);
+	*out = clamped ? PMC_RESULT_UNDERFLOW : 0;
+	st->held_for++;
+	return true;
+}
+
+static inline bool replay_fast(struct replay_state *st, const struct pmc_op *op, int64_t *out)
+{
+	/* (op, flags) in memory order: op CHARGE and no flag outside PMC_GFP_ALL. */
+	static const uint32_t charge_w[2] = { PMC_OP_CHARGE, 0 };
+	static const uint32_t mask_w[2] = { UINT32_MAX, ~(uint32_t)PMC_GFP_ALL };
+	static const uint32_t op_w[2] = { UINT32_MAX, 0 };
+	static const uint32_t uncharge_w[2] = { PMC_OP_UNCHARGE, 0 };
+	struct memcg_stock_pcp *stock = st->stock;
+	struct mem_cgroup *memcg = st->memcg;
+	unsigned int slot = st->slot;
+	unsigned long nr = (unsigned long)op->nr_pages;
+	unsigned long batch = (unsigned long)st->h->cfg.charge_batch;
+	uint64_t op_flags, cpu_kmem, want, mask;
+	bool charge;
+
+	memcpy(&op_flags, &op->op, sizeof(op_flags));
+	memcpy(&cpu_kmem, &op->cpu, sizeof(cpu_kmem));
+	if (!st->fast || op->cgroup != st->handle || st->held_for >= REPLAY_HOLD ||
+	    stock->cached[slot] != memcg || !memcg_online(memcg))
+		return false;
+	memcpy(&want, charge_w, sizeof(want));
+	memcpy(&mask, mask_w, sizeof(mask));
+	charge = (op_flags & mask) == want;
+	if (cpu_kmem == st->cpu_nokmem) {
+		if (!charge)
+			return replay_fast_uncharge(st, op, op_flags, out);
+		if (nr - 1 >= batch || stock->nr_pages[slot] < nr)
+			return false;
+		stock->nr_pages[slot] -= nr;
+		mod_slot_state(stock, (int)slot, MEMCG_STAT_ANON, (long)nr);
+	} else if (cpu_kmem == st->cpu_kmem &&
+		   atomic_load_explicit(&memcg->kmem_active, memory_order_relaxed)) {
+		if (charge && st->kcharge) {
+			if (nr - 1 >= batch || stock->nr_pages[slot] < nr)
+				return false;
+			stock->nr_pages[slot] -= nr;
+			mod_slot_state(stock, (int)slot, MEMCG_STAT_KERNEL, (long)nr);
+			mod_slot_state(stock, (int)slot, MEMCG_STAT_KMEM_OWN, (long)nr);
+		} else {
+			memcpy(&want, uncharge_w, sizeof(want));
+			memcpy(&mask, op_w, sizeof(mask));
+			if ((op_flags & mask) != want || !st->kuncharge || nr - 1 >= batch ||
+			    stock->nr_pages[slot] + nr > batch)
+				return false;
+			mod_slot_state(stock, (int)slot, MEMCG_STAT_KERNEL, -(long)nr);
+			mod_slot_state(stock, (int)slot, MEMCG_STAT_KMEM_OWN, -(long)nr);
+			stock->nr_pages[slot] += nr;
+		}
+	} else {
+		return false;
+	}
+	*out = 0;
+	st->held_for++;
+	return true;
+}
+
+/*
+ * After a hit the general way: remember where the cgroup is cached, and
+ * which records the fast path may serve next (what cannot change while
+ * the CPU stays held is checked here, once).
+ */
+static void replay_note_slot(struct replay_state *st)
+{
+	struct pmc_hierarchy *h = st->h;
+	struct memcg_stock_pcp *stock = stock_of(h, st->cpu);
+	unsigned int slot = stock_slot_of(stock, st->memcg);
+	int32_t words[2] = { st->cpu, 0 };
+
+	st->fast = slot < MEMCG_STOCK_MAX_SLOTS && !h->cfg.stock_single_page &&
+		   !memcg_is_root(st->memcg);
+	/* memcg_charge_hit's and memcg_uncharge_hit's era conditions for kernel memory. */
+	st->kcharge = h->cfg.version != 1 && !h->cfg.kmem_first;
+	st->kuncharge = h->cfg.version != 1 && h->cfg.kmem_uncharge_via_stock &&
+			h->cfg.stock_refill_cap;
+	st->slot = slot;
+	st->stock = stock;
+	memcpy(&st->cpu_nokmem, words, sizeof(st->cpu_nokmem));
+	words[1] = 1;
+	memcpy(&st->cpu_kmem, words, sizeof(st->cpu_kmem));
 }
 
 static int64_t replay_charge(struct replay_state *st, const struct pmc_op *op)
@@ -97,8 +232,10 @@ static int64_t replay_charge(struct replay_state *st, const struct pmc_op *op)
 	if (!replay_hold(st, op->cpu))
 		return REPLAY_STOP;
 	memcg = replay_lookup(st, op->cgroup);
-	if (memcg_charge_hit(st->h, memcg, (unsigned long)op->nr_pages, op->cpu, op->kmem != 0))
+	if (memcg_charge_hit(st->h, memcg, (unsigned long)op->nr_pages, op->cpu, op->kmem != 0)) {
+		replay_note_slot(st);
 		return 0;
+	}
 
 	struct charge_ctx ctx = { .h = st->h, .handle = op->cgroup, .cpu = op->cpu,
 				  .memcg = memcg };
@@ -120,8 +257,10 @@ static int64_t replay_uncharge(struct replay_state *st, const struct pmc_op *op)
 	if (!replay_hold(st, op->cpu))
 		return REPLAY_STOP;
 	memcg = replay_lookup(st, op->cgroup);
-	if (memcg_uncharge_hit(st->h, memcg, (unsigned long)op->nr_pages, op->cpu, op->kmem != 0))
+	if (memcg_uncharge_hit(st->h, memcg, (unsigned long)op->nr_pages, op->cpu, op->kmem != 0)) {
+		replay_note_slot(st);
 		return 0;
+	}
 	if (!memcg)
 		return memcg_lookup_error(st->h, op->cgroup);
 	if (memcg_shell(memcg) && !op->kmem)
@@ -201,7 +340,8 @@ int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void
 		int64_t r;
 
 		memcpy(&op, rec + (size_t)i * sizeof(op), sizeof(op));
-		r = replay_one(&st, &op);
+		if (!replay_fast(&st, &op, &r))
+			r = replay_one(&st, &op);
 		if (r == REPLAY_STOP)
 			break;
 		memcpy(res + (size_t)i * sizeof(r), &r, sizeof(r));
