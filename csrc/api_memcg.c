@@ -295,10 +295,33 @@ static int check_charge_args(int64_t nr_pages)
  * hierarchy, takes the CPU's lock and checks the hierarchy under it, and
  * memcg.c goes on from there.
  */
-int64_t pmc_cgroup_try_charge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
-			      int32_t cpu, uint32_t gfp, int32_t kmem)
+/*
+ * This thread's last single charge: the hierarchy and cgroup it named and
+ * what they were found at.  Only a hint: the fast path checks, under the
+ * CPU lock, what hier_cpu_lock and memcg_lookup check (the hierarchy's
+ * life, the block's generation), reading only memory that lives as long
+ * as the hierarchy's slot (its stock array) and its life (the hot blocks).
+ */
+static _Thread_local struct {
+	int64_t hierarchy, cgroup;
+	struct pmc_hierarchy *h;
+	struct mem_cgroup *memcg;
+	/*
+	 * The CPU of the last stock hit (-1: none), its stock and the slot that
+	 * served it; set only where the fast test below applies (not 3.8's
+	 * stock, not the root, a slot found).
+	 */
+	int32_t cpu;
+	unsigned int slot;
+	struct memcg_stock_pcp *pcp;
+} last_charge __attribute__((tls_model("initial-exec")));
+
+__attribute__((noinline))
+static int64_t try_charge_slow(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
+			       int32_t cpu, uint32_t gfp, int32_t kmem)
 {
 	struct pmc_hierarchy *h;
+	struct mem_cgroup *memcg;
 	int ret = check_charge_args(nr_pages);
 
 	if (ret)
@@ -308,7 +331,105 @@ int64_t pmc_cgroup_try_charge(int64_t hierarchy, int64_t cgroup, int64_t nr_page
 	ret = hier_cpu_lock(hierarchy, cpu, &h);
 	if (ret)
 		return ret;
+	memcg = memcg_lookup(h, cgroup);
+	if (memcg) {
+		last_charge.hierarchy = hierarchy;
+		last_charge.cgroup = cgroup;
+		last_charge.h = h;
+		last_charge.memcg = memcg;
+		last_charge.cpu = -1;
+		last_charge.pcp = NULL;
+	}
 	return memcg_try_charge(h, cgroup, (unsigned long)nr_pages, cpu, gfp, kmem != 0);
+}
+
+/*
+ * The fast path's second chance, on the CPU locked and the hierarchy
+ * checked: the cgroup's generation, then the general stock test (noting
+ * the slot that served it for the next call), else the charge path.
+ */
+__attribute__((noinline))
+static int64_t try_charge_locked(struct pmc_hierarchy *h, struct memcg_stock_pcp *pcp,
+				 int64_t cgroup, int64_t nr_pages, int32_t cpu, uint32_t gfp)
+{
+	struct mem_cgroup *memcg = last_charge.memcg;
+	uint32_t gen = (uint32_t)((uint64_t)cgroup >> MEMCG_HANDLE_SLOT_BITS) & MEMCG_HANDLE_GEN_MASK;
+
+	/* memcg_lookup's generation test (acquire: the cgroup initialised). */
+	if (atomic_load_explicit(&memcg->gen, memory_order_acquire) == gen &&
+	    memcg_charge_hit(h, memcg, (unsigned long)nr_pages, cpu, false)) {
+		unsigned int slot = stock_slot_of(pcp, memcg);
+
+		last_charge.cpu = slot < MEMCG_STOCK_MAX_SLOTS && !h->cfg.stock_single_page &&
+				  !memcg_is_root(memcg) ? cpu : -1;
+		last_charge.slot = slot;
+		last_charge.pcp = pcp;
+		pcp_unlock(pcp);
+		return 0;
+	}
+	/* Entered holding the lock, as after hier_cpu_lock. */
+	return memcg_try_charge(h, cgroup, (unsigned long)nr_pages, cpu, gfp, false);
+}
+
+/*
+ * The single call.  Its fast path is the common case of a stream of calls:
+ * the hierarchy and cgroup of the last call, user pages, a stock hit; one
+ * atomic exchange (the CPU's lock) and a handful of loads.  Anything else,
+ * or any check that fails, goes the whole way (try_charge_slow).
+ */
+int64_t pmc_cgroup_try_charge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
+			      int32_t cpu, uint32_t gfp, int32_t kmem)
+{
+	struct pmc_hierarchy *h = last_charge.h;
+	struct memcg_stock_pcp *pcp;
+	struct mem_cgroup *memcg;
+	uint32_t gen = (uint32_t)((uint64_t)cgroup >> MEMCG_HANDLE_SLOT_BITS) & MEMCG_HANDLE_GEN_MASK;
+
+	if (__builtin_expect(hierarchy != last_charge.hierarchy || cgroup != last_charge.cgroup ||
+			     kmem || (gfp & ~(uint32_t)PMC_GFP_ALL) || nr_pages <= 0 ||
+			     nr_pages > PMC_PAGE_COUNTER_MAX || cpu < 0 || !hierarchy, 0))
+		return try_charge_slow(hierarchy, cgroup, nr_pages, cpu, gfp, kmem);
+	/*
+	 * hier_cpu_lock's checks, in its order; a thread that owns CPUs, or a
+	 * lock that is taken, goes the whole way (which tests the one exactly
+	 * and waits for the other): this path calls nothing but its tails.
+	 * The CPU of the last hit has its stock remembered: stock arrays only
+	 * change between lives of the hierarchy, and the handle names one life.
+	 */
+	if (cpu == last_charge.cpu) {
+		pcp = last_charge.pcp;
+	} else {
+		if ((uint32_t)cpu >= atomic_load_explicit(&h->stock_cap, memory_order_acquire))
+			return try_charge_slow(hierarchy, cgroup, nr_pages, cpu, gfp, kmem);
+		pcp = stock_of(h, cpu);
+	}
+	if (cpu_owned_head || atomic_exchange_explicit(&pcp->lock, 1, memory_order_acquire))
+		return try_charge_slow(hierarchy, cgroup, nr_pages, cpu, gfp, kmem);
+	if (!hier_live(h, hierarchy) || cpu >= h->cfg.ncpus) {
+		pcp_unlock(pcp);
+		return try_charge_slow(hierarchy, cgroup, nr_pages, cpu, gfp, kmem);
+	}
+	/*
+	 * The generation (memcg_lookup's test; acquire: the cgroup initialised),
+	 * then memcg_charge_hit_slot on the slot of the last hit, less what
+	 * setting last_charge.cpu checked already.
+	 */
+	memcg = last_charge.memcg;
+	if (__builtin_expect(atomic_load_explicit(&memcg->gen, memory_order_acquire) == gen &&
+			     cpu == last_charge.cpu, 1)) {
+		unsigned int slot = last_charge.slot;
+		unsigned long nr = (unsigned long)nr_pages;
+
+		if (__builtin_expect(pcp->cached[slot] == memcg && memcg_online(memcg) &&
+				     nr - 1 < (unsigned long)h->cfg.charge_batch &&
+				     pcp->nr_pages[slot] >= nr, 1)) {
+			pcp->nr_pages[slot] -= nr;
+			mod_slot_state(pcp, (int)slot, MEMCG_STAT_ANON, (long)nr);
+			pcp_unlock(pcp);
+			return 0;
+		}
+	}
+	return try_charge_locked(h, pcp, cgroup, nr_pages, cpu, gfp);
 }
 
 int64_t pmc_cgroup_uncharge(int64_t hierarchy, int64_t cgroup, int64_t nr_pages,
