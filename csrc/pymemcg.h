@@ -664,6 +664,32 @@ int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void
 #define PMC_REPLAY_INCOMPLETE 4096
 int64_t pmc_hierarchy_replay_run(int64_t hierarchy, const void *ops, int64_t n, void *results);
 
+/* --- text trace lines (csrc/trace.c) ---------------------------------- */
+
+/*
+ * Read the common lines of a text trace (pymemcg/trace.py's FORMAT) into
+ * records: "charge PATH PAGES [cpu=N] [gfp=FLAGS] [kmem]", "uncharge PATH
+ * PAGES [cpu=N] [kmem]" and "drain CPU", with comments and blank lines
+ * skipped.  text[pos .. len) holds lines, each ended by the byte eol (the
+ * last one may lack it).  PATH must be one of the npaths paths of the
+ * table: path k is names[offs[k] .. offs[k + 1]) with handle handles[k],
+ * sorted by memcmp order (shorter first on a common prefix), no two alike.
+ * Numbers: decimal without leading zeros (PAGES up to 18 digits, N and CPU
+ * up to 9), no sign, no hex.  The reading stops before the first line it is
+ * not sure of (any other command, an option or number it does not take, a
+ * path not in the table, a byte above 0x7f before a '#'), whose reader is
+ * the caller's, and before the record cap + 1.  Writes the records to ops
+ * (any alignment), each one's line to lines (NULL: not written) as
+ * first_line (>= 0) + its index from the line at pos, and done[0] = lines
+ * read, done[1] = where the reading stopped (len, or the start of the line
+ * not read), done[2] = the end of that line (past its eol).  Returns how
+ * many records, or -EINVAL.
+ */
+int64_t pmc_trace_parse(const char *text, int64_t len, int64_t pos, int32_t eol,
+                        const char *names, const int64_t *offs, const int64_t *handles,
+                        int64_t npaths, void *ops, int64_t cap, int64_t *lines,
+                        int64_t first_line, int64_t *done);
+
 /* --- microbenchmarks (csrc/bench.c) ----------------------------------- */
 
 /*

@@ -9,6 +9,7 @@ and stats as the command does.  Every problem with a trace is a
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import errno as _errno
 import io
@@ -263,6 +264,15 @@ def _record_line(words: List[str], lineno: int) -> Optional[Tuple[int, int, Opti
 _OP_STRUCT = struct.Struct(R.OP_FORMAT)
 _UNPACK_FROM = _OP_STRUCT.unpack_from
 
+try:
+    from ._core import ffi as _ffi, lib as _lib
+except ImportError:   # no C core: the model backend runs, and reads every line here
+    _ffi = _lib = None  # type: ignore[assignment]
+
+#: Whether run_trace reads the common record lines in C (pmc_trace_parse);
+#: the lines it leaves, and every message, are read here either way.
+USE_C_PARSER = _lib is not None
+
 #: Lines read and run a chunk at a time (text), records per replay call (binary).
 _TEXT_CHUNK = 8192
 _BINARY_CHUNK = 16384
@@ -277,6 +287,10 @@ def _pack1(rec: Tuple[int, int, int, int, int, int]) -> bytes:
         return bytes(R.pack_ops([rec]))
 
 
+#: The first words of the lines that pmc_trace_parse may read.
+_RECORD_WORDS = ("charge", "uncharge", "drain")
+
+
 class _Runner:
     """The state of one trace run: the hierarchy, the batch, the tally."""
 
@@ -284,7 +298,8 @@ class _Runner:
         self.backend = backend
         self.out: Optional[Outcome] = None
         self.batch: List[bytes] = []        # packed records, waiting for the next replay
-        self.lines: List[int] = []          # the line of each
+        self.nbatch = 0                     # how many records batch holds
+        self.lines = array.array("q")       # the line of each
         self.paths: Dict[str, Any] = {}     # path -> online Cgroup, until the tree changes
         #: A record line as read (newline and all) -> its packed record, likewise:
         #: a trace repeats few distinct lines, and this skips reading them again.
@@ -299,6 +314,12 @@ class _Runner:
         self.table: Any = None
         self.known: Any = None
         self.words: Any = None              # the records of a chunk, as int64 words
+        #: text traces read in C: the online cgroups (path -> handle; None:
+        #: to be listed), their table as pmc_trace_parse takes it (None: to
+        #: be built), and its output buffers.
+        self.online: Optional[Dict[str, int]] = None
+        self.ctable: Optional[Tuple[bytes, Any, Any, int]] = None
+        self.cbufs: Any = None
 
     def start(self, lineno: int, config: Optional[Config] = None) -> Outcome:
         try:
@@ -354,15 +375,20 @@ class _Runner:
                 cache.clear()
             cache[raw] = packed
             self.batch.append(packed)
+            self.nbatch += 1
             self.lines.append(lineno)
             return
         assert self.out is not None
         h = self.out.hierarchy
         if cmd == "create" and n == 2:
-            self.operation(lineno, f"create {words[1]}", h.create, words[1])
+            self.ctable = None
+            made = self.operation(lineno, f"create {words[1]}", h.create, words[1])
+            if self.online is not None:
+                self.online[made.path] = made.handle
         elif cmd == "remove" and n == 2:
             self.flush()
             cg = self.cgroup(words[1], lineno, cmd)
+            self.ctable = self.online = None
             self.operation(lineno, f"remove {words[1]}", cg.remove)
         elif cmd == "write" and n >= 4:
             self.flush()
@@ -387,12 +413,13 @@ class _Runner:
         if not batch or out is None:
             return
         buf = b"".join(batch)
-        n = len(batch)
+        n = self.nbatch
         res = out.hierarchy.replay(buf, self._results(n))
         lines = self.lines
         self._tally(buf, None, res, n, lambda i: (lines[i], ""))
         batch.clear()
-        lines.clear()
+        self.nbatch = 0
+        del lines[:]
 
     def _tally(self, buf: Any, ops: Any, res: Any, n: int,
                where: Callable[[int], Tuple[int, str]]) -> None:
@@ -460,11 +487,11 @@ class _Runner:
             why = "refused by the replay"
         return f"bad {_OP_WORDS.get(op, str(op))} record ({name}): {why}"
 
-    def operation(self, lineno: int, what: str, fn: Any, *args: Any) -> None:
-        """Run a tree or file operation between batches."""
+    def operation(self, lineno: int, what: str, fn: Any, *args: Any) -> Any:
+        """Run a tree or file operation between batches; its result."""
         self.flush()
         try:
-            fn(*args)
+            return fn(*args)
         except MemcgError as e:
             raise TraceError.at(lineno, f"{what}: {_message(e)}", _errno_of(e)) from e
         finally:
@@ -472,6 +499,81 @@ class _Runner:
             self.cache.clear()
             self.handles.clear()
             self.table = self.known = None
+
+    # -- text traces read in C --------------------------------------------------
+
+    def _ctable(self) -> Tuple[bytes, Any, Any, int]:
+        """The online cgroups as pmc_trace_parse's path table."""
+        table = self.ctable
+        if table is None:
+            if self.online is None:
+                assert self.out is not None
+                self.online = {cg.path: cg.handle for cg in self.out.hierarchy.cgroups()
+                               if cg.online and cg.path}
+            items = sorted((p.encode("utf-8", "surrogatepass"), h)
+                           for p, h in self.online.items())
+            names = b"".join(p for p, _ in items)
+            offs = _ffi.new("int64_t[]", list(itertools.accumulate(
+                (len(p) for p, _ in items), initial=0)))
+            handles = _ffi.new("int64_t[]", [h for _, h in items] or [0])
+            table = self.ctable = (names, offs, handles, len(items))
+        return table
+
+    def text_chunk(self, chunk: List[str], base: int) -> None:
+        """Run a chunk of text lines (the first is line base): the record
+        lines pmc_trace_parse reads, in C, and the others one by one here."""
+        line = self.line
+        k, count = 0, len(chunk)
+        while k < count and self.out is None:
+            line(chunk[k], base + k)
+            k += 1
+        if k == count:
+            return
+        text = "\0".join(chunk[k:] if k else chunk)
+        data = None
+        if text.count("\0") == count - k - 1:     # no line holds a NUL of its own
+            try:
+                data = text.encode()
+            except UnicodeEncodeError:   # a lone surrogate: the lines are read here
+                pass
+        if data is None:
+            for k in range(k, count):
+                line(chunk[k], base + k)
+            return
+        bufs = self.cbufs
+        if bufs is None or bufs[3] < count:
+            cap = max(count, _TEXT_CHUNK)
+            bufs = self.cbufs = (_ffi.new("char[]", cap * R.OP_SIZE),
+                                 _ffi.new("int64_t[]", cap), _ffi.new("int64_t[3]"), cap)
+        ops, lines, done, cap = bufs
+        parse, buffer = _lib.pmc_trace_parse, _ffi.buffer
+        size, pos = len(data), 0
+        batch, linenos = self.batch, self.lines
+        while True:
+            names, offs, handles, npaths = self.ctable or self._ctable()
+            n = parse(data, size, pos, 0, names, offs, handles, npaths, ops, cap, lines,
+                      base + k, done)
+            if n < 0:  # pragma: no cover - every argument is checked here
+                raise RuntimeError(f"pmc_trace_parse: {n}")
+            if n:
+                batch.append(buffer(ops, n * R.OP_SIZE)[:])
+                linenos.frombytes(buffer(lines, n * 8))
+                self.nbatch += n
+            k += done[0]
+            if done[1] >= size:
+                return
+            line(chunk[k], base + k)     # a line that C leaves: read and run here
+            k += 1
+            pos = done[2]
+            if self.ctable is None:
+                # The tree changed: the lines up to the next record are read
+                # here too (a run of creates rebuilds the path table once).
+                while k < count and not chunk[k].lstrip().startswith(_RECORD_WORDS):
+                    line(chunk[k], base + k)
+                    k += 1
+                    pos = data.find(b"\0", pos) + 1 or size
+                if k == count:
+                    return
 
     # -- binary traces ----------------------------------------------------------
 
@@ -730,6 +832,19 @@ def run_trace(lines: Union[Iterable[str], BinaryTrace], backend: ModuleType,
     if isinstance(lines, BinaryTrace):
         return _run_binary(run, lines, progress)
     it = iter(lines)
+    if USE_C_PARSER:
+        lineno = 0
+        while True:
+            chunk = list(itertools.islice(it, _TEXT_CHUNK))
+            if not chunk:
+                break
+            run.text_chunk(chunk, lineno + 1)
+            lineno += len(chunk)
+            if run.nbatch >= _TEXT_CHUNK:
+                run.flush()
+        out = run.out if run.out is not None else run.start(0)
+        run.flush()
+        return out
     cache, handles, pages, options = run.cache, run.handles, run.pages, run.options
     get, pack = cache.get, _OP_STRUCT.pack
     batch, linenos = run.batch, run.lines
@@ -746,6 +861,7 @@ def run_trace(lines: Union[Iterable[str], BinaryTrace], backend: ModuleType,
         recs: List[Any] = list(map(get, chunk))
         if all(recs):
             batch += recs
+            run.nbatch += len(recs)
             linenos.extend(range(base, lineno + 1))
         else:
             for k, raw in enumerate(chunk, base):
@@ -770,8 +886,9 @@ def run_trace(lines: Union[Iterable[str], BinaryTrace], backend: ModuleType,
                         line(raw, k)
                         continue
                 batch.append(rec)
+                run.nbatch += 1
                 linenos.append(k)
-        if len(batch) >= _TEXT_CHUNK:
+        if run.nbatch >= _TEXT_CHUNK:
             run.flush()
     out = run.out if run.out is not None else run.start(0)
     run.flush()

@@ -785,10 +785,42 @@ def trace(ctx: Context) -> List[Row]:
         for _ in itertools.repeat(None, k):
             tr.run_trace(bt, pymemcg)
 
+    # All-distinct lines: random leaves among 1,000 cgroups (10 x 100), random
+    # page counts, cpu=N; the tree's lines (config, creates) are timed alone
+    # and taken off, so the rows count the record lines only.
+    rnd = random.Random(10)
+    tree = ["config current ncpus=4"]
+    leaves = []
+    for i in range(10):
+        tree.append(f"create p{i}")
+        for j in range(100):
+            tree.append(f"create p{i}/c{j}")
+            leaves.append(f"p{i}/c{j}")
+    distinct = tree + [f"{'un' if k % 2 else ''}charge {rnd.choice(leaves)} "
+                       f"{rnd.randint(1, 512)} cpu={rnd.randrange(4)}" for k in range(n)]
+    bt_distinct = tr.to_binary(distinct)
+
+    def text_distinct(k: int) -> None:
+        for _ in itertools.repeat(None, k):
+            tr.run_trace(distinct, pymemcg)
+
+    def npz_distinct(k: int) -> None:
+        for _ in itertools.repeat(None, k):
+            tr.run_trace(bt_distinct, pymemcg)
+
+    def tree_only(k: int) -> None:
+        for _ in itertools.repeat(None, k):
+            tr.run_trace(tree, pymemcg)
+
     s = ctx.py_table({"text": PySampler(text, ctx.size.py_sample_us, n, max_n=100),
                       "binary": PySampler(npz, ctx.size.py_sample_us, n, max_n=1000),
-                      "replay": PySampler(binary, ctx.size.py_sample_us, n, max_n=1000)})
+                      "replay": PySampler(binary, ctx.size.py_sample_us, n, max_n=1000),
+                      "distinct": PySampler(text_distinct, ctx.size.py_sample_us, n, max_n=100),
+                      "distinct_binary": PySampler(npz_distinct, ctx.size.py_sample_us, n,
+                                                   max_n=100),
+                      "tree": PySampler(tree_only, ctx.size.py_sample_us, n, max_n=100)})
     h.close()
+    tree_ns = min(s["tree"])
     return [py_row("trace", "text trace, user-page pairs", s["text"], s["replay"],
                    "Hierarchy.replay of the same records", op="record", limit=1000.0,
                    source=ISSUE10, params={"records": n},
@@ -799,7 +831,16 @@ def trace(ctx: Context) -> List[Row]:
                    source=ISSUE10, params={"records": n},
                    note="pymemcg.trace.run_trace of the .npz form (pymemcg.trace.to_binary "
                         "of the text row's lines; file reading aside): paths mapped to "
-                        "handles, a replay per 16,384 records, results tallied; target 2x")]
+                        "handles, a replay per 16,384 records, results tallied; target 2x"),
+            py_row("trace", "text trace, all-distinct lines",
+                   [max(x - tree_ns, 1.0) for x in s["distinct"]],
+                   [max(x - tree_ns, 1.0) for x in s["distinct_binary"]],
+                   "the binary form of the same trace", op="record", limit=1000.0,
+                   source=ISSUE10, params={"records": n, "cgroups": 1010},
+                   note="pymemcg.trace.run_trace of charge/uncharge lines naming random "
+                        "leaves among 1,000 cgroups with random page counts and cpu=N "
+                        "(the lines read in C, pmc_trace_parse), less the config and "
+                        "create lines timed alone; limit 1000 ns = 1 M records/s")]
 
 
 # -- tasks: fork + exit, kmem pairs, faults ------------------------------------------------
