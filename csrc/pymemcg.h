@@ -663,6 +663,16 @@ int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void
  */
 #define PMC_REPLAY_INCOMPLETE 4096
 int64_t pmc_hierarchy_replay_run(int64_t hierarchy, const void *ops, int64_t n, void *results);
+/*
+ * pmc_hierarchy_replay of records whose cgroup field is an index into
+ * map[0..nmap) (0: no cgroup, as drain records have; map[0] is not read),
+ * each replaced by the handle map holds as the record is read.  Stops
+ * before a record whose index is out of range or maps to 0 (not looked up
+ * yet): returns the records done, as a close would (the caller tells them
+ * apart by that record).  The map is read once per record, like the records.
+ */
+int64_t pmc_hierarchy_replay_mapped(int64_t hierarchy, const void *ops, int64_t n,
+                                    const int64_t *map, int64_t nmap, void *results);
 
 /* --- text trace lines (csrc/trace.c) ---------------------------------- */
 

@@ -318,7 +318,15 @@ static int64_t replay_one(struct replay_state *st, const struct pmc_op *op)
 	}
 }
 
-int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void *results)
+/*
+ * The batch: records from `ops`; with `map`, each record's cgroup field is
+ * an index into map[0..nmap) (0: no cgroup), replaced by the handle found
+ * there as the record is copied, and the batch stops before a record whose
+ * index is out of range or maps to 0 (a cgroup the caller has not looked
+ * up yet): the caller resolves it and goes on from there.
+ */
+static int64_t replay_batch(int64_t hierarchy, const void *ops, int64_t n, void *results,
+			    const int64_t *map, int64_t nmap)
 {
 	struct replay_state st = { .hierarchy = hierarchy, .cpu = -1 };
 	const unsigned char *rec = ops;
@@ -326,7 +334,7 @@ int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void
 	int ret;
 	int64_t i;
 
-	if (n < 0)
+	if (n < 0 || (map && nmap < 1))
 		return -EINVAL;
 	/* Check the hierarchy under a lock and hold it: a close now waits for us. */
 	ret = hier_cpu_lock(hierarchy, 0, &st.h);
@@ -340,6 +348,16 @@ int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void
 		int64_t r;
 
 		memcpy(&op, rec + (size_t)i * sizeof(op), sizeof(op));
+		if (map && op.cgroup) {
+			int64_t handle;
+
+			if (op.cgroup < 0 || op.cgroup >= nmap)
+				break;
+			memcpy(&handle, map + op.cgroup, sizeof(handle));
+			if (!handle)
+				break;
+			op.cgroup = handle;
+		}
 		if (!replay_fast(&st, &op, &r))
 			r = replay_one(&st, &op);
 		if (r == REPLAY_STOP)
@@ -355,6 +373,17 @@ int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void
 	finish_call(st.h);
 	hier_unhold(st.h, &st.frame);
 	return i;
+}
+
+int64_t pmc_hierarchy_replay(int64_t hierarchy, const void *ops, int64_t n, void *results)
+{
+	return replay_batch(hierarchy, ops, n, results, NULL, 0);
+}
+
+int64_t pmc_hierarchy_replay_mapped(int64_t hierarchy, const void *ops, int64_t n,
+				    const int64_t *map, int64_t nmap, void *results)
+{
+	return map ? replay_batch(hierarchy, ops, n, results, map, nmap) : -EINVAL;
 }
 
 int64_t pmc_hierarchy_replay_run(int64_t hierarchy, const void *ops, int64_t n, void *results)

@@ -496,6 +496,26 @@ class Hierarchy:
             raise StaleHandleError(f"replay: the hierarchy was closed after {done} of {n} records")
         return out
 
+    def _replay_mapped(self, ops: Any, table: Any, out: Any) -> int:
+        """For pymemcg.trace: replay a contiguous numpy array of records
+        whose cgroup fields index ``table`` (int64 handles, 0: not looked up),
+        results into ``out``; stops before a record it cannot map and returns
+        how many ran (pmc_hierarchy_replay_mapped).  Raises as replay does."""
+        n = len(ops)
+        src = ffi.from_buffer("char[]", ops)
+        m = ffi.from_buffer("int64_t[]", table)
+        res = ffi.from_buffer("int64_t[]", out, require_writable=True)
+        try:
+            done = lib.pmc_hierarchy_replay_mapped(self._h, src, n, m, len(table), res)
+            _check(done, "replay")
+            if done and res[done - 1] == -_errno.ECANCELED:
+                _check(-_errno.ECANCELED, "replay")
+        finally:
+            ffi.release(res)
+            ffi.release(m)
+            ffi.release(src)
+        return int(done)
+
     def replayer(self, ops: Any, out: Any = None) -> "Replayer":
         """Bind a buffer of records (and one of results) once, for many
         :meth:`Replayer.run` calls: the buffers are checked and wrapped for

@@ -24,7 +24,7 @@ from . import gfp as _gfp
 from . import replay as R
 from ._common import PAGE_COUNTER_MAX
 from .config import Config
-from .errors import InvalidError, MemcgError
+from .errors import InvalidError, MemcgError, StaleHandleError
 
 __all__ = ["FORMAT", "TraceError", "Outcome", "run_trace", "format_state", "MAX_REPORTED",
            "BinaryTrace", "load_binary", "save_binary", "to_binary", "is_binary"]
@@ -311,9 +311,7 @@ class _Runner:
         self.results: Any = None            # the int64 results buffer, reused
         self.np = R._numpy()
         #: binary traces: the handle of each index of paths, and which are known.
-        self.table: Any = None
-        self.known: Any = None
-        self.words: Any = None              # the records of a chunk, as int64 words
+        self.table: Any = None              # binary traces: path index -> handle (0: not yet)
         #: text traces read in C: the online cgroups (path -> handle; None:
         #: to be listed), their table as pmc_trace_parse takes it (None: to
         #: be built), and its output buffers.
@@ -498,7 +496,7 @@ class _Runner:
             self.paths.clear()
             self.cache.clear()
             self.handles.clear()
-            self.table = self.known = None
+            self.table = None
 
     # -- text traces read in C --------------------------------------------------
 
@@ -598,40 +596,30 @@ class _Runner:
                     return int(lines[k]), ""
                 return lineno, f"record {k + 1}: "
 
-            idx = chunk["cgroup"]
-            lo, hi = int(idx.min()), int(idx.max())
-            if lo < 0 or hi > npaths:
-                i = int(np.flatnonzero((idx < 0) | (idx > npaths))[0])
-                at, prefix = where(i)
-                raise TraceError.at(at, f"{prefix}cgroup {int(idx[i])} is not an index into "
-                                        f"paths (0, or 1..{npaths})")
             if self.table is None:
+                # Index -> handle, 0 while not looked up (index 0: no cgroup).
                 self.table = np.zeros(npaths + 1, dtype=np.int64)
-                self.known = np.zeros(npaths + 1, dtype=bool)
-                self.known[0] = True
-            table, known = self.table, self.known
-            missing = ~known[idx]
-            if missing.any():
-                pos = np.flatnonzero(missing)
-                ks, firsts = np.unique(idx[pos], return_index=True)
-                for j in np.argsort(firsts, kind="stable").tolist():   # in record order
-                    k, i = int(ks[j]), int(pos[firsts[j]])
-                    at, prefix = where(i)
-                    op = int(chunk["op"][i])
-                    cmd = prefix + _OP_WORDS.get(op, f"op {op}")
-                    table[k] = self.cgroup(paths[k - 1], at, cmd).handle
-                    known[k] = True
-            # The records with handles for indexes, copied as int64 words (a
-            # structured copy costs as much as the replay): cgroup is word 1.
-            words = self.words
-            if words is None or len(words) < n:
-                words = self.words = np.empty((max(n, _BINARY_CHUNK), 4), dtype=np.int64)
-            work = words[:n]
-            np.copyto(work, chunk.view(np.int64).reshape(n, 4))
-            np.take(table, idx, out=work[:, 1])
-            recs = work.view(R.OP_DTYPE).reshape(n)
-            res = out.hierarchy.replay(recs, self._results(n))
-            self._tally(recs, recs["op"], res, n, where)
+            table = self.table
+            res = self._results(n)
+            done = 0
+            while done < n:
+                # One C call maps the indexes as it reads the records; it
+                # stops before an index it cannot map (bad, or not looked up).
+                done += out.hierarchy._replay_mapped(chunk[done:], table, res[done:n])
+                if done == n:
+                    break
+                k = int(chunk["cgroup"][done])
+                at, prefix = where(done)
+                if k < 0 or k > npaths:
+                    raise TraceError.at(at, f"{prefix}cgroup {k} is not an index into "
+                                            f"paths (0, or 1..{npaths})")
+                if table[k]:
+                    raise StaleHandleError(  # pragma: no cover - closed meanwhile
+                        f"replay: the hierarchy was closed after {done} of {n} records")
+                op = int(chunk["op"][done])
+                cmd = prefix + _OP_WORDS.get(op, f"op {op}")
+                table[k] = self.cgroup(paths[k - 1], at, cmd).handle
+            self._tally(chunk, chunk["op"], res, n, where)
             if progress is not None:
                 progress(n)
 

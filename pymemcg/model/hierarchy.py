@@ -1213,6 +1213,22 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
             res[i] = r
         return out
 
+    def _replay_mapped(self, ops: Any, table: Any, out: Any) -> int:
+        """The C-backed Hierarchy._replay_mapped (pymemcg.trace's binary
+        traces): records whose cgroup fields index ``table``, replayed up to
+        the first one it cannot map; returns how many ran."""
+        import numpy as np
+
+        idx = ops["cgroup"]
+        inside = (idx >= 0) & (idx < len(table))
+        mapped = np.where(inside, table[np.where(inside, idx, 0)], 0)
+        stop = np.flatnonzero(~inside | ((idx != 0) & (mapped == 0)))
+        k = int(stop[0]) if len(stop) else len(ops)
+        recs = ops[:k].copy()
+        recs["cgroup"] = np.where(idx[:k] != 0, mapped[:k], 0)
+        self.replay(recs, out[:k])
+        return k
+
     def replayer(self, ops: Any, out: Any = None) -> "Replayer":
         """Records and results bound once, for many :meth:`Replayer.run`
         calls (the C-backed :meth:`pymemcg.Hierarchy.replayer`)."""
