@@ -8,7 +8,8 @@ the same exceptions for bad ones; the checks live here once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+import abc
+from typing import Any, Callable, TypeVar
 
 from .errors import ExistsError, InvalidError, InvalidTypeError, NameTooLongError
 
@@ -237,3 +238,60 @@ class PageCounterState:
     low_usage: int
     children_min_usage: int
     children_low_usage: int
+
+
+_Owned = TypeVar("_Owned", bound="OwnedCpuBase")
+
+
+class OwnedCpuBase(abc.ABC):
+    """What both backends' ``OwnedCpu`` share: the CPU's number, whether it
+    is still owned, and the ``with`` block that releases it."""
+
+    __slots__ = ()
+    _cpu: int
+    _token: int
+
+    @property
+    def cpu(self) -> int:
+        """The CPU's number."""
+        return self._cpu
+
+    @property
+    def owned(self) -> bool:
+        """True until :meth:`release`."""
+        return self._token != 0
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Let the CPU go (each backend's)."""
+
+    def __enter__(self: _Owned) -> _Owned:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token:
+            self.release()
+
+
+_Bound = TypeVar("_Bound", bound="ReplayerBase")
+
+
+class ReplayerBase(abc.ABC):
+    """What both backends' ``Replayer`` share: its size and the ``with``
+    block that lets go of the buffers."""
+
+    __slots__ = ()
+    _size: int
+
+    def __len__(self) -> int:
+        return self._size
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Let go of the buffers (each backend's)."""
+
+    def __enter__(self: _Bound) -> _Bound:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

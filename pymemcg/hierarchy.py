@@ -16,6 +16,7 @@ import weakref
 from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Tuple
 
 from ._common import PAGE_SIZE, PageCounterState, check_bool, check_count, check_int, check_name
+from ._common import OwnedCpuBase, ReplayerBase
 from ._common import check_cpu as _check_cpu
 from ._core import ffi, lib
 from ._limits import Limits
@@ -547,7 +548,7 @@ class Hierarchy:
         return f"<pymemcg.Hierarchy v{self.config.version} ncpus={self.config.ncpus}>"
 
 
-class Replayer:
+class Replayer(ReplayerBase):
     """Records and results bound once to a :class:`Hierarchy`
     (:meth:`Hierarchy.replayer`): each :meth:`run` is one C call.
 
@@ -574,9 +575,6 @@ class Replayer:
         # cleared while exported and crashes the interpreter.
         self._src = ffi.from_buffer("struct pmc_op[]", _exporter(ops, "ops"))
         self._res = ffi.from_buffer("int64_t[]", _exporter(out, "out"), require_writable=True)
-
-    def __len__(self) -> int:
-        return self._size
 
     def run(self, n: Optional[int] = None, start: int = 0) -> int:
         """Replay records ``start .. start + n - 1`` (default: all from
@@ -620,11 +618,6 @@ class Replayer:
             ffi.release(src)
             ffi.release(res)
 
-    def __enter__(self) -> "Replayer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 _replay_run = lib.pmc_hierarchy_replay_run
@@ -977,7 +970,7 @@ def _raise_cgroup_underflow(cg: "Cgroup", views: List[CounterView], nr_pages: in
         f"{len(views)} counter level(s) clamped to 0", counters=views, nr_pages=nr_pages)
 
 
-class OwnedCpu:
+class OwnedCpu(OwnedCpuBase):
     """A CPU of a :class:`Hierarchy` owned by one thread (:meth:`Hierarchy.cpu`).
 
     The kernel's model: code runs on its CPU and finds its stock without
@@ -1020,16 +1013,6 @@ class OwnedCpu:
         if r == -_errno.ESTALE:
             raise StaleHandleError(f"cpu({cpu}): the hierarchy is closed")
         self._token = _check(r, f"cpu({cpu})")
-
-    @property
-    def cpu(self) -> int:
-        """The CPU's number."""
-        return self._cpu
-
-    @property
-    def owned(self) -> bool:
-        """True until :meth:`release`."""
-        return self._token != 0
 
     @property
     def hierarchy(self) -> Hierarchy:
@@ -1127,13 +1110,6 @@ class OwnedCpu:
         if r:
             self._fail(r, "release")
         self._token = 0
-
-    def __enter__(self) -> "OwnedCpu":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._token:
-            self.release()
 
     def __del__(self) -> None:
         # Forgotten without release: give it back if this is its thread;

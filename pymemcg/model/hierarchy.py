@@ -39,6 +39,7 @@ from .._common import (
     check_int,
     check_name,
 )
+from .._common import OwnedCpuBase, ReplayerBase
 from .._common import check_cpu as _check_cpu
 from .._limits import Limits
 from .._views import CounterView
@@ -2111,7 +2112,7 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
         del self._by_slot[cg._slot]
 
 
-class OwnedCpu:
+class OwnedCpu(OwnedCpuBase):
     """A CPU of a model :class:`Hierarchy` owned by one thread
     (:meth:`Hierarchy.cpu`): the C-backed :class:`pymemcg.OwnedCpu`'s API
     and contract, on the model's charge path (the model has no locks; it
@@ -2135,16 +2136,6 @@ class OwnedCpu:
         OwnedCpu._next_token += 1
         self._token = OwnedCpu._next_token
         hierarchy._owners[cpu] = self
-
-    @property
-    def cpu(self) -> int:
-        """The CPU's number."""
-        return self._cpu
-
-    @property
-    def owned(self) -> bool:
-        """True until :meth:`release`."""
-        return self._token != 0
 
     @property
     def hierarchy(self) -> Hierarchy:
@@ -2203,24 +2194,17 @@ class OwnedCpu:
         del self._hier._owners[self._cpu]
         self._token = 0
 
-    def __enter__(self) -> "OwnedCpu":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._token:
-            self.release()
-
     def __repr__(self) -> str:
         state = "owned" if self._token else "released"
         return f"<pymemcg.model.OwnedCpu cpu={self._cpu} {state}>"
 
 
-class Replayer:
+class Replayer(ReplayerBase):
     """A model :class:`Hierarchy`'s bound replay buffers
     (:meth:`Hierarchy.replayer`): the C-backed :class:`pymemcg.Replayer`'s
     API; each :meth:`run` replays a slice through :meth:`Hierarchy.replay`."""
 
-    __slots__ = ("_hier", "ops", "out", "_n", "_view", "_res")
+    __slots__ = ("_hier", "ops", "out", "_n", "_size", "_view", "_res")
 
     def __init__(self, hierarchy: Hierarchy, ops: Any, out: Any = None) -> None:
         view = _replay.as_bytes(ops)
@@ -2229,11 +2213,9 @@ class Replayer:
             out = _replay.new_results(n)
         res = _replay.check_out(out, n)
         self._hier, self.ops, self.out, self._n = hierarchy, ops, out, n
+        self._size = n
         self._view: Optional[memoryview] = view
         self._res: Optional[memoryview] = res
-
-    def __len__(self) -> int:
-        return self._n
 
     def run(self, n: Optional[int] = None, start: int = 0) -> int:
         """Replay records ``start .. start + n - 1``; returns ``n``."""
@@ -2257,8 +2239,3 @@ class Replayer:
                 v.release()
         self._view = self._res = None
 
-    def __enter__(self) -> "Replayer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
