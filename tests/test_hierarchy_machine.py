@@ -71,6 +71,32 @@ def test_c_hierarchy_matches_model(request: pytest.FixtureRequest, report: Any) 
     assert not run.missing, f"edges never reached in {run.steps} steps: {run.missing}"
 
 
+#: The large-tree run: a tree of simulator size below every first tree.
+LARGE_TREE = 200
+
+
+def test_c_hierarchy_matches_model_on_a_large_tree(report: Any) -> None:
+    """The same machine with LARGE_TREE more cgroups in every first tree
+    (about 14 middle cgroups, the rest leaves below them): every rule (the
+    owned-CPU bursts among them, required by the main run) and every step's
+    comparison of the whole state, at a size where stocks evict all the time
+    and the handles spread over many blocks."""
+    budget = testing.step_budget("PYMEMCG_LARGE_TREE_STEPS", ci_steps=100, dev_steps=60)
+    run = testing.run_machine(
+        testing.make_hierarchy_machine(pymemcg, pymemcg.model, large=LARGE_TREE),
+        budget,
+        ("large tree",),
+        steps_per_example=25,
+        examples_per_run=10,
+        mean_fill=0.6,
+    )
+    for line in run.report(f"hierarchy machine, {LARGE_TREE}-cgroup trees (C vs model)",
+                           ("large tree",)):
+        report(line)
+    assert run.steps >= budget, f"only {run.steps} of {budget} steps ran"
+    assert not run.missing, f"edges never reached in {run.steps} steps: {run.missing}"
+
+
 def _local_events_model() -> types.ModuleType:
     """pymemcg.model, except that memory.events counts an event in the
     cgroup where it happened only: the v2 hierarchical propagation (SPEC 2.6)

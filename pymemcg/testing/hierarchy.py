@@ -389,6 +389,10 @@ class HierarchyComparison(RuleBasedStateMachine):
     oracle: Any = _DefaultBackend("pymemcg.model")
     #: Most cgroups that may exist at once (online and dying, root included).
     MAX_CGROUPS = 12
+    #: Cgroups added to the first tree (a subclass's choice: ``large=N`` of
+    #: :func:`make_hierarchy_machine`): about sqrt(N) middle cgroups below
+    #: the root, the rest leaves below them, as simulators' trees are.
+    LARGE = 0
 
     def __init__(self) -> None:
         super().__init__()
@@ -1015,6 +1019,8 @@ class HierarchyComparison(RuleBasedStateMachine):
             record_edge(f"config {key}={value!r}")
         if deep:
             self.max_cgroups = deep + 4
+        if self.LARGE:
+            self.max_cgroups = self.MAX_CGROUPS + self.LARGE
         self.config = cfg
         self.hook_mode, self.hook_k = hook, hook_k
         self._add_index(None)
@@ -1032,7 +1038,18 @@ class HierarchyComparison(RuleBasedStateMachine):
             self._do_create(len(self.status) - 1 if level else 0, "d", by_path=False)
         if deep:
             record_edge("deep chain")
+        if self.LARGE:
+            self._large_tree()
         self._sync()
+
+    def _large_tree(self) -> None:
+        middles = max(1, int(self.LARGE ** 0.5))
+        first = len(self.status)
+        for k in range(middles):
+            self._do_create(0, f"m{k}", by_path=False)
+        for k in range(self.LARGE - middles):
+            self._do_create(first + k % middles, f"l{k}", by_path=False)
+        record_edge("large tree")
 
     # ---------------------------------------------------------------- tree
 
@@ -3351,12 +3368,15 @@ class HierarchyComparison(RuleBasedStateMachine):
             assert info["bound"] == (sk.cg is not None) and info["cgroup"] == bound_to, f"socket {k}: {info}, machine {sk}"
 
 
-def make_hierarchy_machine(impl: Any, oracle: Any) -> type[HierarchyComparison]:
+def make_hierarchy_machine(impl: Any, oracle: Any, large: int = 0) -> type[HierarchyComparison]:
     """A :class:`HierarchyComparison` subclass comparing backend module
-    ``impl`` against backend module ``oracle`` (each with a ``Hierarchy``)."""
+    ``impl`` against backend module ``oracle`` (each with a ``Hierarchy``);
+    ``large``: cgroups added to every first tree (a tree of simulator size,
+    every step then comparing all of them)."""
     names = (getattr(impl, "__name__", "impl"), getattr(oracle, "__name__", "oracle"))
-    name = "HierarchyComparison_{}_vs_{}".format(*names)
+    name = "HierarchyComparison_{}_vs_{}".format(*names) + (f"_large{large}" if large else "")
     name = "".join(ch if ch.isalnum() else "_" for ch in name)
     return type(
-        name, (HierarchyComparison,), {"impl": impl, "oracle": oracle, "__module__": __name__}
+        name, (HierarchyComparison,),
+        {"impl": impl, "oracle": oracle, "LARGE": large, "__module__": __name__}
     )
