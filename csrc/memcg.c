@@ -844,7 +844,10 @@ void memcg_free_dying(struct pmc_hierarchy *h)
 	doom_queued(h, &doomed, &shelled);
 	if (!doomed.head && !shelled.head)
 		return;
-	synchronize_cpus(h);
+	if (h->cfg.objcg)
+		synchronize_cpus(h);
+	else
+		stock_forget_doomed(h);
 	requeue_survivors(h);
 	for (struct mem_cgroup *m = shelled.head; m; m = m->cold->next_dying)
 		memcg_fold_stats(m);
