@@ -360,8 +360,7 @@ static int64_t try_charge_locked(struct pmc_hierarchy *h, struct memcg_stock_pcp
 	    memcg_charge_hit(h, memcg, (unsigned long)nr_pages, cpu, false)) {
 		unsigned int slot = stock_slot_of(pcp, memcg);
 
-		last_charge.cpu = slot < MEMCG_STOCK_MAX_SLOTS && !h->cfg.stock_single_page &&
-				  !memcg_is_root(memcg) ? cpu : -1;
+		last_charge.cpu = stock_slot_fast(h, memcg, slot) ? cpu : -1;
 		last_charge.slot = slot;
 		last_charge.pcp = pcp;
 		pcp_unlock(pcp);
@@ -411,23 +410,16 @@ int64_t pmc_cgroup_try_charge(int64_t hierarchy, int64_t cgroup, int64_t nr_page
 	}
 	/*
 	 * The generation (memcg_lookup's test; acquire: the cgroup initialised),
-	 * then memcg_charge_hit_slot on the slot of the last hit, less what
-	 * setting last_charge.cpu checked already.
+	 * then the slot of the last hit (last_charge.cpu is set only where
+	 * stock_slot_fast said yes).
 	 */
 	memcg = last_charge.memcg;
 	if (__builtin_expect(atomic_load_explicit(&memcg->gen, memory_order_acquire) == gen &&
-			     cpu == last_charge.cpu, 1)) {
-		unsigned int slot = last_charge.slot;
-		unsigned long nr = (unsigned long)nr_pages;
-
-		if (__builtin_expect(pcp->cached[slot] == memcg && memcg_online(memcg) &&
-				     nr - 1 < (unsigned long)h->cfg.charge_batch &&
-				     pcp->nr_pages[slot] >= nr, 1)) {
-			pcp->nr_pages[slot] -= nr;
-			mod_slot_state(pcp, (int)slot, MEMCG_STAT_ANON, (long)nr);
-			pcp_unlock(pcp);
-			return 0;
-		}
+			     cpu == last_charge.cpu &&
+			     stock_hit_slot(h, pcp, memcg, last_charge.slot,
+					    (unsigned long)nr_pages), 1)) {
+		pcp_unlock(pcp);
+		return 0;
 	}
 	return try_charge_locked(h, pcp, cgroup, nr_pages, cpu, gfp);
 }

@@ -328,9 +328,8 @@ static int64_t owned_charge(int64_t token, int64_t cgroup, int64_t nr_pages, uin
 	if (memcg_charge_hit(h, owned_lookup(h, pcp, cgroup), (unsigned long)nr_pages,
 			     pcp->owner.cpu, kmem != 0)) {
 		pcp->owner.last_slot = stock_slot_of(pcp, pcp->owner.last_memcg);
-		pcp->owner.fast = pcp->owner.last_slot < MEMCG_STOCK_MAX_SLOTS &&
-				  !h->cfg.stock_single_page && !memcg_is_root(pcp->owner.last_memcg) &&
-				  !kmem;
+		pcp->owner.fast = !kmem && stock_slot_fast(h, pcp->owner.last_memcg,
+							   pcp->owner.last_slot);
 		return 0;
 	}
 	owned_forget(pcp);
@@ -353,28 +352,22 @@ int64_t pmc_cpu_try_charge(int64_t token, int64_t cgroup, int64_t nr_pages, uint
 
 	if (__builtin_expect(token == last_owned.token && pcp->owner.fast &&
 			     cgroup == pcp->owner.last_handle && !kmem &&
-			     !(gfp & ~(uint32_t)PMC_GFP_ALL), 1)) {
-		struct mem_cgroup *memcg = pcp->owner.last_memcg;
-		unsigned int slot = pcp->owner.last_slot;
-		unsigned long nr = (unsigned long)nr_pages;
-
-		/* memcg_charge_hit_slot, less what `fast` says already. */
-		if (__builtin_expect(nr - 1 < (unsigned long)last_owned.h->cfg.charge_batch &&
-				     nr <= PAGE_COUNTER_MAX && pcp->cached[slot] == memcg &&
-				     pcp->nr_pages[slot] >= nr && memcg_online(memcg), 1)) {
-			pcp->nr_pages[slot] -= nr;
-			mod_slot_state(pcp, (int)slot, MEMCG_STAT_ANON, (long)nr);
-			return 0;
-		}
-	}
+			     !(gfp & ~(uint32_t)PMC_GFP_ALL) &&
+			     stock_hit_slot(last_owned.h, pcp, pcp->owner.last_memcg,
+					    pcp->owner.last_slot, (unsigned long)nr_pages), 1))
+		return 0;
 	return owned_charge(token, cgroup, nr_pages, gfp, kmem);
 }
 
-int64_t pmc_cpu_uncharge(int64_t token, int64_t cgroup, int64_t nr_pages, int32_t kmem)
+/*
+ * The uncharge on an owned CPU, as memcg_uncharge does it, clamps noted in
+ * `log` (a mask, or one byte per counter and level).  0 or -errno.
+ */
+static int owned_uncharge(int64_t token, int64_t cgroup, int64_t nr_pages, int32_t kmem,
+			  struct clamp_log *log)
 {
 	struct pmc_hierarchy *h;
 	struct memcg_stock_pcp *pcp;
-	struct clamp_log log = { 0 };
 	struct mem_cgroup *memcg;
 	int ret = owned_cpu(token, &h, &pcp);
 
@@ -388,31 +381,30 @@ int64_t pmc_cpu_uncharge(int64_t token, int64_t cgroup, int64_t nr_pages, int32_
 		return memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
 	if (memcg_uncharge_hit(h, memcg, (unsigned long)nr_pages, pcp->owner.cpu, kmem != 0))
 		return 0;
-	memcg_uncharge_locked(h, memcg, (unsigned long)nr_pages, pcp->owner.cpu, kmem != 0, &log);
+	memcg_uncharge_locked(h, memcg, (unsigned long)nr_pages, pcp->owner.cpu, kmem != 0, log);
 	owner_finish(h, pcp);
-	return (int64_t)log.mask;
+	return 0;
+}
+
+int64_t pmc_cpu_uncharge(int64_t token, int64_t cgroup, int64_t nr_pages, int32_t kmem)
+{
+	struct clamp_log log = { 0 };
+	int ret = owned_uncharge(token, cgroup, nr_pages, kmem, &log);
+
+	return ret ? ret : (int64_t)log.mask;
 }
 
 int64_t pmc_cpu_uncharge_levels(int64_t token, int64_t cgroup, int64_t nr_pages, int32_t kmem,
 				uint8_t *clamped, int64_t n)
 {
-	struct pmc_hierarchy *h;
-	struct memcg_stock_pcp *pcp;
 	struct clamp_log log = { .levels = clamped, .n = (size_t)n };
-	struct mem_cgroup *memcg;
-	int ret = owned_cpu(token, &h, &pcp);
+	int ret;
 
-	if (ret)
-		return ret;
-	if (nr_pages < 0 || nr_pages > PMC_PAGE_COUNTER_MAX || n < 0)
+	if (n < 0)
 		return -EINVAL;
-	memcg = owned_lookup(h, pcp, cgroup);
-	if (!memcg || (memcg_shell(memcg) && !kmem))
-		return memcg ? -ESTALE : memcg_lookup_error(h, cgroup);
 	memset(clamped, 0, (size_t)n * MEMCG_NR_COUNTERS);
-	memcg_uncharge_locked(h, memcg, (unsigned long)nr_pages, pcp->owner.cpu, kmem != 0, &log);
-	owner_finish(h, pcp);
-	return (int64_t)log.nr_clamped;
+	ret = owned_uncharge(token, cgroup, nr_pages, kmem, &log);
+	return ret ? ret : (int64_t)log.nr_clamped;
 }
 
 int64_t pmc_cpu_drain(int64_t token)

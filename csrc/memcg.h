@@ -767,23 +767,30 @@ static inline bool consume_stock(struct pmc_hierarchy *h, struct mem_cgroup *mem
  * stock that cannot serve the charge.
  */
 /*
- * memcg_charge_hit for user pages, in the slot `slot` where the caller saw
- * the cgroup cached, if it still is: a cgroup is cached in one slot at
- * most (refill_stock adds to the slot that caches it, else takes a free
- * one), so that slot is the first caching it, the one consume_stock would
- * take.  False for anything else (3.8's stock, the slot moved on, a dying
- * or root cgroup, a charge the stock cannot serve): the general path
- * decides then.  For loops that keep a CPU and a cgroup (owned CPUs,
- * replay batches).
+ * The fast paths that keep a cgroup and the stock slot that served it (an
+ * owned CPU, the single call's hint, a replay batch).  stock_slot_fast:
+ * may that slot serve the cgroup's next user-page charges without the
+ * general test?  Found, not 3.8's one-page stock, not the root (never
+ * charged): what cannot change while the cgroup is known.  stock_hit_slot:
+ * the charge, testing what can change meanwhile (the slot still caches
+ * the cgroup, which is online, and holds the pages) and nothing else.  A
+ * cgroup is cached in one slot at most (refill_stock adds to the slot that
+ * caches it, else takes a free one), so that slot is the one consume_stock
+ * would take: exactly memcg_charge_hit's outcome.  nr_pages - 1 < batch
+ * also bounds nr_pages by PAGE_COUNTER_MAX (hier_new caps the batch).
  */
-static inline __attribute__((always_inline))
-bool memcg_charge_hit_slot(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock,
-			   struct mem_cgroup *memcg, unsigned int slot, unsigned long nr_pages)
+static inline bool stock_slot_fast(struct pmc_hierarchy *h, struct mem_cgroup *memcg,
+				   unsigned int slot)
 {
-	if (!memcg || slot >= MEMCG_STOCK_MAX_SLOTS || stock->cached[slot] != memcg ||
-	    !memcg_online(memcg) || memcg_is_root(memcg) ||
-	    nr_pages - 1 >= (unsigned long)h->cfg.charge_batch || stock->nr_pages[slot] < nr_pages ||
-	    h->cfg.stock_single_page)
+	return slot < MEMCG_STOCK_MAX_SLOTS && !h->cfg.stock_single_page && !memcg_is_root(memcg);
+}
+
+static inline __attribute__((always_inline))
+bool stock_hit_slot(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock,
+		    struct mem_cgroup *memcg, unsigned int slot, unsigned long nr_pages)
+{
+	if (nr_pages - 1 >= (unsigned long)h->cfg.charge_batch || stock->cached[slot] != memcg ||
+	    stock->nr_pages[slot] < nr_pages || !memcg_online(memcg))
 		return false;
 	stock->nr_pages[slot] -= nr_pages;
 	mod_slot_state(stock, (int)slot, MEMCG_STAT_ANON, (long)nr_pages);

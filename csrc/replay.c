@@ -167,10 +167,8 @@ static inline bool replay_fast(struct replay_state *st, const struct pmc_op *op,
 	if (cpu_kmem == st->cpu_nokmem) {
 		if (!charge)
 			return replay_fast_uncharge(st, op, op_flags, out);
-		if (nr - 1 >= batch || stock->nr_pages[slot] < nr)
+		if (!stock_hit_slot(st->h, stock, memcg, slot, nr))
 			return false;
-		stock->nr_pages[slot] -= nr;
-		mod_slot_state(stock, (int)slot, MEMCG_STAT_ANON, (long)nr);
 	} else if (cpu_kmem == st->cpu_kmem &&
 		   atomic_load_explicit(&memcg->kmem_active, memory_order_relaxed)) {
 		if (charge && st->kcharge) {
@@ -209,8 +207,7 @@ static void replay_note_slot(struct replay_state *st)
 	unsigned int slot = stock_slot_of(stock, st->memcg);
 	int32_t words[2] = { st->cpu, 0 };
 
-	st->fast = slot < MEMCG_STOCK_MAX_SLOTS && !h->cfg.stock_single_page &&
-		   !memcg_is_root(st->memcg);
+	st->fast = stock_slot_fast(h, st->memcg, slot);
 	/* memcg_charge_hit's and memcg_uncharge_hit's era conditions for kernel memory. */
 	st->kcharge = h->cfg.version != 1 && !h->cfg.kmem_first;
 	st->kuncharge = h->cfg.version != 1 && h->cfg.kmem_uncharge_via_stock &&

@@ -7,11 +7,14 @@
 #ifndef PMC_TESTS_STRESS_H
 #define PMC_TESTS_STRESS_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "pymemcg.h"
 
 /* Failures printed (all are counted). */
 #define MAX_MESSAGES 30
@@ -94,6 +97,22 @@ usage:
 	fprintf(stderr, "usage: %s [threads (1-%d) [ops_per_thread [seed]]]\n", argv[0],
 		max_threads);
 	exit(2);
+}
+
+/*
+ * Config.current() (Linux 6.16+, cgroup v2, objcg slab accounting), as the
+ * stress programs start from it; they set ncpus and seed.  Needs pymemcg.h.
+ */
+static inline struct pmc_config stress_config_current(void)
+{
+	return (struct pmc_config){
+		.version = 2, .charge_batch = 64, .reclaim_retries = 16, .stock_slots = 7,
+		.stock_refill_cap = 1, .kmem_limit = PMC_KMEM_LIMIT_ABSENT,
+		.kmem_uncharge_via_stock = 1, .failcnt = PMC_FAILCNT_NONE, .allow_spinning_batch = 1,
+		.hz = 1000, .id_at_offline = 1, .id_errno = EBUSY, .objcg = 1,
+		.kernel_stack_pages = 4, .stack_per_page = 1, .pagetables_accounted = 1,
+		.slab_mode = PMC_SLAB_OBJCG, .slab_clone_name = PMC_SLAB_NAME_SERIAL,
+	};
 }
 
 #endif /* PMC_TESTS_STRESS_H */

@@ -219,14 +219,7 @@ int main(int argc, char **argv)
 {
 	struct checks total = { 0, 0 };
 	struct checks dk = { 0, 0 };
-	struct pmc_config cfg = {
-		.version = 2, .charge_batch = 64, .reclaim_retries = 16, .stock_slots = 7,
-		.stock_refill_cap = 1, .kmem_limit = PMC_KMEM_LIMIT_ABSENT,
-		.kmem_uncharge_via_stock = 1, .failcnt = PMC_FAILCNT_NONE, .allow_spinning_batch = 1,
-		.hz = 1000, .id_at_offline = 1, .id_errno = EBUSY, .objcg = 1,
-		.kernel_stack_pages = 4, .stack_per_page = 1, .pagetables_accounted = 1,
-		.slab_mode = PMC_SLAB_OBJCG, .slab_clone_name = PMC_SLAB_NAME_SERIAL,
-	};
+	struct pmc_config cfg = stress_config_current();
 	pthread_t tid[MAX_THREADS], dist, leaver;
 	int64_t left_token = 0, ret;
 	char name[16];

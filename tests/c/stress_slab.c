@@ -387,14 +387,7 @@ int main(int argc, char **argv)
 {
 	struct checks total = { 0, 0 };
 	int64_t live0 = pmc_hierarchy_nr_live();
-	struct pmc_config v2 = {
-		.version = 2, .charge_batch = 64, .reclaim_retries = 16, .stock_slots = 7,
-		.stock_refill_cap = 1, .kmem_limit = PMC_KMEM_LIMIT_ABSENT,
-		.kmem_uncharge_via_stock = 1, .failcnt = PMC_FAILCNT_NONE, .allow_spinning_batch = 1,
-		.hz = 1000, .id_at_offline = 1, .id_errno = EBUSY, .objcg = 1,
-		.kernel_stack_pages = 4, .stack_per_page = 1, .pagetables_accounted = 1,
-		.slab_mode = PMC_SLAB_OBJCG, .slab_clone_name = PMC_SLAB_NAME_SERIAL,
-	};
+	struct pmc_config v2 = stress_config_current();
 	struct pmc_config clone, reparent, none;
 
 	stress_args(argc, argv, MAX_THREADS, &nthreads, &ops_per_thread, &seed);
