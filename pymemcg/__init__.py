@@ -80,7 +80,9 @@ from .replay import (
 #: raise ImportError on use, and pymemcg.model works all the same.
 _CORE_ERROR: "ImportError | None" = None
 try:
-    from .hierarchy import Cgroup, Hierarchy, OwnedCpu, Replayer, Socket
+    from .hierarchy import Cgroup, Hierarchy, Socket
+    from .owned_cpu import OwnedCpu
+    from .replayer import Replayer
     from .slab import KmemCache, SlabObject
     from .memparse import memparse, page_counter_memparse
     from .page_counter import PageCounter

@@ -13,10 +13,9 @@ import errno as _errno
 import struct as _struct
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, NoReturn, Optional, Tuple
 
 from ._common import PAGE_SIZE, PageCounterState, check_bool, check_count, check_int, check_name
-from ._common import OwnedCpuBase, ReplayerBase
 from ._common import check_cpu as _check_cpu
 from ._core import ffi, lib
 from ._limits import Limits
@@ -25,7 +24,6 @@ from .config import Config
 from .errors import (
     BusyError,
     ChargeError,
-    DeadlockError,
     ForkError,
     KilledError,
     InvalidError,
@@ -40,8 +38,11 @@ from . import slab as _slab
 from .slab import KmemCache, ObjStock, SlabinfoRow, SlabPinning
 from .gfp import GFP_KERNEL, GFP_KERNEL_ACCOUNT, check_gfp
 
-__all__ = ["Hierarchy", "Cgroup", "Task", "Socket", "OwnedCpu", "Replayer", "EVENTS", "STATS",
-           "ReclaimHook"]
+if TYPE_CHECKING:
+    from . import owned_cpu as _owned_cpu
+    from . import replayer as _replayer
+
+__all__ = ["Hierarchy", "Cgroup", "Task", "Socket", "EVENTS", "STATS", "ReclaimHook"]
 
 #: memory.events keys, in the kernel's order.
 EVENTS = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
@@ -424,7 +425,7 @@ class Hierarchy:
         _check(lib.pmc_hierarchy_drain_all(self._h, root._cg if root is not None else 0),
                "drain_all")
 
-    def cpu(self, cpu: int) -> "OwnedCpu":
+    def cpu(self, cpu: int) -> "_owned_cpu.OwnedCpu":
         """Own CPU ``cpu`` from this thread until :meth:`OwnedCpu.release`
         (or the end of a ``with`` block): its charges and uncharges then
         take no lock, as kernel code running on its CPU takes none::
@@ -442,6 +443,8 @@ class Hierarchy:
         when the CPU is owned already, :class:`DeadlockError` when this
         thread owns a CPU of this hierarchy already.
         """
+        from .owned_cpu import OwnedCpu
+
         return OwnedCpu(self, _check_cpu(cpu, self.config.ncpus))
 
     def _own(self, cg: Any, what: str) -> "Cgroup":
@@ -517,7 +520,7 @@ class Hierarchy:
             ffi.release(src)
         return int(done)
 
-    def replayer(self, ops: Any, out: Any = None) -> "Replayer":
+    def replayer(self, ops: Any, out: Any = None) -> "_replayer.Replayer":
         """Bind a buffer of records (and one of results) once, for many
         :meth:`Replayer.run` calls: the buffers are checked and wrapped for
         C here, so a run costs one C call, however few records it replays.
@@ -528,6 +531,8 @@ class Hierarchy:
         ``ops`` and ``out`` are what :meth:`replay` takes; the replayer holds
         them (a bytearray or array.array cannot be resized meanwhile) until
         :meth:`Replayer.close` or the end of a ``with`` block."""
+        from .replayer import Replayer
+
         return Replayer(self, ops, out)
 
     # -- reclaim ---------------------------------------------------------------
@@ -546,99 +551,6 @@ class Hierarchy:
 
     def __repr__(self) -> str:
         return f"<pymemcg.Hierarchy v{self.config.version} ncpus={self.config.ncpus}>"
-
-
-class Replayer(ReplayerBase):
-    """Records and results bound once to a :class:`Hierarchy`
-    (:meth:`Hierarchy.replayer`): each :meth:`run` is one C call.
-
-    The records may be rewritten between runs (that is the point: refill,
-    run, read the results); the C core copies each record before it checks
-    it, so a buffer rewritten by another thread during a run is harmless.
-    """
-
-    __slots__ = ("_hier", "_h", "ops", "out", "_n", "_size", "_src", "_res", "__weakref__")
-
-    def __init__(self, hierarchy: Hierarchy, ops: Any, out: Any = None) -> None:
-        self._hier = hierarchy
-        self._h = hierarchy._h
-        view = _replay.as_bytes(ops)
-        n = len(view) // _replay.OP_SIZE
-        if out is None:
-            out = _replay.new_results(n)
-        _replay.check_out(out, n).release()
-        view.release()
-        self.ops, self.out, self._n, self._size = ops, out, n, n
-        # The records and results as C sees them, wrapped once, from their
-        # owners: a memoryview holding an export, reachable by the garbage
-        # collector in a cycle (a Replayer in a traceback's frame), is
-        # cleared while exported and crashes the interpreter.
-        self._src = ffi.from_buffer("struct pmc_op[]", _exporter(ops, "ops"))
-        self._res = ffi.from_buffer("int64_t[]", _exporter(out, "out"), require_writable=True)
-
-    def run(self, n: Optional[int] = None, start: int = 0) -> int:
-        """Replay records ``start .. start + n - 1`` (default: all from
-        ``start``), their results into the same places of ``out``; returns
-        how many ran (``n``).  Raises what :meth:`Hierarchy.replay` raises."""
-        if n is None and not start:
-            # The common call, every record: one C call and one test.
-            k = self._n
-            r = _replay_run(self._h, self._src, k, self._res)
-            return r if r == k else self._incomplete(r, k, 0)
-        size = self._size
-        if n is None:
-            n = size - start
-        if (start.__class__ is not int or n.__class__ is not int or start < 0 or n < 0
-                or start + n > size):
-            check_int(start, "start")
-            check_int(n, "n")
-            raise InvalidError(f"run({n}, start={start}): the replayer holds {size} records")
-        src, res = self._src, self._res
-        if not src:
-            raise StaleHandleError("the replayer is closed")
-        r = _replay_run(self._h, src + start, n, res + start)
-        return r if r == n else self._incomplete(r, n, start)
-
-    def _incomplete(self, r: int, n: int, start: int) -> int:
-        if not self._src:
-            raise StaleHandleError("the replayer is closed")
-        if r >= -lib.PMC_REPLAY_INCOMPLETE:
-            _check(r, "replay")
-        done = -r - lib.PMC_REPLAY_INCOMPLETE
-        if done and self._res[start + done - 1] == -_errno.ECANCELED:
-            _check(-_errno.ECANCELED, "replay")
-        raise StaleHandleError(f"replay: the hierarchy was closed after {done} of {n} records")
-
-    def close(self) -> None:
-        """Let go of the buffers (they may be resized again)."""
-        src, res = self._src, self._res
-        self._src = self._res = ffi.NULL
-        self._n = -1            # run() finds C refusing it, then the closed replayer
-        if src:
-            ffi.release(src)
-            ffi.release(res)
-
-
-
-_replay_run = lib.pmc_hierarchy_replay_run
-
-
-def _exporter(buf: Any, what: str) -> Any:
-    """The object that owns a buffer: ``buf`` itself, or for a memoryview
-    the object it views, if it views all of it (else InvalidError)."""
-    if not isinstance(buf, memoryview):
-        return buf
-    base = buf.obj
-    a, b = ffi.from_buffer("char[]", buf), ffi.from_buffer("char[]", base)
-    try:
-        whole = ffi.cast("uintptr_t", a) == ffi.cast("uintptr_t", b) and len(a) == len(b)
-    finally:
-        ffi.release(a)
-        ffi.release(b)
-    if not whole:
-        raise InvalidError(f"replayer: {what} is a memoryview of part of a buffer; pass the "
-                           "buffer itself (a numpy array, bytearray, array.array ...)")
-    return base
 
 
 def _replay_result(res: Any, i: int) -> int:
@@ -968,162 +880,6 @@ def _raise_cgroup_underflow(cg: "Cgroup", views: List[CounterView], nr_pages: in
     raise UnderflowError(
         f"page_counter underflow: uncharged {nr_pages} pages from {cg.path or '/'}; "
         f"{len(views)} counter level(s) clamped to 0", counters=views, nr_pages=nr_pages)
-
-
-class OwnedCpu(OwnedCpuBase):
-    """A CPU of a :class:`Hierarchy` owned by one thread (:meth:`Hierarchy.cpu`).
-
-    The kernel's model: code runs on its CPU and finds its stock without
-    asking anyone.  The owner's :meth:`try_charge` and :meth:`uncharge`
-    return and raise exactly what :meth:`Cgroup.try_charge` and
-    :meth:`Cgroup.uncharge` with ``cpu=`` this CPU do; a stock hit costs a
-    few loads and stores in C, no atomic.  A charge the stock cannot serve
-    lets the CPU go for its slow part (reclaim, the reclaim hook, drains),
-    as the single call does where the kernel may sleep, and takes it back.
-
-    The contract:
-
-    * Only the thread that acquired it may use it (:class:`NotOwnerError`,
-      EPERM, elsewhere); after :meth:`release`, :class:`StaleHandleError`.
-    * One CPU per thread and hierarchy; while it owns one, the thread may
-      call nothing else of that hierarchy (:class:`DeadlockError`, EDEADLK):
-      the call could wait for its own CPU, or for a thread waiting for it.
-    * Other threads' calls that need the CPU wait for its release: single
-      calls, replays and drains naming it, ``drain_all``, removals and the
-      frees of removed cgroups, statistics reads.  :meth:`Hierarchy.close`
-      raises :class:`BusyError` instead of waiting.
-    * A thread that ends owning a CPU gives it back.
-
-    None of the refusals waits or changes anything.
-    """
-
-    __slots__ = ("_hier", "_h", "_token", "_cpu", "__weakref__")
-
-    def __init__(self, hierarchy: Hierarchy, cpu: int) -> None:
-        self._hier = hierarchy
-        self._h = hierarchy._h
-        self._cpu = cpu
-        self._token = 0
-        r = lib.pmc_cpu_acquire(self._h, cpu)
-        if r == -_errno.EBUSY:
-            raise BusyError(_errno.EBUSY, f"cpu({cpu}): the CPU is owned already")
-        if r == -_errno.EDEADLK:
-            raise DeadlockError(_errno.EDEADLK,
-                                f"cpu({cpu}): this thread owns a CPU of this hierarchy already")
-        if r == -_errno.ESTALE:
-            raise StaleHandleError(f"cpu({cpu}): the hierarchy is closed")
-        self._token = _check(r, f"cpu({cpu})")
-
-    @property
-    def hierarchy(self) -> Hierarchy:
-        return self._hier
-
-    def _fail(self, r: int, what: str) -> NoReturn:
-        if r == -_errno.ESTALE and not self._token:
-            raise StaleHandleError(f"cpu {self._cpu}: {what} after release")
-        if r == -_errno.EDEADLK:
-            raise DeadlockError(_errno.EDEADLK, f"cpu {self._cpu}: {what} from inside a call "
-                                "that let the CPU go (a reclaim hook)")
-        _check(r, f"cpu {self._cpu}: {what}")
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _cgroup(self, cg: Any) -> "Cgroup":
-        if cg.__class__ is not Cgroup:
-            if not isinstance(cg, Cgroup):
-                raise InvalidTypeError(f"cgroup must be a Cgroup, not {type(cg).__name__}")
-        if cg._hier is not self._hier:
-            raise InvalidError(f"cgroup {cg.path or '/'!r} is a cgroup of another hierarchy")
-        return cg
-
-    def try_charge(self, cgroup: "Cgroup", nr_pages: int, flags: int = GFP_KERNEL,
-                   kmem: bool = False) -> Optional["Cgroup"]:
-        """:meth:`Cgroup.try_charge` on this CPU: None when charged, else
-        the cgroup over its limit."""
-        cg = self._cgroup(cgroup)
-        if nr_pages.__class__ is not int:
-            nr_pages = check_count(nr_pages)
-        if flags.__class__ is not int:
-            flags = check_gfp(flags)
-        if kmem.__class__ is not bool:
-            kmem = check_bool(kmem, "kmem")
-        try:
-            r = _cpu_try_charge(self._token, cg._cg, nr_pages, flags, kmem)
-        except OverflowError:
-            check_count(nr_pages)
-            check_gfp(flags)
-            raise  # pragma: no cover - one of the checks raises
-        if not r:
-            return None
-        if r > 0:
-            return self._hier._cgroup(r)
-        if r == -_errno.EINVAL:
-            check_count(nr_pages)
-            check_gfp(flags)
-        if r == -_errno.ESTALE and self._token:
-            cg._bad(r, nr_pages, self._cpu, flags, "try_charge")
-        self._fail(r, "try_charge")
-
-    def uncharge(self, cgroup: "Cgroup", nr_pages: int, kmem: bool = False) -> None:
-        """:meth:`Cgroup.uncharge` on this CPU (:class:`UnderflowError` after
-        applying the whole uncharge, if more was uncharged than charged)."""
-        cg = self._cgroup(cgroup)
-        if nr_pages.__class__ is not int:
-            nr_pages = check_count(nr_pages)
-        if kmem.__class__ is not bool:
-            kmem = check_bool(kmem, "kmem")
-        if cg._depth >= _MASK_LEVELS:
-            return self._uncharge_deep(cg, nr_pages, kmem)
-        try:
-            r = _cpu_uncharge(self._token, cg._cg, nr_pages, kmem)
-        except OverflowError:
-            check_count(nr_pages)
-            raise  # pragma: no cover - check_count raises
-        if r:
-            if r < 0:
-                if r == -_errno.ESTALE and self._token:
-                    cg._bad(r, nr_pages, self._cpu, 0, "uncharge")
-                self._fail(r, "uncharge")
-            cg._underflow(r, nr_pages)
-
-    def _uncharge_deep(self, cg: "Cgroup", nr_pages: int, kmem: bool) -> None:
-        n = cg._depth + 1
-        levels = ffi.new("uint8_t[]", 4 * n)
-        r = lib.pmc_cpu_uncharge_levels(self._token, cg._cg, check_count(nr_pages), kmem,
-                                        levels, n)
-        if r < 0:
-            if r == -_errno.ESTALE and self._token:
-                cg._bad(r, nr_pages, self._cpu, 0, "uncharge")
-            self._fail(r, "uncharge")
-        if r:
-            cg._report_levels(levels, n, nr_pages)
-
-    def drain(self) -> None:
-        """Drain this CPU's stocks (:meth:`Hierarchy.drain`)."""
-        r = lib.pmc_cpu_drain(self._token)
-        if r:
-            self._fail(r, "drain")
-
-    def release(self) -> None:
-        """Let the CPU go.  Only the owning thread may; twice raises
-        :class:`StaleHandleError`."""
-        r = lib.pmc_cpu_release(self._token)
-        if r:
-            self._fail(r, "release")
-        self._token = 0
-
-    def __del__(self) -> None:
-        # Forgotten without release: give it back if this is its thread;
-        # elsewhere its thread gives it back when it ends.
-        if getattr(self, "_token", 0):
-            lib.pmc_cpu_release(self._token)
-
-    def __repr__(self) -> str:
-        state = "owned" if self._token else "released"
-        return f"<pymemcg.OwnedCpu cpu={self._cpu} {state}>"
-
-
-_cpu_try_charge = lib.pmc_cpu_try_charge
-_cpu_uncharge = lib.pmc_cpu_uncharge
 
 
 class Cgroup(Limits):

@@ -65,7 +65,9 @@ from ..gfp import (
     GFP_NOWAIT,
     GFP_RETRY_MAYFAIL,
 )
-from .hierarchy import Cgroup, Hierarchy, OwnedCpu, Replayer, Socket, Task
+from .hierarchy import Cgroup, Hierarchy, Socket, Task
+from .owned_cpu import OwnedCpu
+from .replayer import Replayer
 from ..replay import (
     OP_CHARGE,
     OP_DRAIN,

@@ -39,7 +39,6 @@ from .._common import (
     check_int,
     check_name,
 )
-from .._common import OwnedCpuBase, ReplayerBase
 from .._common import check_cpu as _check_cpu
 from .._limits import Limits
 from .._views import CounterView
@@ -55,7 +54,6 @@ from ..errors import (
     InvalidTypeError,
     NoSpaceError,
     NotFoundError,
-    NotOwnerError,
     StaleHandleError,
     UnderflowError,
 )
@@ -77,6 +75,10 @@ from .slab import SLAB_STATS, SlabHierarchyMixin, SlabState
 from .task import Task, TaskHierarchyMixin
 from .sock import SockHierarchyMixin, Socket
 from .oom import OomHierarchyMixin
+
+if TYPE_CHECKING:
+    from . import owned_cpu as _owned_cpu
+    from . import replayer as _replayer
 
 if TYPE_CHECKING:
     from .. import cgroupfs
@@ -1073,7 +1075,7 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
         self._closed = False
         self._vm_swappiness = 60  # the sysctl
         self._hook_depth = 0  # reclaim hooks running (close() from one is refused)
-        self._owners: dict[int, OwnedCpu] = {}  # owned CPUs (Hierarchy.cpu)
+        self._owners: dict[int, _owned_cpu.OwnedCpu] = {}  # owned CPUs (Hierarchy.cpu)
         self._owned_call = 0  # inside an owned CPU's call: its own path passes
         self._tag = _tag_alloc(self)
         self._slab = SlabState(self)  # kmem caches, slab pages, objects (slab.py)
@@ -1154,11 +1156,13 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
                 owner._token = 0
                 del self._owners[cpu]
 
-    def cpu(self, cpu: int) -> "OwnedCpu":
+    def cpu(self, cpu: int) -> "_owned_cpu.OwnedCpu":
         """Own CPU ``cpu`` from this thread (see the C-backed
         :meth:`pymemcg.Hierarchy.cpu` for the contract, which the model
         keeps: the same refusals with the same errors)."""
         cpu = _check_cpu(cpu, self._config.ncpus)
+        from .owned_cpu import OwnedCpu
+
         return OwnedCpu(self, cpu)
 
     # ------------------------------------------------------------------ basics
@@ -1230,10 +1234,12 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
         self.replay(recs, out[:k])
         return k
 
-    def replayer(self, ops: Any, out: Any = None) -> "Replayer":
+    def replayer(self, ops: Any, out: Any = None) -> "_replayer.Replayer":
         """Records and results bound once, for many :meth:`Replayer.run`
         calls (the C-backed :meth:`pymemcg.Hierarchy.replayer`)."""
         self._open()
+        from .replayer import Replayer
+
         return Replayer(self, ops, out)
 
     def _replay_one(self, op: int, flags: int, handle: int, nr_pages: int, cpu: int,
@@ -2125,132 +2131,3 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
         heapq.heappush(self._free_slots, cg._slot)
         self._slot_gens[cg._slot] = (cg._gen + 1) & _GEN_MASK
         del self._by_slot[cg._slot]
-
-
-class OwnedCpu(OwnedCpuBase):
-    """A CPU of a model :class:`Hierarchy` owned by one thread
-    (:meth:`Hierarchy.cpu`): the C-backed :class:`pymemcg.OwnedCpu`'s API
-    and contract, on the model's charge path (the model has no locks; it
-    keeps the refusals so that both backends raise alike)."""
-
-    __slots__ = ("_hier", "_cpu", "_token", "_thread", "_in_call")
-
-    _next_token = 0
-
-    def __init__(self, hierarchy: Hierarchy, cpu: int) -> None:
-        self._hier, self._cpu, self._token, self._in_call = hierarchy, cpu, 0, False
-        self._thread = threading.get_ident()
-        if hierarchy._closed:
-            raise StaleHandleError(f"cpu({cpu}): the hierarchy is closed")
-        hierarchy._forget_gone_owners()
-        if any(o._thread == self._thread for o in hierarchy._owners.values()):
-            raise DeadlockError(errno.EDEADLK,
-                                f"cpu({cpu}): this thread owns a CPU of this hierarchy already")
-        if cpu in hierarchy._owners:
-            raise BusyError(errno.EBUSY, f"cpu({cpu}): the CPU is owned already")
-        OwnedCpu._next_token += 1
-        self._token = OwnedCpu._next_token
-        hierarchy._owners[cpu] = self
-
-    @property
-    def hierarchy(self) -> Hierarchy:
-        return self._hier
-
-    def _enter(self, what: str) -> None:
-        if not self._token:
-            raise StaleHandleError(f"cpu {self._cpu}: {what} after release")
-        if threading.get_ident() != self._thread:
-            raise NotOwnerError(errno.EPERM, f"cpu {self._cpu}: {what}: EPERM "
-                                "(the CPU is owned by another thread)")
-        if self._in_call:
-            raise DeadlockError(errno.EDEADLK, f"cpu {self._cpu}: {what} from inside a call "
-                                "that let the CPU go (a reclaim hook)")
-
-    def _cgroup(self, cg: Any) -> Cgroup:
-        if not isinstance(cg, Cgroup):
-            raise InvalidTypeError(f"cgroup must be a Cgroup, not {type(cg).__name__}")
-        if cg._hierarchy is not self._hier:
-            raise InvalidError(f"cgroup {cg.path or '/'!r} is a cgroup of another hierarchy")
-        return cg
-
-    def _call(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        h = self._hier
-        self._in_call = True
-        h._owned_call += 1
-        try:
-            return fn(*args, **kw)
-        finally:
-            h._owned_call -= 1
-            self._in_call = False
-
-    def try_charge(self, cgroup: Cgroup, nr_pages: int, flags: int = GFP_KERNEL,
-                   kmem: bool = False) -> Optional[Cgroup]:
-        """:meth:`Cgroup.try_charge` on this CPU."""
-        cg = self._cgroup(cgroup)
-        self._enter("try_charge")
-        result: Optional[Cgroup] = self._call(cg.try_charge, nr_pages, cpu=self._cpu,
-                                              flags=flags, kmem=kmem)
-        return result
-
-    def uncharge(self, cgroup: Cgroup, nr_pages: int, kmem: bool = False) -> None:
-        """:meth:`Cgroup.uncharge` on this CPU."""
-        cg = self._cgroup(cgroup)
-        self._enter("uncharge")
-        self._call(cg.uncharge, nr_pages, cpu=self._cpu, kmem=kmem)
-
-    def drain(self) -> None:
-        """Drain this CPU's stocks."""
-        self._enter("drain")
-        self._call(self._hier.drain, self._cpu)
-
-    def release(self) -> None:
-        """Let the CPU go (only its thread may)."""
-        self._enter("release")
-        del self._hier._owners[self._cpu]
-        self._token = 0
-
-    def __repr__(self) -> str:
-        state = "owned" if self._token else "released"
-        return f"<pymemcg.model.OwnedCpu cpu={self._cpu} {state}>"
-
-
-class Replayer(ReplayerBase):
-    """A model :class:`Hierarchy`'s bound replay buffers
-    (:meth:`Hierarchy.replayer`): the C-backed :class:`pymemcg.Replayer`'s
-    API; each :meth:`run` replays a slice through :meth:`Hierarchy.replay`."""
-
-    __slots__ = ("_hier", "ops", "out", "_n", "_size", "_view", "_res")
-
-    def __init__(self, hierarchy: Hierarchy, ops: Any, out: Any = None) -> None:
-        view = _replay.as_bytes(ops)
-        n = len(view) // _replay.OP_SIZE
-        if out is None:
-            out = _replay.new_results(n)
-        res = _replay.check_out(out, n)
-        self._hier, self.ops, self.out, self._n = hierarchy, ops, out, n
-        self._size = n
-        self._view: Optional[memoryview] = view
-        self._res: Optional[memoryview] = res
-
-    def run(self, n: Optional[int] = None, start: int = 0) -> int:
-        """Replay records ``start .. start + n - 1``; returns ``n``."""
-        size = self._n
-        if n is None:
-            n = size - start
-        start, n = check_int(start, "start"), check_int(n, "n")
-        if start < 0 or n < 0 or start + n > size:
-            raise InvalidError(f"run({n}, start={start}): the replayer holds {size} records")
-        if self._view is None or self._res is None:
-            raise StaleHandleError("the replayer is closed")
-        op = _replay.OP_SIZE
-        self._hier.replay(self._view[start * op:(start + n) * op],
-                          self._res[start:start + n])
-        return n
-
-    def close(self) -> None:
-        """Let go of the buffers."""
-        for v in (self._view, self._res):
-            if v is not None:
-                v.release()
-        self._view = self._res = None
-
