@@ -844,10 +844,7 @@ void memcg_free_dying(struct pmc_hierarchy *h)
 	doom_queued(h, &doomed, &shelled);
 	if (!doomed.head && !shelled.head)
 		return;
-	if (h->cfg.objcg)
-		synchronize_cpus(h);
-	else
-		stock_forget_doomed(h);
+	synchronize_cpus(h);
 	requeue_survivors(h);
 	for (struct mem_cgroup *m = shelled.head; m; m = m->cold->next_dying)
 		memcg_fold_stats(m);

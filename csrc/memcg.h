@@ -678,8 +678,6 @@ void drain_stock_fully(struct pmc_hierarchy *h, int cpu);
 void drain_all_stock(struct pmc_hierarchy *h, struct mem_cgroup *root);
 /* Take every CPU lock once: afterwards nobody still uses what was unpublished. */
 void synchronize_cpus(struct pmc_hierarchy *h);
-/* The same, letting slots forget the cgroups being freed (before 5.9: see stock.c). */
-void stock_forget_doomed(struct pmc_hierarchy *h);
 void memcg_stat_sum(struct pmc_hierarchy *h, struct mem_cgroup *memcg, int64_t *out, int n);
 void memcg_stat_subtree(struct pmc_hierarchy *h, struct mem_cgroup *root, int64_t *out);
 /*

@@ -127,33 +127,6 @@ void memcg_uncharge_counters(struct mem_cgroup *memcg, unsigned long nr_pages,
 		counter_uncharge(&memcg->counter[MEMCG_MEMSW], MEMCG_MEMSW, nr_pages, log);
 }
 
-/* The slot's statistics deltas, added to the cgroup it caches. */
-static void stock_flush_stats(struct memcg_stock_pcp *stock, int i)
-{
-	struct mem_cgroup *old = stock->cached[i];
-
-	for (int idx = 0; idx < MEMCG_NR_STATS_ALL; idx++) {
-		if (stock->stat[i][idx]) {
-			atomic_fetch_add_explicit(&old->cold->stat[idx], stock->stat[i][idx], RELAXED);
-			stock->stat[i][idx] = 0;
-		}
-	}
-}
-
-/*
- * Does a cached cgroup hold a reference?  Since 5.9 ("mm: memcontrol:
- * decouple reference counting from page accounting") refill_stock takes
- * one css reference for the cgroup it caches, and drain_stock drops it;
- * before, the stock's pages held their references page by page, and a
- * slot left with no pages held none (3.8's stock has no css_get at all),
- * so a removed cgroup cached with no pages could be freed.  The objcg
- * field marks the 5.9+ eras.
- */
-static bool stock_holds_ref(struct pmc_hierarchy *h)
-{
-	return h->cfg.objcg;
-}
-
 static void stock_set_cached(struct pmc_hierarchy *h, struct memcg_stock_pcp *stock, int i,
 			     struct mem_cgroup *memcg)
 {
@@ -164,49 +137,20 @@ static void stock_set_cached(struct pmc_hierarchy *h, struct memcg_stock_pcp *st
 	 * its reference: memcg_put's release orders the adds before a free
 	 * that reads the counts (memcg_freeable's acquire of refs).
 	 */
-	if (old)
-		stock_flush_stats(stock, i);
-	if (stock_holds_ref(h)) {
-		/* A cached cgroup is referenced, as the kernel's css_get does. */
-		if (old)
-			memcg_put(h, old);
-		if (memcg)
-			atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
-	} else if (old && !memcg_online(old)) {
-		/* No reference to drop, but its pages may have been the last. */
-		memcg_free_queue(h, old);
-	}
-	stock->cached[i] = memcg;
-}
-
-/*
- * Before 5.9 a slot may still cache a cgroup being freed (with no pages:
- * its counters are at zero).  Take every CPU lock once, as synchronize_cpus
- * does, and let such slots forget the cgroups being freed (m->doomed),
- * their statistics deltas first (the free folds them into the parent).
- * The kernel left the stale pointer in the slot, compared but never
- * followed; here a slot's deltas would follow it.
- */
-void stock_forget_doomed(struct pmc_hierarchy *h)
-{
-	for (int cpu = 0; cpu < h->cfg.ncpus; cpu++) {
-		struct memcg_stock_pcp *stock = stock_of(h, cpu);
-
-		cpu_lock(h, cpu);
-		for (unsigned int i = 0; i < stock->nr_slots; i++) {
-			struct mem_cgroup *old = stock->cached[i];
-
-			if (!old || !old->doomed)
-				continue;
-			stock_flush_stats(stock, (int)i);
-			if (stock->nr_pages[i]) {       /* not freeable then: never */
-				memcg_uncharge_counters(old, stock->nr_pages[i], NULL);
-				stock->nr_pages[i] = 0;
+	if (old) {
+		for (int idx = 0; idx < MEMCG_NR_STATS_ALL; idx++) {
+			if (stock->stat[i][idx]) {
+				atomic_fetch_add_explicit(&old->cold->stat[idx], stock->stat[i][idx], RELAXED);
+				stock->stat[i][idx] = 0;
 			}
-			stock->cached[i] = NULL;
 		}
-		cpu_unlock(h, cpu);
 	}
+	/* A cached cgroup is referenced, as the kernel's css_get does. */
+	if (old)
+		memcg_put(h, old);
+	if (memcg)
+		atomic_fetch_add_explicit(&memcg->refs, 1, RELAXED);
+	stock->cached[i] = memcg;
 }
 
 /*

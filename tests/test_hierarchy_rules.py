@@ -1227,29 +1227,3 @@ def test_3_8_offline_moves_user_pages_to_the_parent(backend):
     assert p.memory.usage == 2 and p.stat_local["anon"] == 0 and k.memory.usage == 2
     k.uncharge(2, kmem=True)             # its kernel pages: off k itself; the last: freed
     assert not k.dying and p.memory.usage == 0 and p.kmem.usage == 0
-
-
-@pytest.mark.parametrize("preset, batch, keeps", [("linux_3_8", 32, False), ("current", 64, True)])
-def test_a_stock_slot_with_no_pages_holds_its_cgroup_since_5_9(backend, preset, batch, keeps):
-    """Worked by hand.  One CPU; `batch` single-page charges empty the stock
-    the first one filled (it charged a whole batch), so the slot still
-    caches a with no pages; `batch` uncharges take the counters to zero.
-    Removing a: drain_all_stock passes the CPU by (no pages), so the slot
-    keeps caching a.  Since 5.9 the slot holds a css reference and a stays
-    dying until the slot lets go (a drain); before, the stock took none
-    (3.8's refill_stock has no css_get) and a is freed at once."""
-    h = backend.Hierarchy(getattr(backend.Config, preset)(ncpus=1))
-    a = h.create("a")
-    for _ in range(batch):
-        assert a.try_charge(1) is None
-    assert [(c.path if c else None, n) for c, n in h.stock(0) if c] == [("a", 0)]
-    a.uncharge(batch)
-    assert a.memory.usage == 0
-    a.remove()
-    assert a.dying is keeps
-    cached = [c for c, _ in h.stock(0) if c is not None]
-    assert (len(cached) == 1) is keeps
-    h.drain(0)
-    assert not a.dying and not a.online            # freed
-    assert all(c is None for c, _ in h.stock(0))
-    h.close()

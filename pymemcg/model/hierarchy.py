@@ -1498,13 +1498,6 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
             self._free_check()
 
     def _set_slot(self, cpu: int, i: int, cg: Optional[Cgroup], nr_pages: int) -> None:
-        # _stock_refs counts the slots caching a cgroup.  They are css
-        # references since 5.9 ("decouple reference counting from page
-        # accounting": refill_stock's css_get, drain_stock's css_put), the
-        # objcg eras; before, the stock's pages held their references and a
-        # slot with no pages none (3.8 has no css_get in the stock): _freeable
-        # counts them only where they are references, and _free makes slots
-        # forget a cgroup freed while cached with no pages.
         old = self._cached[cpu][i]
         if old is not cg:
             if old is not None:
@@ -2063,9 +2056,7 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
         """Nothing holds it: no child, no stock slot, no call in progress;
         then by era: with objcgs only user pages hold it, 3.8 (user pages
         reparented at offline) and older every counter."""
-        # Stock slots hold a reference since 5.9 (objcg's eras; see _set_slot).
-        stock_refs = cg._stock_refs if self._config.objcg else 0
-        if cg._children_all or stock_refs or cg._pins or cg._nr_sockets:
+        if cg._children_all or cg._stock_refs or cg._pins or cg._nr_sockets:
             return False
         if self._slab.holds(cg):  # objcg references, clones, queued clone creations
             return False
@@ -2090,12 +2081,6 @@ class Hierarchy(TaskHierarchyMixin, SockHierarchyMixin, OomHierarchyMixin, SlabH
         shell: its handle still uncharges them (from where the objcg points)."""
         del self._dying[cg]
         cg._freed = True
-        if cg._stock_refs:
-            # Before 5.9: slots still caching it (with no pages) forget it.
-            for cpu, cached in enumerate(self._cached):
-                for i, c in enumerate(cached):
-                    if c is cg:
-                        self._set_slot(cpu, i, None, 0)
         self._release_id(cg)
         parent = cg._parent
         assert parent is not None

@@ -457,11 +457,10 @@ class SlabComparison(RuleBasedStateMachine):
         if any(m is cg for m, _, _ in h._slab.pending):
             return True
         # A stock slot still caching it with no pages: drain_all passes such
-        # a CPU by (drain_all_stock tests nr_pages), and since 5.9 (the objcg
-        # eras) the slot's reference keeps the cgroup until the slot is
-        # reused; before, a slot with no pages held no reference.
-        if h.config.objcg and any(c is cg for cpu in range(h.config.ncpus)
-                                  for c, _ in h.stock(cpu)):
+        # a CPU by (drain_all_stock tests nr_pages), and the slot's reference
+        # keeps the cgroup until the slot is reused.  (The 5.9+ rule; 3.8's
+        # stock took no reference: see the issue-10 note.)
+        if any(c is cg for cpu in range(h.config.ncpus) for c, _ in h.stock(cpu)):
             return True
         for j, c in enumerate(self.cgs[ORACLE]):
             if j != i and self._status(ORACLE, j) != "freed" and c.parent is cg:
